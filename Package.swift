@@ -1,0 +1,65 @@
+// swift-tools-version: 6.2
+//
+// lossd: a ZeroMQ pipeline stage that computes the SSD MultiBox loss with hard-negative mining.
+// The module layout follows the data: pure math (SSDLoss) → wire format (LossWire) → transport
+// (CZeroMQ, ZeroMQ) → the running pipeline (LossPipeline) → the command line (lossd).
+
+import PackageDescription
+
+let strict: [SwiftSetting] = [
+    .swiftLanguageMode(.v6),
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("InternalImportsByDefault"),
+]
+
+let package = Package(
+    name: "lossd",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "lossd", targets: ["lossd"]),
+        .library(name: "SSDLoss", targets: ["SSDLoss"]),
+        .library(name: "LossWire", targets: ["LossWire"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+    ],
+    targets: [
+        // The SSD loss: pure Swift, no I/O, no dependencies.
+        .target(name: "SSDLoss", swiftSettings: strict),
+        // Protocol v1 headers, result records and `.lossrec` recordings.
+        .target(name: "LossWire", dependencies: ["SSDLoss"], swiftSettings: strict),
+        // libzmq, found through pkg-config.
+        .systemLibrary(
+            name: "CZeroMQ",
+            pkgConfig: "libzmq",
+            providers: [.apt(["libzmq3-dev"])]
+        ),
+        // A thin, safe Swift wrapper over libzmq: one socket, one owning thread.
+        .target(name: "ZeroMQ", dependencies: ["CZeroMQ"], swiftSettings: strict),
+        // Worker pool, replay, synthetic batches, benchmarks, sidecar.
+        .target(
+            name: "LossPipeline",
+            dependencies: [
+                "SSDLoss", "LossWire", "ZeroMQ",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
+        .executableTarget(
+            name: "lossd",
+            dependencies: [
+                "LossPipeline", "LossWire", "SSDLoss",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
+
+        .testTarget(name: "SSDLossTests", dependencies: ["SSDLoss"], resources: [.copy("golden")], swiftSettings: strict),
+        .testTarget(name: "LossWireTests", dependencies: ["LossWire", "SSDLoss"], swiftSettings: strict),
+        .testTarget(name: "ZeroMQTests", dependencies: ["ZeroMQ"], swiftSettings: strict),
+        .testTarget(name: "LossPipelineTests", dependencies: ["LossPipeline", "LossWire", "SSDLoss"], swiftSettings: strict),
+        .testTarget(name: "lossdTests", dependencies: ["LossWire"], swiftSettings: strict),
+    ]
+)

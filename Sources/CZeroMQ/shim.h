@@ -1,0 +1,4 @@
+#ifndef LOSSD_CZEROMQ_SHIM_H
+#define LOSSD_CZEROMQ_SHIM_H
+#include <zmq.h>
+#endif

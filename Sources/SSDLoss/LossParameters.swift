@@ -1,0 +1,60 @@
+/// How the tensors of a batch are arranged.
+public enum Layout: String, Sendable, Hashable, CaseIterable, Codable {
+    /// `y_true` and `y_pred`, each `[B, N, C + 12]`: C class entries, 4 offsets, 8 ignored entries.
+    case keras
+    /// `labels` int32 `[B, N]`, `gt_offsets [B, N, 4]`, `scores [B, N, C]`, `pred_offsets [B, N, 4]`.
+    case compact
+}
+
+/// What the class entries of `y_pred` hold.
+public enum ScoreKind: String, Sendable, Hashable, CaseIterable, Codable {
+    /// Softmax outputs; the loss takes `log(max(p, 1e-15))`.
+    case probabilities
+    /// Raw logits; the loss takes a numerically stable log-softmax, with no clip.
+    case logits
+}
+
+/// Where the k hardest negatives are chosen.
+public enum MiningMode: String, Sendable, Hashable, CaseIterable, Codable {
+    /// Over the whole flattened batch (the reference behaviour).
+    case batch
+    /// In each image alone, with that image's own positive and non-zero counts.
+    case image
+}
+
+/// The five settings that determine the loss of a batch.
+public struct LossParameters: Sendable, Hashable, Codable {
+    /// Negatives kept per positive (`k = neg_pos_ratio * floor(n_pos)` before the floor and cap).
+    public var negPosRatio: Int
+    /// The least number of negatives kept, even when there are no positives.
+    public var nNegMin: Int
+    /// The weight of the localization loss.
+    public var alpha: Double
+    /// Where negatives are mined.
+    public var mining: MiningMode
+    /// What the predicted class entries hold.
+    public var scores: ScoreKind
+
+    /// Creates parameters; the defaults are the reference loss's.
+    public init(
+        negPosRatio: Int = 3,
+        nNegMin: Int = 0,
+        alpha: Double = 1.0,
+        mining: MiningMode = .batch,
+        scores: ScoreKind = .probabilities
+    ) {
+        self.negPosRatio = negPosRatio
+        self.nNegMin = nNegMin
+        self.alpha = alpha
+        self.mining = mining
+        self.scores = scores
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case negPosRatio = "neg_pos_ratio"
+        case nNegMin = "n_neg_min"
+        case alpha
+        case mining
+        case scores
+    }
+}
