@@ -80,8 +80,9 @@ public enum SocketOption: Sendable, Hashable {
         guard let duration else { return -1 }
         let (seconds, attoseconds) = duration.components
         guard seconds >= 0 else { return 0 }
-        let (whole, overflow) = seconds.multipliedReportingOverflow(by: 1000)
-        return overflow ? Int(Int32.max) : Int(clamping: whole + attoseconds / 1_000_000_000_000_000)
+        let limit = Int64(Int32.max)
+        guard seconds < limit / 1000 else { return Int(limit) }
+        return Int(min(seconds * 1000 + attoseconds / 1_000_000_000_000_000, limit))
     }
 
     private func set(
