@@ -18,12 +18,21 @@ enum TestTransport: String, CaseIterable, Sendable, CustomTestStringConvertible 
     }
 }
 
-/// A new, unique directory for ipc socket files (kept short: ipc paths are limited to ~100 bytes).
+/// A new, unique directory for ipc socket files (kept short: ipc paths are limited to ~100 bytes),
+/// inside one directory per test process that is removed when the process exits.
 func temporaryDirectory() throws -> String {
-    let path = "/tmp/lossd-zmq-\(getpid())-\(UUID().uuidString.prefix(8))"
+    let path = "\(processDirectory)/\(UUID().uuidString.prefix(8))"
     try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
     return path
 }
+
+/// `/tmp/lossd-zmq-<pid>`, removed at exit.
+private let processDirectory: String = {
+    atexit {
+        try? FileManager.default.removeItem(atPath: "/tmp/lossd-zmq-\(getpid())")
+    }
+    return "/tmp/lossd-zmq-\(getpid())"
+}()
 
 /// Runs `body` on its own OS thread, so that blocking socket calls stay off the cooperative pool.
 func onSocketThread<T: Sendable>(
