@@ -1,0 +1,38 @@
+import CZeroMQ
+
+/// The ZeroMQ socket patterns lossd uses.
+public enum SocketType: Sendable, Hashable, CaseIterable, CustomStringConvertible {
+    /// Sends to connected PULL peers in turn; blocks (or reports ``ZeroMQError/wouldBlock``) when
+    /// every peer's queue is full.
+    case push
+    /// Receives from PUSH peers, fair-queued.
+    case pull
+    /// Sends to every subscribed SUB peer; drops messages for peers that are not keeping up.
+    case pub
+    /// Receives the PUB messages whose first frame starts with a subscribed topic.
+    case sub
+    /// Exactly one peer, both directions; used between threads over inproc.
+    case pair
+
+    /// The `ZMQ_*` constant.
+    var rawValue: Int32 {
+        switch self {
+        case .push: return ZMQ_PUSH
+        case .pull: return ZMQ_PULL
+        case .pub: return ZMQ_PUB
+        case .sub: return ZMQ_SUB
+        case .pair: return ZMQ_PAIR
+        }
+    }
+
+    /// The pattern's name, e.g. `PULL`.
+    public var description: String {
+        switch self {
+        case .push: return "PUSH"
+        case .pull: return "PULL"
+        case .pub: return "PUB"
+        case .sub: return "SUB"
+        case .pair: return "PAIR"
+        }
+    }
+}
