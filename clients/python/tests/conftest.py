@@ -8,7 +8,7 @@ from typing import Callable, List, Optional, Sequence
 
 import pytest
 
-from lossd_testkit import LossdProcess, env_lossd_bin, free_tcp_port
+from lossd_testkit import LossdProcess, env_lossd_bin, free_tcp_port, wait_listening
 
 
 @pytest.fixture(scope="session")
@@ -39,14 +39,15 @@ class Sidecar:
 
 @pytest.fixture
 def start_sidecar(lossd_bin: str, tmp_path: Path) -> Callable[..., Sidecar]:
-    """Starts ``lossd sidecar --input @tcp://127.0.0.1:PORT_IN --output OUTPUT --workers N …``.
+    """Starts ``lossd sidecar --input @tcp://127.0.0.1:PORT_IN --output OUTPUT --workers N …``
+    and waits until it accepts connections on PORT_IN.
 
     Every sidecar started through this fixture is killed at the end of the test if still running.
     """
     started: List[LossdProcess] = []
 
     def start(output: str, workers: int = 2, record: Optional[Path] = None, sidecar_id: Optional[str] = None,
-              extra: Sequence[str] = (), log_level: str = "info") -> Sidecar:
+              extra: Sequence[str] = (), log_level: str = "info", wait: bool = True) -> Sidecar:
         port = free_tcp_port()
         args = [lossd_bin, "sidecar", "--input", f"@tcp://127.0.0.1:{port}", "--output", output,
                 "--workers", str(workers), "--log-level", log_level]
@@ -57,6 +58,8 @@ def start_sidecar(lossd_bin: str, tmp_path: Path) -> Callable[..., Sidecar]:
         args += list(extra)
         process = LossdProcess(args, tmp_path, f"sidecar{len(started)}")
         started.append(process)
+        if wait:
+            wait_listening(process, port)
         return Sidecar(process, port)
 
     yield start

@@ -182,3 +182,49 @@ def tcp_endpoint_port(endpoint: str) -> int:
 
 def env_lossd_bin() -> Optional[str]:
     return os.environ.get("LOSSD_BIN") or None
+
+
+def wait_listening(process: "LossdProcess", port: int, timeout: float = 20.0) -> None:
+    """Waits until something accepts TCP connections on 127.0.0.1:port (lossd has bound its input);
+    fails with lossd's stderr if the process exits first or the port stays closed."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not process.running():
+            raise AssertionError(f"lossd exited with status {process.proc.returncode} before binding port {port}; "
+                                 f"command: {' '.join(process.args)}\nstderr:\n{process.stderr()[-4000:]}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise AssertionError(f"lossd did not bind 127.0.0.1:{port} within {timeout} s; stderr:\n{process.stderr()[-4000:]}")
+
+
+def collect(receive, count: int, timeout: float) -> List[Dict[str, Any]]:
+    """Up to ``count`` records from ``receive(timeout_seconds) -> dict | None`` within ``timeout`` s in all."""
+    records: List[Dict[str, Any]] = []
+    deadline = time.monotonic() + timeout
+    while len(records) < count:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            break
+        record = receive(min(left, 1.0))
+        if record is not None:
+            records.append(record)
+    return records
+
+
+def drain(receive, quiet: float = 1.0, limit: float = 30.0) -> List[Dict[str, Any]]:
+    """Every record until ``quiet`` seconds pass without one (at most ``limit`` s in all)."""
+    records: List[Dict[str, Any]] = []
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline:
+        record = receive(quiet)
+        if record is None:
+            break
+        records.append(record)
+    return records
+
+
+def without(record: Dict[str, Any], *keys: str) -> Dict[str, Any]:
+    return {k: v for k, v in record.items() if k not in keys}
