@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 from typing import Callable, List, Optional, Sequence
 
 import pytest
+
+try:
+    import lossd_client  # noqa: F401  (installed with `pip install -e clients/python`)
+except ImportError:  # run from a checkout without installing: use the package next to the tests
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from lossd_testkit import LossdProcess, env_lossd_bin, free_tcp_port, wait_listening
 

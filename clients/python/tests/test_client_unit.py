@@ -284,3 +284,26 @@ def test_result_sink_connects_with_gt():
             assert sink.receive(timeout=5) == {"kind": "error", "code": "bad_header"}
     finally:
         push.close(linger=0)
+
+
+@pytest.mark.skipif(not zmq.has("curve"), reason="this libzmq was built without CURVE")
+def test_curve_client_reaches_a_curve_server():
+    server_public, server_secret = zmq.curve_keypair()
+    ctx = zmq.Context.instance()
+    sock = ctx.socket(zmq.PULL)
+    sock.setsockopt(zmq.CURVE_SERVER, 1)
+    sock.setsockopt(zmq.CURVE_SECRETKEY, server_secret)
+    sock.setsockopt(zmq.RCVTIMEO, TIMEOUT_MS)
+    sock.setsockopt(zmq.LINGER, 0)
+    sock.bind("tcp://127.0.0.1:*")
+    try:
+        endpoint = ">" + sock.getsockopt_string(zmq.LAST_ENDPOINT)
+        with LossClient(endpoint, curve_server_key=server_public.decode(), send_timeout_ms=TIMEOUT_MS) as client:
+            client.send(*keras_pair())
+            assert header_of(sock.recv_multipart())["seq"] == 0
+        with pytest.raises(ValueError, match="both"):
+            LossClient(endpoint, curve_server_key=server_public, curve_public_key=server_public)
+        with pytest.raises(ValueError, match="curve_server_key"):
+            LossClient(endpoint, curve_secret_key=server_secret)
+    finally:
+        sock.close(linger=0)
