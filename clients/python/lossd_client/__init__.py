@@ -1,0 +1,20 @@
+"""Python client for lossd: send SSD loss batches, receive records, write .lossrec recordings."""
+
+from .client import LossClient
+from .recording import MAGIC, RecordingError, Recorder, read_recording
+from .sink import ResultSink
+from .wire import PROTOCOL_VERSION, BatchEncoder, build_header, parse_endpoint
+
+__all__ = [
+    "LossClient",
+    "Recorder",
+    "RecordingError",
+    "ResultSink",
+    "read_recording",
+    "BatchEncoder",
+    "build_header",
+    "parse_endpoint",
+    "PROTOCOL_VERSION",
+    "MAGIC",
+]
+__version__ = "0.1.0"

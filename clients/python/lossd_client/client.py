@@ -1,0 +1,149 @@
+"""LossClient: pushes batches to a lossd sidecar."""
+
+from __future__ import annotations
+
+from typing import Any, List, Mapping, Optional
+
+import zmq
+
+from .wire import BatchEncoder, parse_endpoint
+
+
+def _key(value: Optional[Any]) -> Optional[bytes]:
+    if value is None:
+        return None
+    return value.encode("ascii") if isinstance(value, str) else bytes(value)
+
+
+class LossClient:
+    """A PUSH socket that sends one lossd batch message per call (wire protocol v1).
+
+    ``endpoint`` follows CZMQ's convention: ``>tcp://…`` connects (also the default for a bare
+    endpoint), ``@tcp://…`` binds. ``seq`` counts 0, 1, 2, … per client; ``run``, ``split`` and
+    ``source`` label every batch and ``loss`` holds default loss overrides (``neg_pos_ratio``,
+    ``n_neg_min``, ``alpha``, ``mining``) that a call's own ``loss`` argument extends.
+
+    Arrays are sent without copies when they are already C-contiguous and little-endian: do not
+    modify them until the message has left (at the latest when :meth:`close` returns).
+
+    ``sndhwm`` bounds the messages queued in the client; once it is reached, :meth:`send` blocks
+    (back-pressure) or, with ``send_timeout_ms``, raises :class:`zmq.Again` after that long.
+    ``linger_ms`` is how long :meth:`close` lets queued messages leave.
+
+    CURVE: give ``curve_server_key`` (the sidecar's public key, z85 text or 32 bytes) to encrypt;
+    ``curve_public_key``/``curve_secret_key`` are this client's pair (a fresh one is made if both
+    are omitted).
+    """
+
+    def __init__(
+        self,
+        endpoint: str = ">tcp://127.0.0.1:5555",
+        run: str = "default",
+        split: str = "train",
+        source: str = "",
+        loss: Optional[Mapping[str, Any]] = None,
+        sndhwm: int = 4,
+        linger_ms: int = 5000,
+        context: Optional[zmq.Context] = None,
+        curve_server_key: Optional[Any] = None,
+        curve_public_key: Optional[Any] = None,
+        curve_secret_key: Optional[Any] = None,
+        send_timeout_ms: Optional[int] = None,
+    ) -> None:
+        self._encoder = BatchEncoder(run=run, split=split, source=source, loss=loss)
+        endpoints = parse_endpoint(endpoint, bind_by_default=False)
+        if sndhwm < 0:
+            raise ValueError(f"sndhwm must be >= 0, not {sndhwm}")
+        self.context = context if context is not None else zmq.Context.instance()
+        self.socket = self.context.socket(zmq.PUSH)
+        try:
+            self.socket.setsockopt(zmq.SNDHWM, int(sndhwm))
+            self.socket.setsockopt(zmq.LINGER, int(linger_ms))
+            if send_timeout_ms is not None:
+                self.socket.setsockopt(zmq.SNDTIMEO, int(send_timeout_ms))
+            self._configure_curve(curve_server_key, curve_public_key, curve_secret_key)
+            self.endpoints: List[str] = []
+            for bind, address in endpoints:
+                if bind:
+                    self.socket.bind(address)
+                    self.endpoints.append(self.socket.getsockopt_string(zmq.LAST_ENDPOINT))
+                else:
+                    self.socket.connect(address)
+                    self.endpoints.append(address)
+        except BaseException:
+            self.socket.close(linger=0)
+            raise
+        self.endpoint = endpoint
+        self.closed = False
+
+    def _configure_curve(self, server_key: Any, public_key: Any, secret_key: Any) -> None:
+        server_key, public_key, secret_key = _key(server_key), _key(public_key), _key(secret_key)
+        if server_key is None:
+            if public_key is not None or secret_key is not None:
+                raise ValueError("curve_public_key/curve_secret_key need curve_server_key (the sidecar's public key)")
+            return
+        if (public_key is None) != (secret_key is None):
+            raise ValueError("give both curve_public_key and curve_secret_key, or neither (a fresh pair is made)")
+        if public_key is None:
+            public_key, secret_key = zmq.curve_keypair()
+        self.socket.setsockopt(zmq.CURVE_SERVERKEY, server_key)
+        self.socket.setsockopt(zmq.CURVE_PUBLICKEY, public_key)
+        self.socket.setsockopt(zmq.CURVE_SECRETKEY, secret_key)
+
+    @property
+    def next_seq(self) -> int:
+        """The ``seq`` the next batch will carry."""
+        return self._encoder.next_seq
+
+    def _send(self, frames: List[Any]) -> None:
+        if self.closed:
+            raise ValueError("this LossClient is closed")
+        self.socket.send_multipart(frames, copy=False)
+
+    def send(self, y_true: Any, y_pred: Any, step: Optional[int] = None, epoch: Optional[int] = None,
+             loss: Optional[Mapping[str, Any]] = None, scores: Optional[str] = None,
+             split: Optional[str] = None) -> int:
+        """Sends a keras-layout batch (``y_true``, ``y_pred``: ``[B, N, C + 12]``, same dtype and shape).
+
+        ``scores`` is ``"probabilities"`` or ``"logits"`` (absent: lossd's default). Returns the seq.
+        """
+        if self.closed:
+            raise ValueError("this LossClient is closed")
+        seq, frames = self._encoder.keras(y_true, y_pred, step=step, epoch=epoch, loss=loss, scores=scores, split=split)
+        self._send(frames)
+        return seq
+
+    def send_compact(self, labels: Any, gt_offsets: Any, scores: Any, pred_offsets: Any, step: Optional[int] = None,
+                     epoch: Optional[int] = None, loss: Optional[Mapping[str, Any]] = None,
+                     scores_kind: Optional[str] = None, split: Optional[str] = None) -> int:
+        """Sends a compact-layout batch: ``labels`` int32 ``[B, N]`` (-1 ignore, 0 background,
+        1..C-1 class), ``gt_offsets [B, N, 4]``, ``scores [B, N, C]``, ``pred_offsets [B, N, 4]``.
+
+        ``scores_kind`` is ``"probabilities"`` or ``"logits"``. Returns the seq.
+        """
+        if self.closed:
+            raise ValueError("this LossClient is closed")
+        seq, frames = self._encoder.compact(labels, gt_offsets, scores, pred_offsets, step=step, epoch=epoch,
+                                            loss=loss, scores_kind=scores_kind, split=split)
+        self._send(frames)
+        return seq
+
+    def send_frames(self, frames: List[Any]) -> None:
+        """Sends an already built message as is (e.g. one read back from a recording)."""
+        self._send(list(frames))
+
+    def close(self, linger_ms: Optional[int] = None) -> None:
+        """Closes the socket; queued messages get ``linger_ms`` (default: the client's) to leave."""
+        if self.closed:
+            return
+        self.closed = True
+        self.socket.close(linger=linger_ms)
+
+    def __enter__(self) -> "LossClient":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"LossClient({self.endpoint!r}, run={self._encoder.run!r}, next_seq={self.next_seq})"

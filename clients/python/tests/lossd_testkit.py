@@ -1,0 +1,230 @@
+"""Shared helpers for the lossd Python tests: golden cases, ports, the lossd process."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import time
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Sequence, Tuple
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+GOLDEN_SUBDIR = Path("Tests") / "SSDLossTests" / "golden"
+
+
+def repo_root() -> Path:
+    """The repository root: the nearest parent of this file holding the golden cases."""
+    for parent in HERE.parents:
+        if (parent / GOLDEN_SUBDIR).is_dir():
+            return parent
+    raise FileNotFoundError(f"no {GOLDEN_SUBDIR} above {HERE}: run the tests from a lossd checkout")
+
+
+def golden_dir() -> Path:
+    return repo_root() / GOLDEN_SUBDIR
+
+
+def golden_names() -> List[str]:
+    return sorted(p.stem for p in golden_dir().glob("*.json"))
+
+
+def load_golden(name: str) -> Dict[str, Any]:
+    """The case's json, plus ``y_true`` and ``y_pred`` arrays read from NAME.bin."""
+    case = json.loads((golden_dir() / f"{name}.json").read_text())
+    dtype = np.dtype(case["dtype"]).newbyteorder("<")
+    shape = (case["batch"], case["boxes"], case["classes"] + 12)
+    data = np.fromfile(golden_dir() / f"{name}.bin", dtype=dtype)
+    count = int(np.prod(shape))
+    assert data.size == 2 * count, f"{name}.bin holds {data.size} values, expected {2 * count}"
+    case["y_true"] = data[:count].reshape(shape)
+    case["y_pred"] = data[count:].reshape(shape)
+    return case
+
+
+def loss_overrides(case: Dict[str, Any]) -> Dict[str, Any]:
+    """The case's params minus ``scores`` (which is a header key of its own)."""
+    return {k: v for k, v in case["params"].items() if k != "scores"}
+
+
+def close_enough(actual: float, expected: float, rel: float = 1e-4, abs_: float = 1e-4) -> bool:
+    return abs(actual - expected) <= max(rel * abs(expected), abs_)
+
+
+def check_loss_record(record: Dict[str, Any], case: Dict[str, Any]) -> None:
+    """Asserts that a lossd loss record matches a golden case (SPEC §1 accuracy, §3 fields)."""
+    name = case["name"]
+    exp = case["expected"]
+    assert record.get("kind") == "loss", f"{name}: expected a loss record, got {record}"
+    assert record["v"] == 1
+    assert (record["batch"], record["boxes"], record["classes"]) == (case["batch"], case["boxes"], case["classes"])
+    assert close_enough(record["loss"], exp["loss"]), f"{name}: loss {record['loss']} != {exp['loss']}"
+    assert len(record["per_item"]) == case["batch"], f"{name}: per_item {record['per_item']}"
+    for i, (got, want) in enumerate(zip(record["per_item"], exp["per_item"])):
+        assert close_enough(got, want), f"{name}: per_item[{i}] {got} != {want}"
+    n_pos = exp["n_positive"]
+    denominator = max(1.0, n_pos)
+    classification = sum(exp["class_loss"]) / denominator
+    localization = sum(exp["loc_loss"]) / denominator
+    assert close_enough(record["classification"], classification), \
+        f"{name}: classification {record['classification']} != {classification}"
+    assert close_enough(record["localization"], localization), \
+        f"{name}: localization {record['localization']} != {localization}"
+    # positives is a real number (soft labels make it fractional): exact when the golden value is
+    # integral; a fractional one is a float32 sum in the golden file, so compare it to 1e-6.
+    if float(n_pos).is_integer():
+        assert record["positives"] == n_pos, f"{name}: positives {record['positives']} != {n_pos}"
+    else:
+        assert close_enough(record["positives"], n_pos, rel=1e-6, abs_=1e-6), \
+            f"{name}: positives {record['positives']} != {n_pos}"
+    assert record["negatives"] == exp["n_negative_keep"], f"{name}: negatives {record['negatives']}"
+    assert record["negatives_available"] == exp["n_neg_losses"], \
+        f"{name}: negatives_available {record['negatives_available']}"
+    params = record["params"]
+    for key, value in case["params"].items():
+        assert params[key] == value, f"{name}: params.{key} {params[key]!r} != {value!r}"
+
+
+def free_tcp_port() -> int:
+    """A currently free loopback port (bind to port 0, read it back, release it)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+SUMMARY_LINE = re.compile(r"received=(\d+)\s+computed=(\d+)\s+rejected=(\d+)")
+
+
+class LossdProcess:
+    """One ``lossd sidecar`` process; stdout and stderr go to files (no pipe can fill up)."""
+
+    def __init__(self, args: Sequence[str], workdir: Path, name: str) -> None:
+        self.args = list(args)
+        self.stdout_path = workdir / f"{name}.stdout"
+        self.stderr_path = workdir / f"{name}.stderr"
+        self._stdout = open(self.stdout_path, "wb")
+        self._stderr = open(self.stderr_path, "wb")
+        self.proc = subprocess.Popen(self.args, stdout=self._stdout, stderr=self._stderr, stdin=subprocess.DEVNULL)
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
+
+    def running(self) -> bool:
+        return self.proc.poll() is None
+
+    def stderr(self) -> str:
+        self._stderr.flush()
+        return self.stderr_path.read_text(errors="replace")
+
+    def stdout(self) -> str:
+        self._stdout.flush()
+        return self.stdout_path.read_text(errors="replace")
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 30.0) -> int:
+        """Sends ``sig`` and waits up to ``timeout`` s for the exit status; kills it and fails on timeout."""
+        if self.running():
+            self.proc.send_signal(sig)
+        try:
+            return self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.kill()
+            raise AssertionError(f"lossd did not exit within {timeout} s of signal {sig}; stderr:\n{self.stderr()[-4000:]}")
+
+    def kill(self) -> None:
+        if self.running():
+            self.proc.kill()
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                pass
+        self._stdout.close()
+        self._stderr.close()
+
+    def counts(self) -> Tuple[int, int, int]:
+        """(received, computed, rejected) from the last log line (stderr); the process must have exited."""
+        lines = [line for line in self.stderr().splitlines() if line.strip()]
+        assert lines, "lossd wrote nothing to stderr"
+        match = SUMMARY_LINE.search(lines[-1])
+        assert match, f"the last log line has no received=N computed=M rejected=K: {lines[-1]!r}"
+        return int(match.group(1)), int(match.group(2)), int(match.group(3))
+
+
+def run_replay(lossd_bin: str, recording: Path, workers: int = 2, timeout: float = 120.0
+               ) -> Tuple[List[Dict[str, Any]], Dict[str, Any], subprocess.CompletedProcess]:
+    """``lossd replay FILE --output - --workers N``: (records, summary, completed process)."""
+    done = subprocess.run([lossd_bin, "replay", str(recording), "--output", "-", "--workers", str(workers)],
+                          capture_output=True, timeout=timeout, stdin=subprocess.DEVNULL)
+    lines = [json.loads(line) for line in done.stdout.decode().splitlines() if line.strip()]
+    assert lines, f"lossd replay wrote nothing (exit {done.returncode}); stderr:\n{done.stderr.decode()[-4000:]}"
+    summary = lines[-1]
+    assert summary.get("kind") == "summary", f"the last line of lossd replay is not a summary: {summary}"
+    return lines[:-1], summary, done
+
+
+def wait_for(predicate, timeout: float, interval: float = 0.02) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(interval)
+    return predicate()
+
+
+def tcp_endpoint_port(endpoint: str) -> int:
+    return int(endpoint.rsplit(":", 1)[1])
+
+
+def env_lossd_bin() -> Optional[str]:
+    return os.environ.get("LOSSD_BIN") or None
+
+
+def wait_listening(process: "LossdProcess", port: int, timeout: float = 20.0) -> None:
+    """Waits until something accepts TCP connections on 127.0.0.1:port (lossd has bound its input);
+    fails with lossd's stderr if the process exits first or the port stays closed."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not process.running():
+            raise AssertionError(f"lossd exited with status {process.proc.returncode} before binding port {port}; "
+                                 f"command: {' '.join(process.args)}\nstderr:\n{process.stderr()[-4000:]}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise AssertionError(f"lossd did not bind 127.0.0.1:{port} within {timeout} s; stderr:\n{process.stderr()[-4000:]}")
+
+
+def collect(receive, count: int, timeout: float) -> List[Dict[str, Any]]:
+    """Up to ``count`` records from ``receive(timeout_seconds) -> dict | None`` within ``timeout`` s in all."""
+    records: List[Dict[str, Any]] = []
+    deadline = time.monotonic() + timeout
+    while len(records) < count:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            break
+        record = receive(min(left, 1.0))
+        if record is not None:
+            records.append(record)
+    return records
+
+
+def drain(receive, quiet: float = 1.0, limit: float = 30.0) -> List[Dict[str, Any]]:
+    """Every record until ``quiet`` seconds pass without one (at most ``limit`` s in all)."""
+    records: List[Dict[str, Any]] = []
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline:
+        record = receive(quiet)
+        if record is None:
+            break
+        records.append(record)
+    return records
+
+
+def without(record: Dict[str, Any], *keys: str) -> Dict[str, Any]:
+    return {k: v for k, v in record.items() if k not in keys}
