@@ -126,11 +126,12 @@ public final class RecordingReader {
         var lengths: [Int] = []
         lengths.reserveCapacity(frameCount)
         var payload: UInt64 = 0
+        let maxBytes = UInt64(clamping: limits.maxMessageBytes)
         for index in 0..<frameCount {
             let length = UInt64(littleEndian: header.withUnsafeBytes {
                 $0.loadUnaligned(fromByteOffset: fixedCount + index * 8, as: UInt64.self)
             })
-            guard length <= UInt64(limits.maxMessageBytes), payload + length <= UInt64(limits.maxMessageBytes) else {
+            guard length <= maxBytes, payload + length <= maxBytes else {
                 throw damaged(
                     "frame \(index) claims \(length) bytes, beyond max_message_bytes (\(limits.maxMessageBytes)); "
                         + "if the recording is intact, read it with a larger max_message_bytes")
