@@ -72,22 +72,39 @@ public struct BatchHeader: Sendable, Hashable {
         return parameters
     }
 
-    /// The tensor frames this header calls for, in wire order after the header, with their byte
-    /// sizes; `nil` if a size overflows `Int`.
-    public func tensorFrames() -> [(name: String, byteCount: Int)]? {
+    /// One tensor frame a header calls for.
+    public struct TensorFrame: Sendable, Hashable {
+        /// The tensor's name: `y_true`, `y_pred`, `labels`, `gt_offsets`, `scores` or `pred_offsets`.
+        public var name: String
+        /// The exact byte size the frame must have.
+        public var byteCount: Int
+
+        /// Creates a description of a frame.
+        public init(name: String, byteCount: Int) {
+            self.name = name
+            self.byteCount = byteCount
+        }
+    }
+
+    /// The tensor frames this header calls for, in wire order after the header (frames 1, 2, …),
+    /// with their exact byte sizes; `nil` if a size overflows `Int`.
+    public func tensorFrames() -> [TensorFrame]? {
         let width = dtype.byteWidth
         guard let boxes = checkedProduct(shape.batch, shape.boxes) else { return nil }
         switch layout {
         case .keras:
             let (entries, overflow) = shape.classes.addingReportingOverflow(12)
             guard !overflow, let bytes = checkedProduct(boxes, entries, width) else { return nil }
-            return [("y_true", bytes), ("y_pred", bytes)]
+            return [TensorFrame(name: "y_true", byteCount: bytes), TensorFrame(name: "y_pred", byteCount: bytes)]
         case .compact:
             guard let labels = checkedProduct(boxes, 4),
                 let offsets = checkedProduct(boxes, 4, width),
                 let scores = checkedProduct(boxes, shape.classes, width)
             else { return nil }
-            return [("labels", labels), ("gt_offsets", offsets), ("scores", scores), ("pred_offsets", offsets)]
+            return [
+                TensorFrame(name: "labels", byteCount: labels), TensorFrame(name: "gt_offsets", byteCount: offsets),
+                TensorFrame(name: "scores", byteCount: scores), TensorFrame(name: "pred_offsets", byteCount: offsets),
+            ]
         }
     }
 
@@ -137,14 +154,6 @@ public struct BatchHeader: Sendable, Hashable {
         }
         json.endObject()
         return json.bytes
-    }
-}
-
-extension JSONWriter {
-    mutating func optionalInt(_ name: String, _ value: Int?) {
-        guard let value else { return }
-        key(name)
-        int(value)
     }
 }
 

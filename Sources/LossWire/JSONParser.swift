@@ -20,6 +20,67 @@ struct JSONParser {
         return value
     }
 
+    // MARK: Streaming access, for decoders that walk one known shape without building a tree.
+
+    /// The byte at the current position after whitespace, or `nil` at the end.
+    mutating func peek() -> UInt8? {
+        skipWhitespace()
+        return index < bytes.count ? bytes[index] : nil
+    }
+
+    /// Consumes `{` or `[`; throws if the next value is not of that kind.
+    mutating func begin(_ opening: UInt8) throws(JSONParseError) {
+        guard peek() == opening else {
+            throw fail(opening == UInt8(ascii: "{") ? "expected an object" : "expected an array")
+        }
+        try enter()
+        index += 1
+    }
+
+    /// After ``begin(_:)`` with `{`: the next member's key, its colon consumed, or `nil` once the
+    /// object closes. `isFirst` is true for the first call on an object.
+    mutating func nextKey(isFirst: Bool) throws(JSONParseError) -> String? {
+        guard try nextItem(isFirst: isFirst, closing: UInt8(ascii: "}")) else { return nil }
+        guard peek() == UInt8(ascii: "\"") else { throw fail("expected a string key") }
+        let key = try parseString()
+        guard peek() == UInt8(ascii: ":") else { throw fail("expected ':'") }
+        index += 1
+        skipWhitespace()
+        return key
+    }
+
+    /// After ``begin(_:)`` with `[`: true when another element follows (positioned at it), false
+    /// once the array closes.
+    mutating func nextElement(isFirst: Bool) throws(JSONParseError) -> Bool {
+        try nextItem(isFirst: isFirst, closing: UInt8(ascii: "]"))
+    }
+
+    private mutating func nextItem(isFirst: Bool, closing: UInt8) throws(JSONParseError) -> Bool {
+        guard let byte = peek() else { throw fail("unexpected end of JSON") }
+        if byte == closing {
+            index += 1
+            depth -= 1
+            return false
+        }
+        if !isFirst {
+            guard byte == UInt8(ascii: ",") else { throw fail("expected ',' or '\(Character(Unicode.Scalar(closing)))'") }
+            index += 1
+            skipWhitespace()
+        }
+        return true
+    }
+
+    /// Parses the next value of any kind.
+    mutating func value() throws(JSONParseError) -> JSONValue {
+        skipWhitespace()
+        return try parseValue()
+    }
+
+    /// Checks that only whitespace follows the value just parsed.
+    mutating func finish() throws(JSONParseError) {
+        if peek() != nil { throw fail("unexpected bytes after the JSON value") }
+    }
+
     private func fail(_ reason: String) -> JSONParseError {
         JSONParseError(offset: index, reason: reason)
     }
@@ -132,7 +193,7 @@ struct JSONParser {
             let byte = bytes[index]
             if byte == UInt8(ascii: "\"") {
                 let slice = UnsafeRawBufferPointer(rebasing: bytes[start..<index])
-                guard let string = String(validating: slice, as: UTF8.self) else {
+                guard let string = Self.string(slice) else {
                     throw JSONParseError(offset: start, reason: "string is not valid UTF-8")
                 }
                 index += 1
@@ -193,6 +254,20 @@ struct JSONParser {
         throw fail("unterminated string")
     }
 
+    /// `bytes` as a string; ASCII (the common case for keys and labels) skips full UTF-8 validation.
+    private static func string(_ bytes: UnsafeRawBufferPointer) -> String? {
+        var ascii = true
+        for byte in bytes where byte >= 0x80 {
+            ascii = false
+            break
+        }
+        guard ascii else { return String(validating: bytes, as: UTF8.self) }
+        return String(unsafeUninitializedCapacity: bytes.count) { buffer in
+            UnsafeMutableRawBufferPointer(buffer).copyMemory(from: bytes)
+            return bytes.count
+        }
+    }
+
     private mutating func parseHex4() throws(JSONParseError) -> UInt32 {
         guard bytes.count - index >= 4 else { throw fail("unexpected end of JSON") }
         var value: UInt32 = 0
@@ -213,33 +288,83 @@ struct JSONParser {
 
     private mutating func parseNumber() throws(JSONParseError) -> JSONValue {
         let start = index
-        if bytes[index] == UInt8(ascii: "-") { index += 1 }
+        var negative = false
+        if bytes[index] == UInt8(ascii: "-") {
+            negative = true
+            index += 1
+        }
         guard index < bytes.count, isDigit(bytes[index]) else { throw fail("invalid number") }
+        // Accumulate up to 19 significant digits exactly; more only matter to the slow path.
+        var mantissa: UInt64 = 0
+        var digits = 0
+        var exponent = 0
         if bytes[index] == UInt8(ascii: "0") {
             index += 1
         } else {
-            while index < bytes.count, isDigit(bytes[index]) { index += 1 }
+            while index < bytes.count, isDigit(bytes[index]) {
+                if digits < 19 {
+                    mantissa = mantissa &* 10 &+ UInt64(bytes[index] &- UInt8(ascii: "0"))
+                    digits += 1
+                } else {
+                    exponent += 1
+                }
+                index += 1
+            }
         }
         var isInteger = true
         if index < bytes.count, bytes[index] == UInt8(ascii: ".") {
             isInteger = false
             index += 1
             guard index < bytes.count, isDigit(bytes[index]) else { throw fail("invalid number") }
-            while index < bytes.count, isDigit(bytes[index]) { index += 1 }
+            while index < bytes.count, isDigit(bytes[index]) {
+                if digits < 19 {
+                    mantissa = mantissa &* 10 &+ UInt64(bytes[index] &- UInt8(ascii: "0"))
+                    if mantissa != 0 { digits += 1 }
+                    exponent -= 1
+                }
+                index += 1
+            }
         }
+        var explicitExponent = 0
         if index < bytes.count, bytes[index] == UInt8(ascii: "e") || bytes[index] == UInt8(ascii: "E") {
             isInteger = false
             index += 1
+            var exponentNegative = false
             if index < bytes.count, bytes[index] == UInt8(ascii: "+") || bytes[index] == UInt8(ascii: "-") {
+                exponentNegative = bytes[index] == UInt8(ascii: "-")
                 index += 1
             }
             guard index < bytes.count, isDigit(bytes[index]) else { throw fail("invalid number") }
-            while index < bytes.count, isDigit(bytes[index]) { index += 1 }
+            while index < bytes.count, isDigit(bytes[index]) {
+                if explicitExponent < 100_000 {
+                    explicitExponent = explicitExponent * 10 + Int(bytes[index] - UInt8(ascii: "0"))
+                }
+                index += 1
+            }
+            if exponentNegative { explicitExponent = -explicitExponent }
         }
-        let text = String(decoding: UnsafeRawBufferPointer(rebasing: bytes[start..<index]), as: UTF8.self)
-        if isInteger, let value = Int(text) { return .int(value) }
-        guard let value = Double(text) else { throw JSONParseError(offset: start, reason: "invalid number") }
+        if isInteger, digits < 19 || (digits == 19 && exponent == 0) {
+            // Exact: at most 19 digits, so it fits in UInt64.
+            if !negative, mantissa <= UInt64(Int.max) { return .int(Int(mantissa)) }
+            if negative, mantissa <= UInt64(Int.max) + 1 { return .int(Int(truncatingIfNeeded: 0 &- mantissa)) }
+        }
+        // Clinger's fast path: an exact mantissa below 2^53 scaled by an exact power of ten rounds once.
+        let scale = exponent + explicitExponent
+        if !isInteger, digits <= 15, abs(scale) <= 22 {
+            var value = Double(mantissa)
+            value = scale < 0 ? value / Self.powersOfTen[-scale] : value * Self.powersOfTen[scale]
+            return .double(negative ? -value : value)
+        }
+        guard let value = CNumber.parseDouble(UnsafeRawBufferPointer(rebasing: bytes[start..<index])) else {
+            throw JSONParseError(offset: start, reason: "invalid number")
+        }
         return .double(value)
+    }
+
+    private static let powersOfTen: [Double] = (0...22).map { exponent in
+        var value = 1.0
+        for _ in 0..<exponent { value *= 10 }
+        return value
     }
 
     private func isDigit(_ byte: UInt8) -> Bool {

@@ -94,6 +94,13 @@ public struct JSONWriter: Sendable {
         needsComma = true
     }
 
+    /// Writes `"name":value` when `value` is present; nothing otherwise.
+    public mutating func optionalInt(_ name: String, _ value: Int?) {
+        guard let value else { return }
+        key(name)
+        int(value)
+    }
+
     /// Writes any ``JSONValue``; object keys are written in sorted order.
     public mutating func value(_ value: JSONValue) {
         switch value {

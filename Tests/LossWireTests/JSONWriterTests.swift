@@ -77,4 +77,24 @@ struct JSONWriterTests {
         }
         #expect(throws: JSONParseError.self) { try JSONValue(parsing: [0x22, 0xFF, 0x22]) }
     }
+
+    @Test func parsesNumbersExactlyAsTheStandardLibrary() throws {
+        var generator = SystemRandomNumberGenerator()
+        var texts = ["0.1", "1.5e-10", "123456789012345.6", "9007199254740993", "1e22", "1e23", "4.9e-324",
+                     "0.000000000000000000000001", "-123.456e7", "17976931348623157e292", "2.2250738585072014e-308",
+                     "9223372036854775807", "9223372036854775808", "-9223372036854775808", "-9223372036854775809"]
+        for _ in 0..<2000 {
+            texts.append(Double(bitPattern: generator.next() & 0x7FEF_FFFF_FFFF_FFFF).description)
+            texts.append((Double(generator.next() % 1_000_000) / 1000).description)
+            texts.append(Double.random(in: -1e6...1e6, using: &generator).description)
+        }
+        for text in texts {
+            let parsed = try JSONValue(parsing: Array(text.utf8))
+            if let integer = Int(text) {
+                #expect(parsed == .int(integer), "\(text)")
+            } else {
+                #expect(parsed.doubleValue == Double(text), "\(text)")
+            }
+        }
+    }
 }

@@ -102,7 +102,9 @@ struct ResultRecordTests {
         (#"{"v":"1","kind":"loss"}"#, "only version 1"),
         (#"{"v":1}"#, #"no "kind""#),
         (#"{"v":1,"kind":"metric"}"#, #""kind" is "metric""#),
-        (#"{"v":1,"kind":"loss","batch":1,"boxes":1,"classes":2}"#, #"no "per_item""#),
+        (#"{"v":1,"kind":"loss","batch":1,"boxes":1,"classes":2}"#, #""per_item" is missing"#),
+        (#"{"v":1,"kind":"loss","batch":1,"boxes":1,"classes":2,"per_item":["x"]}"#, "not an array of numbers"),
+        (#"{"v":1,"kind":"loss","per_item":[1],"batch":1,"boxes":1,"classes":2}x"#, "not valid JSON"),
         (#"{"v":1,"kind":"error","code":"exploded","error":"x"}"#, "does not know"),
         (#"{"v":1,"kind":"error","code":"bad_header"}"#, #"no "error""#),
     ])
