@@ -61,6 +61,17 @@ struct ResultRecordTests {
         #expect(try ResultRecord(jsonLine: line + [0x0A]) == record)
     }
 
+    @Test func decodesKeysInAnyOrderAndIgnoresUnknownOnes() throws {
+        let line = #"""
+             { "sidecar": "host:1", "compute_us": 120, "future": {"nested": [1, {"x": null}]},
+               "params": {"scores": "probabilities", "mining": "batch", "alpha": 1, "n_neg_min": 0, "neg_pos_ratio": 3},
+               "negatives_available": 8, "negatives": 6, "positives": 2.5, "per_item": [1, 5e-1],
+               "localization": 0.25, "classification": 0.5, "loss": 0.75, "classes": 3, "boxes": 4, "batch": 2,
+               "seq": 3, "epoch": 1, "source": "rank0", "split": "train", "run": "r", "kind": "loss", "v": 1 }
+            """#
+        #expect(try ResultRecord(jsonLine: Array(line.utf8)) == .loss(Self.lossRecord))
+    }
+
     @Test func nonFiniteNumbersAreWrittenAsNull() throws {
         var record = Self.lossRecord
         record.loss = .nan
