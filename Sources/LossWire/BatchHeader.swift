@@ -1,0 +1,169 @@
+public import SSDLoss
+
+/// The header of a protocol v1 batch message (frame 0): a UTF-8 JSON object.
+///
+/// ``init(parsing:limits:)`` validates strictly and throws ``WireError`` with the labels read so
+/// far; ``jsonBytes()`` writes a header for senders such as the synthetic-batch generator and tests.
+/// A key whose value is `null` is treated as absent; unknown keys are ignored.
+public struct BatchHeader: Sendable, Hashable {
+    /// The only protocol version this lossd speaks.
+    public static let version = 1
+
+    /// B, N and C.
+    public var shape: BatchShape
+    /// The element type of the floating-point tensors (`dtype`, default `float32`).
+    public var dtype: ScalarType
+    /// How the tensors are arranged (`layout`, default `keras`).
+    public var layout: Layout
+    /// What the predicted class entries hold (`scores`); `nil` when the header omits it, in which
+    /// case the configured default applies (lossd's own default is `probabilities`).
+    public var scores: ScoreKind?
+    /// `run`, default `default`.
+    public var run: String
+    /// `split`, default `train`.
+    public var split: String
+    /// `source`, default `""`.
+    public var source: String
+    /// `epoch`, an integer ≥ 0 when given.
+    public var epoch: Int?
+    /// `step`, an integer ≥ 0 when given.
+    public var step: Int?
+    /// `seq`, counting 0, 1, 2, … per (run, source) when given.
+    public var seq: Int?
+    /// The `loss` object's overrides.
+    public var loss: LossOverrides
+
+    /// Creates a header; the defaults are the protocol's.
+    public init(
+        shape: BatchShape,
+        dtype: ScalarType = .float32,
+        layout: Layout = .keras,
+        scores: ScoreKind? = nil,
+        run: String = "default",
+        split: String = "train",
+        source: String = "",
+        epoch: Int? = nil,
+        step: Int? = nil,
+        seq: Int? = nil,
+        loss: LossOverrides = LossOverrides()
+    ) {
+        self.shape = shape
+        self.dtype = dtype
+        self.layout = layout
+        self.scores = scores
+        self.run = run
+        self.split = split
+        self.source = source
+        self.epoch = epoch
+        self.step = step
+        self.seq = seq
+        self.loss = loss
+    }
+
+    /// The grouping labels of this header.
+    public var labels: BatchLabels {
+        BatchLabels(run: run, split: split, source: source, epoch: epoch, step: step, seq: seq)
+    }
+
+    /// The effective loss settings: `defaults` with this header's `scores` and `loss` overrides applied.
+    public func parameters(defaults: LossParameters) -> LossParameters {
+        var parameters = loss.applied(to: defaults)
+        if let scores { parameters.scores = scores }
+        return parameters
+    }
+
+    /// One tensor frame a header calls for.
+    public struct TensorFrame: Sendable, Hashable {
+        /// The tensor's name: `y_true`, `y_pred`, `labels`, `gt_offsets`, `scores` or `pred_offsets`.
+        public var name: String
+        /// The exact byte size the frame must have.
+        public var byteCount: Int
+
+        /// Creates a description of a frame.
+        public init(name: String, byteCount: Int) {
+            self.name = name
+            self.byteCount = byteCount
+        }
+    }
+
+    /// The tensor frames this header calls for, in wire order after the header (frames 1, 2, …),
+    /// with their exact byte sizes; `nil` if a size overflows `Int`.
+    public func tensorFrames() -> [TensorFrame]? {
+        let width = dtype.byteWidth
+        guard let boxes = checkedProduct(shape.batch, shape.boxes) else { return nil }
+        switch layout {
+        case .keras:
+            let (entries, overflow) = shape.classes.addingReportingOverflow(12)
+            guard !overflow, let bytes = checkedProduct(boxes, entries, width) else { return nil }
+            return [TensorFrame(name: "y_true", byteCount: bytes), TensorFrame(name: "y_pred", byteCount: bytes)]
+        case .compact:
+            guard let labels = checkedProduct(boxes, 4),
+                let offsets = checkedProduct(boxes, 4, width),
+                let scores = checkedProduct(boxes, shape.classes, width)
+            else { return nil }
+            return [
+                TensorFrame(name: "labels", byteCount: labels), TensorFrame(name: "gt_offsets", byteCount: offsets),
+                TensorFrame(name: "scores", byteCount: scores), TensorFrame(name: "pred_offsets", byteCount: offsets),
+            ]
+        }
+    }
+
+    /// The header as compact JSON, keys in protocol order; only present optional keys are written.
+    public func jsonBytes() -> [UInt8] {
+        var json = JSONWriter(capacity: 192)
+        json.beginObject()
+        json.key("v")
+        json.int(Self.version)
+        json.key("batch")
+        json.int(shape.batch)
+        json.key("boxes")
+        json.int(shape.boxes)
+        json.key("classes")
+        json.int(shape.classes)
+        json.key("dtype")
+        json.string(dtype.rawValue)
+        json.key("layout")
+        json.string(layout.rawValue)
+        if let scores {
+            json.key("scores")
+            json.string(scores.rawValue)
+        }
+        json.key("run")
+        json.string(run)
+        json.key("split")
+        json.string(split)
+        json.key("source")
+        json.string(source)
+        json.optionalInt("epoch", epoch)
+        json.optionalInt("step", step)
+        json.optionalInt("seq", seq)
+        if !loss.isEmpty {
+            json.key("loss")
+            json.beginObject()
+            json.optionalInt("neg_pos_ratio", loss.negPosRatio)
+            json.optionalInt("n_neg_min", loss.nNegMin)
+            if let alpha = loss.alpha {
+                json.key("alpha")
+                json.double(alpha)
+            }
+            if let mining = loss.mining {
+                json.key("mining")
+                json.string(mining.rawValue)
+            }
+            json.endObject()
+        }
+        json.endObject()
+        return json.bytes
+    }
+}
+
+/// The product of `factors`, or `nil` if it overflows `Int`.
+func checkedProduct(_ factors: Int...) -> Int? {
+    var product = 1
+    for factor in factors {
+        let (result, overflow) = product.multipliedReportingOverflow(by: factor)
+        if overflow { return nil }
+        product = result
+    }
+    return product
+}

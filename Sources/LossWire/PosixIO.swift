@@ -1,0 +1,57 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Thin wrappers over POSIX file calls that retry on EINTR and partial transfers.
+enum PosixIO {
+    /// Writes all of `bytes`; returns `errno` on failure.
+    static func writeAll(_ fd: Int32, _ bytes: UnsafeRawBufferPointer) -> Int32? {
+        guard var pointer = bytes.baseAddress else { return nil }
+        var remaining = bytes.count
+        while remaining > 0 {
+            let written = write(fd, pointer, remaining)
+            if written < 0 {
+                if errno == EINTR { continue }
+                return errno
+            }
+            pointer += written
+            remaining -= written
+        }
+        return nil
+    }
+
+    /// Reads into `buffer` until it is full or the file ends; returns the bytes read, or `errno`.
+    static func readFully(_ fd: Int32, _ buffer: UnsafeMutableRawBufferPointer) -> Result<Int, PosixErrno> {
+        guard let base = buffer.baseAddress else { return .success(0) }
+        var total = 0
+        while total < buffer.count {
+            let count = read(fd, base + total, buffer.count - total)
+            if count < 0 {
+                if errno == EINTR { continue }
+                return .failure(PosixErrno(code: errno))
+            }
+            if count == 0 { break }
+            total += count
+        }
+        return .success(total)
+    }
+
+    /// Closes `fd`, ignoring errors (there is nothing useful to do about them after a flush).
+    static func closeFile(_ fd: Int32) {
+        _ = close(fd)
+    }
+
+    /// The size of the open file, or `nil` if `fstat` fails.
+    static func fileSize(_ fd: Int32) -> UInt64? {
+        var info = stat()
+        guard fstat(fd, &info) == 0 else { return nil }
+        return UInt64(max(0, info.st_size))
+    }
+}
+
+/// An `errno` value as an error.
+struct PosixErrno: Error {
+    var code: Int32
+}

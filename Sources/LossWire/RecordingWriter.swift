@@ -1,0 +1,126 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Writes batch messages to a `.lossrec` recording, exactly as they came off the wire.
+///
+/// One owner at a time: a writer is not `Sendable`; keep it on the thread that receives messages.
+/// Writes are buffered; large frames bypass the buffer. Call ``close()`` to flush and close;
+/// `deinit` does the same but cannot report failure. After a write error the writer refuses further
+/// appends, because the file then ends with a partial record.
+public final class RecordingWriter {
+    /// The file being written.
+    public let path: String
+    /// The number of records appended so far.
+    public private(set) var recordCount = 0
+    /// The file's size once everything appended so far is flushed.
+    public private(set) var byteCount: UInt64 = 0
+
+    private var fd: Int32
+    private var buffer: [UInt8] = []
+    private let bufferCapacity: Int
+    private var failed = false
+
+    /// Creates (or truncates) `path` and writes the `LOSSREC1` magic.
+    ///
+    /// - Parameters:
+    ///   - path: the recording's path.
+    ///   - bufferCapacity: bytes gathered before a `write` call; frames at least half this size are
+    ///     written directly.
+    /// - Throws: ``RecordingError/openFailed(path:errno:)``.
+    public init(path: String, bufferCapacity: Int = 1 << 20) throws(RecordingError) {
+        self.path = path
+        self.bufferCapacity = max(bufferCapacity, 4096)
+        let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw .openFailed(path: path, errno: errno) }
+        self.fd = fd
+        buffer.reserveCapacity(self.bufferCapacity)
+        buffer.append(contentsOf: RecordingFormat.magic)
+        byteCount = UInt64(RecordingFormat.magic.count)
+    }
+
+    deinit {
+        if fd >= 0 {
+            if !failed { _ = buffer.withUnsafeBytes { PosixIO.writeAll(fd, $0) } }
+            PosixIO.closeFile(fd)
+        }
+    }
+
+    /// Appends one message as a record.
+    public func append(_ message: WireMessage) throws(RecordingError) {
+        try append(frames: message.frames, receiveTimeNs: message.receiveTimeNs)
+    }
+
+    /// Appends one record made of `frames`.
+    ///
+    /// - Throws: ``RecordingError/invalidMessage(reason:)`` for 0 or more than 16 frames (nothing is
+    ///   written), ``RecordingError/writeFailed(path:errno:)``, ``RecordingError/closed(path:)``.
+    public func append(frames: [UnsafeRawBufferPointer], receiveTimeNs: UInt64) throws(RecordingError) {
+        guard fd >= 0, !failed else { throw .closed(path: path) }
+        guard (1...RecordingFormat.maxFrames).contains(frames.count) else {
+            throw .invalidMessage(reason: "a record holds 1 to \(RecordingFormat.maxFrames) frames, not \(frames.count)")
+        }
+        var crc = CRC32()
+        let headerStart = buffer.count
+        appendLittleEndian(receiveTimeNs)
+        appendLittleEndian(UInt32(frames.count))
+        for frame in frames { appendLittleEndian(UInt64(frame.count)) }
+        buffer.withUnsafeBytes { crc.update(UnsafeRawBufferPointer(rebasing: $0[headerStart...])) }
+        var recordBytes = UInt64(buffer.count - headerStart)
+        for frame in frames {
+            crc.update(frame)
+            if frame.count >= bufferCapacity / 2 {
+                try flushBuffer()
+                try writeDirect(frame)
+            } else {
+                if buffer.count + frame.count > bufferCapacity { try flushBuffer() }
+                buffer.append(contentsOf: frame)
+            }
+            recordBytes += UInt64(frame.count)
+        }
+        appendLittleEndian(crc.value)
+        recordBytes += 4
+        recordCount += 1
+        byteCount += recordBytes
+        if buffer.count >= bufferCapacity { try flushBuffer() }
+    }
+
+    /// Writes buffered bytes to the file (to the kernel; no `fsync`).
+    public func flush() throws(RecordingError) {
+        guard fd >= 0, !failed else { throw .closed(path: path) }
+        try flushBuffer()
+    }
+
+    /// Flushes and closes the file. Further appends throw ``RecordingError/closed(path:)``.
+    public func close() throws(RecordingError) {
+        guard fd >= 0 else { return }
+        defer {
+            PosixIO.closeFile(fd)
+            fd = -1
+        }
+        if !failed { try flushBuffer() }
+    }
+
+    private func appendLittleEndian<Value: FixedWidthInteger>(_ value: Value) {
+        withUnsafeBytes(of: value.littleEndian) { buffer.append(contentsOf: $0) }
+    }
+
+    private func flushBuffer() throws(RecordingError) {
+        guard !buffer.isEmpty else { return }
+        let failure = buffer.withUnsafeBytes { PosixIO.writeAll(fd, $0) }
+        buffer.removeAll(keepingCapacity: true)
+        if let failure {
+            failed = true
+            throw .writeFailed(path: path, errno: failure)
+        }
+    }
+
+    private func writeDirect(_ bytes: UnsafeRawBufferPointer) throws(RecordingError) {
+        if let failure = PosixIO.writeAll(fd, bytes) {
+            failed = true
+            throw .writeFailed(path: path, errno: failure)
+        }
+    }
+}

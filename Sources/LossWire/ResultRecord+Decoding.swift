@@ -1,0 +1,206 @@
+import SSDLoss
+
+extension ResultRecord {
+    /// Decodes a record from one JSON line (a trailing newline is allowed).
+    ///
+    /// Built for the aggregator's rate: the line is walked once, without building a JSON tree.
+    /// `null` where a number is expected decodes as NaN (the writer's spelling of a non-finite
+    /// number). Unknown keys are ignored, and a repeated key keeps its last value; `run`, `split`,
+    /// `source` take the protocol defaults and `params`, `compute_us`, `sidecar` lossd's defaults when absent.
+    /// - Throws: ``RecordDecodingError`` when the line is not JSON, not a v1 record, or lacks a field.
+    public init(jsonLine bytes: UnsafeRawBufferPointer) throws(RecordDecodingError) {
+        var fields = RecordFields()
+        do {
+            var parser = JSONParser(bytes)
+            guard parser.peek() == UInt8(ascii: "{") else {
+                let value = try parser.value()
+                throw RecordDecodingError("the line is \(value.typeDescription), not a record object")
+            }
+            try fields.read(&parser)
+            try parser.finish()
+        } catch let error as JSONParseError {
+            throw RecordDecodingError("the line is not valid JSON: \(error)")
+        } catch let error as RecordDecodingError {
+            throw error
+        } catch {
+            throw RecordDecodingError("\(error)")
+        }
+        self = try fields.record()
+    }
+
+    /// Decodes a record from one JSON line; see ``init(jsonLine:)-(UnsafeRawBufferPointer)``.
+    public init(jsonLine bytes: [UInt8]) throws(RecordDecodingError) {
+        let result: Result<ResultRecord, RecordDecodingError> = bytes.withUnsafeBytes { raw in
+            Result { () throws(RecordDecodingError) -> ResultRecord in try ResultRecord(jsonLine: raw) }
+        }
+        self = try result.get()
+    }
+}
+
+/// The members of a record line, gathered in one pass in whatever order they come.
+private struct RecordFields {
+    var values = KnownMembers()
+    var perItem: [Double]?
+    var perItemIsValid = true
+
+    mutating func read(_ parser: inout JSONParser) throws(JSONParseError) {
+        try parser.begin(UInt8(ascii: "{"))
+        var isFirst = true
+        while let key = try parser.nextKey(isFirst: isFirst) {
+            isFirst = false
+            if key == "per_item", parser.peek() == UInt8(ascii: "[") {
+                perItem = try readNumbers(&parser)
+            } else {
+                let value = try parser.value()
+                values[key] = value
+            }
+        }
+    }
+
+    /// An array of numbers, `null` read as NaN, without boxing each element.
+    private mutating func readNumbers(_ parser: inout JSONParser) throws(JSONParseError) -> [Double] {
+        try parser.begin(UInt8(ascii: "["))
+        var numbers: [Double] = []
+        var isFirst = true
+        while try parser.nextElement(isFirst: isFirst) {
+            isFirst = false
+            switch try parser.value() {
+            case .double(let number): numbers.append(number)
+            case .int(let number): numbers.append(Double(number))
+            case .null: numbers.append(.nan)
+            default: perItemIsValid = false
+            }
+        }
+        return numbers
+    }
+
+    func record() throws(RecordDecodingError) -> ResultRecord {
+        guard let version = values["v"] else { throw RecordDecodingError(#"the record has no "v""#) }
+        guard version == .int(1) else {
+            let shown = version.intValue.map(String.init) ?? version.typeDescription
+            throw RecordDecodingError(#"the record's "v" is \#(shown); only version 1 is understood"#)
+        }
+        switch try string("kind") {
+        case "loss": return .loss(try lossRecord())
+        case "error": return .error(try errorRecord())
+        case let kind: throw RecordDecodingError(#"the record's "kind" is "\#(kind)"; expected "loss" or "error""#)
+        }
+    }
+
+    private func mismatch(_ key: String, _ type: String, in object: [String: JSONValue]? = nil) -> RecordDecodingError {
+        if let value = object.map({ $0[key] }) ?? values[key] {
+            return RecordDecodingError(#"the record's "\#(key)" is \#(value.typeDescription); expected \#(type)"#)
+        }
+        return RecordDecodingError(#"the record has no "\#(key)" (\#(type))"#)
+    }
+
+    private func string(_ key: String) throws(RecordDecodingError) -> String {
+        guard case .string(let value)? = values[key] else { throw mismatch(key, "a string") }
+        return value
+    }
+
+    private func optionalString(_ key: String) throws(RecordDecodingError) -> String? {
+        guard let value = values[key], value != .null else { return nil }
+        guard case .string(let string) = value else { throw mismatch(key, "a string") }
+        return string
+    }
+
+    private func int(_ key: String, in object: [String: JSONValue]? = nil) throws(RecordDecodingError) -> Int {
+        guard case .int(let value)? = object.map({ $0[key] }) ?? values[key] else { throw mismatch(key, "an integer", in: object) }
+        return value
+    }
+
+    private func optionalInt(_ key: String) throws(RecordDecodingError) -> Int? {
+        guard let value = values[key], value != .null else { return nil }
+        guard case .int(let number) = value else { throw mismatch(key, "an integer") }
+        return number
+    }
+
+    private func number(_ key: String, in object: [String: JSONValue]? = nil) throws(RecordDecodingError) -> Double {
+        switch object.map({ $0[key] }) ?? values[key] {
+        case .int(let number)?: Double(number)
+        case .double(let number)?: number
+        case .null?: .nan
+        default: throw mismatch(key, "a number", in: object)
+        }
+    }
+
+    private func lossRecord() throws(RecordDecodingError) -> LossRecord {
+        guard let perItem, perItemIsValid else {
+            throw RecordDecodingError(#"the record's "per_item" is missing or not an array of numbers"#)
+        }
+        return LossRecord(
+            run: try optionalString("run") ?? "default",
+            split: try optionalString("split") ?? "train",
+            source: try optionalString("source") ?? "",
+            epoch: try optionalInt("epoch"), step: try optionalInt("step"), seq: try optionalInt("seq"),
+            shape: BatchShape(batch: try int("batch"), boxes: try int("boxes"), classes: try int("classes")),
+            loss: try number("loss"),
+            classification: try number("classification"),
+            localization: try number("localization"),
+            perItem: perItem,
+            positives: try number("positives"),
+            negatives: try int("negatives"),
+            negativesAvailable: try int("negatives_available"),
+            parameters: try parameters(),
+            computeMicros: try optionalInt("compute_us") ?? 0,
+            sidecar: try optionalString("sidecar") ?? "")
+    }
+
+    private func parameters() throws(RecordDecodingError) -> LossParameters {
+        var parameters = LossParameters()
+        guard let value = values["params"], value != .null else { return parameters }
+        guard case .object(let params) = value else { throw mismatch("params", "an object") }
+        if params["neg_pos_ratio"] != nil { parameters.negPosRatio = try int("neg_pos_ratio", in: params) }
+        if params["n_neg_min"] != nil { parameters.nNegMin = try int("n_neg_min", in: params) }
+        if params["alpha"] != nil { parameters.alpha = try number("alpha", in: params) }
+        if let mining = params["mining"] {
+            guard let mode = mining.stringValue.flatMap(MiningMode.init(rawValue:)) else {
+                throw RecordDecodingError(#"the record's "params.mining" is not "batch" or "image""#)
+            }
+            parameters.mining = mode
+        }
+        if let scores = params["scores"] {
+            guard let kind = scores.stringValue.flatMap(ScoreKind.init(rawValue:)) else {
+                throw RecordDecodingError(#"the record's "params.scores" is not "probabilities" or "logits""#)
+            }
+            parameters.scores = kind
+        }
+        return parameters
+    }
+
+    private func errorRecord() throws(RecordDecodingError) -> ErrorRecord {
+        let codeName = try string("code")
+        guard let code = ErrorCode(rawValue: codeName) else {
+            throw RecordDecodingError(#"the record's "code" is "\#(codeName)", which this lossd does not know"#)
+        }
+        let labels = BatchLabels(
+            run: try optionalString("run"), split: try optionalString("split"), source: try optionalString("source"),
+            epoch: try optionalInt("epoch"), step: try optionalInt("step"), seq: try optionalInt("seq"))
+        var details: [String: JSONValue]?
+        switch values["details"] {
+        case .object(let members)?: details = members
+        case nil, .null?: details = nil
+        default: throw mismatch("details", "an object")
+        }
+        return ErrorRecord(code: code, message: try string("error"), labels: labels, details: details)
+    }
+}
+
+/// The values of the keys a record may hold, in fixed slots: one hash per key, no dictionary built per line.
+private struct KnownMembers {
+    private var slots = [JSONValue?](repeating: nil, count: 23)
+
+    private static let slotOfKey: [String: Int] = [
+        "v": 0, "kind": 1, "run": 2, "split": 3, "source": 4, "epoch": 5, "step": 6, "seq": 7, "batch": 8,
+        "boxes": 9, "classes": 10, "loss": 11, "classification": 12, "localization": 13, "positives": 14,
+        "negatives": 15, "negatives_available": 16, "params": 17, "compute_us": 18, "sidecar": 19, "code": 20,
+        "error": 21, "details": 22,
+    ]
+
+    /// The value of a known key; unknown keys read as absent and are dropped when set.
+    subscript(key: String) -> JSONValue? {
+        get { Self.slotOfKey[key].flatMap { slots[$0] } }
+        set { if let slot = Self.slotOfKey[key] { slots[slot] = newValue } }
+    }
+}

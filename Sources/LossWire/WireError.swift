@@ -1,0 +1,46 @@
+/// Why a batch message was rejected: the content of an error record.
+///
+/// The ``message`` is a sentence a person can act on, naming the offending key or frame and the
+/// values involved. ``labels`` holds the grouping labels read before the failure, so the error
+/// record can still be attributed to its run, split and source.
+public struct WireError: Error, Sendable, Hashable, CustomStringConvertible {
+    /// The error code.
+    public var code: ErrorCode
+    /// What was wrong and what to do about it.
+    public var message: String
+    /// The labels read from the header before validation failed.
+    public var labels: BatchLabels
+    /// Extra machine-readable facts, e.g. non-finite counts per tensor; written as the record's `details`.
+    public var details: [String: JSONValue]?
+
+    /// Creates an error.
+    public init(code: ErrorCode, message: String, labels: BatchLabels = .none, details: [String: JSONValue]? = nil) {
+        self.code = code
+        self.message = message
+        self.labels = labels
+        self.details = details
+    }
+
+    /// An error for tensors holding NaN or ±Inf.
+    ///
+    /// - Parameters:
+    ///   - counts: the number of non-finite values per tensor name (e.g. `["y_pred": 3]`); tensors
+    ///     with a count of 0 may be omitted.
+    ///   - labels: the batch's labels.
+    public static func nonfinite(counts: [String: Int], labels: BatchLabels) -> WireError {
+        let listed = counts.filter { $0.value > 0 }.sorted { $0.key < $1.key }
+        let summary = listed.map { "\($0.key) has \($0.value)" }.joined(separator: ", ")
+        var details: [String: JSONValue] = [:]
+        for (name, count) in counts { details[name] = .int(count) }
+        return WireError(
+            code: .nonfinite,
+            message: "the batch holds NaN or infinite values (\(summary)); check the model's outputs "
+                + "and the ground truth for overflow before sending",
+            labels: labels,
+            details: ["nonfinite": .object(details)]
+        )
+    }
+
+    /// "<code>: <message>".
+    public var description: String { "\(code.rawValue): \(message)" }
+}
