@@ -1,0 +1,83 @@
+import SSDLoss
+import Testing
+
+@Suite("Layouts and scalar types")
+struct LayoutAndDtypeTests {
+    static let parameterSets: [LossParameters] = [
+        .init(),
+        .init(scores: .logits),
+        .init(negPosRatio: 2, nNegMin: 7, alpha: 0.5, mining: .image),
+        .init(mining: .image, scores: .logits),
+    ]
+
+    @Test("compact equals keras on the one-hot equivalent", arguments: parameterSets, ScalarType.allCases)
+    func compactEqualsKeras(_ parameters: LossParameters, dtype: ScalarType) throws {
+        let shape = BatchShape(batch: 3, boxes: 40, classes: 5)
+        let (keras, labels) = KerasBatch.random(shape: shape, seed: 7, logits: parameters.scores == .logits)
+        let compact = CompactBatch(keras, labels: labels)
+        let expected = try keras.loss(parameters, dtype: dtype)
+        let actual = try compact.loss(parameters, dtype: dtype)
+        #expect(agree(actual, expected, tolerance: 1e-12))
+        #expect(expected.negatives > 0 && expected.positives > 0)
+    }
+
+    @Test(
+        "every dtype reads the values it carries",
+        arguments: ["basic", "logits", "image-mining", "soft-labels", "smooth-l1-edges"],
+        [ScalarType.float16, .bfloat16, .float64, .float32])
+    func everyDtype(_ name: String, dtype: ScalarType) throws {
+        let golden = try GoldenCase.load(name)
+        let batch = try golden.batchValues()
+        let carried = KerasBatch(
+            shape: batch.shape, yTrue: roundTrip(batch.yTrue, through: dtype),
+            yPred: roundTrip(batch.yPred, through: dtype))
+        let actual = try batch.loss(golden.params, dtype: dtype)
+        let expected = try carried.loss(golden.params, dtype: .float64)
+        #expect(agree(actual, expected, tolerance: 1e-12))
+        #expect(agree(expected, referenceLoss(carried, golden.params), tolerance: 1e-9))
+    }
+
+    @Test("unaligned buffers read the same values", arguments: ScalarType.allCases)
+    func unaligned(_ dtype: ScalarType) throws {
+        let golden = try GoldenCase.load("basic")
+        let batch = try golden.batchValues()
+        let t = encode(batch.yTrue, as: dtype)
+        let p = encode(batch.yPred, as: dtype)
+        let aligned = try batch.compute(golden.params, dtype: dtype, yTrue: t, yPred: p)
+        let shifted: Result<LossResult, LossError> = ([0] + t).withUnsafeBytes { tb in
+            ([0, 0, 0] + p).withUnsafeBytes { pb in
+                Result { () throws(LossError) -> LossResult in
+                    try MultiBoxLoss(parameters: golden.params).compute(
+                        .keras(yTrue: UnsafeRawBufferPointer(rebasing: tb[1...]),
+                               yPred: UnsafeRawBufferPointer(rebasing: pb[3...])),
+                        shape: batch.shape, dtype: dtype)
+                }
+            }
+        }
+        #expect(try shifted.get() == aligned)
+    }
+
+    @Test("random batches agree with the plain reference", arguments: 0..<8)
+    func randomAgainstReference(_ seed: Int) throws {
+        let shape = BatchShape(batch: 1 + seed % 3, boxes: 30 + seed * 7, classes: 2 + seed % 4)
+        let logits = seed % 2 == 1
+        let (batch, _) = KerasBatch.random(shape: shape, seed: UInt64(seed), logits: logits)
+        for mining in MiningMode.allCases {
+            let parameters = LossParameters(
+                negPosRatio: seed % 4, nNegMin: seed, alpha: 0.25 * Double(seed), mining: mining,
+                scores: logits ? .logits : .probabilities)
+            #expect(agree(try batch.loss(parameters), referenceLoss(batch, parameters), tolerance: 1e-9))
+        }
+    }
+
+    @Test("a reused workspace gives the same results as a fresh one")
+    func workspaceReuse() throws {
+        let workspace = LossWorkspace()
+        for (seed, boxes) in [(1, 200), (2, 20), (3, 500), (4, 20)] {
+            let shape = BatchShape(batch: 2, boxes: boxes, classes: 4)
+            let (batch, _) = KerasBatch.random(shape: shape, seed: UInt64(seed))
+            let parameters = LossParameters(nNegMin: 3)
+            #expect(try batch.loss(parameters, workspace: workspace) == batch.loss(parameters))
+        }
+    }
+}
