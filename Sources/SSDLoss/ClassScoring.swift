@@ -12,6 +12,9 @@ import Darwin
 /// its own specialized loop. Every function also ORs a ``nonfiniteMark(_:)`` of each value it
 /// reads into `marks`, so non-finite detection costs no extra pass over the bytes.
 protocol ClassScoring {
+    /// Whether the class entries are logits (a log-softmax) rather than probabilities.
+    static var usesLogits: Bool { get }
+
     /// `cl`, `neg = t[0]` and `pos = max(t[1..C-1])` of the keras-layout box whose class entries
     /// start at element `row` of `yTrue` and `yPred`.
     ///
@@ -31,6 +34,8 @@ protocol ClassScoring {
 
 /// `scores = "probabilities"`: `cl = -sum_k t[k] * log(max(p[k], 1e-15))`.
 enum ProbabilityScoring: ClassScoring {
+    static var usesLogits: Bool { false }
+
     /// The clip below which a probability is not trusted.
     static let floor = 1e-15
 
@@ -75,6 +80,8 @@ enum ProbabilityScoring: ClassScoring {
 /// `log_softmax(p)[k] = (p[k] - max p) - log(sum_j exp(p[j] - max p))`: the subtraction comes
 /// first so logits of any finite magnitude (±1e300 in float64) stay finite.
 enum LogitScoring: ClassScoring {
+    static var usesLogits: Bool { true }
+
     @inline(__always)
     static func kerasClassLoss<R: ScalarReader>(
         _ reader: R.Type, yTrue: UnsafeRawPointer, yPred: UnsafeRawPointer, row: Int, classes: Int,

@@ -59,6 +59,10 @@ public struct MultiBoxLoss: Sendable {
             guard let t = yTrue.baseAddress, let p = yPred.baseAddress else { return BatchSums(images: shape.batch) }
             let sums =
                 switch parameters.scores {
+                case .probabilities where R.self == Float32Reader.self:
+                    Float32KerasPass.run(ProbabilityScoring.self, yTrue: t, yPred: p, shape: shape, workspace: workspace)
+                case .logits where R.self == Float32Reader.self:
+                    Float32KerasPass.run(LogitScoring.self, yTrue: t, yPred: p, shape: shape, workspace: workspace)
                 case .probabilities:
                     StreamingPass.keras(reader, ProbabilityScoring.self, yTrue: t, yPred: p, shape: shape, workspace: workspace)
                 case .logits:
