@@ -40,7 +40,8 @@ enum Float32KerasPass {
                 let row = (b &* shape.boxes &+ n) &* rowBytes
                 let t = yTrue + row
                 let p = yPred + row
-                let (cl, pos) = classTerms(S.self, t: t, p: p, chunks: chunks, masks: masks, marks: &marks)
+                let (cl, pos) = classTerms(
+                    S.self, t: t, p: p, classes: classes, chunks: chunks, masks: masks, marks: &marks)
                 let neg = Double(t.loadUnaligned(as: Float.self))
                 if pos != 0 {
                     var ll = 0.0
@@ -74,16 +75,19 @@ enum Float32KerasPass {
     }
 
     /// `cl` and `pos` of one box, with the non-finite marks of its `C + 4` read entries.
+    ///
+    /// `pos = max(t[1..C-1])` is taken over the non-zero targets only (the ones the loss visits
+    /// anyway) and the zeros, which are there unless every foreground target is non-zero.
     @inline(__always)
     private static func classTerms<S: ClassScoring>(
-        _ scoring: S.Type, t: UnsafeRawPointer, p: UnsafeRawPointer, chunks: Int,
+        _ scoring: S.Type, t: UnsafeRawPointer, p: UnsafeRawPointer, classes: Int, chunks: Int,
         masks: UnsafeMutableBufferPointer<ChunkMasks>, marks: inout SIMD8<UInt32>
     ) -> (cl: Double, pos: Double) {
         let exponentBits = SIMD8<UInt32>(repeating: 0x7F80_0000)
         let exponentStep = SIMD8<UInt32>(repeating: 0x0080_0000)
         let negativeInfinity = bitLanes(SIMD8<Float>(repeating: -.infinity))
+        var foreground = Foreground()
         var cl = 0.0
-        var foreground = floatLanes(negativeInfinity)
         var top = floatLanes(negativeInfinity)
         var hasTarget = false
         for chunk in 0..<chunks {
@@ -91,36 +95,57 @@ enum Float32KerasPass {
             let tBits = t.loadUnaligned(fromByteOffset: chunk &* 32, as: SIMD8<UInt32>.self)
             let pBits = p.loadUnaligned(fromByteOffset: chunk &* 32, as: SIMD8<UInt32>.self)
             marks |= (((tBits & exponentBits) &+ exponentStep) | ((pBits & exponentBits) &+ exponentStep)) & mask.read
-            foreground = lanewiseMax(
-                foreground, floatLanes(tBits & mask.foreground | ~mask.foreground & negativeInfinity))
             var nonzero = laneBits(floatLanes(tBits & mask.classes) .!= 0)
             if S.usesLogits {
                 top = lanewiseMax(top, floatLanes(pBits & mask.classes | ~mask.classes & negativeInfinity))
                 hasTarget = hasTarget || nonzero != 0
             } else {
                 while nonzero != 0 {
-                    let offset = (chunk &* 8 &+ nonzero.trailingZeroBitCount) &* 4
+                    let k = chunk &* 8 &+ nonzero.trailingZeroBitCount
                     nonzero &= nonzero &- 1
-                    let target = Double(t.loadUnaligned(fromByteOffset: offset, as: Float.self))
-                    let prediction = Double(p.loadUnaligned(fromByteOffset: offset, as: Float.self))
-                    cl -= target * log(max(prediction, ProbabilityScoring.floor))
+                    let target = t.loadUnaligned(fromByteOffset: k &* 4, as: Float.self)
+                    let prediction = Double(p.loadUnaligned(fromByteOffset: k &* 4, as: Float.self))
+                    cl -= Double(target) * log(max(prediction, ProbabilityScoring.floor))
+                    foreground.visit(k, target)
                 }
             }
         }
-        if S.usesLogits, hasTarget {
-            cl = logitClassLoss(t: t, p: p, chunks: chunks, masks: masks, top: horizontalMax(top))
+        if S.usesLogits {
+            guard hasTarget else { return (0, 0) }
+            cl = logitClassLoss(
+                t: t, p: p, chunks: (classes &+ 7) / 8, masks: masks, top: horizontalMax(top), foreground: &foreground)
         }
-        return (cl, Double(horizontalMax(foreground)))
+        return (cl, foreground.maximum(classes: classes))
+    }
+
+    /// `max(t[1..C-1])` from the non-zero targets alone.
+    struct Foreground {
+        var largest: Float = -.infinity
+        var nonzero = 0
+
+        @inline(__always)
+        mutating func visit(_ k: Int, _ target: Float) {
+            if k > 0 {
+                largest = max(largest, target)
+                nonzero &+= 1
+            }
+        }
+
+        /// The maximum, counting the zeros the visits skipped.
+        @inline(__always)
+        func maximum(classes: Int) -> Double {
+            Double(nonzero < classes &- 1 ? max(largest, 0) : largest)
+        }
     }
 
     /// `-sum_k t[k] * ((p[k] - top) - log(sum_j exp(p[j] - top)))` over the non-zero targets.
     ///
-    /// The lanes equal to `top` contribute exactly 1 each; the rest are summed apart so that a
-    /// sum of 1 + tiny survives the float32 lanes.
+    /// `chunks` covers the class entries only. The lanes equal to `top` contribute exactly 1 each;
+    /// the rest are summed apart so that a sum of 1 + tiny survives the float32 lanes.
     @inline(__always)
     private static func logitClassLoss(
         t: UnsafeRawPointer, p: UnsafeRawPointer, chunks: Int,
-        masks: UnsafeMutableBufferPointer<ChunkMasks>, top: Float
+        masks: UnsafeMutableBufferPointer<ChunkMasks>, top: Float, foreground: inout Foreground
     ) -> Double {
         var rest = SIMD8<Float>()
         var tops = 0
@@ -139,11 +164,12 @@ enum Float32KerasPass {
                 t.loadUnaligned(fromByteOffset: chunk &* 32, as: SIMD8<UInt32>.self) & masks[chunk].classes)
             var nonzero = laneBits(target .!= 0)
             while nonzero != 0 {
-                let offset = (chunk &* 8 &+ nonzero.trailingZeroBitCount) &* 4
+                let k = chunk &* 8 &+ nonzero.trailingZeroBitCount
                 nonzero &= nonzero &- 1
-                let target = Double(t.loadUnaligned(fromByteOffset: offset, as: Float.self))
-                let prediction = Double(p.loadUnaligned(fromByteOffset: offset, as: Float.self))
-                cl -= target * ((prediction - Double(top)) - lse)
+                let target = t.loadUnaligned(fromByteOffset: k &* 4, as: Float.self)
+                let prediction = Double(p.loadUnaligned(fromByteOffset: k &* 4, as: Float.self))
+                cl -= Double(target) * ((prediction - Double(top)) - lse)
+                foreground.visit(k, target)
             }
         }
         return cl

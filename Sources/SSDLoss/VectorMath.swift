@@ -33,8 +33,6 @@ struct ChunkMasks {
     var read: SIMD8<UInt32>
     /// Lanes that hold a class entry.
     var classes: SIMD8<UInt32>
-    /// Lanes that hold a class entry other than background (the `pos` lanes).
-    var foreground: SIMD8<UInt32>
     /// ``classes`` as a lane mask (comparing unsigned lanes to build one is not vectorized).
     var classLanes: SIMDMask<SIMD8<Int32>>
 
@@ -44,7 +42,6 @@ struct ChunkMasks {
         let none = SIMD8<UInt32>()
         read = none.replacing(with: all, where: lane .< Int32(count + 4))
         classes = none.replacing(with: all, where: lane .< Int32(count))
-        foreground = none.replacing(with: all, where: (lane .< Int32(count)) .& (lane .>= 1))
         classLanes = lane .< Int32(count)
     }
 }

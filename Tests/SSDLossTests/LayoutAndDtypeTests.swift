@@ -59,6 +59,27 @@ struct LayoutAndDtypeTests {
         }
     }
 
+    @Test("soft and signed targets give the same pos and loss on every path", arguments: [2, 3, 9, 21])
+    func softTargets(_ classes: Int) throws {
+        let shape = BatchShape(batch: 2, boxes: 64, classes: classes)
+        var (batch, _) = KerasBatch.random(shape: shape, seed: UInt64(classes))
+        var rng = SplitMix64(seed: 99)
+        for box in 0..<shape.boxCount {
+            for k in 0..<classes {
+                let u = Double.random(in: 0..<1, using: &rng)
+                batch.yTrue[batch.index(box: box, k)] = u < 0.4 ? 0 : Double.random(in: -0.5...1, using: &rng)
+            }
+        }
+        batch = KerasBatch(
+            shape: shape, yTrue: roundTrip(batch.yTrue, through: .float32), yPred: roundTrip(batch.yPred, through: .float32))
+        for scores in ScoreKind.allCases {
+            let parameters = LossParameters(nNegMin: 3, scores: scores)
+            let reference = referenceLoss(batch, parameters)
+            #expect(agree(try batch.loss(parameters, dtype: .float32), reference, tolerance: 1e-6))
+            #expect(agree(try batch.loss(parameters, dtype: .float64), reference, tolerance: 1e-9))
+        }
+    }
+
     @Test("unaligned buffers read the same values", arguments: ScalarType.allCases)
     func unaligned(_ dtype: ScalarType) throws {
         let golden = try GoldenCase.load("basic")
