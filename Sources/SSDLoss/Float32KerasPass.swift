@@ -90,18 +90,28 @@ enum Float32KerasPass {
         var cl = 0.0
         var top = floatLanes(negativeInfinity)
         var hasTarget = false
-        for chunk in 0..<chunks {
-            let mask = masks[chunk]
-            let tBits = t.loadUnaligned(fromByteOffset: chunk &* 32, as: SIMD8<UInt32>.self)
-            let pBits = p.loadUnaligned(fromByteOffset: chunk &* 32, as: SIMD8<UInt32>.self)
-            marks |= (((tBits & exponentBits) &+ exponentStep) | ((pBits & exponentBits) &+ exponentStep)) & mask.read
-            var nonzero = laneBits(floatLanes(tBits & mask.classes) .!= 0)
+        // Chunks go in groups of four, whose non-zero target lanes fit one 32-bit word.
+        var group = 0
+        while group < chunks {
+            var weights = SIMD8<Int32>()
+            for chunk in group..<min(group &+ 4, chunks) {
+                let mask = masks[chunk]
+                let tBits = t.loadUnaligned(fromByteOffset: chunk &* 32, as: SIMD8<UInt32>.self)
+                let pBits = p.loadUnaligned(fromByteOffset: chunk &* 32, as: SIMD8<UInt32>.self)
+                marks |= (((tBits & exponentBits) &+ exponentStep) | ((pBits & exponentBits) &+ exponentStep))
+                    & mask.read
+                weights |= SIMD8<Int32>().replacing(
+                    with: mask.laneWeights, where: floatLanes(tBits & mask.classes) .!= 0)
+                if S.usesLogits {
+                    top = lanewiseMax(top, floatLanes(pBits & mask.classes | ~mask.classes & negativeInfinity))
+                }
+            }
+            var nonzero = orOfLanes(weights)
             if S.usesLogits {
-                top = lanewiseMax(top, floatLanes(pBits & mask.classes | ~mask.classes & negativeInfinity))
                 hasTarget = hasTarget || nonzero != 0
             } else {
                 while nonzero != 0 {
-                    let k = chunk &* 8 &+ nonzero.trailingZeroBitCount
+                    let k = group &* 8 &+ nonzero.trailingZeroBitCount
                     nonzero &= nonzero &- 1
                     let target = t.loadUnaligned(fromByteOffset: k &* 4, as: Float.self)
                     let prediction = Double(p.loadUnaligned(fromByteOffset: k &* 4, as: Float.self))
@@ -109,6 +119,7 @@ enum Float32KerasPass {
                     foreground.visit(k, target)
                 }
             }
+            group &+= 4
         }
         if S.usesLogits {
             guard hasTarget else { return (0, 0) }
@@ -159,18 +170,24 @@ enum Float32KerasPass {
         }
         let lse = log(Double(tops) + Double(horizontalSum(rest)))
         var cl = 0.0
-        for chunk in 0..<chunks {
-            let target = floatLanes(
-                t.loadUnaligned(fromByteOffset: chunk &* 32, as: SIMD8<UInt32>.self) & masks[chunk].classes)
-            var nonzero = laneBits(target .!= 0)
+        var group = 0
+        while group < chunks {
+            var weights = SIMD8<Int32>()
+            for chunk in group..<min(group &+ 4, chunks) {
+                let target = floatLanes(
+                    t.loadUnaligned(fromByteOffset: chunk &* 32, as: SIMD8<UInt32>.self) & masks[chunk].classes)
+                weights |= SIMD8<Int32>().replacing(with: masks[chunk].laneWeights, where: target .!= 0)
+            }
+            var nonzero = orOfLanes(weights)
             while nonzero != 0 {
-                let k = chunk &* 8 &+ nonzero.trailingZeroBitCount
+                let k = group &* 8 &+ nonzero.trailingZeroBitCount
                 nonzero &= nonzero &- 1
                 let target = t.loadUnaligned(fromByteOffset: k &* 4, as: Float.self)
                 let prediction = Double(p.loadUnaligned(fromByteOffset: k &* 4, as: Float.self))
                 cl -= Double(target) * ((prediction - Double(top)) - lse)
                 foreground.visit(k, target)
             }
+            group &+= 4
         }
         return cl
     }

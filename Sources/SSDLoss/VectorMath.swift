@@ -35,6 +35,8 @@ struct ChunkMasks {
     var classes: SIMD8<UInt32>
     /// ``classes`` as a lane mask (comparing unsigned lanes to build one is not vectorized).
     var classLanes: SIMDMask<SIMD8<Int32>>
+    /// Lane `i` holds bit `8 * (chunk % 4) + i`: four chunks' masks OR into one 32-bit word.
+    var laneWeights: SIMD8<Int32>
 
     init(chunk: Int, classes count: Int) {
         let lane = SIMD8<Int32>(0, 1, 2, 3, 4, 5, 6, 7) &+ Int32(chunk * 8)
@@ -43,6 +45,7 @@ struct ChunkMasks {
         read = none.replacing(with: all, where: lane .< Int32(count + 4))
         classes = none.replacing(with: all, where: lane .< Int32(count))
         classLanes = lane .< Int32(count)
+        laneWeights = SIMD8<Int32>(1, 2, 4, 8, 16, 32, 64, 128) &<< Int32(8 * (chunk % 4))
     }
 }
 
@@ -83,8 +86,12 @@ func horizontalSum(_ v: SIMD8<Float>) -> Float {
 /// The mask as an integer: bit `i` set when lane `i` is set.
 @inline(__always)
 func laneBits(_ mask: SIMDMask<SIMD8<Int32>>) -> UInt32 {
-    let weights = SIMD8<Int32>(1, 2, 4, 8, 16, 32, 64, 128)
-    let v = SIMD8<Int32>().replacing(with: weights, where: mask)
+    orOfLanes(SIMD8<Int32>().replacing(with: SIMD8(1, 2, 4, 8, 16, 32, 64, 128), where: mask))
+}
+
+/// The bitwise OR of the lanes, by halving.
+@inline(__always)
+func orOfLanes(_ v: SIMD8<Int32>) -> UInt32 {
     let four = v.lowHalf | v.highHalf
     let two = four.lowHalf | four.highHalf
     return UInt32(truncatingIfNeeded: two[0] | two[1])
