@@ -89,6 +89,7 @@ enum Float32KerasPass {
         var foreground = Foreground()
         var cl = 0.0
         var top = floatLanes(negativeInfinity)
+        var firstGroupTargets: UInt32 = 0
         var hasTarget = false
         // Chunks go in groups of four, whose non-zero target lanes fit one 32-bit word.
         var group = 0
@@ -108,6 +109,7 @@ enum Float32KerasPass {
             }
             var nonzero = orOfLanes(weights)
             if S.usesLogits {
+                if group == 0 { firstGroupTargets = nonzero }
                 hasTarget = hasTarget || nonzero != 0
             } else {
                 while nonzero != 0 {
@@ -124,7 +126,8 @@ enum Float32KerasPass {
         if S.usesLogits {
             guard hasTarget else { return (0, 0) }
             cl = logitClassLoss(
-                t: t, p: p, chunks: (classes &+ 7) / 8, masks: masks, top: horizontalMax(top), foreground: &foreground)
+                t: t, p: p, chunks: (classes &+ 7) / 8, masks: masks, top: horizontalMax(top),
+                firstGroupTargets: firstGroupTargets, foreground: &foreground)
         }
         return (cl, foreground.maximum(classes: classes))
     }
@@ -156,29 +159,34 @@ enum Float32KerasPass {
     @inline(__always)
     private static func logitClassLoss(
         t: UnsafeRawPointer, p: UnsafeRawPointer, chunks: Int,
-        masks: UnsafeMutableBufferPointer<ChunkMasks>, top: Float, foreground: inout Foreground
+        masks: UnsafeMutableBufferPointer<ChunkMasks>, top: Float, firstGroupTargets: UInt32,
+        foreground: inout Foreground
     ) -> Double {
         var rest = SIMD8<Float>()
-        var tops = 0
+        var tops = SIMD8<Float>()
         for chunk in 0..<chunks {
             let isClass = masks[chunk].classLanes
             let prediction = p.loadUnaligned(fromByteOffset: chunk &* 32, as: SIMD8<Float>.self)
             let atTop = isClass .& (prediction .== top)
-            tops &+= laneBits(atTop).nonzeroBitCount
+            tops += SIMD8<Float>().replacing(with: 1, where: atTop)
             let e = vectorExp(prediction - top)
             rest += e.replacing(with: 0, where: .!isClass .| atTop)
         }
-        let lse = log(Double(tops) + Double(horizontalSum(rest)))
+        let lse = log(Double(horizontalSum(tops)) + Double(horizontalSum(rest)))
         var cl = 0.0
         var group = 0
         while group < chunks {
-            var weights = SIMD8<Int32>()
-            for chunk in group..<min(group &+ 4, chunks) {
-                let target = floatLanes(
-                    t.loadUnaligned(fromByteOffset: chunk &* 32, as: SIMD8<UInt32>.self) & masks[chunk].classes)
-                weights |= SIMD8<Int32>().replacing(with: masks[chunk].laneWeights, where: target .!= 0)
+            // The first group's targets are known; the rest (C > 28) are found again.
+            var nonzero = firstGroupTargets
+            if group > 0 {
+                var weights = SIMD8<Int32>()
+                for chunk in group..<min(group &+ 4, chunks) {
+                    let target = floatLanes(
+                        t.loadUnaligned(fromByteOffset: chunk &* 32, as: SIMD8<UInt32>.self) & masks[chunk].classes)
+                    weights |= SIMD8<Int32>().replacing(with: masks[chunk].laneWeights, where: target .!= 0)
+                }
+                nonzero = orOfLanes(weights)
             }
-            var nonzero = orOfLanes(weights)
             while nonzero != 0 {
                 let k = group &* 8 &+ nonzero.trailingZeroBitCount
                 nonzero &= nonzero &- 1
