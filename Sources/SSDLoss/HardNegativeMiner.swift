@@ -83,7 +83,9 @@ enum HardNegativeMiner {
         // Still to pick from the survivors, largest first.
         var remaining = k
         return withUnsafeTemporaryAllocation(of: Int.self, capacity: 2048) { histogram in
-            for shift in [53, 42, 31, 20, 9, 0] {
+            // Digits of 11 bits from the top: shifts 53, 42, 31, 20, 9, then the last 9 bits.
+            var shift = 53
+            while true {
                 let width = shift == 0 ? 9 : 11
                 let mask: UInt64 = (1 << UInt64(width)) - 1
                 let buckets = 1 << width
@@ -116,6 +118,8 @@ enum HardNegativeMiner {
                     }
                     return Threshold(key: smallest, ties: copies)
                 }
+                if shift == 0 { break }
+                shift = max(shift - 11, 0)
             }
             // Every bit is fixed: the survivors all equal the k-th largest.
             return Threshold(key: n > 0 ? keys[0] : 0, ties: remaining)

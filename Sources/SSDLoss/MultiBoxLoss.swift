@@ -19,6 +19,11 @@ public struct MultiBoxLoss: Sendable {
 
     /// Computes the loss of one batch.
     ///
+    /// In the `keras` layout the loss reads, per box, the C class entries and the 4 offsets of
+    /// `y_true` and `y_pred`; the 8 trailing entries are never read, so they may hold anything,
+    /// NaN included. A box whose class targets are all zero is ignored (it is still checked for
+    /// non-finite values). In the `compact` layout every value of every tensor is read.
+    ///
     /// - Parameters:
     ///   - input: The tensors, as little-endian bytes of `dtype` (labels are int32). They are
     ///     read, never copied, and need no particular alignment.
@@ -59,9 +64,9 @@ public struct MultiBoxLoss: Sendable {
             guard let t = yTrue.baseAddress, let p = yPred.baseAddress else { return BatchSums(images: shape.batch) }
             let sums =
                 switch parameters.scores {
-                case .probabilities where R.self == Float32Reader.self:
+                case .probabilities where R.self == Float32Reader.self && Self.hostIsLittleEndian:
                     Float32KerasPass.run(ProbabilityScoring.self, yTrue: t, yPred: p, shape: shape, workspace: workspace)
-                case .logits where R.self == Float32Reader.self:
+                case .logits where R.self == Float32Reader.self && Self.hostIsLittleEndian:
                     Float32KerasPass.run(LogitScoring.self, yTrue: t, yPred: p, shape: shape, workspace: workspace)
                 case .probabilities:
                     StreamingPass.keras(reader, ProbabilityScoring.self, yTrue: t, yPred: p, shape: shape, workspace: workspace)
@@ -93,6 +98,15 @@ public struct MultiBoxLoss: Sendable {
             }
             return sums
         }
+    }
+
+    /// Whether float32 lanes can be loaded from the wire's little-endian bytes as they are.
+    private static var hostIsLittleEndian: Bool {
+        #if _endian(little)
+        true
+        #else
+        false
+        #endif
     }
 
     /// Mining and the final reduction (SPEC §1).
