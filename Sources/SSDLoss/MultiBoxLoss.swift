@@ -1,0 +1,195 @@
+/// The SSD MultiBox loss with hard-negative mining (SPEC §1): the kernel of lossd.
+///
+/// One call reads a batch's tensors once, in place, and returns the loss and the counts that
+/// explain it. The computation is deterministic: the same bytes and parameters give the same
+/// result, bit for bit. Sums are accumulated in `Double` whatever the scalar type.
+///
+/// ```swift
+/// let loss = MultiBoxLoss(parameters: .init(negPosRatio: 3))
+/// let result = try loss.compute(.keras(yTrue: t, yPred: p), shape: shape, dtype: .float32)
+/// ```
+public struct MultiBoxLoss: Sendable {
+    /// The ratio, minimum, weight, mining mode and score kind used by ``compute(_:shape:dtype:workspace:)``.
+    public var parameters: LossParameters
+
+    /// Creates a kernel; the default parameters are the reference loss's.
+    public init(parameters: LossParameters = .init()) {
+        self.parameters = parameters
+    }
+
+    /// Computes the loss of one batch.
+    ///
+    /// In the `keras` layout the loss reads, per box, the C class entries and the 4 offsets of
+    /// `y_true` and `y_pred`; the 8 trailing entries are never read, so they may hold anything,
+    /// NaN included. A box whose class targets are all zero is ignored (it is still checked for
+    /// non-finite values). In the `compact` layout every value of every tensor is read.
+    ///
+    /// - Parameters:
+    ///   - input: The tensors, as little-endian bytes of `dtype` (labels are int32). They are
+    ///     read, never copied, and need no particular alignment.
+    ///   - shape: B, N and C. The caller guarantees B ≥ 1, N ≥ 1 and C ≥ 2 (the wire decoder
+    ///     checks them); other shapes stop the program.
+    ///   - dtype: The scalar type of every floating-point tensor.
+    ///   - workspace: Scratch to reuse across calls on one thread; without one, the call
+    ///     allocates its own.
+    /// - Throws: ``LossError/sizeMismatch(tensor:expectedBytes:actualBytes:)`` when a buffer's
+    ///   size does not match `shape` and `dtype` (checked before anything is read),
+    ///   ``LossError/labelOutOfRange(box:label:classes:)`` for a compact label outside −1…C−1,
+    ///   ``LossError/nonfinite(_:)`` when any value the loss reads is NaN or ±Inf.
+    public func compute(
+        _ input: LossInput, shape: BatchShape, dtype: ScalarType, workspace: LossWorkspace? = nil
+    ) throws(LossError) -> LossResult {
+        precondition(
+            shape.batch >= 1 && shape.boxes >= 1 && shape.classes >= 2,
+            "MultiBoxLoss needs batch ≥ 1, boxes ≥ 1 and classes ≥ 2, got \(shape)")
+        try Self.checkSizes(input, shape: shape, dtype: dtype)
+        let workspace = workspace ?? LossWorkspace()
+        workspace.reserve(boxes: shape.boxCount)
+        let sums: BatchSums
+        switch dtype {
+        case .float32: sums = try stream(input, Float32Reader.self, shape: shape, workspace: workspace)
+        case .float16: sums = try stream(input, Float16Reader.self, shape: shape, workspace: workspace)
+        case .bfloat16: sums = try stream(input, BFloat16Reader.self, shape: shape, workspace: workspace)
+        case .float64: sums = try stream(input, Float64Reader.self, shape: shape, workspace: workspace)
+        }
+        return mine(sums, shape: shape, workspace: workspace)
+    }
+
+    /// The streaming pass for one scalar type; on a non-finite value, the counting pass and a throw.
+    private func stream<R: ScalarReader>(
+        _ input: LossInput, _ reader: R.Type, shape: BatchShape, workspace: LossWorkspace
+    ) throws(LossError) -> BatchSums {
+        switch input {
+        case .keras(let yTrue, let yPred):
+            guard let t = yTrue.baseAddress, let p = yPred.baseAddress else { return BatchSums(images: shape.batch) }
+            let sums =
+                switch parameters.scores {
+                case .probabilities where R.self == Float32Reader.self && Self.hostIsLittleEndian:
+                    Float32KerasPass.run(ProbabilityScoring.self, yTrue: t, yPred: p, shape: shape, workspace: workspace)
+                case .logits where R.self == Float32Reader.self && Self.hostIsLittleEndian:
+                    Float32KerasPass.run(LogitScoring.self, yTrue: t, yPred: p, shape: shape, workspace: workspace)
+                case .probabilities:
+                    StreamingPass.keras(reader, ProbabilityScoring.self, yTrue: t, yPred: p, shape: shape, workspace: workspace)
+                case .logits:
+                    StreamingPass.keras(reader, LogitScoring.self, yTrue: t, yPred: p, shape: shape, workspace: workspace)
+                }
+            if sums.sawNonfinite {
+                throw .nonfinite(NonfiniteScanner.keras(reader, yTrue: t, yPred: p, shape: shape))
+            }
+            return sums
+        case .compact(let labels, let gtOffsets, let scores, let predOffsets):
+            guard let l = labels.baseAddress, let g = gtOffsets.baseAddress, let s = scores.baseAddress,
+                let q = predOffsets.baseAddress
+            else { return BatchSums(images: shape.batch) }
+            let sums =
+                switch parameters.scores {
+                case .probabilities:
+                    try StreamingPass.compact(
+                        reader, ProbabilityScoring.self, labels: l, gtOffsets: g, scores: s, predOffsets: q,
+                        shape: shape, workspace: workspace)
+                case .logits:
+                    try StreamingPass.compact(
+                        reader, LogitScoring.self, labels: l, gtOffsets: g, scores: s, predOffsets: q,
+                        shape: shape, workspace: workspace)
+                }
+            if sums.sawNonfinite {
+                throw .nonfinite(
+                    NonfiniteScanner.compact(reader, gtOffsets: g, scores: s, predOffsets: q, shape: shape))
+            }
+            return sums
+        }
+    }
+
+    /// Whether float32 lanes can be loaded from the wire's little-endian bytes as they are.
+    private static var hostIsLittleEndian: Bool {
+        #if _endian(little)
+        true
+        #else
+        false
+        #endif
+    }
+
+    /// Mining and the final reduction (SPEC §1).
+    private func mine(_ sums: BatchSums, shape: BatchShape, workspace: LossWorkspace) -> LossResult {
+        let images = shape.batch
+        let positives = sums.positives.reduce(0, +)
+        var kept: [Double]
+        var negatives = 0
+        let available = sums.segmentEnds.last ?? 0
+        switch parameters.mining {
+        case .batch:
+            negatives = negativesToKeep(positives: positives, available: available)
+            kept = HardNegativeMiner.keptClassLossPerImage(workspace, segmentEnds: sums.segmentEnds, k: negatives)
+        case .image:
+            kept = Array(repeating: 0, count: images)
+            var start = 0
+            for image in 0..<images {
+                let end = sums.segmentEnds[image]
+                let k = negativesToKeep(positives: sums.positives[image], available: end - start)
+                kept[image] = HardNegativeMiner.keptClassLoss(workspace, entries: start..<end, k: k)
+                negatives += k
+                start = end
+            }
+        }
+        let divisor = max(1, positives)
+        var perItem = Array(repeating: 0.0, count: images)
+        var classPerItem = Array(repeating: 0.0, count: images)
+        var classification = 0.0
+        var localization = 0.0
+        for image in 0..<images {
+            let classLoss = sums.classPositive[image] + kept[image]
+            classPerItem[image] = classLoss
+            perItem[image] = (classLoss + parameters.alpha * sums.localization[image]) / divisor * Double(images)
+            classification += classLoss
+            localization += sums.localization[image]
+        }
+        classification /= divisor
+        localization /= divisor
+        return LossResult(
+            perItem: perItem, classPerItem: classPerItem, locPerItem: sums.localization,
+            loss: perItem.reduce(0, +) / Double(images),
+            classification: classification, localization: localization,
+            positives: positives, negatives: negatives, negativesAvailable: available)
+    }
+
+    /// `k = min(max(neg_pos_ratio * floor(n_pos), n_neg_min), n_nonzero)`, computed without overflow.
+    private func negativesToKeep(positives: Double, available: Int) -> Int {
+        let wanted = Double(parameters.negPosRatio) * positives.rounded(.down)
+        let byRatio = wanted >= Double(available) ? available : (wanted > 0 ? Int(wanted) : 0)
+        return max(0, min(max(byRatio, parameters.nNegMin), available))
+    }
+
+    /// Throws ``LossError/sizeMismatch(tensor:expectedBytes:actualBytes:)`` for the first tensor
+    /// whose byte count does not match the shape.
+    private static func checkSizes(_ input: LossInput, shape: BatchShape, dtype: ScalarType) throws(LossError) {
+        let width = dtype.byteWidth
+        switch input {
+        case .keras(let yTrue, let yPred):
+            let expected = product(shape.batch, shape.boxes, shape.kerasWidth, width)
+            try check("y_true", yTrue, expected)
+            try check("y_pred", yPred, expected)
+        case .compact(let labels, let gtOffsets, let scores, let predOffsets):
+            try check("labels", labels, product(shape.batch, shape.boxes, 4))
+            try check("gt_offsets", gtOffsets, product(shape.batch, shape.boxes, 4, width))
+            try check("scores", scores, product(shape.batch, shape.boxes, shape.classes, width))
+            try check("pred_offsets", predOffsets, product(shape.batch, shape.boxes, 4, width))
+        }
+    }
+
+    private static func check(_ tensor: String, _ buffer: UnsafeRawBufferPointer, _ expected: Int) throws(LossError) {
+        guard buffer.count == expected else {
+            throw .sizeMismatch(tensor: tensor, expectedBytes: expected, actualBytes: buffer.count)
+        }
+    }
+
+    /// The product of `factors`, or `Int.max` when it overflows.
+    private static func product(_ factors: Int...) -> Int {
+        var result = 1
+        for factor in factors {
+            let (value, overflow) = result.multipliedReportingOverflow(by: factor)
+            if overflow { return Int.max }
+            result = value
+        }
+        return result
+    }
+}
