@@ -8,12 +8,12 @@ import Darwin
 
 /// The streaming pass for the most common batch, keras-layout float32, eight lanes at a time.
 ///
-/// Same results as ``StreamingPass/keras(_:_:yTrue:yPred:shape:workspace:)`` (the golden and
-/// property tests hold both to the same values and exact counts), but the non-finite check, the
-/// search for non-zero targets and `pos` are vector operations; only non-zero targets reach a
-/// scalar `log`. Logits get a vector float32 `exp` whose terms are summed apart from the exact
-/// 1s of the largest logit, so a log-sum-exp of 1 + tiny stays distinct from 1 as in a float64
-/// reference, and `n_nonzero` agrees with it.
+/// The results of ``StreamingPass/keras(_:_:yTrue:yPred:shape:workspace:)`` (the tests hold the
+/// two to exact counts, and values to 1e-7 with logits, whose `exp` here is float32). The
+/// non-finite check and the search for non-zero targets are vector operations; only non-zero
+/// targets reach scalar code (a `log`, and `pos`). Logits get a vector float32 `exp` whose terms
+/// are summed apart from the exact 1s of the largest logit, so a log-sum-exp of 1 + tiny stays
+/// distinct from 1 as in a float64 reference, and `n_nonzero` agrees with it.
 enum Float32KerasPass {
     static func run<S: ClassScoring>(
         _ scoring: S.Type, yTrue: UnsafeRawPointer, yPred: UnsafeRawPointer,

@@ -61,17 +61,22 @@ public struct MultiBoxLoss: Sendable {
     ) throws(LossError) -> BatchSums {
         switch input {
         case .keras(let yTrue, let yPred):
-            guard let t = yTrue.baseAddress, let p = yPred.baseAddress else { return BatchSums(images: shape.batch) }
+            guard let t = yTrue.baseAddress, let p = yPred.baseAddress else {
+                return BatchSums(images: shape.batch)
+            }
             let sums =
                 switch parameters.scores {
                 case .probabilities where R.self == Float32Reader.self && Self.hostIsLittleEndian:
-                    Float32KerasPass.run(ProbabilityScoring.self, yTrue: t, yPred: p, shape: shape, workspace: workspace)
+                    Float32KerasPass.run(
+                        ProbabilityScoring.self, yTrue: t, yPred: p, shape: shape, workspace: workspace)
                 case .logits where R.self == Float32Reader.self && Self.hostIsLittleEndian:
                     Float32KerasPass.run(LogitScoring.self, yTrue: t, yPred: p, shape: shape, workspace: workspace)
                 case .probabilities:
-                    StreamingPass.keras(reader, ProbabilityScoring.self, yTrue: t, yPred: p, shape: shape, workspace: workspace)
+                    StreamingPass.keras(
+                        reader, ProbabilityScoring.self, yTrue: t, yPred: p, shape: shape, workspace: workspace)
                 case .logits:
-                    StreamingPass.keras(reader, LogitScoring.self, yTrue: t, yPred: p, shape: shape, workspace: workspace)
+                    StreamingPass.keras(
+                        reader, LogitScoring.self, yTrue: t, yPred: p, shape: shape, workspace: workspace)
                 }
             if sums.sawNonfinite {
                 throw .nonfinite(NonfiniteScanner.keras(reader, yTrue: t, yPred: p, shape: shape))

@@ -95,7 +95,9 @@ struct ErrorTests {
             try compact.loss(LossParameters())
         }
         let huge = KerasBatch(shape: BatchShape(batch: Int.max / 2, boxes: 4, classes: 2), yTrue: [], yPred: [])
-        let error = #expect(throws: LossError.self) { try huge.compute(LossParameters(), dtype: .float32, yTrue: t, yPred: p) }
+        let error = #expect(throws: LossError.self) {
+            try huge.compute(LossParameters(), dtype: .float32, yTrue: t, yPred: p)
+        }
         #expect(error == .sizeMismatch(tensor: "y_true", expectedBytes: .max, actualBytes: t.count))
         #expect(error?.description.contains("too large") == true)
     }

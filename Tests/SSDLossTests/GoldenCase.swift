@@ -6,12 +6,22 @@ import SSDLoss
 struct GoldenCase: Decodable, CustomStringConvertible {
     struct Expected: Decodable {
         var loss: Double
-        var per_item: [Double]
-        var class_loss: [Double]
-        var loc_loss: [Double]
-        var n_positive: Double
-        var n_neg_losses: Int
-        var n_negative_keep: Int
+        var perItem: [Double]
+        var classLoss: [Double]
+        var locLoss: [Double]
+        var positives: Double
+        var negativesAvailable: Int
+        var negatives: Int
+
+        enum CodingKeys: String, CodingKey {
+            case loss
+            case perItem = "per_item"
+            case classLoss = "class_loss"
+            case locLoss = "loc_loss"
+            case positives = "n_positive"
+            case negativesAvailable = "n_neg_losses"
+            case negatives = "n_negative_keep"
+        }
     }
 
     var name: String

@@ -13,18 +13,18 @@ struct GoldenTests {
 
         #expect(isClose(result.loss, expected.loss), "loss \(result.loss) vs \(expected.loss)")
         #expect(result.perItem.count == golden.batch)
-        for (actual, wanted) in zip(result.perItem, expected.per_item) {
+        for (actual, wanted) in zip(result.perItem, expected.perItem) {
             #expect(isClose(actual, wanted), "per_item \(actual) vs \(wanted)")
         }
-        for (actual, wanted) in zip(result.classPerItem, expected.class_loss) {
+        for (actual, wanted) in zip(result.classPerItem, expected.classLoss) {
             #expect(isClose(actual, wanted), "class_loss \(actual) vs \(wanted)")
         }
-        for (actual, wanted) in zip(result.locPerItem, expected.loc_loss) {
+        for (actual, wanted) in zip(result.locPerItem, expected.locLoss) {
             #expect(isClose(actual, wanted), "loc_loss \(actual) vs \(wanted)")
         }
-        #expect(isClose(result.positives, expected.n_positive))
-        #expect(result.negativesAvailable == expected.n_neg_losses)
-        #expect(result.negatives == expected.n_negative_keep)
+        #expect(isClose(result.positives, expected.positives))
+        #expect(result.negativesAvailable == expected.negativesAvailable)
+        #expect(result.negatives == expected.negatives)
         #expect(isClose(result.classification + golden.params.alpha * result.localization, result.loss))
     }
 

@@ -71,7 +71,8 @@ struct LayoutAndDtypeTests {
             }
         }
         batch = KerasBatch(
-            shape: shape, yTrue: roundTrip(batch.yTrue, through: .float32), yPred: roundTrip(batch.yPred, through: .float32))
+            shape: shape, yTrue: roundTrip(batch.yTrue, through: .float32),
+            yPred: roundTrip(batch.yPred, through: .float32))
         for scores in ScoreKind.allCases {
             let parameters = LossParameters(nNegMin: 3, scores: scores)
             let reference = referenceLoss(batch, parameters)

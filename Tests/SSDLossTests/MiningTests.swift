@@ -52,7 +52,7 @@ struct MiningTests {
     func ties(_ minimum: Int) throws {
         let batch = Self.background(batch: 2, boxes: 4)
         let result = try batch.loss(LossParameters(nNegMin: minimum))
-        let cl = -Foundation_log(0.5)
+        let cl = -naturalLog(0.5)
         #expect(result.negatives == minimum && result.negativesAvailable == 8)
         #expect(isClose(result.classPerItem[0], Double(min(minimum, 4)) * cl, tolerance: 1e-12))
         #expect(isClose(result.classPerItem[1], Double(max(minimum - 4, 0)) * cl, tolerance: 1e-12))
@@ -66,7 +66,7 @@ struct MiningTests {
         let parameters = LossParameters(nNegMin: 3)
         let result = try batch.loss(parameters)
         #expect(agree(result, referenceLoss(batch, parameters), tolerance: 1e-12))
-        #expect(isClose(result.classPerItem[0], -Foundation_log(0.1) - 2 * Foundation_log(0.5), tolerance: 1e-12))
+        #expect(isClose(result.classPerItem[0], -naturalLog(0.1) - 2 * naturalLog(0.5), tolerance: 1e-12))
     }
 
     @Test("image mining equals batch mining image by image", arguments: [0, 1, 2], [false, true])

@@ -2,8 +2,8 @@ import Foundation
 import SSDLoss
 import Testing
 
-/// `log`, spelled so the test files need no Foundation import of their own.
-func Foundation_log(_ x: Double) -> Double { Foundation.log(x) }
+/// The natural logarithm, so the other test files need no Foundation import of their own.
+func naturalLog(_ x: Double) -> Double { Foundation.log(x) }
 
 @Suite("Numerics")
 struct NumericsTests {
