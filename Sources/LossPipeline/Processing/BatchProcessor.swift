@@ -1,0 +1,53 @@
+import Foundation
+public import LossWire
+public import SSDLoss
+
+/// Turns one batch message into exactly one result record: a loss record or an error record.
+///
+/// This is the whole of lossd's per-batch work, shared by `replay`, the sidecar and the
+/// benchmarks: decode and validate the header and frames (``BatchDecoder``), compute the loss in
+/// place over the message's bytes (``MultiBoxLoss``), and describe the outcome. It never throws
+/// and never traps on bad input: every failure becomes an ``ErrorRecord`` a person can act on.
+public struct BatchProcessor: Sendable {
+    /// The loss settings used where a header does not override them.
+    public var defaults: LossParameters
+    /// The size limits every message is checked against before anything is allocated.
+    public var limits: WireLimits
+    /// The identifier written into every loss record's `sidecar` field.
+    public var sidecarID: String
+
+    /// Creates a processor.
+    public init(defaults: LossParameters = .init(), limits: WireLimits = .init(), sidecarID: String = BatchProcessor.defaultSidecarID) {
+        self.defaults = defaults
+        self.limits = limits
+        self.sidecarID = sidecarID
+    }
+
+    /// `host:pid`, the default identity of this process in loss records.
+    public static var defaultSidecarID: String {
+        "\(ProcessInfo.processInfo.hostName):\(ProcessInfo.processInfo.processIdentifier)"
+    }
+
+    /// Processes one message with a scratch workspace owned by the calling thread.
+    public func process(_ message: WireMessage, workspace: LossWorkspace) -> ResultRecord {
+        let started = ContinuousClock.now
+        let batch: DecodedBatch
+        do {
+            batch = try BatchDecoder.decode(message, defaults: defaults, limits: limits)
+        } catch {
+            return .error(ErrorRecord(error: error))
+        }
+        do {
+            let kernel = MultiBoxLoss(parameters: batch.parameters)
+            let result = try kernel.compute(batch.input, shape: batch.shape, dtype: batch.dtype, workspace: workspace)
+            let elapsed = started.duration(to: .now)
+            guard result.loss.isFinite, result.classification.isFinite, result.localization.isFinite else {
+                return .error(ErrorRecord(error: LossFailure.nonfiniteResult(labels: batch.labels)))
+            }
+            let micros = Int(elapsed.components.seconds * 1_000_000 + elapsed.components.attoseconds / 1_000_000_000_000)
+            return .loss(LossRecord(header: batch.header, parameters: batch.parameters, result: result, computeMicros: micros, sidecar: sidecarID))
+        } catch {
+            return .error(ErrorRecord(error: LossFailure.wireError(for: error, labels: batch.labels)))
+        }
+    }
+}
