@@ -1,0 +1,215 @@
+import Foundation
+public import Logging
+import LossWire
+import SSDLoss
+import Synchronization
+import ZeroMQ
+
+/// The sidecar: PULL batches, compute them on a worker pool, write one record per batch in order.
+///
+/// Threads and ownership (docs/ARCHITECTURE.md draws them):
+/// - the **receiver** thread owns the PULL socket and the optional recording; it receives each
+///   message without copying its frames, appends it to the recording, and submits it to the pool;
+/// - **workers** decode and compute (``BatchProcessor``), each with its own scratch workspace;
+/// - the **emitter** thread owns the output (a PUSH socket or a JSON Lines file) and writes the
+///   records in arrival order.
+///
+/// Backpressure: the pool holds at most `queue + workers - 1` batches; when it is full the
+/// receiver stops receiving, libzmq's receive pipe (high-water mark 1) fills, and the trainer's
+/// sends block. Memory therefore stays within about `queue + workers + 1` batches.
+///
+/// Shutdown: ``stop()`` makes the receiver stop receiving; every batch already received is
+/// computed and its record written, the output is flushed (lingering for queued records), and
+/// ``run()`` returns the counts.
+public final class Sidecar: Sendable {
+    /// The settings this sidecar runs with.
+    public let settings: SidecarSettings
+    private let logger: Logger
+    private let stopping = Atomic<Bool>(false)
+    private let counters = SidecarCounters()
+
+    /// Creates a sidecar; nothing is bound until ``run()``.
+    public init(settings: SidecarSettings, logger: Logger) {
+        self.settings = settings
+        self.logger = logger
+    }
+
+    /// Asks the sidecar to stop receiving and drain. Safe from any thread or signal handler task.
+    public func stop() {
+        stopping.store(true, ordering: .releasing)
+    }
+
+    /// The counts so far.
+    public var report: SidecarReport { counters.report }
+
+    /// Runs until ``stop()`` and the drain that follows; the blocking work happens on threads of
+    /// the sidecar's own, never on the caller's task.
+    public func run() async throws -> SidecarReport {
+        try await SocketThread.run(name: "sidecar") { try self.runBlocking() }
+    }
+
+    /// Runs on the calling OS thread until ``stop()`` and the drain that follows.
+    ///
+    /// - Throws: ``SidecarError`` when the input cannot be bound, the output cannot be opened or
+    ///   the recording cannot be created. Failures after start are logged and counted instead.
+    public func runBlocking() throws -> SidecarReport {
+        let context = try Context()
+        let settings = self.settings
+        let logger = self.logger
+        let counters = self.counters
+        let outputReady = OneShot<String?>()
+        let processor = settings.processor
+
+        let pool = OrderedWorkerPool<ReceivedBatch, ResultRecord>(
+            name: "sidecar",
+            workers: settings.workers,
+            capacity: settings.workers + settings.queue - 1,
+            makeWorker: {
+                let workspace = LossWorkspace()
+                return { batch in batch.process(with: processor, workspace: workspace) }
+            },
+            makeEmitter: {
+                let sink: any RecordSink
+                do {
+                    sink = try Self.openSink(settings, context: context)
+                    outputReady.fulfil(nil)
+                } catch {
+                    outputReady.fulfil("\(error)")
+                    return PoolEmitter(emit: { _ in })
+                }
+                return PoolEmitter(
+                    emit: { record in
+                        counters.recordWritten(record)
+                        do {
+                            try sink.write(record)
+                        } catch {
+                            counters.outputFailed()
+                            logger.error("cannot write a record", metadata: ["error": "\(error)"])
+                        }
+                    },
+                    finish: {
+                        do { try sink.close() } catch { logger.error("closing the output failed", metadata: ["error": "\(error)"]) }
+                    })
+            })
+        if let problem = outputReady.wait() {
+            pool.finish()
+            throw SidecarError.output(target: settings.output.description, reason: problem)
+        }
+
+        let inputReady = OneShot<String?>()
+        let receiver = try SocketThread(name: "sidecar-recv", context: context, type: .pull) { socket in
+            do {
+                try socket.setOptions([.receiveHighWaterMark(1), .linger(.zero)])
+                try socket.attach(settings.input)
+            } catch {
+                inputReady.fulfil("\(error)")
+                return
+            }
+            let recorder: RecordingWriter?
+            do {
+                recorder = try settings.recordPath.map { path in try RecordingWriter(path: path) }
+            } catch {
+                inputReady.fulfil("cannot create the recording: \(error)")
+                return
+            }
+            inputReady.fulfil(nil)
+            self.receiveLoop(socket: socket, pool: pool, recorder: recorder)
+        }
+        if let problem = inputReady.wait() {
+            _ = try? receiver.join()
+            pool.finish()
+            throw SidecarError.input(endpoints: settings.input.map(\.description).joined(separator: ","), reason: problem)
+        }
+        logger.info(
+            "sidecar listening",
+            metadata: [
+                "input": "\(settings.input.map(\.description).joined(separator: ","))",
+                "output": "\(settings.output)", "workers": "\(settings.workers)", "queue": "\(settings.queue)",
+                "record": "\(settings.recordPath ?? "off")",
+            ])
+        try receiver.join()
+        pool.finish()
+        let report = counters.report
+        logger.info("sidecar stopped: received=\(report.received) computed=\(report.computed) rejected=\(report.rejected)")
+        return report
+    }
+
+    /// Receives until stopped: each message is recorded, then queued for a worker.
+    private func receiveLoop(socket: Socket, pool: OrderedWorkerPool<ReceivedBatch, ResultRecord>, recorder: RecordingWriter?) {
+        var status = StatusLine(interval: settings.statusInterval)
+        defer {
+            do { try recorder?.close() } catch { logger.error("closing the recording failed", metadata: ["error": "\(error)"]) }
+        }
+        while !stopping.load(ordering: .acquiring) {
+            status.tick(counters: counters, inFlight: pool.inFlight, logger: logger)
+            let received: ReceivedMessage?
+            do {
+                received = try socket.receive(timeout: .milliseconds(100), maxFrames: RecordingFormat.maxFrames)
+            } catch {
+                logger.error("receiving failed; stopping", metadata: ["error": "\(error)"])
+                return
+            }
+            guard let received else { continue }
+            let batch = ReceivedBatch(received, receiveTimeNs: UInt64(Date().timeIntervalSince1970 * 1e9))
+            counters.received()
+            if let recorder {
+                do {
+                    try recorder.append(batch.message)
+                } catch {
+                    counters.recordingFailed()
+                    logger.error("cannot append to the recording", metadata: ["error": "\(error)"])
+                }
+            }
+            pool.submit(batch)
+        }
+    }
+
+    private static func openSink(_ settings: SidecarSettings, context: Context) throws -> any RecordSink {
+        switch settings.output {
+        case .standardOutput:
+            return JSONLinesSink.standardOutput(flushEveryLine: true)
+        case .file(let path):
+            return try JSONLinesSink(path: path, flushEveryLine: true)
+        case .zeromq(let endpoints):
+            return try ZeroMQRecordSink(
+                context: context, endpoints: endpoints,
+                sendHighWaterMark: settings.sendHighWaterMark, linger: settings.outputLinger)
+        }
+    }
+}
+
+/// One received message on its way through the pool, with the zero-copy frames it views.
+struct ReceivedBatch: Sendable {
+    let message: WireMessage
+    let sentFrameCount: Int
+
+    init(_ received: ReceivedMessage, receiveTimeNs: UInt64) {
+        // The WireMessage views the libzmq frames in place and keeps them alive until it is done.
+        message = WireMessage(frames: received.frames, receiveTimeNs: receiveTimeNs, release: { withExtendedLifetime(received) {} })
+        sentFrameCount = received.sentFrameCount
+    }
+
+    func process(with processor: BatchProcessor, workspace: LossWorkspace) -> ResultRecord {
+        let record = processor.process(message, workspace: workspace)
+        guard sentFrameCount > message.frames.count, case .error(var error) = record else { return record }
+        error.message = "the message has \(sentFrameCount) frames; a batch has 3 (keras) or 5 (compact): the header, then the tensors"
+        return .error(error)
+    }
+}
+
+/// A failure to start the sidecar.
+public enum SidecarError: Error, CustomStringConvertible, Sendable {
+    /// The input endpoints could not be bound or connected.
+    case input(endpoints: String, reason: String)
+    /// The output could not be opened.
+    case output(target: String, reason: String)
+
+    public var description: String {
+        switch self {
+        case .input(let endpoints, let reason):
+            "cannot open the input \(endpoints): \(reason). Choose another endpoint with --input or LOSSD_SIDECAR_INPUT."
+        case .output(let target, let reason):
+            "cannot open the output \(target): \(reason). Choose another with --output or LOSSD_SIDECAR_OUTPUT."
+        }
+    }
+}

@@ -1,0 +1,45 @@
+import LossWire
+import Synchronization
+
+/// What a sidecar has done: every received message ends up computed or rejected.
+public struct SidecarReport: Sendable, Hashable {
+    /// Messages taken off the input socket.
+    public var received: Int
+    /// Loss records written.
+    public var computed: Int
+    /// Error records written.
+    public var rejected: Int
+    /// Records that could not be written to the output.
+    public var outputFailures: Int
+    /// Messages that could not be appended to the recording.
+    public var recordingFailures: Int
+}
+
+/// Lock-free counters shared by the receiver, the emitter and the status line.
+final class SidecarCounters: Sendable {
+    private let receivedCount = Atomic<Int>(0)
+    private let computedCount = Atomic<Int>(0)
+    private let rejectedCount = Atomic<Int>(0)
+    private let outputFailureCount = Atomic<Int>(0)
+    private let recordingFailureCount = Atomic<Int>(0)
+
+    func received() { receivedCount.add(1, ordering: .relaxed) }
+    func outputFailed() { outputFailureCount.add(1, ordering: .relaxed) }
+    func recordingFailed() { recordingFailureCount.add(1, ordering: .relaxed) }
+
+    func recordWritten(_ record: ResultRecord) {
+        switch record {
+        case .loss: computedCount.add(1, ordering: .relaxed)
+        case .error: rejectedCount.add(1, ordering: .relaxed)
+        }
+    }
+
+    var report: SidecarReport {
+        SidecarReport(
+            received: receivedCount.load(ordering: .relaxed),
+            computed: computedCount.load(ordering: .relaxed),
+            rejected: rejectedCount.load(ordering: .relaxed),
+            outputFailures: outputFailureCount.load(ordering: .relaxed),
+            recordingFailures: recordingFailureCount.load(ordering: .relaxed))
+    }
+}

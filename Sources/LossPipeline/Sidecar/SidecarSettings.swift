@@ -1,0 +1,105 @@
+public import Foundation
+import LossWire
+import SSDLoss
+public import ZeroMQ
+
+/// Everything a sidecar runs with, resolved and checked.
+public struct SidecarSettings: Sendable {
+    /// Where batches arrive (a bare endpoint binds). Default `@tcp://127.0.0.1:5555`.
+    public var input: [Endpoint]
+    /// Where records go. Default `>tcp://127.0.0.1:5556`.
+    public var output: OutputTarget
+    /// Worker threads computing losses. Default: the number of cores.
+    public var workers: Int
+    /// Batches received and waiting for a worker, counting the one in libzmq's receive pipe.
+    /// With `workers`, it bounds memory: at most `queue + workers + 1` batches are held at once.
+    public var queue: Int
+    /// Records queued for a slow or absent sink before sending blocks (and backpressure starts).
+    public var sendHighWaterMark: Int
+    /// How long, at shutdown, queued records may take to reach the sink.
+    public var outputLinger: Duration
+    /// A `.lossrec` file that receives every message before it is processed, or nil.
+    public var recordPath: String?
+    /// How often a status line is logged; zero turns it off.
+    public var statusInterval: Duration
+    /// Decoding limits, loss defaults and the sidecar id.
+    public var processor: BatchProcessor
+
+    /// `@tcp://127.0.0.1:5555`: batches arrive on loopback only unless told otherwise.
+    public static let defaultInput: [Endpoint] = (try? Endpoint.parseList("@tcp://127.0.0.1:5555", defaultRole: .bind)) ?? []
+
+    /// `>tcp://127.0.0.1:5556`: the aggregator's default input on the same machine.
+    public static let defaultOutput: [Endpoint] = (try? Endpoint.parseList(">tcp://127.0.0.1:5556", defaultRole: .connect)) ?? []
+
+    /// The defaults of SPEC §5.
+    public init(
+        input: [Endpoint] = SidecarSettings.defaultInput,
+        output: OutputTarget = .zeromq(SidecarSettings.defaultOutput),
+        workers: Int = ProcessInfo.processInfo.activeProcessorCount,
+        queue: Int = 2,
+        sendHighWaterMark: Int = 10_000,
+        outputLinger: Duration = .seconds(30),
+        recordPath: String? = nil,
+        statusInterval: Duration = .seconds(10),
+        processor: BatchProcessor = BatchProcessor()
+    ) {
+        self.input = input
+        self.output = output
+        self.workers = workers
+        self.queue = queue
+        self.sendHighWaterMark = sendHighWaterMark
+        self.outputLinger = outputLinger
+        self.recordPath = recordPath
+        self.statusInterval = statusInterval
+        self.processor = processor
+    }
+
+    /// Reads every `sidecar.*`, `loss.*` and `limits.*` key, checking each.
+    public init(reading settings: SettingsReader) throws(SettingsError) {
+        let defaults = SidecarSettings()
+        let inputText = try settings.string("sidecar.input", default: nil)
+        if let inputText {
+            do {
+                input = try Endpoint.parseList(inputText, defaultRole: .bind)
+            } catch {
+                throw .invalid(key: "sidecar.input", value: inputText, reason: "expected an endpoint such as @tcp://127.0.0.1:5555 (\(error))")
+            }
+        } else {
+            input = defaults.input
+        }
+        if let outputText = try settings.string("sidecar.output", default: nil) {
+            do {
+                output = try OutputTarget(parsing: outputText)
+            } catch {
+                throw .invalid(key: "sidecar.output", value: outputText, reason: "\(error)")
+            }
+        } else {
+            output = defaults.output
+        }
+        let workerSetting = try settings.int("sidecar.workers", default: 0, in: 0...1024)
+        workers = workerSetting == 0 ? defaults.workers : workerSetting
+        queue = try settings.int("sidecar.queue", default: defaults.queue, in: 1...1024)
+        sendHighWaterMark = try settings.int("sidecar.send_hwm", default: defaults.sendHighWaterMark, in: 1...10_000_000)
+        outputLinger = .milliseconds(Int64(1000 * (try settings.double("sidecar.linger_seconds", default: 30, in: 0...3600))))
+        let record = try settings.string("sidecar.record", default: nil)
+        recordPath = (record?.isEmpty ?? true) ? nil : record
+        statusInterval = .milliseconds(Int64(1000 * (try settings.double("sidecar.status_interval_seconds", default: 10, in: 0...86_400))))
+        processor = try BatchProcessor(reading: settings)
+    }
+}
+
+extension BatchProcessor {
+    /// Reads `loss.*`, `limits.*` and `sidecar.sidecar_id`.
+    public init(reading settings: SettingsReader) throws(SettingsError) {
+        let parameters = LossParameters(
+            negPosRatio: try settings.int("loss.neg_pos_ratio", default: 3, in: 0...1_000_000),
+            nNegMin: try settings.int("loss.n_neg_min", default: 0, in: 0...Int(Int32.max)),
+            alpha: try settings.double("loss.alpha", default: 1.0, in: 0...Double.greatestFiniteMagnitude),
+            mining: try settings.choice("loss.mining", default: MiningMode.batch),
+            scores: try settings.choice("loss.scores", default: ScoreKind.probabilities))
+        var limits = WireLimits()
+        limits.maxMessageBytes = try settings.int("limits.max_message_bytes", default: limits.maxMessageBytes, in: 64...Int.max)
+        let id = try settings.string("sidecar.sidecar_id", default: nil)
+        self.init(defaults: parameters, limits: limits, sidecarID: (id?.isEmpty ?? true) ? BatchProcessor.defaultSidecarID : id ?? "")
+    }
+}
