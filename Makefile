@@ -1,0 +1,43 @@
+# lossd: the two commands of the quick start are `make demo` and `make test`.
+# Each installs what is missing first (scripts/install-deps.sh), then builds.
+
+SWIFT ?= swift
+PYTHON ?= python3
+RELEASE_BIN := .build/release/lossd
+DEBUG_BIN := .build/debug/lossd
+
+.PHONY: help deps build release demo test test-swift test-python bench sample clean
+
+help: ## List the targets.
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
+
+deps: ## Install libzmq and the Python test packages if they are missing.
+	@PYTHON=$(PYTHON) scripts/install-deps.sh
+
+build: deps ## Debug build.
+	$(SWIFT) build
+
+release: deps ## Release build (what demo and bench run).
+	$(SWIFT) build -c release --product lossd
+
+demo: release ## Replay the sample recording and print its records and summary.
+	$(RELEASE_BIN) replay Examples/sample.lossrec
+
+test: deps ## Every test: Swift (unit and integration) and Python.
+	$(SWIFT) build --build-tests
+	$(SWIFT) test --skip-build
+	$(MAKE) --no-print-directory test-python
+
+test-python: ## The Python tests (they run the debug lossd binary).
+	@if ls clients/python/tests/test_*.py >/dev/null 2>&1 || ls tests/python/test_*.py >/dev/null 2>&1; then \
+		LOSSD_BIN=$(abspath $(DEBUG_BIN)) $(PYTHON) -m pytest -q $$(ls -d clients/python/tests tests/python 2>/dev/null); \
+	else echo "no Python tests yet"; fi
+
+bench: release ## The kernel benchmark against the memory floor.
+	$(RELEASE_BIN) bench kernel
+
+sample: release ## Regenerate Examples/sample.lossrec.
+	$(RELEASE_BIN) synth -o Examples/sample.lossrec --count 10 --batch 4 --boxes 128 --classes 6 --positives 0.03 --ignored 0.02 --epoch-size 5 --run sample
+
+clean: ## Remove build products.
+	rm -rf .build

@@ -1,0 +1,84 @@
+import ArgumentParser
+import Foundation
+import LossPipeline
+import SSDLoss
+
+/// `lossd bench`: the performance figures of the SPEC, as ratios to floors measured in the same run.
+struct BenchCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "bench",
+        abstract: "Measure lossd against floors measured in the same run.",
+        discussion: """
+            Every figure is a ratio to a floor taken in the same run on the same bytes, so that \
+            the numbers mean the same on any machine. Build in release mode first (make bench \
+            does): debug builds are many times slower.
+            """,
+        subcommands: [KernelBenchCommand.self],
+        defaultSubcommand: KernelBenchCommand.self
+    )
+}
+
+/// `lossd bench kernel`: the loss kernel against a vectorized read of the same bytes.
+struct KernelBenchCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "kernel",
+        abstract: "Time the loss kernel on one batch against a vectorized read of the same bytes.",
+        discussion: """
+            The floor is one SIMD pass summing every byte of the batch's tensors: no loss can \
+            take less, since it must read them all. The SPEC's targets: keras float32 ≤ 1.25 × \
+            the floor, logits ≤ 2.5 ×.
+
+            Examples:
+              lossd bench kernel
+              lossd bench kernel --shape 32,8732,81 --scores logits
+              lossd bench kernel --layout compact --dtype float16 --json
+            """
+    )
+
+    @Option(help: "The batch shape as B,N,C.", transform: BatchShape.parse)
+    var shape: BatchShape = BatchShape(batch: 32, boxes: 8732, classes: 21)
+
+    @Option(help: "Scalar type: float32, float16, bfloat16 or float64.")
+    var dtype: ScalarType = .float32
+
+    @Option(help: "Tensor layout: keras or compact.")
+    var layout: Layout = .keras
+
+    @Option(help: "Class scores: probabilities or logits.")
+    var scores: ScoreKind = .probabilities
+
+    @Option(help: "Mining: batch or image.")
+    var mining: MiningMode = .batch
+
+    @Option(name: .customLong("repeat"), help: "Timed repetitions of kernel and floor.")
+    var repetitions: Int = 9
+
+    @Flag(help: "One JSON object per configuration instead of a table.")
+    var json = false
+
+    func validate() throws {
+        guard repetitions >= 1 else { throw ValidationError("--repeat must be at least 1.") }
+    }
+
+    func run() throws {
+        let spec = SyntheticBatchSpec(shape: shape, layout: layout, dtype: dtype, scores: scores)
+        let benchmark = KernelBenchmark(spec: spec, parameters: LossParameters(mining: mining, scores: scores), repetitions: repetitions)
+        let result = try benchmark.run()
+        if json {
+            print(BenchReport.json(result))
+        } else {
+            print(BenchReport.table([result]))
+        }
+    }
+}
+
+extension BatchShape {
+    /// Parses `B,N,C` (or `BxNxC`) from the command line.
+    static func parse(_ text: String) throws -> BatchShape {
+        let parts = text.split(whereSeparator: { $0 == "," || $0 == "x" }).map { Int($0.trimmingCharacters(in: .whitespaces)) }
+        guard parts.count == 3, let b = parts[0], let n = parts[1], let c = parts[2], b >= 1, n >= 1, c >= 2 else {
+            throw ValidationError("--shape takes B,N,C with B ≥ 1, N ≥ 1, C ≥ 2 (for example 32,8732,21), not '\(text)'.")
+        }
+        return BatchShape(batch: b, boxes: n, classes: c)
+    }
+}

@@ -1,0 +1,109 @@
+import ArgumentParser
+import Configuration
+import Logging
+import LossPipeline
+import ServiceLifecycle
+
+/// `lossd sidecar`: PULL batches, compute them on N workers, PUSH one record per batch.
+struct SidecarCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "sidecar",
+        abstract: "Receive batches over ZeroMQ, compute their loss, and send one record per batch.",
+        discussion: """
+            Runs beside a trainer. Batches arrive on a PULL socket (--input, default \
+            @tcp://127.0.0.1:5555: @ binds, > connects), are computed on --workers threads and \
+            leave as JSON records, in arrival order, on a PUSH socket (--output, default \
+            >tcp://127.0.0.1:5556), on standard output (-), or in a .jsonl file. Every message \
+            gets exactly one record: a loss record, or an error record naming what to fix.
+
+            When the workers fall behind, the sidecar stops receiving and ZeroMQ's high-water \
+            marks make the trainer's sends wait: memory stays bounded and nothing is dropped.
+
+            SIGINT or SIGTERM: stop receiving, finish every batch already received, flush the \
+            output and exit 0; a second signal exits at once. The last log line gives \
+            received=N computed=M rejected=K.
+
+            Examples:
+              lossd sidecar
+              lossd sidecar --input @tcp://0.0.0.0:5555 --output '>tcp://aggregator:5556' --workers 4
+              lossd sidecar --output - --record batches.lossrec
+              LOSSD_SIDECAR_WORKERS=2 lossd sidecar --config Config/lossd.yaml
+            """
+    )
+
+    @Option(help: "Where batches arrive: an endpoint list (bare endpoints bind).")
+    var input: String?
+
+    @Option(help: "Where records go: an endpoint list (bare endpoints connect), - for standard output, or a .jsonl path.")
+    var output: String?
+
+    @Option(help: "Worker threads computing losses (default: the number of cores).")
+    var workers: Int?
+
+    @Option(help: "Batches waiting for a worker (default 2); memory stays within (queue + workers + 1) batches.")
+    var queue: Int?
+
+    @Option(help: "Records queued for a slow or absent sink before sending waits (default 10000).")
+    var sendHwm: Int?
+
+    @Option(help: "Seconds queued records may take to reach the sink at shutdown (default 30).")
+    var lingerSeconds: Double?
+
+    @Option(help: "Tee every received message, valid or not, into this .lossrec recording.")
+    var record: String?
+
+    @Option(help: "The identifier in each loss record's sidecar field (default host:pid).")
+    var sidecarId: String?
+
+    @Option(help: "Seconds between status log lines; 0 turns them off (default 10).")
+    var statusIntervalSeconds: Double?
+
+    @OptionGroup(title: "Loss defaults (a batch header's own settings win)")
+    var loss: LossOptions
+
+    @OptionGroup(title: "Settings and logging")
+    var common: CommonOptions
+
+    var flagValues: [String: ConfigContent] {
+        var values = loss.flagValues
+        if let input { values["sidecar.input"] = .string(input) }
+        if let output { values["sidecar.output"] = .string(output) }
+        if let workers { values["sidecar.workers"] = .int(workers) }
+        if let queue { values["sidecar.queue"] = .int(queue) }
+        if let sendHwm { values["sidecar.send_hwm"] = .int(sendHwm) }
+        if let lingerSeconds { values["sidecar.linger_seconds"] = .double(lingerSeconds) }
+        if let record { values["sidecar.record"] = .string(record) }
+        if let sidecarId { values["sidecar.sidecar_id"] = .string(sidecarId) }
+        if let statusIntervalSeconds { values["sidecar.status_interval_seconds"] = .double(statusIntervalSeconds) }
+        return values
+    }
+
+    func run() async throws {
+        let settings = try await common.loadSettings(flags: flagValues)
+        let sidecarSettings: SidecarSettings
+        do {
+            sidecarSettings = try SidecarSettings(reading: settings)
+        } catch {
+            throw ValidationError("\(error)")
+        }
+        let logger = try LogSetup.logger(label: "lossd.sidecar", settings: settings)
+        let sidecar = Sidecar(settings: sidecarSettings, logger: logger)
+        let group = ServiceGroup(configuration: ServiceGroupConfiguration(
+            services: [.init(service: SidecarService(sidecar: sidecar, logger: logger))],
+            gracefulShutdownSignals: [.sigterm, .sigint],
+            logger: logger))
+        do {
+            try await group.run()
+        } catch {
+            logger.critical("\(Self.describe(error))")
+            throw ExitCode(1)
+        }
+    }
+
+    /// The innermost useful description of a service-group error.
+    static func describe(_ error: any Error) -> String {
+        if let sidecarError = error as? SidecarError { return "\(sidecarError)" }
+        if let groupError = error as? ServiceGroupError { return "\(groupError)" }
+        return "\(error)"
+    }
+}

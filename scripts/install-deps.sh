@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Installs what lossd needs to build and test, and nothing that is already there:
+# libzmq (Debian's libzmq3-dev, found through pkg-config) and the Python packages the tests use.
+set -euo pipefail
+
+want_python=${LOSSD_PYTHON_PACKAGES:-"numpy pyzmq pytest"}
+
+as_root() {
+    if [ "$(id -u)" -eq 0 ]; then "$@"
+    elif command -v sudo >/dev/null 2>&1; then sudo "$@"
+    else echo "install-deps: need root to run: $*" >&2; exit 1
+    fi
+}
+
+apt_packages=()
+command -v pkg-config >/dev/null 2>&1 || apt_packages+=(pkg-config)
+if ! pkg-config --exists libzmq 2>/dev/null; then apt_packages+=(libzmq3-dev); fi
+for extra in ${LOSSD_APT_PACKAGES:-}; do
+    dpkg -s "$extra" >/dev/null 2>&1 || apt_packages+=("$extra")
+done
+if [ ${#apt_packages[@]} -gt 0 ]; then
+    echo "install-deps: installing ${apt_packages[*]} with apt-get" >&2
+    as_root apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq --no-install-recommends "${apt_packages[@]}" >/dev/null
+fi
+
+python=${PYTHON:-python3}
+missing=()
+for package in $want_python; do
+    module=$package
+    [ "$package" = pyzmq ] && module=zmq
+    [ "$package" = PyYAML ] && module=yaml
+    "$python" -c "import $module" >/dev/null 2>&1 || missing+=("$package")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+    echo "install-deps: installing ${missing[*]} with pip" >&2
+    "$python" -m pip install -q "${missing[@]}"
+fi
