@@ -65,4 +65,44 @@ struct OrderedWorkerPoolTests {
         pool.finish()
         #expect(pool.emittedCount == 0)
     }
+
+    @Test("an input is released as soon as its output is made, not kept by the queue")
+    func releasesInputs() {
+        let highest = Mutex(0)
+        let tracker = LiveTracker()
+        let pool = OrderedWorkerPool<TrackedInput, Int>(
+            name: "release", workers: 2, capacity: 3,
+            makeWorker: { { input in input.value } },
+            makeEmitter: {
+                PoolEmitter(emit: { _ in
+                    usleep(200)
+                    let now = tracker.live
+                    highest.withLock { $0 = max($0, now) }
+                })
+            })
+        for value in 0..<300 { pool.submit(TrackedInput(value, tracker: tracker)) }
+        pool.finish()
+        // At most `capacity` inputs exist at once (plus the one being submitted).
+        #expect(highest.withLock { $0 } <= 4)
+        #expect(tracker.live == 0)
+    }
+}
+
+/// Counts the `TrackedInput`s alive.
+final class LiveTracker: Sendable {
+    private let count = Mutex(0)
+    var live: Int { count.withLock { $0 } }
+    func add(_ delta: Int) { count.withLock { $0 += delta } }
+}
+
+/// An input whose lifetime the tracker sees.
+final class TrackedInput: Sendable {
+    let value: Int
+    let tracker: LiveTracker
+    init(_ value: Int, tracker: LiveTracker) {
+        self.value = value
+        self.tracker = tracker
+        tracker.add(1)
+    }
+    deinit { tracker.add(-1) }
 }

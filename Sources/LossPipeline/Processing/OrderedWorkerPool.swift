@@ -1,3 +1,4 @@
+import DequeModule
 import Foundation
 
 /// Runs work on dedicated threads and hands the results to one emitter thread in submission order.
@@ -97,8 +98,8 @@ extension OrderedWorkerPool {
         // Every stored property below is read and written only while `condition` is locked.
         private let condition = NSCondition()
         private let capacity: Int
-        private var jobs: [(Int, Input)] = []
-        private var jobHead = 0
+        // A taken job must leave the queue at once: the input may hold a large message.
+        private var jobs = Deque<(Int, Input)>()
         private var results: [Int: Output] = [:]
         private var nextSubmitted = 0
         private var nextToEmit = 0
@@ -134,17 +135,10 @@ extension OrderedWorkerPool {
 
         func takeJob() -> (Int, Input)? {
             locked {
-                while jobHead == jobs.count && !closed {
+                while jobs.isEmpty && !closed {
                     condition.wait()
                 }
-                guard jobHead < jobs.count else { return nil }
-                let job = jobs[jobHead]
-                jobHead += 1
-                if jobHead > 64 && jobHead * 2 > jobs.count {
-                    jobs.removeFirst(jobHead)
-                    jobHead = 0
-                }
-                return job
+                return jobs.popFirst()
             }
         }
 

@@ -1,0 +1,92 @@
+"""A slow sink: the sidecar stops receiving instead of buffering, its memory stays within
+(queue + workers + 1) messages + 64 MiB, and no record is lost."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import numpy as np
+import zmq
+
+from lossd_client import LossClient
+from lossd_testkit import collect
+
+BATCHES = 24
+QUEUE, WORKERS = 2, 2
+
+
+def peak_rss_bytes(pid: int) -> int:
+    """The process's high-water resident set size (VmHWM), in bytes."""
+    with open(f"/proc/{pid}/status") as status:
+        for line in status:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
+    raise AssertionError("no VmHWM in /proc status")
+
+
+def synthetic_batch(boxes: int = 8732, classes: int = 21, batch: int = 4):
+    rng = np.random.default_rng(3)
+    y_true = np.zeros((batch, boxes, classes + 12), np.float32)
+    labels = rng.integers(0, classes, size=(batch, boxes))
+    labels[rng.random((batch, boxes)) > 0.02] = 0
+    y_true[np.arange(batch)[:, None], np.arange(boxes)[None, :], labels] = 1
+    y_true[..., classes:classes + 4] = rng.normal(size=(batch, boxes, 4))
+    logits = rng.normal(size=(batch, boxes, classes))
+    y_pred = np.zeros_like(y_true)
+    y_pred[..., :classes] = np.exp(logits) / np.exp(logits).sum(-1, keepdims=True)
+    y_pred[..., classes:classes + 4] = rng.normal(size=(batch, boxes, 4))
+    return y_true, y_pred
+
+
+def test_slow_sink_pushes_back_and_loses_nothing(start_sidecar):
+    y_true, y_pred = synthetic_batch()
+    message_bytes = y_true.nbytes + y_pred.nbytes  # 9.2 MB
+    context = zmq.Context()
+    sink = context.socket(zmq.PULL)
+    sink.setsockopt(zmq.RCVHWM, 1)
+    sink.setsockopt(zmq.RCVBUF, 4096)
+    port = sink.bind_to_random_port("tcp://127.0.0.1")
+    sidecar = start_sidecar(f">tcp://127.0.0.1:{port}", workers=WORKERS,
+                            extra=["--queue", str(QUEUE), "--send-hwm", "1"])
+    baseline = peak_rss_bytes(sidecar.pid)
+    sent_at = []
+
+    def trainer():
+        with LossClient(sidecar.input, context=context, sndhwm=1, linger_ms=10_000) as client:
+            for step in range(BATCHES):
+                client.send(y_true, y_pred, step=step)
+                sent_at.append(time.monotonic())
+
+    thread = threading.Thread(target=trainer)
+    started = time.monotonic()
+    thread.start()
+    records = []
+    try:
+        # The sink reads one record every 150 ms: far slower than the sidecar computes.
+        while len(records) < BATCHES and time.monotonic() - started < 60:
+            if sink.poll(5000):
+                records.append(sink.recv_json())
+                time.sleep(0.15)
+        thread.join(timeout=30)
+        assert not thread.is_alive(), "the trainer never finished sending"
+        peak = peak_rss_bytes(sidecar.pid)
+        assert sidecar.running(), sidecar.stderr()[-2000:]
+        assert sidecar.stop() == 0
+    finally:
+        sink.close(linger=0)
+        context.term()
+
+    # Nothing lost, in order.
+    assert [r["step"] for r in records] == list(range(BATCHES))
+    assert all(r["kind"] == "loss" for r in records)
+    # Backpressure reached the trainer: its last send waited for the slow sink. Without it the
+    # whole burst would be accepted at once (in well under a second).
+    assert sent_at[-1] - started > 0.15 * (BATCHES - 12), \
+        f"the trainer sent everything in {sent_at[-1] - started:.2f} s: nothing pushed back"
+    # Memory: the sidecar held at most (queue + workers + 1) messages beyond its start-up size
+    # (SPEC §7's bound is that many messages + 64 MiB).
+    bound = (QUEUE + WORKERS + 1) * message_bytes + 64 * 2**20
+    assert peak - baseline <= bound, \
+        f"peak RSS grew by {(peak - baseline) / 2**20:.0f} MiB; the bound is {bound / 2**20:.0f} MiB"
+    print(f"peak RSS {peak / 2**20:.0f} MiB (start {baseline / 2**20:.0f} MiB, bound +{bound / 2**20:.0f} MiB)")
