@@ -13,6 +13,8 @@ public enum SocketType: Sendable, Hashable, CaseIterable, CustomStringConvertibl
     case sub
     /// Exactly one peer, both directions; used between threads over inproc.
     case pair
+    /// Replies to requests in turn; lossd uses it for the ZAP authentication handler.
+    case rep
 
     /// The `ZMQ_*` constant.
     var rawValue: Int32 {
@@ -22,6 +24,7 @@ public enum SocketType: Sendable, Hashable, CaseIterable, CustomStringConvertibl
         case .pub: return ZMQ_PUB
         case .sub: return ZMQ_SUB
         case .pair: return ZMQ_PAIR
+        case .rep: return ZMQ_REP
         }
     }
 
@@ -33,6 +36,7 @@ public enum SocketType: Sendable, Hashable, CaseIterable, CustomStringConvertibl
         case .pub: return "PUB"
         case .sub: return "SUB"
         case .pair: return "PAIR"
+        case .rep: return "REP"
         }
     }
 }

@@ -32,6 +32,8 @@ struct SettingsTests {
         #expect(fromFile.statusInterval == builtIn.statusInterval)
         #expect(fromFile.processor.defaults == builtIn.processor.defaults)
         #expect(fromFile.processor.limits == builtIn.processor.limits)
+        #expect(fromFile.curve == builtIn.curve)
+        #expect(fromFile.outputServerKey == builtIn.outputServerKey)
         #expect(try settings.string("log.level", default: nil) == "info")
     }
 
@@ -39,7 +41,8 @@ struct SettingsTests {
     func everyKeyDocumented() throws {
         let yaml = try String(contentsOfFile: Self.documentedConfig, encoding: .utf8)
         let keys = [
-            "sidecar": ["input", "output", "workers", "queue", "send_hwm", "linger_seconds", "record", "sidecar_id", "status_interval_seconds"],
+            "sidecar": ["input", "output", "workers", "queue", "send_hwm", "linger_seconds", "record", "sidecar_id", "status_interval_seconds", "output_server_key"],
+            "curve": ["key_file", "allowed_clients"],
             "loss": ["neg_pos_ratio", "n_neg_min", "alpha", "mining", "scores"],
             "limits": ["max_message_bytes"],
             "log": ["level"],

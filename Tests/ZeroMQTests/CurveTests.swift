@@ -1,3 +1,4 @@
+import Synchronization
 import Testing
 import ZeroMQ
 
@@ -51,5 +52,40 @@ struct CurveTests {
                 "\(error)".contains("40 characters of Z85")
             }
         }
+    }
+
+    @Test("the authenticator lets allowed client keys in and keeps every other key out")
+    func authenticatorAllowsOnlyListedKeys() async throws {
+        let context = try Context()
+        let server = try CurveKeyPair.generate()
+        let allowed = try CurveKeyPair.generate()
+        let stranger = try CurveKeyPair.generate()
+        let decisions = Mutex<[(String, Bool)]>([])
+        let authenticator = try CurveAuthenticator(context: context, allowedClientKeys: [allowed.publicKey]) { _, key, accepted in
+            decisions.withLock { $0.append((key, accepted)) }
+        }
+        defer { authenticator.stop() }
+        let outcome = try await onSocketThread { () -> (Bool, Bool) in
+            let pull = try Socket(context, type: .pull)
+            defer { pull.close() }
+            try pull.setOptions(server.serverOptions + [.zapDomain("lossd")])
+            try pull.bind("tcp://127.0.0.1:*")
+            let address = try #require(try pull.lastEndpoint())
+            func deliver(_ pair: CurveKeyPair, _ text: String) throws -> Bool {
+                let push = try Socket(context, type: .push)
+                defer { push.close() }
+                try push.setOptions(pair.clientOptions(serverKey: server.publicKey))
+                try push.connect(address)
+                try push.send(text, mode: .timeout(.seconds(1)))
+                return try pull.receive(timeout: .seconds(2)).map { $0.string(at: 0) == text } ?? false
+            }
+            return (try deliver(stranger, "from a stranger"), try deliver(allowed, "from a friend"))
+        }
+        #expect(outcome.0 == false)
+        #expect(outcome.1 == true)
+        #expect(authenticator.rejectedCount >= 1)
+        let seen = decisions.withLock { $0 }
+        #expect(seen.contains { $0.0 == stranger.publicKey && !$0.1 })
+        #expect(seen.contains { $0.0 == allowed.publicKey && $0.1 })
     }
 }

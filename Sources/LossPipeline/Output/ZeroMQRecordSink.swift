@@ -14,9 +14,13 @@ public final class ZeroMQRecordSink: RecordSink {
     /// - Parameters:
     ///   - sendHighWaterMark: Records queued for a slow or absent sink before a send blocks.
     ///   - linger: How long closing waits for queued records to be delivered.
-    public init(context: Context, endpoints: [Endpoint], sendHighWaterMark: Int, linger: Duration) throws(ZeroMQError) {
+    ///   - security: CURVE client options (this process's key pair and the sink's public key), if any.
+    public init(
+        context: Context, endpoints: [Endpoint], sendHighWaterMark: Int, linger: Duration,
+        security: [SocketOption] = []
+    ) throws(ZeroMQError) {
         socket = try Socket(context, type: .push)
-        try socket.setOptions([.sendHighWaterMark(sendHighWaterMark), .linger(linger)])
+        try socket.setOptions([.sendHighWaterMark(sendHighWaterMark), .linger(linger)] + security)
         try socket.attach(endpoints)
     }
 

@@ -96,10 +96,28 @@ public final class Sidecar: Sendable {
             throw SidecarError.output(target: settings.output.description, reason: problem)
         }
 
+        // CURVE: the authenticator must answer before the input binds, and outlive it.
+        let authenticator: CurveAuthenticator?
+        do {
+            authenticator = try settings.curve.keyPair.map { _ throws(ZeroMQError) in
+                try CurveAuthenticator(context: context, allowedClientKeys: settings.curve.allowedClients) { address, key, accepted in
+                    if accepted {
+                        logger.debug("accepted a CURVE client", metadata: ["address": "\(address)", "client_key": "\(key)"])
+                    } else {
+                        logger.warning("refused a client whose CURVE key is not allowed", metadata: ["address": "\(address)", "client_key": "\(key)"])
+                    }
+                }
+            }
+        } catch {
+            pool.finish()
+            throw SidecarError.input(endpoints: "CURVE authentication", reason: "\(error)")
+        }
+        defer { authenticator?.stop() }
+
         let inputReady = OneShot<String?>()
         let receiver = try SocketThread(name: "sidecar-recv", context: context, type: .pull) { socket in
             do {
-                try socket.setOptions([.receiveHighWaterMark(1), .linger(.zero)])
+                try socket.setOptions([.receiveHighWaterMark(1), .linger(.zero)] + settings.curve.serverOptions)
                 try socket.attach(settings.input)
             } catch {
                 inputReady.fulfil("\(error)")
@@ -126,6 +144,7 @@ public final class Sidecar: Sendable {
                 "input": "\(settings.input.map(\.description).joined(separator: ","))",
                 "output": "\(settings.output)", "workers": "\(settings.workers)", "queue": "\(settings.queue)",
                 "record": "\(settings.recordPath ?? "off")",
+                "curve": "\(settings.curve.keyPair == nil ? "off" : settings.curve.allowedClients.map { "\($0.count) allowed clients" } ?? "any client")",
             ])
         try receiver.join()
         pool.finish()
@@ -171,9 +190,13 @@ public final class Sidecar: Sendable {
         case .file(let path):
             return try JSONLinesSink(path: path, flushEveryLine: true)
         case .zeromq(let endpoints):
+            var security: [SocketOption] = []
+            if let serverKey = settings.outputServerKey, let pair = settings.curve.keyPair {
+                security = pair.clientOptions(serverKey: serverKey)
+            }
             return try ZeroMQRecordSink(
                 context: context, endpoints: endpoints,
-                sendHighWaterMark: settings.sendHighWaterMark, linger: settings.outputLinger)
+                sendHighWaterMark: settings.sendHighWaterMark, linger: settings.outputLinger, security: security)
         }
     }
 }

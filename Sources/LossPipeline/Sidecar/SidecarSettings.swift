@@ -24,6 +24,11 @@ public struct SidecarSettings: Sendable {
     public var statusInterval: Duration
     /// Decoding limits, loss defaults and the sidecar id.
     public var processor: BatchProcessor
+    /// CURVE keys: with a key pair the input requires CURVE (and, with a list, allowed clients).
+    public var curve: CurveSettings
+    /// The sink's CURVE public key; when set, the output is encrypted and authenticated with
+    /// this process's key pair.
+    public var outputServerKey: String?
 
     /// `@tcp://127.0.0.1:5555`: batches arrive on loopback only unless told otherwise.
     public static let defaultInput: [Endpoint] = (try? Endpoint.parseList("@tcp://127.0.0.1:5555", defaultRole: .bind)) ?? []
@@ -41,7 +46,9 @@ public struct SidecarSettings: Sendable {
         outputLinger: Duration = .seconds(30),
         recordPath: String? = nil,
         statusInterval: Duration = .seconds(10),
-        processor: BatchProcessor = BatchProcessor()
+        processor: BatchProcessor = BatchProcessor(),
+        curve: CurveSettings = CurveSettings(),
+        outputServerKey: String? = nil
     ) {
         self.input = input
         self.output = output
@@ -52,6 +59,8 @@ public struct SidecarSettings: Sendable {
         self.recordPath = recordPath
         self.statusInterval = statusInterval
         self.processor = processor
+        self.curve = curve
+        self.outputServerKey = outputServerKey
     }
 
     /// Reads every `sidecar.*`, `loss.*` and `limits.*` key, checking each.
@@ -85,6 +94,20 @@ public struct SidecarSettings: Sendable {
         recordPath = (record?.isEmpty ?? true) ? nil : record
         statusInterval = .milliseconds(Int64(1000 * (try settings.double("sidecar.status_interval_seconds", default: 10, in: 0...86_400))))
         processor = try BatchProcessor(reading: settings)
+        curve = try CurveSettings(reading: settings)
+        let serverKey = try settings.string("sidecar.output_server_key", default: nil).flatMap { $0.isEmpty ? nil : $0 }
+        if let serverKey {
+            do {
+                outputServerKey = try KeyFile.publicKey(serverKey)
+            } catch {
+                throw .invalid(key: "sidecar.output_server_key", value: serverKey, reason: "\(error)")
+            }
+            guard curve.keyPair != nil else {
+                throw .invalid(key: "sidecar.output_server_key", value: serverKey, reason: "a CURVE client needs its own key pair: set curve.key_file too")
+            }
+        } else {
+            outputServerKey = nil
+        }
     }
 }
 

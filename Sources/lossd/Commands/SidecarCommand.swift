@@ -28,6 +28,8 @@ struct SidecarCommand: AsyncParsableCommand {
               lossd sidecar --input @tcp://0.0.0.0:5555 --output '>tcp://aggregator:5556' --workers 4
               lossd sidecar --output - --record batches.lossrec
               LOSSD_SIDECAR_WORKERS=2 lossd sidecar --config Config/lossd.yaml
+              lossd sidecar --key-file sidecar.key --allowed-clients trainer.pub \\
+                --output-server-key aggregator.pub    (see docs/SECURITY.md)
             """
     )
 
@@ -58,6 +60,12 @@ struct SidecarCommand: AsyncParsableCommand {
     @Option(help: "Seconds between status log lines; 0 turns them off (default 10).")
     var statusIntervalSeconds: Double?
 
+    @Option(help: "The sink's CURVE public key (or its .pub file): encrypts and authenticates the output; needs --key-file.")
+    var outputServerKey: String?
+
+    @OptionGroup(title: "CURVE security")
+    var curve: CurveOptions
+
     @OptionGroup(title: "Loss defaults (a batch header's own settings win)")
     var loss: LossOptions
 
@@ -65,7 +73,8 @@ struct SidecarCommand: AsyncParsableCommand {
     var common: CommonOptions
 
     var flagValues: [String: ConfigContent] {
-        var values = loss.flagValues
+        var values = loss.flagValues.merging(curve.flagValues) { first, _ in first }
+        if let outputServerKey { values["sidecar.output_server_key"] = .string(outputServerKey) }
         if let input { values["sidecar.input"] = .string(input) }
         if let output { values["sidecar.output"] = .string(output) }
         if let workers { values["sidecar.workers"] = .int(workers) }

@@ -1,6 +1,7 @@
 """Python client for lossd: send SSD loss batches, receive records, write .lossrec recordings."""
 
 from .client import LossClient
+from .keys import read_key_pair, read_public_key
 from .recording import MAGIC, RecordingError, Recorder, read_recording
 from .sink import ResultSink
 from .wire import PROTOCOL_VERSION, BatchEncoder, build_header, parse_endpoint
@@ -11,6 +12,8 @@ __all__ = [
     "RecordingError",
     "ResultSink",
     "read_recording",
+    "read_key_pair",
+    "read_public_key",
     "BatchEncoder",
     "build_header",
     "parse_endpoint",
