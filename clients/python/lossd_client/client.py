@@ -54,7 +54,11 @@ class LossClient:
         endpoints = parse_endpoint(endpoint, bind_by_default=False)
         if sndhwm < 0:
             raise ValueError(f"sndhwm must be >= 0, not {sndhwm}")
-        self.context = context if context is not None else zmq.Context.instance()
+        # A context of its own by default, terminated by close(): that waits (up to the linger) for
+        # the zero-copy frames to leave while the interpreter is alive. Frames still queued in a
+        # context torn down at interpreter exit can crash the process.
+        self._owns_context = context is None
+        self.context = context if context is not None else zmq.Context()
         self.socket = self.context.socket(zmq.PUSH)
         try:
             self.socket.setsockopt(zmq.SNDHWM, int(sndhwm))
@@ -72,6 +76,8 @@ class LossClient:
                     self.endpoints.append(address)
         except BaseException:
             self.socket.close(linger=0)
+            if self._owns_context:
+                self.context.term()
             raise
         self.endpoint = endpoint
         self.closed = False
@@ -138,6 +144,8 @@ class LossClient:
             return
         self.closed = True
         self.socket.close(linger=linger_ms)
+        if self._owns_context:
+            self.context.term()
 
     def __enter__(self) -> "LossClient":
         return self
