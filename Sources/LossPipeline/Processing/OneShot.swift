@@ -15,6 +15,21 @@ final class OneShot<Value: Sendable>: @unchecked Sendable {
         condition.broadcast()
     }
 
+    /// The value if it is there, without waiting.
+    var current: Value? {
+        condition.lock()
+        defer { condition.unlock() }
+        return value
+    }
+
+    /// Waits without blocking a thread (polling every millisecond) until the value is there.
+    func value() async throws -> Value {
+        while true {
+            if let value = current { return value }
+            try await Task.sleep(for: .milliseconds(1))
+        }
+    }
+
     /// Blocks the calling thread until the value is there.
     func wait() -> Value {
         condition.lock()

@@ -27,6 +27,7 @@ public final class Sidecar: Sendable {
     private let logger: Logger
     private let stopping = Atomic<Bool>(false)
     private let counters = SidecarCounters()
+    private let boundInput = Mutex<String?>(nil)
 
     /// Creates a sidecar; nothing is bound until ``run()``.
     public init(settings: SidecarSettings, logger: Logger) {
@@ -41,6 +42,10 @@ public final class Sidecar: Sendable {
 
     /// The counts so far.
     public var report: SidecarReport { counters.report }
+
+    /// The endpoint the input was last bound to, once listening (with its real port when the
+    /// settings asked for `tcp://…:*`); nil before then or when the input only connects.
+    public var inputEndpoint: String? { boundInput.withLock { $0 } }
 
     /// Runs until ``stop()`` and the drain that follows; the blocking work happens on threads of
     /// the sidecar's own, never on the caller's task.
@@ -119,6 +124,10 @@ public final class Sidecar: Sendable {
             do {
                 try socket.setOptions([.receiveHighWaterMark(1), .linger(.zero)] + settings.curve.serverOptions)
                 try socket.attach(settings.input)
+                if settings.input.contains(where: { $0.role == .bind }) {
+                    let bound = try socket.lastEndpoint()
+                    self.boundInput.withLock { $0 = bound }
+                }
             } catch {
                 inputReady.fulfil("\(error)")
                 return

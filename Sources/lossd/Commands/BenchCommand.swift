@@ -13,7 +13,7 @@ struct BenchCommand: ParsableCommand {
             the numbers mean the same on any machine. Build in release mode first (make bench \
             does): debug builds are many times slower.
             """,
-        subcommands: [KernelBenchCommand.self],
+        subcommands: [KernelBenchCommand.self, PipelineBenchCommand.self],
         defaultSubcommand: KernelBenchCommand.self
     )
 }

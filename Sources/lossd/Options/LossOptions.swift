@@ -8,6 +8,7 @@ extension ScoreKind: ExpressibleByArgument {}
 extension Layout: ExpressibleByArgument {}
 extension ScalarType: ExpressibleByArgument {}
 extension ReplayPace: ExpressibleByArgument {}
+extension PipelineBenchmark.Transport: ExpressibleByArgument {}
 
 /// The loss settings a header may override, as flags giving the defaults (`loss.*`, `limits.*`).
 struct LossOptions: ParsableArguments {

@@ -38,4 +38,37 @@ enum BenchReport {
     private static func pad(_ text: String, _ width: Int) -> String {
         text.count >= width ? text : text + String(repeating: " ", count: width - text.count)
     }
+
+    /// A table with one row per pipeline configuration.
+    static func table(_ results: [PipelineBenchmark.Result]) -> String {
+        var lines = ["pipeline (median of repetitions; min–max in brackets)",
+                     "  shape            dtype     layout   scores         transport workers  bytes/box  bare batches/s        sidecar batches/s     ratio"]
+        for r in results {
+            let spec = r.benchmark.spec
+            let shape = "\(spec.shape.batch)×\(spec.shape.boxes)×\(spec.shape.classes)"
+            let labels = [pad(shape, 16), pad(spec.dtype.rawValue, 9), pad(spec.layout.rawValue, 8),
+                          pad(spec.scores.rawValue, 14), pad(r.benchmark.transport.rawValue, 9), pad("\(r.benchmark.workers)", 7)]
+            let messages = Double(r.benchmark.messages)
+            let figures = String(
+                format: "%9.1f %7.1f [%5.1f–%5.1f] %7.1f [%5.1f–%5.1f] %6.2f×",
+                r.bytesPerBox, r.bareBatchesPerSecond, messages / r.bare.max, messages / r.bare.min,
+                r.batchesPerSecond, messages / r.sidecar.max, messages / r.sidecar.min, r.ratio)
+            lines.append("  " + labels.joined(separator: " ") + " " + figures)
+        }
+        return lines.joined(separator: "\n")
+    }
+
+    /// One JSON object describing a pipeline result.
+    static func json(_ r: PipelineBenchmark.Result) -> String {
+        let spec = r.benchmark.spec
+        let object: [String: Any] = [
+            "part": "pipeline", "batch": spec.shape.batch, "boxes": spec.shape.boxes, "classes": spec.shape.classes,
+            "dtype": spec.dtype.rawValue, "layout": spec.layout.rawValue, "scores": spec.scores.rawValue, "mining": "batch",
+            "transport": r.benchmark.transport.rawValue, "workers": r.benchmark.workers, "messages": r.benchmark.messages,
+            "batches_per_s": r.batchesPerSecond, "bare_batches_per_s": r.bareBatchesPerSecond, "ratio": r.ratio,
+            "bytes_per_box": r.bytesPerBox, "message_bytes": r.messageBytes, "repetitions": r.sidecar.samples.count,
+        ]
+        guard let data = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]) else { return "{}" }
+        return String(decoding: data, as: UTF8.self)
+    }
 }
