@@ -255,7 +255,7 @@ def build() -> Corpus:
     corpus.add("float16-header-float32-frames", [encode(header(corpus.next_seq, dtype="float16")), t32, p32],
                "bad_frames", "dtype float16 but float32-sized frames")
     # Claims far beyond the frames: must be rejected before anything is sized by them.
-    corpus.keras("huge-claim-keras", "bad_frames", "B = N = 2^20, C = 2^10 (4.5 PB per tensor) over 5 KB of frames",
+    corpus.keras("huge-claim-keras", "bad_frames", "B = N = 2^20, C = 2^10 (4.5 PB per tensor) over 2 KB of frames",
                  batch=1 << 20, boxes=1 << 20, classes=1 << 10)
     corpus.cases[-1]["huge_claim"] = True
     corpus.add("huge-claim-compact", [encode(compact_header(corpus.next_seq, batch=1 << 20, boxes=1 << 20,
