@@ -1,0 +1,99 @@
+#!/usr/bin/env bash
+# Builds and runs lossd's libFuzzer targets (docs/TESTING.md, "Fuzzing").
+#
+#   scripts/fuzz.sh [build|run] [decoder|recording ...]
+#
+# build: compiles each target with `swiftc -sanitize=fuzzer,address` (FUZZ_SANITIZERS overrides)
+#        together with the module sources it needs, into .build/fuzz/; skipped when up to date.
+# run:   (the default) builds, writes the seeds (Fuzz/make_seeds.py), then runs each target for
+#        FUZZ_SECONDS seconds (default 30). New interesting inputs collect in .build/fuzz/corpus/TARGET;
+#        an input that crashes is written to Fuzz/crashers/TARGET/ (commit it: every later run, and
+#        the Swift tests, replay it). Exits non-zero if any target crashed.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+action=${1:-run}
+shift || true
+targets=("$@")
+[ ${#targets[@]} -gt 0 ] || targets=(decoder recording)
+seconds=${FUZZ_SECONDS:-30}
+sanitizers=${FUZZ_SANITIZERS:-fuzzer,address}
+python=${PYTHON:-python3}
+out=.build/fuzz
+mkdir -p "$out/modules" "$out/lib"
+
+flags=(-swift-version 6 -enable-upcoming-feature ExistentialAny -enable-upcoming-feature InternalImportsByDefault
+       -O -g -sanitize="$sanitizers" -parse-as-library -use-ld=lld -I "$out/modules")
+
+# Whether $1 is missing or older than any of the remaining files (or this script).
+stale() {
+    local target=$1
+    shift
+    [ -e "$target" ] || return 0
+    local file
+    for file in "$@" "$0"; do
+        [ "$file" -nt "$target" ] && return 0
+    done
+    return 1
+}
+
+# A static library and module of one Sources/ module: library NAME DEPENDENCY-LIBS...
+library() {
+    local name=$1
+    shift
+    local sources=(Sources/"$name"/*.swift)
+    if stale "$out/lib/lib$name.a" "${sources[@]}" "$@"; then
+        echo "fuzz: compiling $name" >&2
+        swiftc "${flags[@]}" -module-name "$name" -emit-module -emit-module-path "$out/modules/$name.swiftmodule" \
+            -emit-library -static -o "$out/lib/lib$name.a" "${sources[@]}"
+    fi
+}
+
+build() {
+    library SSDLoss
+    library LossWire "$out/lib/libSSDLoss.a"
+    local libs=("$out/lib/libLossWire.a" "$out/lib/libSSDLoss.a")
+    local decoder=(Fuzz/DecoderFuzzer.swift Fuzz/FuzzFraming.swift
+                   Sources/LossPipeline/Processing/BatchProcessor.swift Sources/LossPipeline/Processing/LossFailure.swift)
+    if stale "$out/decoder-fuzzer" "${decoder[@]}" "${libs[@]}"; then
+        echo "fuzz: linking decoder-fuzzer" >&2
+        swiftc "${flags[@]}" -module-name DecoderFuzzer "${decoder[@]}" "${libs[@]}" -o "$out/decoder-fuzzer"
+    fi
+    if stale "$out/recording-fuzzer" Fuzz/RecordingFuzzer.swift "${libs[@]}"; then
+        echo "fuzz: linking recording-fuzzer" >&2
+        swiftc "${flags[@]}" -module-name RecordingFuzzer Fuzz/RecordingFuzzer.swift "${libs[@]}" -o "$out/recording-fuzzer"
+    fi
+}
+
+run() {
+    "$python" Fuzz/make_seeds.py "$out/seeds"
+    local failed=()
+    local target
+    for target in "${targets[@]}"; do
+        local corpus="$out/corpus/$target" crashers="Fuzz/crashers/$target"
+        mkdir -p "$corpus" "$crashers"
+        local options=()
+        [ -f "Fuzz/$target.dict" ] && options+=(-dict="Fuzz/$target.dict")
+        echo "== fuzz $target for $seconds s (corpus $corpus, crashes to $crashers/)" >&2
+        # -detect_leaks=0: the Swift runtime's caches live for the whole process and look like leaks.
+        if ! "$out/$target-fuzzer" "$corpus" "$out/seeds/$target" "$crashers" \
+            -max_total_time="$seconds" -max_len=65536 -timeout=10 -rss_limit_mb=2048 -detect_leaks=0 \
+            -artifact_prefix="$crashers/" -print_final_stats=1 "${options[@]}" 2>"$out/$target.log"; then
+            failed+=("$target")
+            tail -n 60 "$out/$target.log" >&2
+        else
+            grep -E "^(stat::number_of_executed_units|stat::peak_rss_mb|#[0-9]+ +DONE)" "$out/$target.log" >&2 || true
+        fi
+    done
+    if [ ${#failed[@]} -gt 0 ]; then
+        echo "fuzz: ${failed[*]} crashed; the inputs are in Fuzz/crashers/ (logs in $out/)" >&2
+        exit 1
+    fi
+    echo "fuzz: no crash in ${targets[*]}" >&2
+}
+
+case $action in
+    build) build ;;
+    run) build; run ;;
+    *) echo "usage: scripts/fuzz.sh [build|run] [decoder|recording ...]" >&2; exit 64 ;;
+esac
