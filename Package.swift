@@ -26,6 +26,8 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
         .package(url: "https://github.com/apple/swift-configuration", from: "1.4.0", traits: [.defaults, "YAML"]),
         .package(url: "https://github.com/apple/swift-system", from: "1.8.1"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
     ],
     targets: [
         // The SSD loss: pure Swift, no I/O, no dependencies.
@@ -40,7 +42,8 @@ let package = Package(
         ),
         // A thin, safe Swift wrapper over libzmq: one socket, one owning thread.
         .target(name: "ZeroMQ", dependencies: ["CZeroMQ"], swiftSettings: strict),
-        // Worker pool, replay, synthetic batches, benchmarks, sidecar.
+        // Worker pool, replay, synthetic batches, benchmarks, sidecar, and the aggregator with
+        // its HTTP endpoints (Hummingbird) and Prometheus exposition (swift-prometheus).
         .target(
             name: "LossPipeline",
             dependencies: [
@@ -50,6 +53,8 @@ let package = Package(
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
                 .product(name: "Configuration", package: "swift-configuration"),
                 .product(name: "SystemPackage", package: "swift-system"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
             ],
             swiftSettings: strict
         ),
