@@ -73,7 +73,7 @@ let package = Package(
         .testTarget(name: "SSDLossTests", dependencies: ["SSDLoss"], resources: [.copy("golden")], swiftSettings: strict),
         .testTarget(name: "LossWireTests", dependencies: ["LossWire", "SSDLoss"], swiftSettings: strict),
         .testTarget(name: "ZeroMQTests", dependencies: ["ZeroMQ"], swiftSettings: strict),
-        .testTarget(name: "LossPipelineTests", dependencies: ["LossPipeline", "LossWire", "SSDLoss"], swiftSettings: strict),
-        .testTarget(name: "lossdTests", dependencies: ["LossWire"], swiftSettings: strict),
+        .testTarget(name: "LossPipelineTests", dependencies: ["LossPipeline", "LossWire", "SSDLoss", "ZeroMQ"], swiftSettings: strict),
+        .testTarget(name: "lossdTests", dependencies: ["LossWire", "SSDLoss", "ZeroMQ"], swiftSettings: strict),
     ]
 )

@@ -15,21 +15,23 @@ struct AggregationStatisticsTests {
         let split = try #require(aggregation.snapshot(at: 3).split(run: "r", split: "train"))
         #expect(split.batches == 3)
         #expect(split.samples == 8)
-        #expect(close(split.positivesPerBatch, 2))
-        #expect(close(split.negativesPerBatch, 6))
+        #expect(isClose(split.positivesPerBatch, 2))
+        #expect(isClose(split.negativesPerBatch, 6))
         // mean = (2·1 + 4·2 + 2·4) / 8
-        #expect(close(split.loss.mean, 18.0 / 8))
-        #expect(close(split.classification.mean, (2 * 0.6 + 4 * 1.5 + 2 * 3) / 8))
-        #expect(close(split.localization.mean, (2 * 0.4 + 4 * 0.5 + 2 * 1) / 8))
+        #expect(isClose(split.loss.mean, 18.0 / 8))
+        let classificationMean: Double = (2 * 0.6 + 4 * 1.5 + 2 * 3) / 8
+        let localizationMean: Double = (2 * 0.4 + 4 * 0.5 + 2 * 1) / 8
+        #expect(isClose(split.classification.mean, classificationMean))
+        #expect(isClose(split.localization.mean, localizationMean))
         // ema: 0.5, 1.25, 2.625 before debiasing; divided by 1 − 0.5^3 = 0.875
-        #expect(close(split.loss.ema, 3.0))
+        #expect(isClose(split.loss.ema, 3.0))
         // window of 2: (4·2 + 2·4) / 6
-        #expect(close(split.loss.window, 16.0 / 6))
+        #expect(isClose(split.loss.window, 16.0 / 6))
         #expect(split.loss.last == 4)
         #expect(split.loss.min == 1)
         #expect(split.loss.max == 4)
         // No epoch given: everything is the current epoch, and there is no previous one.
-        #expect(close(split.loss.epochMean, 18.0 / 8))
+        #expect(isClose(split.loss.epochMean, 18.0 / 8))
         #expect(split.loss.lastEpochMean == nil)
         #expect(split.epoch == nil)
     }
@@ -38,13 +40,13 @@ struct AggregationStatisticsTests {
     func emaDebiasing() throws {
         var aggregation = Aggregation(parameters: AggregationParameters(emaDecay: 0.98), startTime: 0)
         aggregation.ingest(Records.loss(batch: 8, loss: 5), at: 0)
-        #expect(close(aggregation.snapshot(at: 0).splits[0].loss.ema, 5))
+        #expect(isClose(aggregation.snapshot(at: 0).splits[0].loss.ema, 5))
         var raw = 0.02 * 5.0
         for (index, value) in [1.0, 7.0, 2.5, 3.25].enumerated() {
             aggregation.ingest(Records.loss(batch: 3, loss: value), at: 0)
             raw = 0.98 * raw + 0.02 * value
             let expected = raw / (1 - pow(0.98, Double(index + 2)))
-            #expect(close(aggregation.snapshot(at: 0).splits[0].loss.ema, expected))
+            #expect(isClose(aggregation.snapshot(at: 0).splits[0].loss.ema, expected))
         }
     }
 
@@ -55,15 +57,15 @@ struct AggregationStatisticsTests {
             aggregation.ingest(Records.loss(batch: batch, loss: loss), at: 0)
         }
         // The last three: (1·3 + 2·4 + 1·5) / 4
-        #expect(close(aggregation.snapshot(at: 0).splits[0].loss.window, 4))
+        #expect(isClose(aggregation.snapshot(at: 0).splits[0].loss.window, 4))
 
         var long = Aggregation(parameters: AggregationParameters(window: 100), startTime: 0)
         for value in 1...1000 {
             long.ingest(Records.loss(loss: Double(value) * 0.1), at: 0)
         }
         // (90.1 + … + 100.0) / 100 = 95.05
-        #expect(close(long.snapshot(at: 0).splits[0].loss.window, 95.05, tolerance: 1e-13))
-        #expect(close(long.snapshot(at: 0).splits[0].loss.mean, 50.05, tolerance: 1e-13))
+        #expect(isClose(long.snapshot(at: 0).splits[0].loss.window, 95.05, tolerance: 1e-13))
+        #expect(isClose(long.snapshot(at: 0).splits[0].loss.mean, 50.05, tolerance: 1e-13))
     }
 
     @Test("a higher epoch closes the current one; a straggler of an older epoch stays out of the epoch means")
@@ -73,23 +75,23 @@ struct AggregationStatisticsTests {
         aggregation.ingest(Records.loss(epoch: 0, batch: 2, loss: 3), at: 0)
         var split = aggregation.snapshot(at: 0).splits[0]
         #expect(split.epoch == 0)
-        #expect(close(split.loss.epochMean, 2))
+        #expect(isClose(split.loss.epochMean, 2))
         #expect(split.loss.lastEpochMean == nil)
 
         aggregation.ingest(Records.loss(epoch: 1, batch: 1, loss: 5), at: 0)
         split = aggregation.snapshot(at: 0).splits[0]
         #expect(split.epoch == 1)
         #expect(split.lastEpoch == 0)
-        #expect(close(split.loss.epochMean, 5))
-        #expect(close(split.loss.lastEpochMean, 2))
+        #expect(isClose(split.loss.epochMean, 5))
+        #expect(isClose(split.loss.lastEpochMean, 2))
 
         aggregation.ingest(Records.loss(epoch: 0, batch: 1, loss: 7), at: 0)  // a straggler
         aggregation.ingest(Records.loss(batch: 1, loss: 1), at: 0)  // no epoch: the current one
         split = aggregation.snapshot(at: 0).splits[0]
         #expect(split.staleEpochBatches == 1)
-        #expect(close(split.loss.epochMean, 3))
-        #expect(close(split.loss.lastEpochMean, 2))
-        #expect(close(split.loss.mean, (2 + 6 + 5 + 7 + 1) / 7.0))
+        #expect(isClose(split.loss.epochMean, 3))
+        #expect(isClose(split.loss.lastEpochMean, 2))
+        #expect(isClose(split.loss.mean, (2 + 6 + 5 + 7 + 1) / 7.0))
     }
 
     @Test("errors count by code under their (run, split); missing labels take the protocol defaults")
@@ -116,11 +118,11 @@ struct AggregationStatisticsTests {
         let split = aggregation.snapshot(at: 0).splits[0]
         #expect(split.nonfinite == 1)
         #expect(split.batches == 3)
-        #expect(close(split.loss.mean, 2))
-        #expect(close(split.loss.window, 2))
+        #expect(isClose(split.loss.mean, 2))
+        #expect(isClose(split.loss.window, 2))
         #expect(split.loss.max == 3)
-        #expect(close(split.localization.mean, 0.5))
-        #expect(close(split.loss.ema, (0.98 * 0.02 * 1 + 0.02 * 3) / (1 - 0.98 * 0.98)))
+        #expect(isClose(split.localization.mean, 0.5))
+        #expect(isClose(split.loss.ema, (0.98 * 0.02 * 1 + 0.02 * 3) / (1 - 0.98 * 0.98)))
     }
 
     @Test("max_keys bounds the (run, split) and (run, source) pairs; the rest counts as overflow")

@@ -29,7 +29,7 @@ enum Records {
 }
 
 /// Whether two numbers agree to 1e-12 relative.
-func close(_ actual: Double?, _ expected: Double, tolerance: Double = 1e-12) -> Bool {
+func isClose(_ actual: Double?, _ expected: Double, tolerance: Double = 1e-12) -> Bool {
     guard let actual else { return false }
     return abs(actual - expected) <= tolerance * max(1, abs(expected))
 }

@@ -25,7 +25,7 @@ struct SequenceAccountingTests {
         #expect(source.pending == 0)
         #expect(source.highestSeq == 4)
         #expect(snapshot.splits[0].batches == 5)
-        #expect(close(snapshot.splits[0].loss.mean, 2))  // (0+1+2+4+3)/5: the duplicate is not counted
+        #expect(isClose(snapshot.splits[0].loss.mean, 2))  // (0+1+2+4+3)/5: the duplicate is not counted
     }
 
     @Test("a seq more than the window below the highest is lost; arriving later it is aggregated and un-counted")

@@ -124,7 +124,7 @@ extension SplitStatistics {
         for entry in window.orderedEntries {
             json.beginArray()
             json.double(entry.weight)
-            for index in 0..<3 { json.double(entry.values[index]) }
+            for index in 0..<3 { json.exactDouble(entry.values[index]) }
             json.endArray()
         }
         json.endArray()
@@ -163,8 +163,8 @@ extension SplitStatistics {
             else {
                 throw .damaged(reason: "\(reader.path).window holds an entry that is not [batch, loss, classification, localization]")
             }
-            // null is how a non-finite value was written; it weighs nothing in the window's means.
-            let values = numbers[1...].map { $0.doubleValue ?? .nan }
+            // A non-finite value weighs nothing in the window's means.
+            let values = numbers[1...].map { JSONValue.exactDouble($0) ?? .nan }
             entries.append(BatchWindow.Entry(weight: weight, values: SIMD4(values[0], values[1], values[2], 0)))
         }
         window = BatchWindow(capacity: capacity, entries: entries)
@@ -179,7 +179,8 @@ extension ComponentStatistics {
             json.key(name)
             json.double(value)
         }
-        json.optionalDouble("last", last)
+        json.key("last")
+        if let last { json.exactDouble(last) } else { json.null() }
         json.optionalDouble("min", minimum)
         json.optionalDouble("max", maximum)
         json.optionalDouble("last_epoch_mean", lastEpochMean)
@@ -194,7 +195,7 @@ extension ComponentStatistics {
         decayPower = try reader.double("decay_power")
         epochSum = try reader.double("epoch_sum")
         epochWeight = try reader.double("epoch_weight")
-        last = try reader.optionalDouble("last")
+        last = try reader.optionalExactDouble("last")
         minimum = try reader.optionalDouble("min")
         maximum = try reader.optionalDouble("max")
         lastEpochMean = try reader.optionalDouble("last_epoch_mean")
@@ -228,5 +229,29 @@ extension SequenceTracker {
             reorderWindow: reorderWindow, highest: highest, lost: try reader.int("lost"),
             duplicates: try reader.int("duplicates"), late: try reader.int("late"),
             pending: try reader.ints("pending"), rememberedLost: try reader.ints("lost_seqs"))
+    }
+}
+
+extension JSONWriter {
+    /// Writes a number that may be NaN or infinite: those become the strings `"NaN"`,
+    /// `"Infinity"` and `"-Infinity"`, so that a state file keeps them.
+    mutating func exactDouble(_ value: Double) {
+        if value.isFinite {
+            double(value)
+        } else {
+            string(value.isNaN ? "NaN" : value > 0 ? "Infinity" : "-Infinity")
+        }
+    }
+}
+
+extension JSONValue {
+    /// A number written by ``JSONWriter/exactDouble(_:)``, or nil.
+    static func exactDouble(_ value: JSONValue) -> Double? {
+        switch value {
+        case .string("NaN"): .nan
+        case .string("Infinity"): .infinity
+        case .string("-Infinity"): -.infinity
+        default: value.doubleValue
+        }
     }
 }

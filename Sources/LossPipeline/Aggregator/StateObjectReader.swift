@@ -54,6 +54,16 @@ struct StateObjectReader {
         }
     }
 
+    /// A number that may be `"NaN"`, `"Infinity"` or `"-Infinity"`, or nil when absent or null.
+    func optionalExactDouble(_ key: String) throws(AggregatorStateError) -> Double? {
+        switch members[key] {
+        case nil, .null?: return nil
+        case let value?:
+            guard let number = JSONValue.exactDouble(value) else { throw wrong(key, "a number or null") }
+            return number
+        }
+    }
+
     /// A required string.
     func string(_ key: String) throws(AggregatorStateError) -> String {
         guard case .string(let value)? = members[key] else { throw wrong(key, "a string") }
