@@ -9,7 +9,7 @@ import UnixSignals
 ///
 /// In a `ServiceGroup`, put it after the HTTP server: services stop in reverse order, so the
 /// daemon drains and saves while `/metrics` still answers.
-public struct AggregatorService: Service {
+public struct AggregatorService: Service, CustomStringConvertible {
     /// The daemon being run.
     public let daemon: AggregatorDaemon
     private let logger: Logger
@@ -19,6 +19,9 @@ public struct AggregatorService: Service {
         self.daemon = daemon
         self.logger = logger
     }
+
+    /// "AggregatorService": how service-lifecycle's logs name it (rather than reflecting on its fields).
+    public var description: String { "AggregatorService" }
 
     /// Runs the daemon until a signal (or cancellation) and the final save.
     public func run() async throws {

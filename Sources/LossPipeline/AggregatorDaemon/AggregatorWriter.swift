@@ -84,7 +84,8 @@ enum AggregatorWriter {
             var deadline = Double.infinity
             if snapshotting { deadline = min(deadline, nextSnapshot) }
             if stateFile != nil { deadline = min(deadline, nextState) }
-            let wakeAt = deadline.isFinite ? Date(timeIntervalSince1970: deadline) : Date.distantFuture
+            // Nothing due (no outputs): wake hourly. Date.distantFuture overflows NSCondition's timespec.
+            let wakeAt = Date(timeIntervalSince1970: min(deadline, Date().timeIntervalSince1970 + 3600))
             if stop.wait(until: wakeAt) { break }
             let now = Date().timeIntervalSince1970
             if snapshotting && now >= nextSnapshot {
