@@ -9,7 +9,17 @@ extension ResultRecord {
     /// `source` take the protocol defaults and `params`, `compute_us`, `sidecar` lossd's defaults when absent.
     /// - Throws: ``RecordDecodingError`` when the line is not JSON, not a v1 record, or lacks a field.
     public init(jsonLine bytes: UnsafeRawBufferPointer) throws(RecordDecodingError) {
-        var fields = RecordFields()
+        try self.init(jsonLine: bytes, decodingPerItem: true)
+    }
+
+    /// Decodes a record from one JSON line, optionally leaving `per_item` undecoded.
+    ///
+    /// With `decodingPerItem` false, `per_item` is still checked to be an array of numbers (or
+    /// `null`s), but its values are not converted and the record's ``LossRecord/perItem`` is empty.
+    /// Converting B decimal numbers is most of the cost of a record; readers that never look at
+    /// the per-image losses, such as the aggregator, skip it.
+    public init(jsonLine bytes: UnsafeRawBufferPointer, decodingPerItem: Bool) throws(RecordDecodingError) {
+        var fields = RecordFields(decodesPerItem: decodingPerItem)
         do {
             var parser = JSONParser(bytes)
             guard parser.peek() == UInt8(ascii: "{") else {
@@ -39,6 +49,8 @@ extension ResultRecord {
 
 /// The members of a record line, gathered in one pass in whatever order they come.
 private struct RecordFields {
+    /// Whether `per_item`'s numbers are converted, or only checked.
+    let decodesPerItem: Bool
     var values = KnownMembers()
     var perItem: [Double]?
     var perItemIsValid = true
@@ -49,7 +61,7 @@ private struct RecordFields {
         while let key = try parser.nextKey(isFirst: isFirst) {
             isFirst = false
             if key == "per_item", parser.peek() == UInt8(ascii: "[") {
-                perItem = try readNumbers(&parser)
+                perItem = decodesPerItem ? try readNumbers(&parser) : try skipNumbers(&parser)
             } else {
                 let value = try parser.value()
                 values[key] = value
@@ -72,6 +84,19 @@ private struct RecordFields {
             }
         }
         return numbers
+    }
+
+    /// An array of numbers or nulls, checked but not converted: returns an empty array.
+    private mutating func skipNumbers(_ parser: inout JSONParser) throws(JSONParseError) -> [Double] {
+        try parser.begin(UInt8(ascii: "["))
+        var isFirst = true
+        while try parser.nextElement(isFirst: isFirst) {
+            isFirst = false
+            if try parser.skipNumber() { continue }
+            if case .null = try parser.value() { continue }
+            perItemIsValid = false
+        }
+        return []
     }
 
     func record() throws(RecordDecodingError) -> ResultRecord {
