@@ -218,6 +218,19 @@ struct AggregateCommandTests {
         #expect(result.stderr.contains("aggregate.ema_decay"), "\(result.stderr)")
     }
 
+    @Test("an HTTP port in use stops lossd aggregate with exit status 1 and names --http")
+    func httpPortInUse() async throws {
+        let folder = try TestEnvironment.folder()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let taken = try #require(TestEnvironment.listeningSocket())
+        defer { close(taken.fd) }
+        let result = try LossdProcess.run(
+            ["aggregate", "--input", "@ipc://\(folder.path)/in.sock", "--http", "127.0.0.1:\(taken.port)"], timeout: 30)
+        #expect(result.status == 1)
+        #expect(result.stderr.contains("cannot serve HTTP on 127.0.0.1:\(taken.port)"), "\(result.stderr)")
+        #expect(result.stderr.contains("--http"))
+    }
+
     @Test("lossd bench aggregate --json prints records per second")
     func bench() throws {
         let result = try LossdProcess.run(["bench", "aggregate", "--records", "2000", "--repeat", "1", "--json"], timeout: 120)

@@ -1,5 +1,6 @@
 public import Hummingbird
 public import Logging
+public import ServiceLifecycle
 
 /// The aggregator's HTTP endpoints, served by Hummingbird:
 ///
@@ -55,6 +56,35 @@ public enum AggregatorHTTPServer {
                 await onListening(port)
             },
             logger: logger)
+    }
+
+    /// The application as a `Service` whose failures (an address in use) are
+    /// ``AggregatorError/http(address:reason:)``, which name the setting to change.
+    public static func service(
+        aggregator: Aggregator,
+        address: HTTPAddress,
+        logger: Logger,
+        onListening: @escaping @Sendable (Int) async -> Void = { _ in }
+    ) -> some Service {
+        HTTPService(
+            application: application(aggregator: aggregator, address: address, logger: logger, onListening: onListening),
+            address: address)
+    }
+
+    /// Runs the application, naming the address in its failures.
+    private struct HTTPService: Service, CustomStringConvertible {
+        let application: Application<RouterResponder<BasicRequestContext>>
+        let address: HTTPAddress
+
+        var description: String { "HTTP \(address)" }
+
+        func run() async throws {
+            do {
+                try await application.run()
+            } catch {
+                throw AggregatorError.http(address: address.description, reason: "\(error)")
+            }
+        }
     }
 
     private static func response(_ bytes: [UInt8], contentType: String) -> Response {

@@ -62,7 +62,7 @@ struct AggregateCommand: AsyncParsableCommand {
             logger.critical("\(error)")
             throw ExitCode(1)
         }
-        let http = AggregatorHTTPServer.application(aggregator: daemon.aggregator, address: aggregateSettings.http, logger: logger)
+        let http = AggregatorHTTPServer.service(aggregator: daemon.aggregator, address: aggregateSettings.http, logger: logger)
         // Services stop in reverse order: the daemon drains and saves first, while HTTP still answers.
         let group = ServiceGroup(configuration: ServiceGroupConfiguration(
             services: [.init(service: http), .init(service: AggregatorService(daemon: daemon, logger: logger))],
