@@ -12,7 +12,7 @@ DEBUG_BIN := .build/debug/lossd
 help: ## List the targets.
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
 
-deps: ## Install libzmq and the Python test packages if they are missing.
+deps: ## Install libzmq, Prometheus (promtool) and the Python test packages if they are missing.
 	@PYTHON=$(PYTHON) scripts/install-deps.sh
 
 build: deps ## Debug build.
@@ -37,8 +37,9 @@ test-python: ## The Python tests (they run the debug lossd binary).
 fuzz: deps ## Build the libFuzzer targets and run each for FUZZ_SECONDS (default 30) seconds.
 	@FUZZ_SECONDS=$(FUZZ_SECONDS) PYTHON=$(PYTHON) scripts/fuzz.sh run
 
-bench: release ## The kernel benchmark against the memory floor.
+bench: release ## The kernel benchmark against the memory floor, and the aggregator's records/s.
 	$(RELEASE_BIN) bench kernel
+	$(RELEASE_BIN) bench aggregate
 
 sample: release ## Regenerate Examples/sample.lossrec.
 	$(RELEASE_BIN) synth -o Examples/sample.lossrec --count 10 --batch 4 --boxes 128 --classes 6 --positives 0.03 --ignored 0.02 --epoch-size 5 --run sample

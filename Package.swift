@@ -27,6 +27,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-configuration", from: "1.4.0", traits: [.defaults, "YAML"]),
         .package(url: "https://github.com/apple/swift-system", from: "1.8.1"),
         .package(url: "https://github.com/apple/swift-collections", from: "1.6.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
     ],
     targets: [
         // The SSD loss: pure Swift, no I/O, no dependencies.
@@ -41,7 +43,8 @@ let package = Package(
         ),
         // A thin, safe Swift wrapper over libzmq: one socket, one owning thread.
         .target(name: "ZeroMQ", dependencies: ["CZeroMQ"], swiftSettings: strict),
-        // Worker pool, replay, synthetic batches, benchmarks, sidecar.
+        // Worker pool, replay, synthetic batches, benchmarks, sidecar, and the aggregator with
+        // its HTTP endpoints (Hummingbird) and Prometheus exposition (swift-prometheus).
         .target(
             name: "LossPipeline",
             dependencies: [
@@ -52,6 +55,8 @@ let package = Package(
                 .product(name: "Configuration", package: "swift-configuration"),
                 .product(name: "SystemPackage", package: "swift-system"),
                 .product(name: "DequeModule", package: "swift-collections"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
             ],
             swiftSettings: strict
         ),
@@ -70,7 +75,7 @@ let package = Package(
         .testTarget(name: "SSDLossTests", dependencies: ["SSDLoss"], resources: [.copy("golden")], swiftSettings: strict),
         .testTarget(name: "LossWireTests", dependencies: ["LossWire", "SSDLoss"], swiftSettings: strict),
         .testTarget(name: "ZeroMQTests", dependencies: ["ZeroMQ"], swiftSettings: strict),
-        .testTarget(name: "LossPipelineTests", dependencies: ["LossPipeline", "LossWire", "SSDLoss"], swiftSettings: strict),
-        .testTarget(name: "lossdTests", dependencies: ["LossWire"], swiftSettings: strict),
+        .testTarget(name: "LossPipelineTests", dependencies: ["LossPipeline", "LossWire", "SSDLoss", "ZeroMQ"], swiftSettings: strict),
+        .testTarget(name: "lossdTests", dependencies: ["LossWire", "SSDLoss", "ZeroMQ"], swiftSettings: strict),
     ]
 )

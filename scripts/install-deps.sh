@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Installs what lossd needs to build and test, and nothing that is already there:
-# libzmq (Debian's libzmq3-dev, found through pkg-config) and the Python packages the tests use.
+# libzmq (Debian's libzmq3-dev, found through pkg-config), Prometheus (Debian's prometheus package:
+# the tests check lossd aggregate's /metrics with promtool and scrape it with a real server) and
+# the Python packages the tests use.
 set -euo pipefail
 
 want_python=${LOSSD_PYTHON_PACKAGES:-"numpy pyzmq pytest"}
@@ -15,6 +17,7 @@ as_root() {
 apt_packages=()
 command -v pkg-config >/dev/null 2>&1 || apt_packages+=(pkg-config)
 if ! pkg-config --exists libzmq 2>/dev/null; then apt_packages+=(libzmq3-dev); fi
+if ! command -v promtool >/dev/null 2>&1 || ! command -v prometheus >/dev/null 2>&1; then apt_packages+=(prometheus); fi
 for extra in ${LOSSD_APT_PACKAGES:-}; do
     dpkg -s "$extra" >/dev/null 2>&1 || apt_packages+=("$extra")
 done

@@ -49,6 +49,33 @@ struct JSONParser {
         return key
     }
 
+    /// Like ``nextKey(isFirst:)``, but hands the key to `body` as UTF-8 bytes instead of building
+    /// a `String`: viewed in place when the key is plain ASCII without escapes (the common case),
+    /// decoded and validated otherwise. Returns `nil` once the object closes.
+    mutating func nextKey<Result>(isFirst: Bool, _ body: (UnsafeRawBufferPointer) -> Result) throws(JSONParseError) -> Result? {
+        guard try nextItem(isFirst: isFirst, closing: UInt8(ascii: "}")) else { return nil }
+        guard peek() == UInt8(ascii: "\"") else { throw fail("expected a string key") }
+        var end = index + 1
+        while end < bytes.count {
+            let byte = bytes[end]
+            if byte == UInt8(ascii: "\"") { break }
+            if byte == UInt8(ascii: "\\") || byte < 0x20 || byte >= 0x80 { break }
+            end += 1
+        }
+        let result: Result
+        if end < bytes.count, bytes[end] == UInt8(ascii: "\"") {
+            result = body(UnsafeRawBufferPointer(rebasing: bytes[(index + 1)..<end]))
+            index = end + 1
+        } else {
+            var key = try parseString()
+            result = key.withUTF8 { body(UnsafeRawBufferPointer($0)) }
+        }
+        guard peek() == UInt8(ascii: ":") else { throw fail("expected ':'") }
+        index += 1
+        skipWhitespace()
+        return result
+    }
+
     /// After ``begin(_:)`` with `[`: true when another element follows (positioned at it), false
     /// once the array closes.
     mutating func nextElement(isFirst: Bool) throws(JSONParseError) -> Bool {
@@ -66,6 +93,34 @@ struct JSONParser {
             guard byte == UInt8(ascii: ",") else { throw fail("expected ',' or '\(Character(Unicode.Scalar(closing)))'") }
             index += 1
             skipWhitespace()
+        }
+        return true
+    }
+
+    /// Consumes the next value if it is a number, checking it against the JSON number grammar
+    /// without converting it; returns false (consuming nothing) when the next value is not a number.
+    mutating func skipNumber() throws(JSONParseError) -> Bool {
+        skipWhitespace()
+        guard index < bytes.count else { throw fail("unexpected end of JSON") }
+        let first = bytes[index]
+        guard first == UInt8(ascii: "-") || isDigit(first) else { return false }
+        if first == UInt8(ascii: "-") { index += 1 }
+        guard index < bytes.count, isDigit(bytes[index]) else { throw fail("invalid number") }
+        if bytes[index] == UInt8(ascii: "0") {
+            index += 1
+        } else {
+            while index < bytes.count, isDigit(bytes[index]) { index += 1 }
+        }
+        if index < bytes.count, bytes[index] == UInt8(ascii: ".") {
+            index += 1
+            guard index < bytes.count, isDigit(bytes[index]) else { throw fail("invalid number") }
+            while index < bytes.count, isDigit(bytes[index]) { index += 1 }
+        }
+        if index < bytes.count, bytes[index] == UInt8(ascii: "e") || bytes[index] == UInt8(ascii: "E") {
+            index += 1
+            if index < bytes.count, bytes[index] == UInt8(ascii: "+") || bytes[index] == UInt8(ascii: "-") { index += 1 }
+            guard index < bytes.count, isDigit(bytes[index]) else { throw fail("invalid number") }
+            while index < bytes.count, isDigit(bytes[index]) { index += 1 }
         }
         return true
     }

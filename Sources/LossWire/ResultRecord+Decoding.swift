@@ -1,5 +1,11 @@
 import SSDLoss
 
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 extension ResultRecord {
     /// Decodes a record from one JSON line (a trailing newline is allowed).
     ///
@@ -9,7 +15,17 @@ extension ResultRecord {
     /// `source` take the protocol defaults and `params`, `compute_us`, `sidecar` lossd's defaults when absent.
     /// - Throws: ``RecordDecodingError`` when the line is not JSON, not a v1 record, or lacks a field.
     public init(jsonLine bytes: UnsafeRawBufferPointer) throws(RecordDecodingError) {
-        var fields = RecordFields()
+        try self.init(jsonLine: bytes, decodingPerItem: true)
+    }
+
+    /// Decodes a record from one JSON line, optionally leaving `per_item` undecoded.
+    ///
+    /// With `decodingPerItem` false, `per_item` is still checked to be an array of numbers (or
+    /// `null`s), but its values are not converted and the record's ``LossRecord/perItem`` is empty.
+    /// Converting B decimal numbers is most of the cost of a record; readers that never look at
+    /// the per-image losses, such as the aggregator, skip it.
+    public init(jsonLine bytes: UnsafeRawBufferPointer, decodingPerItem: Bool) throws(RecordDecodingError) {
+        var fields = RecordFields(decodesPerItem: decodingPerItem)
         do {
             var parser = JSONParser(bytes)
             guard parser.peek() == UInt8(ascii: "{") else {
@@ -39,6 +55,8 @@ extension ResultRecord {
 
 /// The members of a record line, gathered in one pass in whatever order they come.
 private struct RecordFields {
+    /// Whether `per_item`'s numbers are converted, or only checked.
+    let decodesPerItem: Bool
     var values = KnownMembers()
     var perItem: [Double]?
     var perItemIsValid = true
@@ -46,13 +64,13 @@ private struct RecordFields {
     mutating func read(_ parser: inout JSONParser) throws(JSONParseError) {
         try parser.begin(UInt8(ascii: "{"))
         var isFirst = true
-        while let key = try parser.nextKey(isFirst: isFirst) {
+        while let slot = try parser.nextKey(isFirst: isFirst, KnownMembers.slot(of:)) {
             isFirst = false
-            if key == "per_item", parser.peek() == UInt8(ascii: "[") {
-                perItem = try readNumbers(&parser)
+            if slot == KnownMembers.perItemSlot, parser.peek() == UInt8(ascii: "[") {
+                perItem = decodesPerItem ? try readNumbers(&parser) : try skipNumbers(&parser)
             } else {
                 let value = try parser.value()
-                values[key] = value
+                if let slot { values[slot: slot] = value }
             }
         }
     }
@@ -72,6 +90,19 @@ private struct RecordFields {
             }
         }
         return numbers
+    }
+
+    /// An array of numbers or nulls, checked but not converted: returns an empty array.
+    private mutating func skipNumbers(_ parser: inout JSONParser) throws(JSONParseError) -> [Double] {
+        try parser.begin(UInt8(ascii: "["))
+        var isFirst = true
+        while try parser.nextElement(isFirst: isFirst) {
+            isFirst = false
+            if try parser.skipNumber() { continue }
+            if case .null = try parser.value() { continue }
+            perItemIsValid = false
+        }
+        return []
     }
 
     func record() throws(RecordDecodingError) -> ResultRecord {
@@ -187,20 +218,65 @@ private struct RecordFields {
     }
 }
 
-/// The values of the keys a record may hold, in fixed slots: one hash per key, no dictionary built per line.
+/// The values of the keys a record may hold, in fixed slots found by comparing bytes: no key
+/// string is built and nothing is hashed per line.
 private struct KnownMembers {
-    private var slots = [JSONValue?](repeating: nil, count: 23)
+    /// The slot of `per_item`, which is read separately and never stored here.
+    static let perItemSlot = 23
 
-    private static let slotOfKey: [String: Int] = [
-        "v": 0, "kind": 1, "run": 2, "split": 3, "source": 4, "epoch": 5, "step": 6, "seq": 7, "batch": 8,
-        "boxes": 9, "classes": 10, "loss": 11, "classification": 12, "localization": 13, "positives": 14,
-        "negatives": 15, "negatives_available": 16, "params": 17, "compute_us": 18, "sidecar": 19, "code": 20,
-        "error": 21, "details": 22,
-    ]
+    private var slots = [JSONValue?](repeating: nil, count: 24)
 
-    /// The value of a known key; unknown keys read as absent and are dropped when set.
+    /// The slot of the key spelled by `bytes`, or nil for a key records do not have.
+    static func slot(of bytes: UnsafeRawBufferPointer) -> Int? {
+        func matches(_ name: StaticString) -> Bool {
+            guard let base = bytes.baseAddress, name.utf8CodeUnitCount == bytes.count else { return false }
+            return memcmp(base, name.utf8Start, bytes.count) == 0
+        }
+        switch bytes.count {
+        case 1: if matches("v") { return 0 }
+        case 3:
+            if matches("run") { return 2 }
+            if matches("seq") { return 7 }
+        case 4:
+            if matches("kind") { return 1 }
+            if matches("step") { return 6 }
+            if matches("loss") { return 11 }
+            if matches("code") { return 20 }
+        case 5:
+            if matches("split") { return 3 }
+            if matches("epoch") { return 5 }
+            if matches("batch") { return 8 }
+            if matches("boxes") { return 9 }
+            if matches("error") { return 21 }
+        case 6:
+            if matches("source") { return 4 }
+            if matches("params") { return 17 }
+        case 7:
+            if matches("classes") { return 10 }
+            if matches("sidecar") { return 19 }
+            if matches("details") { return 22 }
+        case 8: if matches("per_item") { return perItemSlot }
+        case 9:
+            if matches("positives") { return 14 }
+            if matches("negatives") { return 15 }
+        case 10: if matches("compute_us") { return 18 }
+        case 12: if matches("localization") { return 13 }
+        case 14: if matches("classification") { return 12 }
+        case 19: if matches("negatives_available") { return 16 }
+        default: break
+        }
+        return nil
+    }
+
+    /// The value stored in a slot.
+    subscript(slot slot: Int) -> JSONValue? {
+        get { slots[slot] }
+        set { slots[slot] = newValue }
+    }
+
+    /// The value of a known key; unknown keys read as absent.
     subscript(key: String) -> JSONValue? {
-        get { Self.slotOfKey[key].flatMap { slots[$0] } }
-        set { if let slot = Self.slotOfKey[key] { slots[slot] = newValue } }
+        var key = key
+        return key.withUTF8 { Self.slot(of: UnsafeRawBufferPointer($0)) }.flatMap { slots[$0] }
     }
 }

@@ -35,6 +35,20 @@ struct SettingsTests {
         #expect(fromFile.curve == builtIn.curve)
         #expect(fromFile.outputServerKey == builtIn.outputServerKey)
         #expect(try settings.string("log.level", default: nil) == "info")
+
+        let aggregateFromFile = try AggregatorSettings(reading: settings)
+        let aggregateBuiltIn = AggregatorSettings()
+        #expect(aggregateFromFile.input == aggregateBuiltIn.input)
+        #expect(aggregateFromFile.http == aggregateBuiltIn.http)
+        #expect(aggregateFromFile.statePath == aggregateBuiltIn.statePath)
+        #expect(aggregateFromFile.snapshotsPath == aggregateBuiltIn.snapshotsPath)
+        #expect(aggregateFromFile.publish == aggregateBuiltIn.publish)
+        #expect(aggregateFromFile.snapshotInterval == aggregateBuiltIn.snapshotInterval)
+        #expect(aggregateFromFile.stateInterval == aggregateBuiltIn.stateInterval)
+        #expect(aggregateFromFile.parameters == aggregateBuiltIn.parameters)
+        #expect(aggregateBuiltIn.input.map(\.description) == ["@tcp://127.0.0.1:5556"])
+        #expect(aggregateBuiltIn.http.description == "127.0.0.1:9180")
+        #expect(aggregateBuiltIn.parameters == AggregationParameters(emaDecay: 0.98, window: 100, reorderWindow: 1024, maxKeys: 1000))
     }
 
     @Test("every key the code reads is documented in Config/lossd.yaml")
@@ -45,6 +59,8 @@ struct SettingsTests {
             "curve": ["key_file", "allowed_clients"],
             "loss": ["neg_pos_ratio", "n_neg_min", "alpha", "mining", "scores"],
             "limits": ["max_message_bytes"],
+            "aggregate": ["input", "http", "state", "snapshots", "publish", "snapshot_interval", "state_interval",
+                          "ema_decay", "window", "reorder_window", "max_keys"],
             "log": ["level"],
         ]
         for (section, names) in keys {
@@ -77,15 +93,53 @@ struct SettingsTests {
         (["LOSSD_SIDECAR_INPUT": "udp://127.0.0.1:1"], "sidecar.input"),
         (["LOSSD_SIDECAR_OUTPUT": "nowhere"], "sidecar.output"),
         (["LOSSD_LIMITS_MAX_MESSAGE_BYTES": "12"], "limits.max_message_bytes"),
+        (["LOSSD_AGGREGATE_INPUT": "tcp://nowhere"], "aggregate.input"),
+        (["LOSSD_AGGREGATE_HTTP": "127.0.0.1"], "aggregate.http"),
+        (["LOSSD_AGGREGATE_HTTP": "localhost:70000"], "aggregate.http"),
+        (["LOSSD_AGGREGATE_PUBLISH": "pgm://x"], "aggregate.publish"),
+        (["LOSSD_AGGREGATE_EMA_DECAY": "1"], "aggregate.ema_decay"),
+        (["LOSSD_AGGREGATE_WINDOW": "0"], "aggregate.window"),
+        (["LOSSD_AGGREGATE_REORDER_WINDOW": "1000000"], "aggregate.reorder_window"),
+        (["LOSSD_AGGREGATE_MAX_KEYS": "0"], "aggregate.max_keys"),
+        (["LOSSD_AGGREGATE_SNAPSHOT_INTERVAL": "0"], "aggregate.snapshot_interval"),
+        (["LOSSD_AGGREGATE_STATE_INTERVAL": "soon"], "aggregate.state_interval"),
     ])
     func invalidValues(environment: [String: String], key: String) async throws {
         let settings = try await SettingsReader.load(flags: [:], configFile: nil, environment: environment)
         do {
             _ = try SidecarSettings(reading: settings)
+            _ = try AggregatorSettings(reading: settings)
             Issue.record("\(environment) was accepted")
         } catch {
             #expect("\(error)".contains(key), "\(error)")
             #expect("\(error)".contains(SettingsError.environmentName(of: key)))
+        }
+    }
+
+    @Test("aggregate settings: a flag wins over the environment, which wins over the file")
+    func aggregatePrecedence() async throws {
+        let file = try write("aggregate:\n  window: 7\n  ema_decay: 0.5\n  http: \"0.0.0.0:1\"\n  state: /tmp/s.json\n")
+        defer { try? FileManager.default.removeItem(atPath: file) }
+        let settings = try await SettingsReader.load(
+            flags: ["aggregate.window": .int(9)],
+            configFile: file,
+            environment: ["LOSSD_AGGREGATE_EMA_DECAY": "0.25", "LOSSD_AGGREGATE_SNAPSHOT_INTERVAL": "0.5"])
+        let aggregate = try AggregatorSettings(reading: settings)
+        #expect(aggregate.parameters.window == 9)  // flag
+        #expect(aggregate.parameters.emaDecay == 0.25)  // environment over file
+        #expect(aggregate.http == HTTPAddress(host: "0.0.0.0", port: 1))  // file
+        #expect(aggregate.statePath == "/tmp/s.json")
+        #expect(aggregate.snapshotInterval == .milliseconds(500))
+        #expect(aggregate.parameters.reorderWindow == 1024)  // default
+    }
+
+    @Test("HTTP addresses parse as host:port and [ipv6]:port")
+    func httpAddresses() throws {
+        #expect(try HTTPAddress(parsing: "127.0.0.1:9180") == HTTPAddress(host: "127.0.0.1", port: 9180))
+        #expect(try HTTPAddress(parsing: " [::1]:0 ") == HTTPAddress(host: "::1", port: 0))
+        #expect(try HTTPAddress(parsing: "[::1]:80").description == "[::1]:80")
+        for bad in ["", ":80", "host", "host:", "host:x", "[::1]80", "h:65536"] {
+            #expect(throws: HTTPAddressError.self) { try HTTPAddress(parsing: bad) }
         }
     }
 

@@ -127,4 +127,22 @@ struct ResultRecordTests {
             return error.reason.contains(reason)
         }
     }
+
+    @Test func perItemCanBeCheckedWithoutBeingConverted() throws {
+        let line = ResultRecord.loss(Self.lossRecord).jsonLine()
+        let skipped = try line.withUnsafeBytes { try ResultRecord(jsonLine: $0, decodingPerItem: false) }
+        var expected = Self.lossRecord
+        expected.perItem = []
+        #expect(skipped == .loss(expected))
+        #expect(try ResultRecord(jsonLine: line) == .loss(Self.lossRecord))
+    }
+
+    @Test(arguments: [#"[1.0,"x"]"#, "[1.e5]", "[-]", "[01]", "[1,]", "[1 2]", "[nul]", "[1.0e]"])
+    func perItemThatIsNotNumbersIsRefusedEvenWhenSkipped(perItem: String) {
+        let line = #"{"v":1,"kind":"loss","batch":2,"boxes":4,"classes":3,"loss":1,"classification":1,"localization":0,"#
+            + #""per_item":\#(perItem),"positives":1,"negatives":3,"negatives_available":5}"#
+        #expect(throws: RecordDecodingError.self) {
+            _ = try Array(line.utf8).withUnsafeBytes { try ResultRecord(jsonLine: $0, decodingPerItem: false) }
+        }
+    }
 }

@@ -13,7 +13,7 @@ struct BenchCommand: ParsableCommand {
             the numbers mean the same on any machine. Build in release mode first (make bench \
             does): debug builds are many times slower.
             """,
-        subcommands: [KernelBenchCommand.self, PipelineBenchCommand.self],
+        subcommands: [KernelBenchCommand.self, PipelineBenchCommand.self, AggregateBenchCommand.self],
         defaultSubcommand: KernelBenchCommand.self
     )
 }
@@ -69,6 +69,49 @@ struct KernelBenchCommand: ParsableCommand {
         } else {
             print(BenchReport.table([result]))
         }
+    }
+}
+
+/// `lossd bench aggregate`: records per second through the aggregator on one thread.
+struct AggregateBenchCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "aggregate",
+        abstract: "Time the aggregator: record lines decoded and ingested per second on one thread.",
+        discussion: """
+            Generates loss records as sidecars write them (several runs, splits and sources, \
+            increasing seqs, one error record in a hundred), then times what the daemon's \
+            receiver does with each: decode the JSON line and ingest it into the statistics, \
+            lock included. Decoding alone and ingesting alone are timed as well. The SPEC's \
+            target: at least 100,000 records/s on one core.
+
+            Examples:
+              lossd bench aggregate
+              lossd bench aggregate --records 200000 --batch 64
+              lossd bench aggregate --json
+            """
+    )
+
+    @Option(help: "Record lines per repetition.")
+    var records: Int = 50_000
+
+    @Option(help: "Images per batch: the length of each record's per_item.")
+    var batch: Int = 32
+
+    @Option(name: .customLong("repeat"), help: "Timed repetitions.")
+    var repetitions: Int = 5
+
+    @Flag(help: "One JSON object instead of a table.")
+    var json = false
+
+    func validate() throws {
+        guard records >= 1 else { throw ValidationError("--records must be at least 1.") }
+        guard batch >= 1 else { throw ValidationError("--batch must be at least 1.") }
+        guard repetitions >= 1 else { throw ValidationError("--repeat must be at least 1.") }
+    }
+
+    func run() throws {
+        let result = try AggregatorBenchmark(records: records, batch: batch, repetitions: repetitions).run()
+        print(json ? BenchReport.json(result) : BenchReport.table(result))
     }
 }
 

@@ -71,4 +71,30 @@ enum BenchReport {
         guard let data = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]) else { return "{}" }
         return String(decoding: data, as: UTF8.self)
     }
+
+    /// A table of the aggregator's figures.
+    static func table(_ r: AggregatorBenchmark.Result) -> String {
+        [
+            "aggregate (one thread; median of \(r.total.samples.count) repetitions, min–max in brackets)",
+            String(format: "  records  batch  bytes/record  records/s                      ns/record  decode ns  ingest ns"),
+            String(
+                format: "  %7d  %5d  %12.0f  %9.0f [%9.0f–%9.0f]  %9.0f  %9.0f  %9.0f",
+                r.records, r.batch, r.bytesPerRecord, r.recordsPerSecond,
+                Double(r.records) / max(r.total.max, 1e-12), Double(r.records) / max(r.total.min, 1e-12),
+                r.nanosecondsPerRecord, r.decodeNanosecondsPerRecord, r.ingestNanosecondsPerRecord),
+        ].joined(separator: "\n")
+    }
+
+    /// One JSON object describing the aggregator's figures.
+    static func json(_ r: AggregatorBenchmark.Result) -> String {
+        let object: [String: Any] = [
+            "part": "aggregate", "records": r.records, "batch": r.batch, "bytes_per_record": r.bytesPerRecord,
+            "records_per_s": r.recordsPerSecond, "records_per_s_min": Double(r.records) / max(r.total.max, 1e-12),
+            "records_per_s_max": Double(r.records) / max(r.total.min, 1e-12), "ns_per_record": r.nanosecondsPerRecord,
+            "decode_ns_per_record": r.decodeNanosecondsPerRecord, "ingest_ns_per_record": r.ingestNanosecondsPerRecord,
+            "repetitions": r.total.samples.count,
+        ]
+        guard let data = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]) else { return "{}" }
+        return String(decoding: data, as: UTF8.self)
+    }
 }

@@ -1,0 +1,27 @@
+/// The settings that shape the statistics an ``Aggregation`` keeps (SPEC §6).
+///
+/// They are part of the saved state: a daemon restarted with other parameters keeps its totals and
+/// continues with the new parameters (the window keeps its newest batches, the EMA its value).
+public struct AggregationParameters: Sendable, Hashable {
+    /// The EMA decay `d` in `ema_t = d·ema_{t−1} + (1−d)·x_t`, in `0..<1`. Default 0.98.
+    public var emaDecay: Double
+    /// How many of the latest batches `window` averages over. Default 100.
+    public var window: Int
+    /// How far below the highest seq of a (run, source) a seq may arrive before it counts as lost.
+    /// Default 1024.
+    public var reorderWindow: Int
+    /// The most (run, split) pairs, and separately (run, source) pairs, kept; records of further
+    /// pairs are counted as overflow and not stored. Default 1000.
+    public var maxKeys: Int
+
+    /// The largest `reorderWindow` accepted: it bounds the memory of each (run, source).
+    public static let maxReorderWindow = 65_536
+
+    /// The defaults of SPEC §6.
+    public init(emaDecay: Double = 0.98, window: Int = 100, reorderWindow: Int = 1024, maxKeys: Int = 1000) {
+        self.emaDecay = emaDecay
+        self.window = window
+        self.reorderWindow = reorderWindow
+        self.maxKeys = maxKeys
+    }
+}

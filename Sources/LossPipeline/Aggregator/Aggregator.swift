@@ -1,0 +1,76 @@
+import Foundation
+public import LossWire
+import Synchronization
+
+/// The thread-safe front of an ``Aggregation``: one receiver thread ingests, any number of
+/// readers (HTTP handlers, the snapshot writer) take snapshots.
+///
+/// Decoding happens outside the lock (``ingest(jsonLine:at:)`` decodes first, then locks for the
+/// O(1) update), and a snapshot copies the state under the lock and derives its figures after
+/// releasing it, so a reader holds the receiver up for no more than a copy-on-write copy.
+public final class Aggregator: Sendable {
+    private let state: Mutex<Aggregation>
+
+    /// An aggregator starting from `aggregation` (empty, or loaded from a state file).
+    public init(_ aggregation: Aggregation) {
+        state = Mutex(aggregation)
+    }
+
+    /// An empty aggregator started at `startTime` (seconds since the Unix epoch).
+    public convenience init(parameters: AggregationParameters = AggregationParameters(), startTime: Double) {
+        self.init(Aggregation(parameters: parameters, startTime: startTime))
+    }
+
+    /// The parameters the statistics are kept with.
+    public var parameters: AggregationParameters {
+        state.withLock { $0.parameters }
+    }
+
+    /// Aggregates one decoded record that arrived at `time` (seconds since the Unix epoch).
+    @discardableResult
+    public func ingest(_ record: ResultRecord, at time: Double) -> Aggregation.Outcome {
+        state.withLock { $0.ingest(record, at: time) }
+    }
+
+    /// Decodes one record line and aggregates it; a line that is not a v1 record is counted as
+    /// invalid and its reason returned. The record's `per_item` is checked, not converted.
+    ///
+    /// - Returns: what became of the record, and why it was invalid when it was.
+    @discardableResult
+    public func ingest(jsonLine bytes: UnsafeRawBufferPointer, at time: Double) -> (outcome: Aggregation.Outcome, problem: RecordDecodingError?) {
+        do {
+            // per_item is checked but not converted: the statistics never use it, and converting
+            // B decimal numbers would be most of the cost of a record.
+            let record = try ResultRecord(jsonLine: bytes, decodingPerItem: false)
+            return (ingest(record, at: time), nil)
+        } catch {
+            ingestInvalid(at: time)
+            return (.invalid, error)
+        }
+    }
+
+    /// Counts a message that is not a valid v1 record.
+    public func ingestInvalid(at time: Double) {
+        state.withLock { $0.ingestInvalid(at: time) }
+    }
+
+    /// Counts every pending seq as lost (shutdown: every gap counts).
+    public func countPendingAsLost() {
+        state.withLock { $0.countPendingAsLost() }
+    }
+
+    /// A copy of the whole state, e.g. to save it.
+    public var aggregation: Aggregation {
+        state.withLock { $0 }
+    }
+
+    /// The derived statistics as of `time` (seconds since the Unix epoch).
+    public func snapshot(at time: Double) -> AggregatorSnapshot {
+        aggregation.snapshot(at: time)
+    }
+
+    /// The derived statistics as of now.
+    public func snapshot() -> AggregatorSnapshot {
+        snapshot(at: Date().timeIntervalSince1970)
+    }
+}

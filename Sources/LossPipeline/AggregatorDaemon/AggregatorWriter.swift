@@ -1,0 +1,132 @@
+import Foundation
+import Logging
+import ZeroMQ
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// The daemon's writer thread: snapshots to a JSON Lines file and a PUB socket every
+/// `snapshot_interval`, the state file every `state_interval`, and both once more at shutdown.
+///
+/// It owns the snapshots file and the PUB socket, so nothing else touches them.
+enum AggregatorWriter {
+    /// The topic frame of published snapshots.
+    static let topic = "stats"
+
+    /// Runs on the calling (writer) thread until `stop` is raised, then saves for the last time.
+    ///
+    /// Fulfils `ready` with nil once the outputs are open, or with the reason they are not (and
+    /// returns at once).
+    static func run(
+        settings: AggregatorSettings, aggregator: Aggregator, context: Context, stop: StopSignal,
+        ready: OneShot<String?>, logger: Logger
+    ) {
+        var snapshotsFD: Int32 = -1
+        if let path = settings.snapshotsPath {
+            snapshotsFD = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
+            guard snapshotsFD >= 0 else {
+                ready.fulfil("cannot open the snapshots file \(path): \(String(cString: strerror(errno))). Check that its folder exists and is writable, or choose another with --snapshots.")
+                return
+            }
+        }
+        defer { if snapshotsFD >= 0 { close(snapshotsFD) } }
+        var publisher: Socket?
+        if let endpoints = settings.publish {
+            do {
+                let socket = try Socket(context, type: .pub)
+                try socket.setOptions([.linger(.seconds(1))])
+                try socket.attach(endpoints)
+                publisher = socket
+            } catch {
+                ready.fulfil("cannot open the publish socket \(endpoints.map(\.description).joined(separator: ",")): \(error). Choose another endpoint with --publish.")
+                return
+            }
+        }
+        defer { publisher?.close() }
+        let stateFile = settings.statePath.map(AggregatorStateFile.init(path:))
+        ready.fulfil(nil)
+
+        let snapshotting = snapshotsFD >= 0 || publisher != nil
+        let snapshotEvery = settings.snapshotInterval / .seconds(1)
+        let stateEvery = settings.stateInterval / .seconds(1)
+        var nextSnapshot = Date().timeIntervalSince1970 + snapshotEvery
+        var nextState = Date().timeIntervalSince1970 + stateEvery
+
+        func writeSnapshot(_ now: Double) {
+            let line = aggregator.snapshot(at: now).jsonLine()
+            if snapshotsFD >= 0 {
+                if let reason = appendLine(line, to: snapshotsFD) {
+                    logger.error("cannot append to the snapshots file", metadata: ["path": "\(settings.snapshotsPath ?? "")", "error": "\(reason)"])
+                }
+            }
+            if let publisher {
+                do {
+                    try publisher.send([Array(topic.utf8), line], mode: .dontWait)
+                } catch {
+                    logger.debug("a snapshot was not published", metadata: ["error": "\(error)"])
+                }
+            }
+        }
+
+        func saveState(_ now: Double) {
+            guard let stateFile else { return }
+            do {
+                try stateFile.save(aggregator.aggregation, now: now)
+            } catch {
+                logger.error("\(error)")
+            }
+        }
+
+        while true {
+            var deadline = Double.infinity
+            if snapshotting { deadline = min(deadline, nextSnapshot) }
+            if stateFile != nil { deadline = min(deadline, nextState) }
+            // Nothing due (no outputs): wake hourly. Date.distantFuture overflows NSCondition's timespec.
+            let wakeAt = Date(timeIntervalSince1970: min(deadline, Date().timeIntervalSince1970 + 3600))
+            if stop.wait(until: wakeAt) { break }
+            let now = Date().timeIntervalSince1970
+            if snapshotting && now >= nextSnapshot {
+                writeSnapshot(now)
+                nextSnapshot = Self.next(after: nextSnapshot, every: snapshotEvery, now: now)
+            }
+            if stateFile != nil && now >= nextState {
+                saveState(now)
+                nextState = Self.next(after: nextState, every: stateEvery, now: now)
+            }
+        }
+
+        // Shutdown: every gap counts, then the state and one last snapshot.
+        aggregator.countPendingAsLost()
+        let now = Date().timeIntervalSince1970
+        saveState(now)
+        if snapshotting { writeSnapshot(now) }
+        if let path = settings.statePath { logger.info("state saved", metadata: ["state": "\(path)"]) }
+    }
+
+    /// The next due time after `due`, skipping the periods missed while busy.
+    private static func next(after due: Double, every interval: Double, now: Double) -> Double {
+        var next = due + interval
+        if next <= now { next = now + interval }
+        return next
+    }
+
+    /// Appends `line` and a newline in one write, so readers never see half a line; returns the
+    /// reason on failure.
+    private static func appendLine(_ line: [UInt8], to fd: Int32) -> String? {
+        var bytes = line
+        bytes.append(UInt8(ascii: "\n"))
+        var offset = 0
+        while offset < bytes.count {
+            let written = bytes.withUnsafeBytes { buffer in write(fd, buffer.baseAddress.map { $0 + offset }, buffer.count - offset) }
+            if written < 0 {
+                if errno == EINTR { continue }
+                return String(cString: strerror(errno))
+            }
+            offset += written
+        }
+        return nil
+    }
+}

@@ -1,0 +1,85 @@
+import ArgumentParser
+import Configuration
+import Logging
+import LossPipeline
+import ServiceLifecycle
+
+/// `lossd aggregate`: PULL records, keep running statistics, serve them over HTTP.
+struct AggregateCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "aggregate",
+        abstract: "Receive loss records, keep running statistics, and serve them to people and Prometheus.",
+        discussion: """
+            The central daemon. Sidecars push one JSON record per batch to its PULL socket \
+            (--input, default @tcp://127.0.0.1:5556: @ binds, > connects). For every (run, split) \
+            it keeps, for loss, classification and localization: the batch-size-weighted mean \
+            since start, a debiased EMA (--ema-decay), the mean of the last --window batches, the \
+            last, min and max values, and the current and previous epoch's means; also batches, \
+            samples, positives and mined negatives per batch, errors by code and batches/s. For \
+            every (run, source) it counts lost and duplicated batches from the records' seq \
+            (--reorder-window).
+
+            HTTP on --http (default 127.0.0.1:9180): GET /metrics (Prometheus), GET /stats (the \
+            same as JSON), GET /healthz. docs/OPERATIONS.md describes every figure and metric.
+
+            --state FILE keeps the statistics across restarts: saved atomically every \
+            --state-interval seconds and at shutdown, loaded at start (a damaged file is moved \
+            aside and the daemon starts fresh). --snapshots FILE appends one JSON line per \
+            --snapshot-interval; --publish EP sends the same JSON on a PUB socket, topic "stats".
+
+            SIGINT or SIGTERM: ingest the records already received, count every seq gap as lost, \
+            save the state and exit 0; a second signal exits at once.
+
+            Examples:
+              lossd aggregate
+              lossd aggregate --state /var/lib/lossd/state.json --snapshots /var/log/lossd/stats.jsonl
+              lossd aggregate --input @tcp://0.0.0.0:5556 --http 0.0.0.0:9180 --publish @tcp://0.0.0.0:5557
+              lossd aggregate --window 500 --ema-decay 0.99 --reorder-window 4096
+              curl -s 127.0.0.1:9180/stats | python3 -m json.tool
+              LOSSD_AGGREGATE_STATE=state.json lossd aggregate --config Config/lossd.yaml
+            """
+    )
+
+    @OptionGroup(title: "Aggregator")
+    var options: AggregateOptions
+
+    @OptionGroup(title: "Settings and logging")
+    var common: CommonOptions
+
+    func run() async throws {
+        let settings = try await common.loadSettings(flags: options.flagValues)
+        let aggregateSettings: AggregatorSettings
+        do {
+            aggregateSettings = try AggregatorSettings(reading: settings)
+        } catch {
+            throw ValidationError("\(error)")
+        }
+        let logger = try LogSetup.logger(label: "lossd.aggregate", settings: settings)
+        let daemon: AggregatorDaemon
+        do {
+            daemon = try AggregatorDaemon(settings: aggregateSettings, logger: logger)
+        } catch {
+            logger.critical("\(error)")
+            throw ExitCode(1)
+        }
+        let http = AggregatorHTTPServer.service(aggregator: daemon.aggregator, address: aggregateSettings.http, logger: logger)
+        // Services stop in reverse order: the daemon drains and saves first, while HTTP still answers.
+        let group = ServiceGroup(configuration: ServiceGroupConfiguration(
+            services: [.init(service: http), .init(service: AggregatorService(daemon: daemon, logger: logger))],
+            gracefulShutdownSignals: [.sigterm, .sigint],
+            logger: logger))
+        do {
+            try await group.run()
+        } catch {
+            logger.critical("\(Self.describe(error))")
+            throw ExitCode(1)
+        }
+    }
+
+    /// The innermost useful description of a service-group error.
+    static func describe(_ error: any Error) -> String {
+        if let aggregatorError = error as? AggregatorError { return "\(aggregatorError)" }
+        if let groupError = error as? ServiceGroupError { return "\(groupError)" }
+        return "\(error)"
+    }
+}
