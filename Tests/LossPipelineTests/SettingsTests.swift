@@ -59,6 +59,7 @@ struct SettingsTests {
             "curve": ["key_file", "allowed_clients"],
             "loss": ["neg_pos_ratio", "n_neg_min", "alpha", "mining", "scores"],
             "limits": ["max_message_bytes"],
+            "serve": ["records_input"],
             "aggregate": ["input", "http", "state", "snapshots", "publish", "snapshot_interval", "state_interval",
                           "ema_decay", "window", "reorder_window", "max_keys"],
             "log": ["level"],

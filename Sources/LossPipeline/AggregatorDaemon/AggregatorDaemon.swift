@@ -2,7 +2,7 @@ import Foundation
 public import Logging
 import LossWire
 import Synchronization
-import ZeroMQ
+public import ZeroMQ
 
 #if canImport(Glibc)
 import Glibc
@@ -33,15 +33,21 @@ public final class AggregatorDaemon: Sendable {
     private let logger: Logger
     private let stopping = Atomic<Bool>(false)
     private let writerStop = StopSignal()
+    private let sharedContext: Context?
 
     /// Creates a daemon, loading the state file when there is one (a damaged one is moved aside
     /// and the daemon starts fresh); nothing is bound until ``run()``.
     ///
     /// - Throws: ``AggregatorStateError/io(path:operation:reason:)`` when the state file exists
     ///   but cannot be read or moved aside.
-    public init(settings: AggregatorSettings, logger: Logger) throws(AggregatorStateError) {
+    ///
+    /// - Parameter context: A ZeroMQ context shared with other parts of the process (so that
+    ///   `inproc://` endpoints join them), or nil for one of the daemon's own. With a shared
+    ///   context, its owner runs the CURVE authenticator, if any: a context has one.
+    public init(settings: AggregatorSettings, logger: Logger, context: Context? = nil) throws(AggregatorStateError) {
         self.settings = settings
         self.logger = logger
+        self.sharedContext = context
         let now = Date().timeIntervalSince1970
         if let path = settings.statePath {
             aggregator = Aggregator(try AggregatorStateFile(path: path).load(parameters: settings.parameters, now: now, logger: logger))
@@ -66,7 +72,15 @@ public final class AggregatorDaemon: Sendable {
     /// - Throws: ``AggregatorError`` when the input cannot be bound or the snapshots file or the
     ///   publish socket cannot be opened. Failures after start are logged instead.
     public func runBlocking() throws {
-        let context = try Context()
+        let context = try sharedContext ?? Context()
+        // CURVE: the authenticator must answer before the input binds, and outlive it.
+        let authenticator: CurveAuthenticator?
+        do {
+            authenticator = sharedContext == nil ? try settings.curve.startAuthenticator(context: context, logger: logger) : nil
+        } catch {
+            throw AggregatorError.input(endpoints: "CURVE authentication", reason: "\(error)")
+        }
+        defer { authenticator?.stop() }
         let writerReady = OneShot<String?>()
         let writer = try SocketThread(name: "aggregate-write") {
             AggregatorWriter.run(
@@ -81,7 +95,7 @@ public final class AggregatorDaemon: Sendable {
         let inputReady = OneShot<String?>()
         let receiver = try SocketThread(name: "aggregate-recv", context: context, type: .pull) { socket in
             do {
-                try socket.setOptions([.linger(.zero)])
+                try socket.setOptions([.linger(.zero)] + self.settings.curve.serverOptions)
                 try socket.attach(self.settings.input)
             } catch {
                 inputReady.fulfil("\(error)")

@@ -18,6 +18,8 @@ public struct AggregatorSettings: Sendable {
     public var stateInterval: Duration
     /// The statistics' parameters (EMA decay, window, reorder window, max keys).
     public var parameters: AggregationParameters
+    /// CURVE keys: with a key pair the input requires CURVE (and, with a list, allowed clients).
+    public var curve: CurveSettings
 
     /// `@tcp://127.0.0.1:5556`: where the sidecars' default output connects.
     public static let defaultInput: [Endpoint] = (try? Endpoint.parseList("@tcp://127.0.0.1:5556", defaultRole: .bind)) ?? []
@@ -31,7 +33,8 @@ public struct AggregatorSettings: Sendable {
         publish: [Endpoint]? = nil,
         snapshotInterval: Duration = .seconds(10),
         stateInterval: Duration = .seconds(10),
-        parameters: AggregationParameters = AggregationParameters()
+        parameters: AggregationParameters = AggregationParameters(),
+        curve: CurveSettings = CurveSettings()
     ) {
         self.input = input
         self.http = http
@@ -41,6 +44,7 @@ public struct AggregatorSettings: Sendable {
         self.snapshotInterval = snapshotInterval
         self.stateInterval = stateInterval
         self.parameters = parameters
+        self.curve = curve
     }
 
     /// Reads every `aggregate.*` key, checking each.
@@ -71,6 +75,7 @@ public struct AggregatorSettings: Sendable {
             window: try settings.int("aggregate.window", default: builtIn.window, in: 1...1_000_000),
             reorderWindow: try settings.int("aggregate.reorder_window", default: builtIn.reorderWindow, in: 0...AggregationParameters.maxReorderWindow),
             maxKeys: try settings.int("aggregate.max_keys", default: builtIn.maxKeys, in: 1...1_000_000))
+        curve = try CurveSettings(reading: settings)
     }
 
     /// An endpoint list, or nil when the key is absent or empty.

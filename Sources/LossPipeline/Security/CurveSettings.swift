@@ -1,3 +1,4 @@
+public import Logging
 public import ZeroMQ
 
 /// Which CURVE keys a process uses and trusts (`curve.*`, `sidecar.output_server_key`).
@@ -50,5 +51,18 @@ public struct CurveSettings: Sendable, Hashable {
     public var serverOptions: [SocketOption] {
         guard let keyPair else { return [] }
         return keyPair.serverOptions + [.zapDomain("lossd")]
+    }
+
+    /// Starts the ZAP handler of `context` when this process has a key pair (nil otherwise):
+    /// allowed clients in, others refused and logged. Stop it after closing the server sockets.
+    public func startAuthenticator(context: Context, logger: Logger) throws(ZeroMQError) -> CurveAuthenticator? {
+        guard keyPair != nil else { return nil }
+        return try CurveAuthenticator(context: context, allowedClientKeys: allowedClients) { address, key, accepted in
+            if accepted {
+                logger.debug("accepted a CURVE client", metadata: ["address": "\(address)", "client_key": "\(key)"])
+            } else {
+                logger.warning("refused a client whose CURVE key is not allowed", metadata: ["address": "\(address)", "client_key": "\(key)"])
+            }
+        }
     }
 }

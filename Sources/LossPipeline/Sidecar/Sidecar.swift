@@ -3,7 +3,7 @@ public import Logging
 import LossWire
 import SSDLoss
 import Synchronization
-import ZeroMQ
+public import ZeroMQ
 
 /// The sidecar: PULL batches, compute them on a worker pool, write one record per batch in order.
 ///
@@ -28,11 +28,17 @@ public final class Sidecar: Sendable {
     private let stopping = Atomic<Bool>(false)
     private let counters = SidecarCounters()
     private let boundInput = Mutex<String?>(nil)
+    private let sharedContext: Context?
 
     /// Creates a sidecar; nothing is bound until ``run()``.
-    public init(settings: SidecarSettings, logger: Logger) {
+    ///
+    /// - Parameter context: A ZeroMQ context shared with other parts of the process (so that
+    ///   `inproc://` endpoints join them), or nil for a context of the sidecar's own. With a
+    ///   shared context, its owner runs the CURVE authenticator, if any: a context has one.
+    public init(settings: SidecarSettings, logger: Logger, context: Context? = nil) {
         self.settings = settings
         self.logger = logger
+        self.sharedContext = context
     }
 
     /// Asks the sidecar to stop receiving and drain. Safe from any thread or signal handler task.
@@ -58,7 +64,7 @@ public final class Sidecar: Sendable {
     /// - Throws: ``SidecarError`` when the input cannot be bound, the output cannot be opened or
     ///   the recording cannot be created. Failures after start are logged and counted instead.
     public func runBlocking() throws -> SidecarReport {
-        let context = try Context()
+        let context = try sharedContext ?? Context()
         let settings = self.settings
         let logger = self.logger
         let counters = self.counters
@@ -104,15 +110,7 @@ public final class Sidecar: Sendable {
         // CURVE: the authenticator must answer before the input binds, and outlive it.
         let authenticator: CurveAuthenticator?
         do {
-            authenticator = try settings.curve.keyPair.map { _ throws(ZeroMQError) in
-                try CurveAuthenticator(context: context, allowedClientKeys: settings.curve.allowedClients) { address, key, accepted in
-                    if accepted {
-                        logger.debug("accepted a CURVE client", metadata: ["address": "\(address)", "client_key": "\(key)"])
-                    } else {
-                        logger.warning("refused a client whose CURVE key is not allowed", metadata: ["address": "\(address)", "client_key": "\(key)"])
-                    }
-                }
-            }
+            authenticator = sharedContext == nil ? try settings.curve.startAuthenticator(context: context, logger: logger) : nil
         } catch {
             pool.finish()
             throw SidecarError.input(endpoints: "CURVE authentication", reason: "\(error)")

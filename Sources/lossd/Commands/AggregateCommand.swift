@@ -40,14 +40,22 @@ struct AggregateCommand: AsyncParsableCommand {
             """
     )
 
+    @Option(help: "Where records arrive: an endpoint list (bare endpoints bind). Default @tcp://127.0.0.1:5556.")
+    var input: String?
+
     @OptionGroup(title: "Aggregator")
     var options: AggregateOptions
+
+    @OptionGroup(title: "CURVE security")
+    var curve: CurveOptions
 
     @OptionGroup(title: "Settings and logging")
     var common: CommonOptions
 
     func run() async throws {
-        let settings = try await common.loadSettings(flags: options.flagValues)
+        var flags = options.flagValues.merging(curve.flagValues) { first, _ in first }
+        if let input { flags["aggregate.input"] = .string(input) }
+        let settings = try await common.loadSettings(flags: flags)
         let aggregateSettings: AggregatorSettings
         do {
             aggregateSettings = try AggregatorSettings(reading: settings)

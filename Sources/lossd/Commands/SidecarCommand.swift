@@ -33,17 +33,8 @@ struct SidecarCommand: AsyncParsableCommand {
             """
     )
 
-    @Option(help: "Where batches arrive: an endpoint list (bare endpoints bind).")
-    var input: String?
-
     @Option(help: "Where records go: an endpoint list (bare endpoints connect), - for standard output, or a .jsonl path.")
     var output: String?
-
-    @Option(help: "Worker threads computing losses (default: the number of cores).")
-    var workers: Int?
-
-    @Option(help: "Batches waiting for a worker (default 2); memory stays within (queue + workers + 1) batches.")
-    var queue: Int?
 
     @Option(help: "Records queued for a slow or absent sink before sending waits (default 10000).")
     var sendHwm: Int?
@@ -51,17 +42,11 @@ struct SidecarCommand: AsyncParsableCommand {
     @Option(help: "Seconds queued records may take to reach the sink at shutdown (default 30).")
     var lingerSeconds: Double?
 
-    @Option(help: "Tee every received message, valid or not, into this .lossrec recording.")
-    var record: String?
-
-    @Option(help: "The identifier in each loss record's sidecar field (default host:pid).")
-    var sidecarId: String?
-
-    @Option(help: "Seconds between status log lines; 0 turns them off (default 10).")
-    var statusIntervalSeconds: Double?
-
     @Option(help: "The sink's CURVE public key (or its .pub file): encrypts and authenticates the output; needs --key-file.")
     var outputServerKey: String?
+
+    @OptionGroup(title: "Sidecar")
+    var sidecar: SidecarOptions
 
     @OptionGroup(title: "CURVE security")
     var curve: CurveOptions
@@ -73,17 +58,11 @@ struct SidecarCommand: AsyncParsableCommand {
     var common: CommonOptions
 
     var flagValues: [String: ConfigContent] {
-        var values = loss.flagValues.merging(curve.flagValues) { first, _ in first }
-        if let outputServerKey { values["sidecar.output_server_key"] = .string(outputServerKey) }
-        if let input { values["sidecar.input"] = .string(input) }
+        var values = sidecar.flagValues.merging(loss.flagValues) { first, _ in first }.merging(curve.flagValues) { first, _ in first }
         if let output { values["sidecar.output"] = .string(output) }
-        if let workers { values["sidecar.workers"] = .int(workers) }
-        if let queue { values["sidecar.queue"] = .int(queue) }
         if let sendHwm { values["sidecar.send_hwm"] = .int(sendHwm) }
         if let lingerSeconds { values["sidecar.linger_seconds"] = .double(lingerSeconds) }
-        if let record { values["sidecar.record"] = .string(record) }
-        if let sidecarId { values["sidecar.sidecar_id"] = .string(sidecarId) }
-        if let statusIntervalSeconds { values["sidecar.status_interval_seconds"] = .double(statusIntervalSeconds) }
+        if let outputServerKey { values["sidecar.output_server_key"] = .string(outputServerKey) }
         return values
     }
 
@@ -112,6 +91,7 @@ struct SidecarCommand: AsyncParsableCommand {
     /// The innermost useful description of a service-group error.
     static func describe(_ error: any Error) -> String {
         if let sidecarError = error as? SidecarError { return "\(sidecarError)" }
+        if let aggregatorError = error as? AggregatorError { return "\(aggregatorError)" }
         if let groupError = error as? ServiceGroupError { return "\(groupError)" }
         return "\(error)"
     }

@@ -1,11 +1,9 @@
 import ArgumentParser
 import Configuration
 
-/// The flags of `lossd aggregate`, one per `aggregate.*` setting (Config/lossd.yaml).
+/// The flags of `lossd aggregate` and `lossd serve`, one per `aggregate.*` setting
+/// (Config/lossd.yaml), except the input, whose flag differs between the two commands.
 struct AggregateOptions: ParsableArguments {
-    @Option(help: "Where records arrive: an endpoint list (bare endpoints bind). Default @tcp://127.0.0.1:5556.")
-    var input: String?
-
     @Option(help: "Where the HTTP server listens, host:port (port 0: any free port). Default 127.0.0.1:9180.")
     var http: String?
 
@@ -39,7 +37,6 @@ struct AggregateOptions: ParsableArguments {
     /// Flags given, by settings key.
     var flagValues: [String: ConfigContent] {
         var values: [String: ConfigContent] = [:]
-        if let input { values["aggregate.input"] = .string(input) }
         if let http { values["aggregate.http"] = .string(http) }
         if let state { values["aggregate.state"] = .string(state) }
         if let snapshots { values["aggregate.snapshots"] = .string(snapshots) }

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import subprocess
+import time
 
 import zmq
 
@@ -64,3 +65,52 @@ def test_only_allowed_clients_deliver_and_the_output_is_encrypted(lossd_bin, sta
     finally:
         sink.close(linger=0)
         context.term()
+
+
+def test_the_aggregator_takes_records_only_from_allowed_sidecars(lossd_bin, start_sidecar, tmp_path):
+    import json
+    import urllib.request
+
+    from lossd_testkit import LossdProcess, free_tcp_port, wait_for
+
+    aggregator_key, aggregator_pub = keygen(lossd_bin, tmp_path / "aggregator")
+    sidecar_key, sidecar_pub = keygen(lossd_bin, tmp_path / "sidecar")
+    stranger_key, _ = keygen(lossd_bin, tmp_path / "stranger")
+    records_port, http_port = free_tcp_port(), free_tcp_port()
+    aggregator = LossdProcess(
+        [lossd_bin, "aggregate", "--input", f"@tcp://127.0.0.1:{records_port}", "--http", f"127.0.0.1:{http_port}",
+         "--key-file", str(aggregator_key), "--allowed-clients", str(sidecar_pub)], tmp_path, "aggregator")
+
+    def records():
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{http_port}/stats", timeout=2) as response:
+                return json.load(response)["records"]
+        except OSError:
+            return None
+
+    try:
+        assert wait_for(lambda: records() is not None, timeout=20), aggregator.stderr()
+        # A record pushed with a key the aggregator does not allow never arrives.
+        context = zmq.Context()
+        stranger = context.socket(zmq.PUSH)
+        public, secret = read_key_pair(stranger_key)
+        stranger.curve_serverkey = read_public_key(aggregator_pub).encode()
+        stranger.curve_publickey, stranger.curve_secretkey = public.encode(), secret.encode()
+        stranger.connect(f"tcp://127.0.0.1:{records_port}")
+        stranger.send_json({"v": 1, "kind": "error", "code": "bad_header", "error": "forged", "run": "x"})
+        time.sleep(1.5)
+        assert records() == 0
+        stranger.close(linger=0)
+        context.term()
+        # The allowed sidecar's records arrive, encrypted.
+        sidecar = start_sidecar(f">tcp://127.0.0.1:{records_port}",
+                                extra=["--key-file", str(sidecar_key), "--output-server-key", str(aggregator_pub)])
+        case = load_golden("basic")
+        # The sidecar's key file makes its input CURVE too; with no allowed list, any client
+        # that knows its public key may send (a fresh key pair is made for this one).
+        with LossClient(sidecar.input, curve_server_key=read_public_key(sidecar_pub)) as trainer:
+            send_case(trainer, case)
+        assert wait_for(lambda: records() == 1, timeout=20), aggregator.stderr()[-2000:]
+        assert "refused a client whose CURVE key is not allowed" in aggregator.stderr()
+    finally:
+        aggregator.kill()

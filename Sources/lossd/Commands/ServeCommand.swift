@@ -1,0 +1,76 @@
+import ArgumentParser
+import Configuration
+import Logging
+import LossPipeline
+import ServiceLifecycle
+
+/// `lossd serve`: a sidecar and an aggregator in one process, for one machine.
+struct ServeCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "serve",
+        abstract: "Run a sidecar and an aggregator in one process: batches in, running averages out.",
+        discussion: """
+            The embedded default for one machine: trainers push batches to --input (default \
+            @tcp://127.0.0.1:5555); the sidecar computes them and hands the records to the \
+            aggregator over an in-process socket; the aggregator serves the running averages on \
+            --http (default 127.0.0.1:9180): /metrics, /stats, /healthz. Every flag of lossd \
+            sidecar (but its output) and of lossd aggregate (but its input) works here; \
+            --records-input lets sidecars on other hosts push their records to this aggregator \
+            as well.
+
+            SIGINT or SIGTERM: the sidecar finishes the batches it received, the aggregator \
+            ingests their records and saves its state, then the process exits 0.
+
+            Examples:
+              lossd serve
+              lossd serve --workers 2 --state state.json --snapshots stats.jsonl
+              lossd serve --input @tcp://0.0.0.0:5555 --records-input @tcp://0.0.0.0:5556
+            """
+    )
+
+    @Option(help: "Extra endpoints where the aggregator takes records from other sidecars (bare endpoints bind). Default: none.")
+    var recordsInput: String?
+
+    @OptionGroup(title: "Sidecar")
+    var sidecar: SidecarOptions
+
+    @OptionGroup(title: "Aggregator")
+    var aggregate: AggregateOptions
+
+    @OptionGroup(title: "CURVE security")
+    var curve: CurveOptions
+
+    @OptionGroup(title: "Loss defaults (a batch header's own settings win)")
+    var loss: LossOptions
+
+    @OptionGroup(title: "Settings and logging")
+    var common: CommonOptions
+
+    func run() async throws {
+        var flags = sidecar.flagValues
+            .merging(aggregate.flagValues) { first, _ in first }
+            .merging(curve.flagValues) { first, _ in first }
+            .merging(loss.flagValues) { first, _ in first }
+        if let recordsInput { flags["serve.records_input"] = .string(recordsInput) }
+        let settings = try await common.loadSettings(flags: flags)
+        let logger = try LogSetup.logger(label: "lossd.serve", settings: settings)
+        let server: LossServer
+        do {
+            let (sidecarSettings, aggregatorSettings) = try ServeSettings.read(settings)
+            server = try LossServer(sidecar: sidecarSettings, aggregator: aggregatorSettings, logger: logger)
+        } catch let error as SettingsError {
+            throw ValidationError("\(error)")
+        } catch {
+            logger.critical("\(error)")
+            throw ExitCode(1)
+        }
+        let group = ServiceGroup(configuration: ServiceGroupConfiguration(
+            services: server.services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        do {
+            try await group.run()
+        } catch {
+            logger.critical("\(SidecarCommand.describe(error))")
+            throw ExitCode(1)
+        }
+    }
+}
