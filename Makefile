@@ -21,8 +21,8 @@ build: deps ## Debug build.
 release: deps ## Release build (what demo and bench run).
 	$(SWIFT) build -c release --product lossd
 
-demo: release ## Replay the sample recording and print its records and summary.
-	$(RELEASE_BIN) replay Examples/sample.lossrec
+demo: release ## Watch lossd work: lossd demo (serve + built-in trainers, a live table, a summary).
+	$(RELEASE_BIN) demo
 
 test: deps ## Every test: Swift (unit and integration) and Python.
 	$(SWIFT) build --build-tests

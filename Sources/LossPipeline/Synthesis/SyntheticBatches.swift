@@ -124,7 +124,7 @@ public struct SyntheticBatchGenerator: Sendable {
         let skill = skill(atStep: step)
         let margin = 1.0 + 7.0 * skill
         let offsetNoise = 0.05 + 1.5 * (1 - skill)
-        var random = SplitMix64(seed: spec.seed &* 0x9E37_79B9_7F4A_7C15 ^ UInt64(truncatingIfNeeded: step))
+        var random = SplitMix64(keys: spec.seed, UInt64(truncatingIfNeeded: step))
         var logits = [Double](repeating: 0, count: classes)
 
         let isKeras = spec.layout == .keras
