@@ -23,29 +23,37 @@ func vectorExp(_ input: SIMD8<Float>) -> SIMD8<Float> {
     return y * floatLanes(exponent)
 }
 
-/// Per-chunk lane masks for reading one box's `C + 4` leading entries eight at a time.
+/// Per-chunk lane masks for reading one box's C class entries eight at a time.
 ///
-/// A box's class entries and offsets are read in chunks of eight float32 lanes; the last chunk
-/// may run into the 8 ignored trailing entries (always in bounds, since `C + 4` rounded up to a
-/// multiple of 8 is below `C + 12`), and the masks keep those lanes out of every result.
-struct ChunkMasks {
-    /// Lanes that hold a class entry or an offset: the values the loss reads.
-    var read: SIMD8<UInt32>
-    /// Lanes that hold a class entry.
-    var classes: SIMD8<UInt32>
-    /// ``classes`` as a lane mask (comparing unsigned lanes to build one is not vectorized).
+/// The last chunk of a box may run past its class entries (into the offsets, the ignored
+/// entries, or the next box's scores in the compact layout): the masks keep those lanes out.
+struct LaneMasks {
+    /// All ones in lanes that hold a class entry.
+    var classBits: SIMD8<UInt32>
+    /// The bits of 1.0 in the lane of class 0, zero elsewhere: a one-hot negative's targets.
+    var negativeTarget: SIMD8<UInt32>
+    /// The bits of −Inf in lanes that hold no class entry, so they never win a maximum.
+    var fill: SIMD8<UInt32>
+    /// ``classBits`` as a lane mask.
     var classLanes: SIMDMask<SIMD8<Int32>>
-    /// Lane `i` holds bit `8 * (chunk % 4) + i`: four chunks' masks OR into one 32-bit word.
-    var laneWeights: SIMD8<Int32>
 
     init(chunk: Int, classes count: Int) {
         let lane = SIMD8<Int32>(0, 1, 2, 3, 4, 5, 6, 7) &+ Int32(chunk * 8)
-        let all = SIMD8<UInt32>(repeating: .max)
         let none = SIMD8<UInt32>()
-        read = none.replacing(with: all, where: lane .< Int32(count + 4))
-        classes = none.replacing(with: all, where: lane .< Int32(count))
+        classBits = none.replacing(with: .max, where: lane .< Int32(count))
+        negativeTarget = none.replacing(with: Float(1).bitPattern, where: lane .== 0)
+        fill = none.replacing(with: Float.infinity.bitPattern | 0x8000_0000, where: lane .>= Int32(count))
         classLanes = lane .< Int32(count)
-        laneWeights = SIMD8<Int32>(1, 2, 4, 8, 16, 32, 64, 128) &<< Int32(8 * (chunk % 4))
+    }
+
+    /// Masks for the `(classes + 7) / 8` chunks of a box.
+    static func allocate(classes: Int) -> UnsafeMutableBufferPointer<LaneMasks> {
+        let chunks = (classes + 7) / 8
+        let masks = UnsafeMutableBufferPointer<LaneMasks>.allocate(capacity: chunks)
+        for chunk in 0..<chunks {
+            masks.initializeElement(at: chunk, to: LaneMasks(chunk: chunk, classes: classes))
+        }
+        return masks
     }
 }
 
@@ -83,16 +91,10 @@ func horizontalSum(_ v: SIMD8<Float>) -> Float {
     return two[0] + two[1]
 }
 
-/// The mask as an integer: bit `i` set when lane `i` is set.
-@inline(__always)
-func laneBits(_ mask: SIMDMask<SIMD8<Int32>>) -> UInt32 {
-    orOfLanes(SIMD8<Int32>().replacing(with: SIMD8(1, 2, 4, 8, 16, 32, 64, 128), where: mask))
-}
-
 /// The bitwise OR of the lanes, by halving.
 @inline(__always)
-func orOfLanes(_ v: SIMD8<Int32>) -> UInt32 {
+func orOfLanes(_ v: SIMD8<UInt32>) -> UInt32 {
     let four = v.lowHalf | v.highHalf
     let two = four.lowHalf | four.highHalf
-    return UInt32(truncatingIfNeeded: two[0] | two[1])
+    return two[0] | two[1]
 }

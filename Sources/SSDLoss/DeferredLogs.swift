@@ -1,0 +1,64 @@
+/// Negative losses of the form `addend ± log(argument)`, collected eight at a time so that their
+/// logarithms are taken by ``vectorLog(_:)`` rather than one scalar call per box.
+///
+/// The passes reserve the negative's workspace slot when they meet the box (so slots stay in
+/// flat-index order, interleaved with negatives computed directly) and fill it at the next flush.
+/// They decide whether a loss is zero before appending, from the argument and addend alone, so
+/// `n_nonzero` never depends on the logarithm's rounding.
+struct DeferredLogs: ~Copyable {
+    private let arguments: UnsafeMutablePointer<Double>
+    private let addends: UnsafeMutablePointer<Double>
+    private let slots: UnsafeMutablePointer<Int>
+    private var count = 0
+    /// Whether the loss is `addend - log(argument)` (probabilities) rather than `addend + log(argument)`.
+    private let negate: Bool
+    private let negativeLosses: UnsafeMutablePointer<Double>
+    private let classLosses: UnsafeMutablePointer<Double>
+
+    /// Collects losses for `workspace`; `negate` as for probabilities (`-log p`).
+    init(workspace: LossWorkspace, negate: Bool) {
+        arguments = .allocate(capacity: 8)
+        addends = .allocate(capacity: 8)
+        slots = .allocate(capacity: 8)
+        arguments.initialize(repeating: 1, count: 8)
+        addends.initialize(repeating: 0, count: 8)
+        slots.initialize(repeating: 0, count: 8)
+        self.negate = negate
+        negativeLosses = workspace.negativeLosses
+        classLosses = workspace.classLosses
+    }
+
+    deinit {
+        arguments.deallocate()
+        addends.deallocate()
+        slots.deallocate()
+    }
+
+    /// Schedules `addend ± log(argument)` for workspace slot `slot`; `argument` is positive and normal.
+    @inline(__always)
+    mutating func append(_ argument: Double, plus addend: Double, slot: Int) {
+        arguments[count] = argument
+        addends[count] = addend
+        slots[count] = slot
+        count &+= 1
+        if count == 8 { flush() }
+    }
+
+    /// Computes and stores every scheduled loss. The losses are those of negatives with
+    /// `neg = t[0] = 1`, so `nl` and `cl` are the same value.
+    mutating func flush() {
+        guard count > 0 else { return }
+        // Unused lanes take log(1) = 0 and are not stored.
+        for lane in count..<8 {
+            arguments[lane] = 1
+        }
+        let logs = vectorLog(UnsafeRawPointer(arguments).loadUnaligned(as: SIMD8<Double>.self))
+        let addend = UnsafeRawPointer(addends).loadUnaligned(as: SIMD8<Double>.self)
+        let losses = negate ? addend - logs : addend + logs
+        for lane in 0..<count {
+            negativeLosses[slots[lane]] = losses[lane]
+            classLosses[slots[lane]] = losses[lane]
+        }
+        count = 0
+    }
+}
