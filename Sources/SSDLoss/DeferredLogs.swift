@@ -46,6 +46,7 @@ struct DeferredLogs: ~Copyable {
 
     /// Computes and stores every scheduled loss. The losses are those of negatives with
     /// `neg = t[0] = 1`, so `nl` and `cl` are the same value.
+    @inline(__always)
     mutating func flush() {
         guard count > 0 else { return }
         // Unused lanes take log(1) = 0 and are not stored.
@@ -55,9 +56,16 @@ struct DeferredLogs: ~Copyable {
         let logs = vectorLog(UnsafeRawPointer(arguments).loadUnaligned(as: SIMD8<Double>.self))
         let addend = UnsafeRawPointer(addends).loadUnaligned(as: SIMD8<Double>.self)
         let losses = negate ? addend - logs : addend + logs
-        for lane in 0..<count {
-            negativeLosses[slots[lane]] = losses[lane]
-            classLosses[slots[lane]] = losses[lane]
+        let first = slots[0]
+        if count == 8, slots[7] &- first == 7 {
+            // The usual case: no other negative came between, so the slots are consecutive.
+            UnsafeMutableRawPointer(negativeLosses + first).storeBytes(of: losses, as: SIMD8<Double>.self)
+            UnsafeMutableRawPointer(classLosses + first).storeBytes(of: losses, as: SIMD8<Double>.self)
+        } else {
+            for lane in 0..<count {
+                negativeLosses[slots[lane]] = losses[lane]
+                classLosses[slots[lane]] = losses[lane]
+            }
         }
         count = 0
     }

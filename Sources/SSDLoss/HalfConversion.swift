@@ -11,17 +11,24 @@
 /// exact and never touches a float32 subnormal (those would cost microcode assists on x86).
 
 /// The float32 lanes equal to the float16 values whose bit patterns are in the low 16 bits of `half`.
+///
+/// The two special exponents are found with adds and shifts, not lane comparisons: inlined into
+/// a large loop, `replacing(with:where:)` with a comparison's mask may be left as a loop over
+/// the lanes, which made this conversion cost more than the rest of the pass.
 @inline(__always)
 func halfToFloat(_ half: SIMD8<UInt32>) -> SIMD8<Float> {
-    let exponentMask = SIMD8<UInt32>(repeating: 0x7C00 << 13)
     var bits = (half & 0x7FFF) &<< 13
-    let exponent = bits & exponentMask
+    let exponent = bits & (0x7C00 << 13)
     bits &+= (127 - 15) << 23
-    bits.replace(with: bits &+ ((128 - 16) << 23), where: exponent .== exponentMask)
+    // All ones in lanes whose exponent is all ones (Inf, NaN): one more exponent step carries
+    // into bit 28, which no other exponent reaches.
+    let special = SIMD8<UInt32>() &- ((exponent &+ (1 << 23)) &>> 28)
+    bits &+= special & ((128 - 16) << 23)
+    // All ones in lanes whose exponent is zero (±0, subnormals): only 0 wraps below zero.
+    let small = SIMD8<UInt32>() &- ((exponent &- 1) &>> 31)
     // 2^-14, the smallest normal float16.
-    let smallestNormal = SIMD8<Float>(repeating: 0x1p-14)
-    let renormalized = bitLanes(floatLanes(bits &+ (1 << 23)) - smallestNormal)
-    bits.replace(with: renormalized, where: exponent .== 0)
+    let renormalized = bitLanes(floatLanes(bits &+ (1 << 23)) - 0x1p-14)
+    bits = (bits & ~small) | (renormalized & small)
     return floatLanes(bits | ((half & 0x8000) &<< 16))
 }
 

@@ -1,37 +1,40 @@
 /// Chooses the k hardest negatives (largest `nl`) and sums their classification loss.
 ///
-/// Selection, never a sort: an MSD radix select on order-preserving integer keys of the losses
-/// finds the k-th largest value `v` in at most six passes, each over the survivors of the last
-/// (O(n), no bad cases). Every loss above `v` is kept and, among those equal to `v`, the ones
-/// with the lowest flat index `b * N + n` (the workspace holds negatives in flat-index order).
+/// Selection, never a sort: an MSD radix select on order-preserving integer keys of the losses,
+/// with the sums taken as it goes. Each round histograms one digit of the remaining candidates,
+/// finds the digit `d` where the k-th largest lies, adds the `cl` of every candidate above `d`
+/// to its image's sum (they are kept whatever the later digits say), and keeps only the
+/// candidates equal to `d`. After the first round the candidates are a small fraction of the
+/// negatives, so the whole selection costs two reads of the losses (the histogram, then the
+/// split) and at most five rounds in all: O(n), no bad cases. Among losses equal to the
+/// k-th largest, those with the lowest flat index `b * N + n` are kept (the workspace holds
+/// negatives in flat-index order, and every round keeps that order).
 enum HardNegativeMiner {
-    /// Where the kept negatives end: keep every key above `key`, and the first `ties` equal to it.
-    struct Threshold {
-        var key: UInt64
-        var ties: Int
-    }
-
     /// `sum cl` of the `k` largest of the negatives in `entries`, ties to the lowest index.
     static func keptClassLoss(_ workspace: LossWorkspace, entries: Range<Int>, k: Int) -> Double {
         guard k > 0, !entries.isEmpty else { return 0 }
-        guard k < entries.count else { return sum(workspace, entries: entries) }
-        var threshold = select(workspace, entries: entries, k: k)
-        return sumKept(workspace, entries: entries, threshold: &threshold)
+        var total = 0.0
+        withUnsafeMutablePointer(to: &total) { sum in
+            var end = entries.upperBound
+            withUnsafeMutablePointer(to: &end) { end in
+                keep(workspace, start: entries.lowerBound, ends: UnsafeMutableBufferPointer(start: end, count: 1),
+                     k: k, sums: UnsafeMutableBufferPointer(start: sum, count: 1))
+            }
+        }
+        return total
     }
 
     /// Per image, `sum cl` of that image's share of the `k` largest negatives of the whole batch.
     ///
     /// Image b owns entries `segmentEnds[b-1]..<segmentEnds[b]`.
     static func keptClassLossPerImage(_ workspace: LossWorkspace, segmentEnds: [Int], k: Int) -> [Double] {
-        let total = segmentEnds.last ?? 0
         var result = Array(repeating: 0.0, count: segmentEnds.count)
-        guard k > 0, total > 0 else { return result }
-        var threshold =
-            k < total ? select(workspace, entries: 0..<total, k: k) : Threshold(key: 0, ties: total)
-        var start = 0
-        for (image, end) in segmentEnds.enumerated() {
-            result[image] = sumKept(workspace, entries: start..<end, threshold: &threshold)
-            start = end
+        guard k > 0, (segmentEnds.last ?? 0) > 0 else { return result }
+        var ends = segmentEnds
+        result.withUnsafeMutableBufferPointer { sums in
+            ends.withUnsafeMutableBufferPointer { ends in
+                keep(workspace, start: 0, ends: ends, k: k, sums: sums)
+            }
         }
         return result
     }
@@ -43,86 +46,136 @@ enum HardNegativeMiner {
         return bits & 0x8000_0000_0000_0000 != 0 ? ~bits : bits | 0x8000_0000_0000_0000
     }
 
-    private static func sum(_ workspace: LossWorkspace, entries: Range<Int>) -> Double {
-        let classLosses = workspace.classLosses
-        var total = 0.0
-        for i in entries { total += classLosses[i] }
-        return total
-    }
-
-    private static func sumKept(
-        _ workspace: LossWorkspace, entries: Range<Int>, threshold: inout Threshold
-    ) -> Double {
+    /// Adds to `sums[i]` the `cl` of segment i's share of the `k` largest negatives of entries
+    /// `start ..< ends.last`, where segment i ends at `ends[i]`. `ends` is scratch afterwards.
+    private static func keep(
+        _ workspace: LossWorkspace, start: Int, ends: UnsafeMutableBufferPointer<Int>, k: Int,
+        sums: UnsafeMutableBufferPointer<Double>
+    ) {
         let negativeLosses = workspace.negativeLosses
         let classLosses = workspace.classLosses
-        var total = 0.0
-        var ties = threshold.ties
-        let cut = threshold.key
-        for i in entries {
-            let key = orderKey(negativeLosses[i])
-            if key > cut {
-                total += classLosses[i]
-            } else if key == cut, ties > 0 {
-                total += classLosses[i]
-                ties &-= 1
+        let total = (ends.last ?? start) - start
+        guard total > 0 else { return }
+        if k >= total {
+            var first = start
+            for segment in ends.indices {
+                for i in first..<ends[segment] { sums[segment] += classLosses[i] }
+                first = ends[segment]
             }
+            return
         }
-        threshold.ties = ties
-        return total
-    }
-
-    /// The threshold of the `k` largest of `entries`, for `0 < k < entries.count`.
-    static func select(_ workspace: LossWorkspace, entries: Range<Int>, k: Int) -> Threshold {
+        // Candidates: their keys and their entry indices, compacted in place round after round.
         let keys = workspace.keys
-        let negativeLosses = workspace.negativeLosses
-        var n = 0
-        for i in entries {
-            keys[n] = orderKey(negativeLosses[i])
-            n &+= 1
-        }
-        // Still to pick from the survivors, largest first.
-        var remaining = k
-        return withUnsafeTemporaryAllocation(of: Int.self, capacity: 2048) { histogram in
-            // Digits of 11 bits from the top: shifts 53, 42, 31, 20, 9, then the last 9 bits.
-            var shift = 53
-            while true {
-                let width = shift == 0 ? 9 : 11
-                let mask: UInt64 = (1 << UInt64(width)) - 1
-                let buckets = 1 << width
-                for d in 0..<buckets { histogram[d] = 0 }
-                for i in 0..<n { histogram[Int((keys[i] &>> UInt64(shift)) & mask)] &+= 1 }
-                var bucket = buckets - 1
-                var above = 0
-                while above + histogram[bucket] < remaining {
-                    above += histogram[bucket]
-                    bucket -= 1
+        let indices = workspace.indices
+        withUnsafeTemporaryAllocation(of: UInt32.self, capacity: 2 << 16) { histograms in
+            // The first digit is the top 16 bits (sign, exponent, 4 mantissa bits), so that the
+            // first split leaves few candidates even though most losses share a few exponents.
+            // Its histogram reads the losses only; the split recomputes the keys rather than
+            // storing them, which saves writing and re-reading 8 bytes a negative.
+            // Two histograms, for even and odd entries, halve the chains of increments to the
+            // same bucket, which otherwise wait on each other's stores.
+            histograms.initialize(repeating: 0)
+            let even = histograms.baseAddress!
+            let odd = even + (1 << 16)
+            var i = start
+            let last = start &+ total
+            while i &+ 1 < last {
+                even[Int(orderKey(negativeLosses[i]) &>> 48)] &+= 1
+                odd[Int(orderKey(negativeLosses[i &+ 1]) &>> 48)] &+= 1
+                i &+= 2
+            }
+            if i < last {
+                even[Int(orderKey(negativeLosses[i]) &>> 48)] &+= 1
+            }
+            for d in 0..<(1 << 16) { even[d] &+= odd[d] }
+            var remaining = k
+            var bucket = boundary(even, buckets: 1 << 16, remaining: &remaining)
+            // The first split: candidates are compacted into `keys` and `indices`.
+            var count = 0
+            var first = start
+            for segment in ends.indices {
+                var sum = 0.0
+                var entry = first
+                let end = ends[segment]
+                while entry < end {
+                    let key = orderKey(negativeLosses[entry])
+                    let digit = Int(key &>> 48)
+                    if digit > bucket { sum += classLosses[entry] }
+                    keys[count] = key
+                    indices[count] = entry
+                    count &+= digit == bucket ? 1 : 0
+                    entry &+= 1
                 }
-                remaining -= above
-                var survivors = 0
-                for i in 0..<n where Int((keys[i] &>> UInt64(shift)) & mask) == bucket {
-                    keys[survivors] = keys[i]
-                    survivors &+= 1
-                }
-                n = survivors
-                if remaining == n {
-                    // Every survivor is kept: cut at the smallest, keeping all its copies.
-                    var smallest = UInt64.max
-                    var copies = 0
-                    for i in 0..<n {
-                        if keys[i] < smallest {
-                            smallest = keys[i]
-                            copies = 1
-                        } else if keys[i] == smallest {
-                            copies &+= 1
+                sums[segment] += sum
+                first = end
+                ends[segment] = count
+            }
+            // Then digits of 12 bits: shifts 36, 24, 12, 0.
+            var shift = 48
+            while remaining < count {
+                guard shift > 0 else {
+                    // Every bit is fixed: the candidates all equal the k-th largest; the first
+                    // `remaining` of them, in flat-index order, are kept.
+                    var candidate = 0
+                    for segment in ends.indices {
+                        while candidate < ends[segment], remaining > 0 {
+                            sums[segment] += classLosses[indices[candidate]]
+                            candidate &+= 1
+                            remaining &-= 1
                         }
                     }
-                    return Threshold(key: smallest, ties: copies)
+                    return
                 }
-                if shift == 0 { break }
-                shift = max(shift - 11, 0)
+                shift &-= 12
+                let mask: UInt64 = (1 << 12) - 1
+                let buckets = 1 << 12
+                for d in 0..<buckets { even[d] = 0 }
+                for c in 0..<count { even[Int((keys[c] &>> UInt64(shift)) & mask)] &+= 1 }
+                bucket = boundary(even, buckets: buckets, remaining: &remaining)
+                var kept = 0
+                var candidate = 0
+                for segment in ends.indices {
+                    var sum = 0.0
+                    while candidate < ends[segment] {
+                        let key = keys[candidate]
+                        let entry = indices[candidate]
+                        let digit = Int((key &>> UInt64(shift)) & mask)
+                        if digit > bucket { sum += classLosses[entry] }
+                        keys[kept] = key
+                        indices[kept] = entry
+                        kept &+= digit == bucket ? 1 : 0
+                        candidate &+= 1
+                    }
+                    sums[segment] += sum
+                    ends[segment] = kept
+                }
+                count = kept
             }
-            // Every bit is fixed: the survivors all equal the k-th largest.
-            return Threshold(key: n > 0 ? keys[0] : 0, ties: remaining)
+            // Every remaining candidate is kept (remaining == count).
+            var candidate = 0
+            for segment in ends.indices {
+                while candidate < ends[segment] {
+                    sums[segment] += classLosses[indices[candidate]]
+                    candidate &+= 1
+                }
+            }
         }
+    }
+
+    /// The digit of the k-th largest candidate, `remaining` being k: the largest digit whose
+    /// bucket and those above it hold at least `remaining`. On return `remaining` counts what is
+    /// still to be picked inside that bucket.
+    @inline(__always)
+    private static func boundary(
+        _ histogram: UnsafeMutablePointer<UInt32>, buckets: Int, remaining: inout Int
+    ) -> Int {
+        var bucket = buckets - 1
+        var above = 0
+        while above + Int(histogram[bucket]) < remaining {
+            above += Int(histogram[bucket])
+            bucket -= 1
+        }
+        remaining -= above
+        return bucket
     }
 }
