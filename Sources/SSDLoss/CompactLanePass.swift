@@ -3,8 +3,9 @@
 /// A compact box is one-hot by construction, so every box takes the vector path of
 /// ``KerasLanePass``: the scores are checked for non-finite values eight lanes at a time (and,
 /// for logits, reduced to their maximum and sum of exponentials), a negative's logarithm is left
-/// to ``DeferredLogs``, and a positive's is taken at once (they are rare). Offsets are read only
-/// to be checked, except a positive's.
+/// to ``DeferredLogs``, and a positive's is taken at once (they are rare). The offsets, two
+/// tensors of their own, are checked in one sweep each after the pass; a positive's are read
+/// for its localization loss.
 enum CompactLanePass {
     static func run<F: LaneFormat, S: ClassScoring>(
         _ format: F.Type, _ scoring: S.Type,
@@ -15,6 +16,9 @@ enum CompactLanePass {
         let classes = shape.classes
         let masks = LaneMasks.allocate(classes: classes)
         defer { masks.deallocate() }
+        let rawMasks = RawMasks<F>.allocate(classes: classes)
+        defer { rawMasks.deallocate() }
+        let step = F.Raw(repeating: F.exponentStep)
         let staged = UnsafeMutablePointer<SIMD8<Float>>.allocate(capacity: masks.count)
         defer { staged.deallocate() }
         // The chunks of the last boxes would read past the end of `scores`: those boxes are
@@ -28,8 +32,7 @@ enum CompactLanePass {
         var logs = DeferredLogs(workspace: workspace, negate: !S.usesLogits)
         var sums = BatchSums(images: shape.batch)
         var count = 0
-        var finite = SIMD8<Float>()
-        var finiteOffsets = SIMD4<Float>()
+        var rawMarks = F.Raw()
         for b in 0..<shape.batch {
             var positives = 0.0
             var classPositive = 0.0
@@ -49,18 +52,15 @@ enum CompactLanePass {
                     row = 0
                 }
                 var top = SIMD8<Float>(repeating: -.infinity)
-                for chunk in 0..<masks.count {
-                    let mask = masks[chunk]
-                    let prediction = F.lanes(base, row &+ chunk &* 8)
-                    finite += floatLanes(bitLanes(prediction) & mask.classBits) * 0
+                for chunk in 0..<rawMasks.count {
+                    let prediction = F.raw(base, row &+ chunk &* 8)
+                    rawMarks |= (prediction & rawMasks[chunk].exponent) &+ step
                     if S.usesLogits {
-                        staged[chunk] = prediction
-                        top = lanewiseMax(top, floatLanes(bitLanes(prediction) & mask.classBits | mask.fill))
+                        let values = F.float(prediction)
+                        staged[chunk] = values
+                        top = lanewiseMax(top, floatLanes(bitLanes(values) & masks[chunk].classBits | masks[chunk].fill))
                     }
                 }
-                let truth = F.quad(gtOffsets, box &* 4)
-                let predicted = F.quad(predOffsets, box &* 4)
-                finiteOffsets += truth * 0 + predicted * 0
                 guard label >= 0 else { continue }
                 let score = F.scalar(base, row &+ Int(label))
                 // `cl = addend ± log(argument)`, as DeferredLogs takes it.
@@ -83,6 +83,8 @@ enum CompactLanePass {
                 let logarithm = vectorLog(SIMD8(repeating: argument))[0]
                 positives += 1
                 classPositive += S.usesLogits ? addend + logarithm : addend - logarithm
+                let truth = F.quad(gtOffsets, box &* 4)
+                let predicted = F.quad(predOffsets, box &* 4)
                 localization += smoothL1(SIMD4<Double>(truth) - SIMD4<Double>(predicted))
             }
             sums.positives[b] = positives
@@ -91,9 +93,31 @@ enum CompactLanePass {
             sums.segmentEnds[b] = count
         }
         logs.flush()
-        let check = horizontalSum(finite) + horizontalSum(SIMD8(lowHalf: finiteOffsets, highHalf: .zero))
-        sums.sawNonfinite = check.isNaN
+        sums.sawNonfinite = SSDLoss.sawNonfinite(F.self, rawMarks)
+            || hasNonfinite(F.self, in: gtOffsets, count: shape.boxCount &* 4)
+            || hasNonfinite(F.self, in: predOffsets, count: shape.boxCount &* 4)
         return sums
+    }
+
+    /// Whether any of the first `count` elements at `base` is NaN or ±Inf, eight lanes at a time.
+    ///
+    /// The offsets are their own contiguous tensors in this layout, so they are checked in one
+    /// sweep each rather than four lanes per box.
+    private static func hasNonfinite<F: LaneFormat>(_ format: F.Type, in base: UnsafeRawPointer, count: Int) -> Bool {
+        let exponent = F.Raw(repeating: F.exponentBits)
+        let step = F.Raw(repeating: F.exponentStep)
+        var marks = F.Raw()
+        var element = 0
+        while element &+ 8 <= count {
+            marks |= (F.raw(base, element) & exponent) &+ step
+            element &+= 8
+        }
+        var last: UInt64 = 0
+        while element < count {
+            last |= nonfiniteMark(F.Reader.load(base, element))
+            element &+= 1
+        }
+        return SSDLoss.sawNonfinite(F.self, marks) || SSDLoss.sawNonfinite(last)
     }
 
     /// `sum_j smoothL1(d[j])`, in float64 like ``localizationLoss(_:truth:truthRow:prediction:predictionRow:marks:)``.

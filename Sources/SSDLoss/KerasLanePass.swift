@@ -8,10 +8,11 @@
 /// (positives, ignored boxes, soft labels) goes through the scalar per-box functions of
 /// ``StreamingPass``, which are exact for anything.
 ///
-/// Non-finite values: the class lanes of `y_pred` and the offsets of both tensors are multiplied
-/// by 0 and summed, which stays 0 unless a value is NaN or ±Inf (0 · ±Inf is NaN, and NaN
-/// persists); a non-finite target can never look one-hot, so it reaches the scalar functions,
-/// whose integer exponent test marks it. Neither test has false positives.
+/// Non-finite values: the class lanes of `y_pred` and the offsets of both tensors go through the
+/// exponent test of ``LaneFormat/exponentStep`` on their bits; a non-finite target can never
+/// look one-hot, so it reaches the scalar functions, whose exponent test marks it. Neither test
+/// has false positives, and neither converts anything to float32: with probabilities, a box
+/// costs a few integer operations per eight entries whatever the scalar type.
 enum KerasLanePass {
     static func run<F: LaneFormat, S: ClassScoring>(
         _ format: F.Type, _ scoring: S.Type, yTrue: UnsafeRawPointer, yPred: UnsafeRawPointer,
@@ -21,43 +22,49 @@ enum KerasLanePass {
         let width = shape.kerasWidth
         let masks = LaneMasks.allocate(classes: classes)
         defer { masks.deallocate() }
+        let rawMasks = RawMasks<F>.allocate(classes: classes)
+        defer { rawMasks.deallocate() }
         let staged = UnsafeMutablePointer<SIMD8<Float>>.allocate(capacity: masks.count)
         defer { staged.deallocate() }
         // Lane 0 of every chunk aliases class 0, 8, 16…: only lane 0's sign bit counts, the
         // others' signs are ignored (a −0 target is zero). A −0 in class 8 or 16 sends its box
         // to the scalar path, which is merely slower.
-        let signless = SIMD8<UInt32>(repeating: 0x7FFF_FFFF).replacing(with: .max, where: SIMDMask([
-            true, false, false, false, false, false, false, false,
-        ]))
+        var signless = F.Raw(repeating: ~F.signBit)
+        signless[0] = ~0
+        // The 4 offsets start at element C; the 8 lanes read from there stay inside the row.
+        var offsetExponent = F.Raw()
+        for lane in 0..<4 { offsetExponent[lane] = F.exponentBits }
+        let step = F.Raw(repeating: F.exponentStep)
         var logs = DeferredLogs(workspace: workspace, negate: !S.usesLogits)
         let negativeLosses = workspace.negativeLosses
         let classLosses = workspace.classLosses
         var sums = BatchSums(images: shape.batch)
         var count = 0
         var marks: UInt64 = 0
-        var finite = SIMD8<Float>()
-        var finiteOffsets = SIMD4<Float>()
+        var rawMarks = F.Raw()
         for b in 0..<shape.batch {
             var positives = 0.0
             var classPositive = 0.0
             var localization = 0.0
             for n in 0..<shape.boxes {
                 let row = (b &* shape.boxes &+ n) &* width
-                var notNegative = SIMD8<UInt32>()
+                var notNegative = F.Raw()
                 var top = SIMD8<Float>(repeating: -.infinity)
-                for chunk in 0..<masks.count {
-                    let mask = masks[chunk]
+                for chunk in 0..<rawMasks.count {
+                    let mask = rawMasks[chunk]
                     let element = row &+ chunk &* 8
-                    notNegative |= (bitLanes(F.lanes(yTrue, element)) & mask.classBits) ^ mask.negativeTarget
-                    let prediction = F.lanes(yPred, element)
-                    finite += floatLanes(bitLanes(prediction) & mask.classBits) * 0
+                    notNegative |= (F.raw(yTrue, element) & mask.classBits) ^ mask.negativeTarget
+                    let prediction = F.raw(yPred, element)
+                    rawMarks |= (prediction & mask.exponent) &+ step
                     if S.usesLogits {
-                        staged[chunk] = prediction
-                        top = lanewiseMax(top, floatLanes(bitLanes(prediction) & mask.classBits | mask.fill))
+                        let values = F.float(prediction)
+                        staged[chunk] = values
+                        top = lanewiseMax(top, floatLanes(bitLanes(values) & masks[chunk].classBits | masks[chunk].fill))
                     }
                 }
-                finiteOffsets += F.quad(yTrue, row &+ classes) * 0 + F.quad(yPred, row &+ classes) * 0
-                if orOfLanes(notNegative & signless) == 0 {
+                rawMarks |= ((F.raw(yTrue, row &+ classes) & offsetExponent) &+ step)
+                    | ((F.raw(yPred, row &+ classes) & offsetExponent) &+ step)
+                if F.isZero(notNegative & signless) {
                     let p0 = F.scalar(yPred, row)
                     if S.usesLogits {
                         let largest = horizontalMax(top)
@@ -101,8 +108,7 @@ enum KerasLanePass {
             sums.segmentEnds[b] = count
         }
         logs.flush()
-        let check = horizontalSum(finite) + horizontalSum(SIMD8(lowHalf: finiteOffsets, highHalf: .zero))
-        sums.sawNonfinite = sawNonfinite(marks) || check.isNaN
+        sums.sawNonfinite = sawNonfinite(marks) || sawNonfinite(F.self, rawMarks)
         return sums
     }
 }

@@ -57,6 +57,45 @@ struct LaneMasks {
     }
 }
 
+/// Per-chunk masks on bit patterns (``LaneFormat/Raw``) for the tests that need no float32.
+struct RawMasks<F: LaneFormat> {
+    /// All ones in lanes that hold a class entry.
+    var classBits: F.Raw
+    /// The bits of 1.0 in the lane of class 0, zero elsewhere: a one-hot negative's targets.
+    var negativeTarget: F.Raw
+    /// The exponent bits in lanes that hold a class entry, zero elsewhere.
+    var exponent: F.Raw
+
+    init(chunk: Int, classes count: Int) {
+        classBits = F.Raw()
+        negativeTarget = F.Raw()
+        exponent = F.Raw()
+        for lane in 0..<8 where chunk * 8 + lane < count {
+            classBits[lane] = ~0
+            exponent[lane] = F.exponentBits
+        }
+        if chunk == 0 { negativeTarget[0] = F.oneBits }
+    }
+
+    /// Masks for the `(classes + 7) / 8` chunks of a box.
+    static func allocate(classes: Int) -> UnsafeMutableBufferPointer<RawMasks> {
+        let chunks = (classes + 7) / 8
+        let masks = UnsafeMutableBufferPointer<RawMasks>.allocate(capacity: chunks)
+        for chunk in 0..<chunks {
+            masks.initializeElement(at: chunk, to: RawMasks(chunk: chunk, classes: classes))
+        }
+        return masks
+    }
+}
+
+/// Whether any lane of an OR of `(bits & exponentBits) &+ exponentStep` saw an all-ones exponent.
+@inline(__always)
+func sawNonfinite<F: LaneFormat>(_ format: F.Type, _ marks: F.Raw) -> Bool {
+    var all: F.Raw.Scalar = 0
+    for lane in marks.indices { all |= marks[lane] }
+    return all & F.signBit != 0
+}
+
 /// The float32 lanes whose bits are `bits`.
 @inline(__always)
 func floatLanes(_ bits: SIMD8<UInt32>) -> SIMD8<Float> {
@@ -89,6 +128,14 @@ func horizontalSum(_ v: SIMD8<Float>) -> Float {
     let four = v.lowHalf + v.highHalf
     let two = four.lowHalf + four.highHalf
     return two[0] + two[1]
+}
+
+/// The bitwise OR of the lanes, by halving.
+@inline(__always)
+func orOfLanes(_ v: SIMD8<UInt16>) -> UInt16 {
+    let four = v.lowHalf | v.highHalf
+    let two = four.lowHalf | four.highHalf
+    return two[0] | two[1]
 }
 
 /// The bitwise OR of the lanes, by halving.
