@@ -75,7 +75,11 @@ enum CompactLanePass {
                 }
                 if label == 0 {
                     if addend != 0 || argument != 1 {
-                        logs.append(argument, plus: addend, slot: count)
+                        if S.usesLogits {
+                            logs.append(argument, plus: addend, slot: count)
+                        } else {
+                            logs.append(argument, slot: count)
+                        }
                         count &+= 1
                     }
                     continue

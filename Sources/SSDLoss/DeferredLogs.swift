@@ -1,14 +1,16 @@
 /// Negative losses of the form `addend ± log(argument)`, collected eight at a time so that their
 /// logarithms are taken by ``vectorLog(_:)`` rather than one scalar call per box.
 ///
-/// The passes reserve the negative's workspace slot when they meet the box (so slots stay in
-/// flat-index order, interleaved with negatives computed directly) and fill it at the next flush.
+/// The passes reserve the negative's workspace slot when they meet the box and fill it at the
+/// next flush. A pass flushes before it stores a negative computed directly, so the scheduled
+/// slots are always consecutive and the results go out as two vector stores.
 /// They decide whether a loss is zero before appending, from the argument and addend alone, so
 /// `n_nonzero` never depends on the logarithm's rounding.
 struct DeferredLogs: ~Copyable {
     private let arguments: UnsafeMutablePointer<Double>
     private let addends: UnsafeMutablePointer<Double>
-    private let slots: UnsafeMutablePointer<Int>
+    /// The slot of the first scheduled loss; the others follow it.
+    private var first = 0
     private var count = 0
     /// Whether the loss is `addend - log(argument)` (probabilities) rather than `addend + log(argument)`.
     private let negate: Bool
@@ -19,10 +21,8 @@ struct DeferredLogs: ~Copyable {
     init(workspace: LossWorkspace, negate: Bool) {
         arguments = .allocate(capacity: 8)
         addends = .allocate(capacity: 8)
-        slots = .allocate(capacity: 8)
         arguments.initialize(repeating: 1, count: 8)
         addends.initialize(repeating: 0, count: 8)
-        slots.initialize(repeating: 0, count: 8)
         self.negate = negate
         negativeLosses = workspace.negativeLosses
         classLosses = workspace.classLosses
@@ -31,15 +31,22 @@ struct DeferredLogs: ~Copyable {
     deinit {
         arguments.deallocate()
         addends.deallocate()
-        slots.deallocate()
     }
 
-    /// Schedules `addend ± log(argument)` for workspace slot `slot`; `argument` is positive and normal.
+    /// Schedules `addend ± log(argument)` for workspace slot `slot`, the slot after the last
+    /// scheduled one if any; `argument` is positive and normal.
     @inline(__always)
     mutating func append(_ argument: Double, plus addend: Double, slot: Int) {
-        arguments[count] = argument
         addends[count] = addend
-        slots[count] = slot
+        append(argument, slot: slot)
+    }
+
+    /// Schedules `-log(argument)` (or `+log`) with no addend: the probabilities' case, which
+    /// never stores one (the addends stay 0).
+    @inline(__always)
+    mutating func append(_ argument: Double, slot: Int) {
+        if count == 0 { first = slot }
+        arguments[count] = argument
         count &+= 1
         if count == 8 { flush() }
     }
@@ -56,15 +63,13 @@ struct DeferredLogs: ~Copyable {
         let logs = vectorLog(UnsafeRawPointer(arguments).loadUnaligned(as: SIMD8<Double>.self))
         let addend = UnsafeRawPointer(addends).loadUnaligned(as: SIMD8<Double>.self)
         let losses = negate ? addend - logs : addend + logs
-        let first = slots[0]
-        if count == 8, slots[7] &- first == 7 {
-            // The usual case: no other negative came between, so the slots are consecutive.
+        if count == 8 {
             UnsafeMutableRawPointer(negativeLosses + first).storeBytes(of: losses, as: SIMD8<Double>.self)
             UnsafeMutableRawPointer(classLosses + first).storeBytes(of: losses, as: SIMD8<Double>.self)
         } else {
             for lane in 0..<count {
-                negativeLosses[slots[lane]] = losses[lane]
-                classLosses[slots[lane]] = losses[lane]
+                negativeLosses[first &+ lane] = losses[lane]
+                classLosses[first &+ lane] = losses[lane]
             }
         }
         count = 0

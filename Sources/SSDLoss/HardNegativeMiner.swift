@@ -4,9 +4,9 @@
 /// with the sums taken as it goes. Each round histograms one digit of the remaining candidates,
 /// finds the digit `d` where the k-th largest lies, adds the `cl` of every candidate above `d`
 /// to its image's sum (they are kept whatever the later digits say), and keeps only the
-/// candidates equal to `d`. After the first round the candidates are a small fraction of the
-/// negatives, so the whole selection costs two reads of the losses (the histogram, then the
-/// split) and at most five rounds in all: O(n), no bad cases. Among losses equal to the
+/// candidates equal to `d`; six rounds at most: O(n), no bad cases. When k is a small fraction
+/// of many negatives, a sample first rules out most of them in one cheap pass (see
+/// ``sampledCandidates(_:start:ends:k:)``), so the rounds see a few k candidates instead of n. Among losses equal to the
 /// k-th largest, those with the lowest flat index `b * N + n` are kept (the workspace holds
 /// negatives in flat-index order, and every round keeps that order).
 enum HardNegativeMiner {
@@ -64,54 +64,25 @@ enum HardNegativeMiner {
             }
             return
         }
-        // Candidates: their keys and their entry indices, compacted in place round after round.
+        // Candidates: their entry indices and keys, compacted in place round after round.
         let keys = workspace.keys
         let indices = workspace.indices
-        withUnsafeTemporaryAllocation(of: UInt32.self, capacity: 2 << 16) { histograms in
-            // The first digit is the top 16 bits (sign, exponent, 4 mantissa bits), so that the
-            // first split leaves few candidates even though most losses share a few exponents.
-            // Its histogram reads the losses only; the split recomputes the keys rather than
-            // storing them, which saves writing and re-reading 8 bytes a negative.
-            // Two histograms, for even and odd entries, halve the chains of increments to the
-            // same bucket, which otherwise wait on each other's stores.
-            histograms.initialize(repeating: 0)
-            let even = histograms.baseAddress!
-            let odd = even + (1 << 16)
-            var i = start
-            let last = start &+ total
-            while i &+ 1 < last {
-                even[Int(orderKey(negativeLosses[i]) &>> 48)] &+= 1
-                odd[Int(orderKey(negativeLosses[i &+ 1]) &>> 48)] &+= 1
-                i &+= 2
-            }
-            if i < last {
-                even[Int(orderKey(negativeLosses[i]) &>> 48)] &+= 1
-            }
-            for d in 0..<(1 << 16) { even[d] &+= odd[d] }
-            var remaining = k
-            var bucket = boundary(even, buckets: 1 << 16, remaining: &remaining)
-            // The first split: candidates are compacted into `keys` and `indices`.
+        var count = sampledCandidates(workspace, start: start, ends: ends, k: k) ?? {
             var count = 0
-            var first = start
-            for segment in ends.indices {
-                var sum = 0.0
-                var entry = first
-                let end = ends[segment]
-                while entry < end {
-                    let key = orderKey(negativeLosses[entry])
-                    let digit = Int(key &>> 48)
-                    if digit > bucket { sum += classLosses[entry] }
-                    keys[count] = key
-                    indices[count] = entry
-                    count &+= digit == bucket ? 1 : 0
-                    entry &+= 1
-                }
-                sums[segment] += sum
-                first = end
-                ends[segment] = count
+            for entry in start..<(start &+ total) {
+                indices[count] = entry
+                count &+= 1
             }
-            // Then digits of 12 bits: shifts 36, 24, 12, 0.
-            var shift = 48
+            return count
+        }()
+        for candidate in 0..<count {
+            keys[candidate] = orderKey(negativeLosses[indices[candidate]])
+        }
+        var remaining = k
+        withUnsafeTemporaryAllocation(of: UInt32.self, capacity: 1 << 12) { histogram in
+            let histogram = histogram.baseAddress!
+            // Digits of 12 bits from the top (sign and exponent first), then the last 4 bits.
+            var shift = 64
             while remaining < count {
                 guard shift > 0 else {
                     // Every bit is fixed: the candidates all equal the k-th largest; the first
@@ -126,12 +97,14 @@ enum HardNegativeMiner {
                     }
                     return
                 }
-                shift &-= 12
-                let mask: UInt64 = (1 << 12) - 1
-                let buckets = 1 << 12
-                for d in 0..<buckets { even[d] = 0 }
-                for c in 0..<count { even[Int((keys[c] &>> UInt64(shift)) & mask)] &+= 1 }
-                bucket = boundary(even, buckets: buckets, remaining: &remaining)
+                let width = min(shift, 12)
+                shift &-= width
+                let mask: UInt64 = (1 << UInt64(width)) - 1
+                let buckets = 1 << width
+                histogram.initialize(repeating: 0, count: buckets)
+                for c in 0..<count { histogram[Int((keys[c] &>> UInt64(shift)) & mask)] &+= 1 }
+                let bucket = boundary(histogram, buckets: buckets, remaining: &remaining)
+                // Keep the bucket's candidates in order, branch-free; add those above it.
                 var kept = 0
                 var candidate = 0
                 for segment in ends.indices {
@@ -160,6 +133,55 @@ enum HardNegativeMiner {
                 }
             }
         }
+    }
+
+    /// The entries that can be among the `k` largest, found from a sample, with `ends` set to
+    /// each segment's end among them; nil when sampling does not pay or the sample misled.
+    ///
+    /// With `k` a small fraction of many negatives (the usual SSD batch: 3 per positive, a few
+    /// positives in thousands of boxes), most entries cannot be kept. Every `stride`-th loss is
+    /// sorted, a threshold is taken a few standard deviations below where the k-th largest
+    /// should fall, and one branch-free pass keeps the indices of the losses above it. If at
+    /// least `k` are above, every kept loss is among them (a loss at or below the threshold is
+    /// below the k-th largest); otherwise the caller selects over every entry. Either way the
+    /// result is exact: the sample only decides how much work the selection does.
+    private static func sampledCandidates(
+        _ workspace: LossWorkspace, start: Int, ends: UnsafeMutableBufferPointer<Int>, k: Int
+    ) -> Int? {
+        let total = (ends.last ?? start) - start
+        let stride = max(8, total / 4096)
+        let samples = total / stride
+        let expected = Double(k) * Double(samples) / Double(total)
+        // The rank (from the top) of the threshold within the sample.
+        let rank = Int(expected + 4 * expected.squareRoot() + 8)
+        guard total >= 4096, rank < samples / 2 else { return nil }
+        let negativeLosses = workspace.negativeLosses
+        let indices = workspace.indices
+        let threshold = withUnsafeTemporaryAllocation(of: Double.self, capacity: samples) { buffer in
+            var sample = buffer
+            for i in 0..<samples { sample[i] = negativeLosses[start &+ i &* stride] }
+            sample.sort()
+            return sample[samples - rank]
+        }
+        let saved = Array(ends)
+        var count = 0
+        var first = start
+        for segment in ends.indices {
+            var entry = first
+            let end = ends[segment]
+            while entry < end {
+                indices[count] = entry
+                count &+= negativeLosses[entry] > threshold ? 1 : 0
+                entry &+= 1
+            }
+            first = end
+            ends[segment] = count
+        }
+        guard count >= k else {
+            for segment in ends.indices { ends[segment] = saved[segment] }
+            return nil
+        }
+        return count
     }
 
     /// The digit of the k-th largest candidate, `remaining` being k: the largest digit whose

@@ -31,9 +31,6 @@ enum KerasLanePass {
         // to the scalar path, which is merely slower.
         var signless = F.Raw(repeating: ~F.signBit)
         signless[0] = ~0
-        // The 4 offsets start at element C; the 8 lanes read from there stay inside the row.
-        var offsetExponent = F.Raw()
-        for lane in 0..<4 { offsetExponent[lane] = F.exponentBits }
         let step = F.Raw(repeating: F.exponentStep)
         var logs = DeferredLogs(workspace: workspace, negate: !S.usesLogits)
         let negativeLosses = workspace.negativeLosses
@@ -42,6 +39,7 @@ enum KerasLanePass {
         var count = 0
         var marks: UInt64 = 0
         var rawMarks = F.Raw()
+        var offsetMarks = SIMD4<UInt32>()
         for b in 0..<shape.batch {
             var positives = 0.0
             var classPositive = 0.0
@@ -62,8 +60,7 @@ enum KerasLanePass {
                         top = lanewiseMax(top, floatLanes(bitLanes(values) & masks[chunk].classBits | masks[chunk].fill))
                     }
                 }
-                rawMarks |= ((F.raw(yTrue, row &+ classes) & offsetExponent) &+ step)
-                    | ((F.raw(yPred, row &+ classes) & offsetExponent) &+ step)
+                offsetMarks |= F.quadMarks(yTrue, row &+ classes) | F.quadMarks(yPred, row &+ classes)
                 if F.isZero(notNegative & signless) {
                     let p0 = F.scalar(yPred, row)
                     if S.usesLogits {
@@ -77,7 +74,7 @@ enum KerasLanePass {
                     } else {
                         let argument = max(Double(p0), ProbabilityScoring.floor)
                         if argument != 1 {
-                            logs.append(argument, plus: 0, slot: count)
+                            logs.append(argument, slot: count)
                             count &+= 1
                         }
                     }
@@ -96,6 +93,7 @@ enum KerasLanePass {
                 if neg != 0 {
                     let nl = cl * neg
                     if nl != 0 {
+                        logs.flush()
                         negativeLosses[count] = nl
                         classLosses[count] = cl
                         count &+= 1
@@ -108,7 +106,8 @@ enum KerasLanePass {
             sums.segmentEnds[b] = count
         }
         logs.flush()
-        sums.sawNonfinite = sawNonfinite(marks) || sawNonfinite(F.self, rawMarks)
+        let offsetsMarked = (offsetMarks[0] | offsetMarks[1] | offsetMarks[2] | offsetMarks[3]) & 0x8000_0000 != 0
+        sums.sawNonfinite = sawNonfinite(marks) || sawNonfinite(F.self, rawMarks) || offsetsMarked
         return sums
     }
 }

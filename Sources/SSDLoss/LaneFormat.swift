@@ -30,6 +30,9 @@ protocol LaneFormat {
     static func float(_ raw: Raw) -> SIMD8<Float>
     /// Whether every lane is zero.
     static func isZero(_ raw: Raw) -> Bool
+    /// The exponent test of elements `element ..< element + 4`, with its result in bit 31 of
+    /// each lane whatever the element's width (four lanes, for a keras box's offsets).
+    static func quadMarks(_ base: UnsafeRawPointer, _ element: Int) -> SIMD4<UInt32>
     /// Elements `element ..< element + 8` of the tensor at `base`, as float32 lanes.
     static func lanes(_ base: UnsafeRawPointer, _ element: Int) -> SIMD8<Float>
     /// Elements `element ..< element + 4` of the tensor at `base`, as float32 lanes.
@@ -57,6 +60,11 @@ enum Float32Lanes: LaneFormat {
 
     @inline(__always)
     static func isZero(_ raw: SIMD8<UInt32>) -> Bool { orOfLanes(raw) == 0 }
+
+    @inline(__always)
+    static func quadMarks(_ base: UnsafeRawPointer, _ element: Int) -> SIMD4<UInt32> {
+        (base.loadUnaligned(fromByteOffset: element &* 4, as: SIMD4<UInt32>.self) & exponentBits) &+ exponentStep
+    }
 
     @inline(__always)
     static func lanes(_ base: UnsafeRawPointer, _ element: Int) -> SIMD8<Float> {
@@ -93,6 +101,12 @@ enum Float16Lanes: LaneFormat {
 
     @inline(__always)
     static func isZero(_ raw: SIMD8<UInt16>) -> Bool { orOfLanes(raw) == 0 }
+
+    @inline(__always)
+    static func quadMarks(_ base: UnsafeRawPointer, _ element: Int) -> SIMD4<UInt32> {
+        let raw = base.loadUnaligned(fromByteOffset: element &* 2, as: SIMD4<UInt16>.self)
+        return SIMD4<UInt32>(truncatingIfNeeded: (raw & exponentBits) &+ exponentStep) &<< 16
+    }
 
     @inline(__always)
     static func lanes(_ base: UnsafeRawPointer, _ element: Int) -> SIMD8<Float> {
@@ -132,6 +146,12 @@ enum BFloat16Lanes: LaneFormat {
 
     @inline(__always)
     static func isZero(_ raw: SIMD8<UInt16>) -> Bool { orOfLanes(raw) == 0 }
+
+    @inline(__always)
+    static func quadMarks(_ base: UnsafeRawPointer, _ element: Int) -> SIMD4<UInt32> {
+        let raw = base.loadUnaligned(fromByteOffset: element &* 2, as: SIMD4<UInt16>.self)
+        return SIMD4<UInt32>(truncatingIfNeeded: (raw & exponentBits) &+ exponentStep) &<< 16
+    }
 
     @inline(__always)
     static func lanes(_ base: UnsafeRawPointer, _ element: Int) -> SIMD8<Float> {
