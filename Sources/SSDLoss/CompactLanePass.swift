@@ -30,6 +30,8 @@ enum CompactLanePass {
         let tail = UnsafeMutableRawPointer.allocate(byteCount: span &* elementBytes, alignment: 16)
         defer { tail.deallocate() }
         var logs = DeferredLogs(workspace: workspace, negate: !S.usesLogits)
+        let negativeLosses = workspace.negativeLosses
+        let classLosses = workspace.classLosses
         var sums = BatchSums(images: shape.batch)
         var count = 0
         var rawMarks = F.Raw()
@@ -62,6 +64,23 @@ enum CompactLanePass {
                     }
                 }
                 guard label >= 0 else { continue }
+                if !S.usesLogits, let table = F.negativeLogTable {
+                    let cl = table[F.pattern(base, row &+ Int(label))]
+                    if label == 0 {
+                        if cl != 0 {
+                            negativeLosses[count] = cl
+                            classLosses[count] = cl
+                            count &+= 1
+                        }
+                        continue
+                    }
+                    positives += 1
+                    classPositive += cl
+                    let truth = F.quad(gtOffsets, box &* 4)
+                    let predicted = F.quad(predOffsets, box &* 4)
+                    localization += smoothL1(SIMD4<Double>(truth) - SIMD4<Double>(predicted))
+                    continue
+                }
                 let score = F.scalar(base, row &+ Int(label))
                 // `cl = addend ± log(argument)`, as DeferredLogs takes it.
                 var argument: Double

@@ -68,12 +68,10 @@ enum HardNegativeMiner {
         let keys = workspace.keys
         let indices = workspace.indices
         var count = sampledCandidates(workspace, start: start, ends: ends, k: k) ?? {
-            var count = 0
-            for entry in start..<(start &+ total) {
-                indices[count] = entry
-                count &+= 1
-            }
-            return count
+            // Every entry is a candidate; segment ends count candidates, not entries.
+            for entry in start..<(start &+ total) { indices[entry &- start] = entry }
+            for segment in ends.indices { ends[segment] &-= start }
+            return total
         }()
         for candidate in 0..<count {
             keys[candidate] = orderKey(negativeLosses[indices[candidate]])

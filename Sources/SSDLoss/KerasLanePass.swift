@@ -71,6 +71,13 @@ enum KerasLanePass {
                             logs.append(sum, plus: addend, slot: count)
                             count &+= 1
                         }
+                    } else if let table = F.negativeLogTable {
+                        let nl = table[F.pattern(yPred, row)]
+                        if nl != 0 {
+                            negativeLosses[count] = nl
+                            classLosses[count] = nl
+                            count &+= 1
+                        }
                     } else {
                         let argument = max(Double(p0), ProbabilityScoring.floor)
                         if argument != 1 {

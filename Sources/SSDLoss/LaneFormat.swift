@@ -30,6 +30,10 @@ protocol LaneFormat {
     static func float(_ raw: Raw) -> SIMD8<Float>
     /// Whether every lane is zero.
     static func isZero(_ raw: Raw) -> Bool
+    /// `-log(max(p, 1e-15))` by bit pattern, for 16-bit formats (see ``NegativeLogTable``).
+    static var negativeLogTable: UnsafePointer<Double>? { get }
+    /// The bit pattern of element `element`, as a table index (16-bit formats).
+    static func pattern(_ base: UnsafeRawPointer, _ element: Int) -> Int
     /// The exponent test of elements `element ..< element + 4`, with its result in bit 31 of
     /// each lane whatever the element's width (four lanes, for a keras box's offsets).
     static func quadMarks(_ base: UnsafeRawPointer, _ element: Int) -> SIMD4<UInt32>
@@ -61,6 +65,13 @@ enum Float32Lanes: LaneFormat {
     @inline(__always)
     static func isZero(_ raw: SIMD8<UInt32>) -> Bool { orOfLanes(raw) == 0 }
 
+    static var negativeLogTable: UnsafePointer<Double>? { nil }
+
+    @inline(__always)
+    static func pattern(_ base: UnsafeRawPointer, _ element: Int) -> Int {
+        Int(base.loadUnaligned(fromByteOffset: element &* 4, as: UInt32.self))
+    }
+
     @inline(__always)
     static func quadMarks(_ base: UnsafeRawPointer, _ element: Int) -> SIMD4<UInt32> {
         (base.loadUnaligned(fromByteOffset: element &* 4, as: SIMD4<UInt32>.self) & exponentBits) &+ exponentStep
@@ -86,6 +97,7 @@ enum Float32Lanes: LaneFormat {
 enum Float16Lanes: LaneFormat {
     typealias Reader = Float16Reader
     typealias Raw = SIMD8<UInt16>
+    static var negativeLogTable: UnsafePointer<Double>? { NegativeLogTable.float16 }
     static var oneBits: UInt16 { 0x3C00 }
     static var exponentBits: UInt16 { 0x7C00 }
     static var exponentStep: UInt16 { 0x0400 }
@@ -101,6 +113,11 @@ enum Float16Lanes: LaneFormat {
 
     @inline(__always)
     static func isZero(_ raw: SIMD8<UInt16>) -> Bool { orOfLanes(raw) == 0 }
+
+    @inline(__always)
+    static func pattern(_ base: UnsafeRawPointer, _ element: Int) -> Int {
+        Int(base.loadUnaligned(fromByteOffset: element &* 2, as: UInt16.self))
+    }
 
     @inline(__always)
     static func quadMarks(_ base: UnsafeRawPointer, _ element: Int) -> SIMD4<UInt32> {
@@ -131,6 +148,7 @@ enum Float16Lanes: LaneFormat {
 enum BFloat16Lanes: LaneFormat {
     typealias Reader = BFloat16Reader
     typealias Raw = SIMD8<UInt16>
+    static var negativeLogTable: UnsafePointer<Double>? { NegativeLogTable.bfloat16 }
     static var oneBits: UInt16 { 0x3F80 }
     static var exponentBits: UInt16 { 0x7F80 }
     static var exponentStep: UInt16 { 0x0080 }
@@ -146,6 +164,11 @@ enum BFloat16Lanes: LaneFormat {
 
     @inline(__always)
     static func isZero(_ raw: SIMD8<UInt16>) -> Bool { orOfLanes(raw) == 0 }
+
+    @inline(__always)
+    static func pattern(_ base: UnsafeRawPointer, _ element: Int) -> Int {
+        Int(base.loadUnaligned(fromByteOffset: element &* 2, as: UInt16.self))
+    }
 
     @inline(__always)
     static func quadMarks(_ base: UnsafeRawPointer, _ element: Int) -> SIMD4<UInt32> {

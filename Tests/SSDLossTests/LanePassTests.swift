@@ -215,4 +215,26 @@ struct LanePassTests {
         }
         #expect(vectorLog(SIMD8(repeating: 1)) == SIMD8(repeating: 0))
     }
+
+    @Test("the miner selects inside any sub-range, sampled or not", arguments: [(0, 300), (57, 300), (1000, 9000), (3, 20000)])
+    func minerSubrange(_ start: Int, count: Int) {
+        var rng = SplitMix64(seed: UInt64(start + count))
+        let total = start + count
+        let pool: [Double] = [0.5, 0.5.nextUp, 2, 3, -1]
+        let values = (0..<total).map { _ in
+            Double.random(in: 0..<1, using: &rng) < 0.2 ? pool.randomElement(using: &rng) ?? 1 : Double.random(in: 0..<4, using: &rng)
+        }
+        let workspace = LossWorkspace()
+        workspace.reserve(boxes: total)
+        for (i, value) in values.enumerated() {
+            workspace.negativeLosses[i] = value
+            workspace.classLosses[i] = Double(i % 97) + 0.25
+        }
+        let order = (start..<total).sorted { values[$0] != values[$1] ? values[$0] > values[$1] : $0 < $1 }
+        for k in [1, 5, count / 100, count / 10, count / 2, count - 1, count] where k > 0 {
+            let expected = order.prefix(k).reduce(0.0) { $0 + Double($1 % 97) + 0.25 }
+            let actual = HardNegativeMiner.keptClassLoss(workspace, entries: start..<total, k: k)
+            #expect(isClose(actual, expected, tolerance: 1e-12), "k = \(k)")
+        }
+    }
 }
