@@ -147,7 +147,9 @@ enum HardNegativeMiner {
         _ workspace: LossWorkspace, start: Int, ends: UnsafeMutableBufferPointer<Int>, k: Int
     ) -> Int? {
         let total = (ends.last ?? start) - start
-        let stride = max(8, total / 4096)
+        // About a thousand samples: sorting them costs a few ns per negative of a large batch
+        // and ~30 ns a sample, so small segments (image mining) take one in 32.
+        let stride = max(32, total / 1024)
         let samples = total / stride
         let expected = Double(k) * Double(samples) / Double(total)
         // The rank (from the top) of the threshold within the sample.
@@ -161,25 +163,26 @@ enum HardNegativeMiner {
             sample.sort()
             return sample[samples - rank]
         }
-        let saved = Array(ends)
-        var count = 0
-        var first = start
-        for segment in ends.indices {
-            var entry = first
-            let end = ends[segment]
-            while entry < end {
-                indices[count] = entry
-                count &+= negativeLosses[entry] > threshold ? 1 : 0
-                entry &+= 1
+        // Segment ends among the candidates go to scratch first: `ends` must stay in entries
+        // if the sample misled and the caller selects over every entry.
+        return withUnsafeTemporaryAllocation(of: Int.self, capacity: ends.count) { candidateEnds -> Int? in
+            var count = 0
+            var first = start
+            for segment in ends.indices {
+                var entry = first
+                let end = ends[segment]
+                while entry < end {
+                    indices[count] = entry
+                    count &+= negativeLosses[entry] > threshold ? 1 : 0
+                    entry &+= 1
+                }
+                first = end
+                candidateEnds[segment] = count
             }
-            first = end
-            ends[segment] = count
+            guard count >= k else { return nil }
+            for segment in ends.indices { ends[segment] = candidateEnds[segment] }
+            return count
         }
-        guard count >= k else {
-            for segment in ends.indices { ends[segment] = saved[segment] }
-            return nil
-        }
-        return count
     }
 
     /// The digit of the k-th largest candidate, `remaining` being k: the largest digit whose

@@ -237,4 +237,24 @@ struct LanePassTests {
             #expect(isClose(actual, expected, tolerance: 1e-12), "k = \(k)")
         }
     }
+
+    @Test("when the sample misleads (equal losses), the miner selects over every entry", arguments: [0, 5])
+    func minerSampleFallback(_ start: Int) {
+        let count = 12_000
+        let workspace = LossWorkspace()
+        workspace.reserve(boxes: start + count)
+        for i in 0..<(start + count) {
+            workspace.negativeLosses[i] = i % 1000 == 999 ? 2 : 1
+            workspace.classLosses[i] = Double(i)
+        }
+        // 12 losses of 2, then ties to the lowest index among the 1s.
+        let k = 40
+        let twos = (start..<(start + count)).filter { $0 % 1000 == 999 }
+        let ones = (start..<(start + count)).filter { $0 % 1000 != 999 }.prefix(k - twos.count)
+        let expected = (twos + ones).reduce(0.0) { $0 + Double($1) }
+        #expect(HardNegativeMiner.keptClassLoss(workspace, entries: start..<(start + count), k: k) == expected)
+        let perImage = HardNegativeMiner.keptClassLossPerImage(
+            workspace, segmentEnds: [start + 4000, start + count], k: k)
+        #expect(start > 0 || perImage.reduce(0, +) == expected)
+    }
 }
