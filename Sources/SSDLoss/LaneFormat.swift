@@ -1,4 +1,4 @@
-/// Loads eight (or four) consecutive wire scalars as float32 lanes, for one wire scalar type.
+/// Loads consecutive wire scalars as bit patterns or float32 lanes, for one wire scalar type.
 ///
 /// The vectorized passes are generic over this protocol so that each scalar type gets its own
 /// specialized loop. Every format converts exactly: float16 and bfloat16 values are all
@@ -37,8 +37,6 @@ protocol LaneFormat {
     /// The exponent test of elements `element ..< element + 4`, with its result in bit 31 of
     /// each lane whatever the element's width (four lanes, for a keras box's offsets).
     static func quadMarks(_ base: UnsafeRawPointer, _ element: Int) -> SIMD4<UInt32>
-    /// Elements `element ..< element + 8` of the tensor at `base`, as float32 lanes.
-    static func lanes(_ base: UnsafeRawPointer, _ element: Int) -> SIMD8<Float>
     /// Elements `element ..< element + 4` of the tensor at `base`, as float32 lanes.
     static func quad(_ base: UnsafeRawPointer, _ element: Int) -> SIMD4<Float>
     /// Element `element` of the tensor at `base`.
@@ -77,10 +75,6 @@ enum Float32Lanes: LaneFormat {
         (base.loadUnaligned(fromByteOffset: element &* 4, as: SIMD4<UInt32>.self) & exponentBits) &+ exponentStep
     }
 
-    @inline(__always)
-    static func lanes(_ base: UnsafeRawPointer, _ element: Int) -> SIMD8<Float> {
-        base.loadUnaligned(fromByteOffset: element &* 4, as: SIMD8<Float>.self)
-    }
 
     @inline(__always)
     static func quad(_ base: UnsafeRawPointer, _ element: Int) -> SIMD4<Float> {
@@ -125,11 +119,6 @@ enum Float16Lanes: LaneFormat {
         return SIMD4<UInt32>(truncatingIfNeeded: (raw & exponentBits) &+ exponentStep) &<< 16
     }
 
-    @inline(__always)
-    static func lanes(_ base: UnsafeRawPointer, _ element: Int) -> SIMD8<Float> {
-        let raw = base.loadUnaligned(fromByteOffset: element &* 2, as: SIMD8<UInt16>.self)
-        return halfToFloat(SIMD8<UInt32>(truncatingIfNeeded: raw))
-    }
 
     @inline(__always)
     static func quad(_ base: UnsafeRawPointer, _ element: Int) -> SIMD4<Float> {
@@ -176,11 +165,6 @@ enum BFloat16Lanes: LaneFormat {
         return SIMD4<UInt32>(truncatingIfNeeded: (raw & exponentBits) &+ exponentStep) &<< 16
     }
 
-    @inline(__always)
-    static func lanes(_ base: UnsafeRawPointer, _ element: Int) -> SIMD8<Float> {
-        let raw = base.loadUnaligned(fromByteOffset: element &* 2, as: SIMD8<UInt16>.self)
-        return floatLanes(SIMD8<UInt32>(truncatingIfNeeded: raw) &<< 16)
-    }
 
     @inline(__always)
     static func quad(_ base: UnsafeRawPointer, _ element: Int) -> SIMD4<Float> {
