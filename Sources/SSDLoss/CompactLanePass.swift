@@ -1,11 +1,12 @@
 /// The streaming pass for compact-layout float32, float16 and bfloat16 batches, eight lanes at a time.
 ///
 /// A compact box is one-hot by construction, so every box takes the vector path of
-/// ``KerasLanePass``: the scores are checked for non-finite values eight lanes at a time (and,
-/// for logits, reduced to their maximum and sum of exponentials), a negative's logarithm is left
-/// to ``DeferredLogs``, and a positive's is taken at once (they are rare). The offsets, two
-/// tensors of their own, are checked in one sweep each after the pass; a positive's are read
-/// for its localization loss.
+/// ``KerasLanePass``. With probabilities a box needs one score: blocks of 1024 boxes have their
+/// scores checked for non-finite values as one contiguous run (no per-box masks), then each box
+/// reads its label's score, whose loss comes from ``NegativeLogTable`` (16-bit formats) or
+/// ``DeferredLogs``. With logits each box's scores are reduced eight lanes at a time to their
+/// maximum and sum of exponentials. The offsets, two tensors of their own, are checked in one
+/// sweep each after the pass; a positive's are read for its localization loss.
 enum CompactLanePass {
     static func run<F: LaneFormat, S: ClassScoring>(
         _ format: F.Type, _ scoring: S.Type,
@@ -35,80 +36,95 @@ enum CompactLanePass {
         var sums = BatchSums(images: shape.batch)
         var count = 0
         var rawMarks = F.Raw()
+        var scalarMarks: UInt64 = 0
         for b in 0..<shape.batch {
             var positives = 0.0
             var classPositive = 0.0
             var localization = 0.0
-            for n in 0..<shape.boxes {
-                let box = b &* shape.boxes &+ n
-                let label = Int32(littleEndian: labels.loadUnaligned(fromByteOffset: box &* 4, as: Int32.self))
-                guard label >= -1, Int(label) < classes else {
-                    throw .labelOutOfRange(box: box, label: label, classes: classes)
+            var blockStart = 0
+            while blockStart < shape.boxes {
+                // Blocks of boxes small enough to stay in cache between the check and the loss.
+                let blockEnd = min(blockStart &+ 1024, shape.boxes)
+                if !S.usesLogits {
+                    // Probabilities need one score per box, so the scores are checked for non-finite
+                    // values as the contiguous tensor they are, not box by box with masks.
+                    let firstBox = b &* shape.boxes
+                    mark(
+                        F.self, scores, from: (firstBox &+ blockStart) &* classes, to: (firstBox &+ blockEnd) &* classes,
+                        into: &rawMarks, scalar: &scalarMarks)
                 }
-                var base = scores
-                var row = box &* classes
-                if box >= directBoxes {
-                    tail.initializeMemory(as: UInt8.self, repeating: 0, count: span &* elementBytes)
-                    tail.copyMemory(from: scores + row &* elementBytes, byteCount: classes &* elementBytes)
-                    base = UnsafeRawPointer(tail)
-                    row = 0
-                }
-                var top = SIMD8<Float>(repeating: -.infinity)
-                for chunk in 0..<rawMasks.count {
-                    let prediction = F.raw(base, row &+ chunk &* 8)
-                    rawMarks |= (prediction & rawMasks[chunk].exponent) &+ step
-                    if S.usesLogits {
-                        let values = F.float(prediction)
-                        staged[chunk] = values
-                        top = lanewiseMax(top, floatLanes(bitLanes(values) & masks[chunk].classBits | masks[chunk].fill))
+                for n in blockStart..<blockEnd {
+                    let box = b &* shape.boxes &+ n
+                    let label = Int32(littleEndian: labels.loadUnaligned(fromByteOffset: box &* 4, as: Int32.self))
+                    guard label >= -1, Int(label) < classes else {
+                        throw .labelOutOfRange(box: box, label: label, classes: classes)
                     }
-                }
-                guard label >= 0 else { continue }
-                if !S.usesLogits, let table = F.negativeLogTable {
-                    let cl = table[F.pattern(base, row &+ Int(label))]
+                    var base = scores
+                    var row = box &* classes
+                    if S.usesLogits, box >= directBoxes {
+                        tail.initializeMemory(as: UInt8.self, repeating: 0, count: span &* elementBytes)
+                        tail.copyMemory(from: scores + row &* elementBytes, byteCount: classes &* elementBytes)
+                        base = UnsafeRawPointer(tail)
+                        row = 0
+                    }
+                    var top = SIMD8<Float>(repeating: -.infinity)
+                    if S.usesLogits {
+                        for chunk in 0..<rawMasks.count {
+                            let prediction = F.raw(base, row &+ chunk &* 8)
+                            rawMarks |= (prediction & rawMasks[chunk].exponent) &+ step
+                            let values = F.float(prediction)
+                            staged[chunk] = values
+                            top = lanewiseMax(top, floatLanes(bitLanes(values) & masks[chunk].classBits | masks[chunk].fill))
+                        }
+                    }
+                    guard label >= 0 else { continue }
+                    if !S.usesLogits, let table = F.negativeLogTable {
+                        let cl = table[F.pattern(base, row &+ Int(label))]
+                        if label == 0 {
+                            if cl != 0 {
+                                negativeLosses[count] = cl
+                                classLosses[count] = cl
+                                count &+= 1
+                            }
+                            continue
+                        }
+                        positives += 1
+                        classPositive += cl
+                        let truth = F.quad(gtOffsets, box &* 4)
+                        let predicted = F.quad(predOffsets, box &* 4)
+                        localization += smoothL1(SIMD4<Double>(truth) - SIMD4<Double>(predicted))
+                        continue
+                    }
+                    let score = F.scalar(base, row &+ Int(label))
+                    // `cl = addend ± log(argument)`, as DeferredLogs takes it.
+                    var argument: Double
+                    var addend = 0.0
+                    if S.usesLogits {
+                        let largest = horizontalMax(top)
+                        argument = SoftmaxLanes.sumOfExponentials(staged, masks: masks, top: largest)
+                        addend = Double(largest) - Double(score)
+                    } else {
+                        argument = max(Double(score), ProbabilityScoring.floor)
+                    }
                     if label == 0 {
-                        if cl != 0 {
-                            negativeLosses[count] = cl
-                            classLosses[count] = cl
+                        if addend != 0 || argument != 1 {
+                            if S.usesLogits {
+                                logs.append(argument, plus: addend, slot: count)
+                            } else {
+                                logs.append(argument, slot: count)
+                            }
                             count &+= 1
                         }
                         continue
                     }
+                    let logarithm = vectorLog(SIMD8(repeating: argument))[0]
                     positives += 1
-                    classPositive += cl
+                    classPositive += S.usesLogits ? addend + logarithm : addend - logarithm
                     let truth = F.quad(gtOffsets, box &* 4)
                     let predicted = F.quad(predOffsets, box &* 4)
                     localization += smoothL1(SIMD4<Double>(truth) - SIMD4<Double>(predicted))
-                    continue
                 }
-                let score = F.scalar(base, row &+ Int(label))
-                // `cl = addend ± log(argument)`, as DeferredLogs takes it.
-                var argument: Double
-                var addend = 0.0
-                if S.usesLogits {
-                    let largest = horizontalMax(top)
-                    argument = SoftmaxLanes.sumOfExponentials(staged, masks: masks, top: largest)
-                    addend = Double(largest) - Double(score)
-                } else {
-                    argument = max(Double(score), ProbabilityScoring.floor)
-                }
-                if label == 0 {
-                    if addend != 0 || argument != 1 {
-                        if S.usesLogits {
-                            logs.append(argument, plus: addend, slot: count)
-                        } else {
-                            logs.append(argument, slot: count)
-                        }
-                        count &+= 1
-                    }
-                    continue
-                }
-                let logarithm = vectorLog(SIMD8(repeating: argument))[0]
-                positives += 1
-                classPositive += S.usesLogits ? addend + logarithm : addend - logarithm
-                let truth = F.quad(gtOffsets, box &* 4)
-                let predicted = F.quad(predOffsets, box &* 4)
-                localization += smoothL1(SIMD4<Double>(truth) - SIMD4<Double>(predicted))
+                blockStart = blockEnd
             }
             sums.positives[b] = positives
             sums.classPositive[b] = classPositive
@@ -116,31 +132,30 @@ enum CompactLanePass {
             sums.segmentEnds[b] = count
         }
         logs.flush()
-        sums.sawNonfinite = SSDLoss.sawNonfinite(F.self, rawMarks)
-            || hasNonfinite(F.self, in: gtOffsets, count: shape.boxCount &* 4)
-            || hasNonfinite(F.self, in: predOffsets, count: shape.boxCount &* 4)
+        mark(F.self, gtOffsets, from: 0, to: shape.boxCount &* 4, into: &rawMarks, scalar: &scalarMarks)
+        mark(F.self, predOffsets, from: 0, to: shape.boxCount &* 4, into: &rawMarks, scalar: &scalarMarks)
+        sums.sawNonfinite = SSDLoss.sawNonfinite(F.self, rawMarks) || SSDLoss.sawNonfinite(scalarMarks)
         return sums
     }
 
-    /// Whether any of the first `count` elements at `base` is NaN or ±Inf, eight lanes at a time.
-    ///
-    /// The offsets are their own contiguous tensors in this layout, so they are checked in one
-    /// sweep each rather than four lanes per box.
-    private static func hasNonfinite<F: LaneFormat>(_ format: F.Type, in base: UnsafeRawPointer, count: Int) -> Bool {
+    /// ORs the exponent test of elements `from ..< to` at `base` into `marks`, eight lanes at a
+    /// time, and the few left over into `scalar`.
+    @inline(__always)
+    private static func mark<F: LaneFormat>(
+        _ format: F.Type, _ base: UnsafeRawPointer, from: Int, to: Int, into marks: inout F.Raw,
+        scalar: inout UInt64
+    ) {
         let exponent = F.Raw(repeating: F.exponentBits)
         let step = F.Raw(repeating: F.exponentStep)
-        var marks = F.Raw()
-        var element = 0
-        while element &+ 8 <= count {
+        var element = from
+        while element &+ 8 <= to {
             marks |= (F.raw(base, element) & exponent) &+ step
             element &+= 8
         }
-        var last: UInt64 = 0
-        while element < count {
-            last |= nonfiniteMark(F.Reader.load(base, element))
+        while element < to {
+            scalar |= nonfiniteMark(F.Reader.load(base, element))
             element &+= 1
         }
-        return SSDLoss.sawNonfinite(F.self, marks) || SSDLoss.sawNonfinite(last)
     }
 
     /// `sum_j smoothL1(d[j])`, in float64 like ``localizationLoss(_:truth:truthRow:prediction:predictionRow:marks:)``.
