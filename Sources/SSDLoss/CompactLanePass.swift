@@ -31,6 +31,8 @@ enum CompactLanePass {
         let tail = UnsafeMutableRawPointer.allocate(byteCount: span &* elementBytes, alignment: 16)
         defer { tail.deallocate() }
         var logs = DeferredLogs(workspace: workspace, negate: !S.usesLogits)
+        // Read once: each access to the lazily built table would check that it is built.
+        let negativeLogTable = S.usesLogits ? nil : F.negativeLogTable
         let negativeLosses = workspace.negativeLosses
         let classLosses = workspace.classLosses
         var sums = BatchSums(images: shape.batch)
@@ -78,7 +80,7 @@ enum CompactLanePass {
                         }
                     }
                     guard label >= 0 else { continue }
-                    if !S.usesLogits, let table = F.negativeLogTable {
+                    if let table = negativeLogTable {
                         let cl = table[F.pattern(base, row &+ Int(label))]
                         if label == 0 {
                             if cl != 0 {

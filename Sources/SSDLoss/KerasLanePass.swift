@@ -33,6 +33,8 @@ enum KerasLanePass {
         signless[0] = ~0
         let step = F.Raw(repeating: F.exponentStep)
         var logs = DeferredLogs(workspace: workspace, negate: !S.usesLogits)
+        // Read once: each access to the lazily built table would check that it is built.
+        let negativeLogTable = S.usesLogits ? nil : F.negativeLogTable
         let negativeLosses = workspace.negativeLosses
         let classLosses = workspace.classLosses
         var sums = BatchSums(images: shape.batch)
@@ -71,7 +73,7 @@ enum KerasLanePass {
                             logs.append(sum, plus: addend, slot: count)
                             count &+= 1
                         }
-                    } else if let table = F.negativeLogTable {
+                    } else if let table = negativeLogTable {
                         let nl = table[F.pattern(yPred, row)]
                         if nl != 0 {
                             negativeLosses[count] = nl
