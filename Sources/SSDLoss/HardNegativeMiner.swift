@@ -1,37 +1,40 @@
 /// Chooses the k hardest negatives (largest `nl`) and sums their classification loss.
 ///
-/// Selection, never a sort: an MSD radix select on order-preserving integer keys of the losses
-/// finds the k-th largest value `v` in at most six passes, each over the survivors of the last
-/// (O(n), no bad cases). Every loss above `v` is kept and, among those equal to `v`, the ones
-/// with the lowest flat index `b * N + n` (the workspace holds negatives in flat-index order).
+/// Selection, never a sort: an MSD radix select on order-preserving integer keys of the losses,
+/// with the sums taken as it goes. Each round histograms one digit of the remaining candidates,
+/// finds the digit `d` where the k-th largest lies, adds the `cl` of every candidate above `d`
+/// to its image's sum (they are kept whatever the later digits say), and keeps only the
+/// candidates equal to `d`; six rounds at most: O(n), no bad cases. When k is a small fraction
+/// of many negatives, a sample first rules out most of them in one cheap pass (see
+/// ``sampledCandidates(_:start:ends:k:)``), so the rounds see a few k candidates instead of n. Among losses equal to the
+/// k-th largest, those with the lowest flat index `b * N + n` are kept (the workspace holds
+/// negatives in flat-index order, and every round keeps that order).
 enum HardNegativeMiner {
-    /// Where the kept negatives end: keep every key above `key`, and the first `ties` equal to it.
-    struct Threshold {
-        var key: UInt64
-        var ties: Int
-    }
-
     /// `sum cl` of the `k` largest of the negatives in `entries`, ties to the lowest index.
     static func keptClassLoss(_ workspace: LossWorkspace, entries: Range<Int>, k: Int) -> Double {
         guard k > 0, !entries.isEmpty else { return 0 }
-        guard k < entries.count else { return sum(workspace, entries: entries) }
-        var threshold = select(workspace, entries: entries, k: k)
-        return sumKept(workspace, entries: entries, threshold: &threshold)
+        var total = 0.0
+        withUnsafeMutablePointer(to: &total) { sum in
+            var end = entries.upperBound
+            withUnsafeMutablePointer(to: &end) { end in
+                keep(workspace, start: entries.lowerBound, ends: UnsafeMutableBufferPointer(start: end, count: 1),
+                     k: k, sums: UnsafeMutableBufferPointer(start: sum, count: 1))
+            }
+        }
+        return total
     }
 
     /// Per image, `sum cl` of that image's share of the `k` largest negatives of the whole batch.
     ///
     /// Image b owns entries `segmentEnds[b-1]..<segmentEnds[b]`.
     static func keptClassLossPerImage(_ workspace: LossWorkspace, segmentEnds: [Int], k: Int) -> [Double] {
-        let total = segmentEnds.last ?? 0
         var result = Array(repeating: 0.0, count: segmentEnds.count)
-        guard k > 0, total > 0 else { return result }
-        var threshold =
-            k < total ? select(workspace, entries: 0..<total, k: k) : Threshold(key: 0, ties: total)
-        var start = 0
-        for (image, end) in segmentEnds.enumerated() {
-            result[image] = sumKept(workspace, entries: start..<end, threshold: &threshold)
-            start = end
+        guard k > 0, (segmentEnds.last ?? 0) > 0 else { return result }
+        var ends = segmentEnds
+        result.withUnsafeMutableBufferPointer { sums in
+            ends.withUnsafeMutableBufferPointer { ends in
+                keep(workspace, start: 0, ends: ends, k: k, sums: sums)
+            }
         }
         return result
     }
@@ -43,86 +46,159 @@ enum HardNegativeMiner {
         return bits & 0x8000_0000_0000_0000 != 0 ? ~bits : bits | 0x8000_0000_0000_0000
     }
 
-    private static func sum(_ workspace: LossWorkspace, entries: Range<Int>) -> Double {
-        let classLosses = workspace.classLosses
-        var total = 0.0
-        for i in entries { total += classLosses[i] }
-        return total
-    }
-
-    private static func sumKept(
-        _ workspace: LossWorkspace, entries: Range<Int>, threshold: inout Threshold
-    ) -> Double {
+    /// Adds to `sums[i]` the `cl` of segment i's share of the `k` largest negatives of entries
+    /// `start ..< ends.last`, where segment i ends at `ends[i]`. `ends` is scratch afterwards.
+    private static func keep(
+        _ workspace: LossWorkspace, start: Int, ends: UnsafeMutableBufferPointer<Int>, k: Int,
+        sums: UnsafeMutableBufferPointer<Double>
+    ) {
         let negativeLosses = workspace.negativeLosses
         let classLosses = workspace.classLosses
-        var total = 0.0
-        var ties = threshold.ties
-        let cut = threshold.key
-        for i in entries {
-            let key = orderKey(negativeLosses[i])
-            if key > cut {
-                total += classLosses[i]
-            } else if key == cut, ties > 0 {
-                total += classLosses[i]
-                ties &-= 1
+        let total = (ends.last ?? start) - start
+        guard total > 0 else { return }
+        if k >= total {
+            var first = start
+            for segment in ends.indices {
+                for i in first..<ends[segment] { sums[segment] += classLosses[i] }
+                first = ends[segment]
             }
+            return
         }
-        threshold.ties = ties
-        return total
-    }
-
-    /// The threshold of the `k` largest of `entries`, for `0 < k < entries.count`.
-    static func select(_ workspace: LossWorkspace, entries: Range<Int>, k: Int) -> Threshold {
+        // Candidates: their entry indices and keys, compacted in place round after round.
         let keys = workspace.keys
-        let negativeLosses = workspace.negativeLosses
-        var n = 0
-        for i in entries {
-            keys[n] = orderKey(negativeLosses[i])
-            n &+= 1
+        let indices = workspace.indices
+        var count = sampledCandidates(workspace, start: start, ends: ends, k: k) ?? {
+            // Every entry is a candidate; segment ends count candidates, not entries.
+            for entry in start..<(start &+ total) { indices[entry &- start] = entry }
+            for segment in ends.indices { ends[segment] &-= start }
+            return total
+        }()
+        for candidate in 0..<count {
+            keys[candidate] = orderKey(negativeLosses[indices[candidate]])
         }
-        // Still to pick from the survivors, largest first.
         var remaining = k
-        return withUnsafeTemporaryAllocation(of: Int.self, capacity: 2048) { histogram in
-            // Digits of 11 bits from the top: shifts 53, 42, 31, 20, 9, then the last 9 bits.
-            var shift = 53
-            while true {
-                let width = shift == 0 ? 9 : 11
-                let mask: UInt64 = (1 << UInt64(width)) - 1
-                let buckets = 1 << width
-                for d in 0..<buckets { histogram[d] = 0 }
-                for i in 0..<n { histogram[Int((keys[i] &>> UInt64(shift)) & mask)] &+= 1 }
-                var bucket = buckets - 1
-                var above = 0
-                while above + histogram[bucket] < remaining {
-                    above += histogram[bucket]
-                    bucket -= 1
-                }
-                remaining -= above
-                var survivors = 0
-                for i in 0..<n where Int((keys[i] &>> UInt64(shift)) & mask) == bucket {
-                    keys[survivors] = keys[i]
-                    survivors &+= 1
-                }
-                n = survivors
-                if remaining == n {
-                    // Every survivor is kept: cut at the smallest, keeping all its copies.
-                    var smallest = UInt64.max
-                    var copies = 0
-                    for i in 0..<n {
-                        if keys[i] < smallest {
-                            smallest = keys[i]
-                            copies = 1
-                        } else if keys[i] == smallest {
-                            copies &+= 1
+        withUnsafeTemporaryAllocation(of: UInt32.self, capacity: 1 << 12) { histogram in
+            let histogram = histogram.baseAddress!
+            // Digits of 12 bits from the top (sign and exponent first), then the last 4 bits.
+            var shift = 64
+            while remaining < count {
+                guard shift > 0 else {
+                    // Every bit is fixed: the candidates all equal the k-th largest; the first
+                    // `remaining` of them, in flat-index order, are kept.
+                    var candidate = 0
+                    for segment in ends.indices {
+                        while candidate < ends[segment], remaining > 0 {
+                            sums[segment] += classLosses[indices[candidate]]
+                            candidate &+= 1
+                            remaining &-= 1
                         }
                     }
-                    return Threshold(key: smallest, ties: copies)
+                    return
                 }
-                if shift == 0 { break }
-                shift = max(shift - 11, 0)
+                let width = min(shift, 12)
+                shift &-= width
+                let mask: UInt64 = (1 << UInt64(width)) - 1
+                let buckets = 1 << width
+                histogram.initialize(repeating: 0, count: buckets)
+                for c in 0..<count { histogram[Int((keys[c] &>> UInt64(shift)) & mask)] &+= 1 }
+                let bucket = boundary(histogram, buckets: buckets, remaining: &remaining)
+                // Keep the bucket's candidates in order, branch-free; add those above it.
+                var kept = 0
+                var candidate = 0
+                for segment in ends.indices {
+                    var sum = 0.0
+                    while candidate < ends[segment] {
+                        let key = keys[candidate]
+                        let entry = indices[candidate]
+                        let digit = Int((key &>> UInt64(shift)) & mask)
+                        if digit > bucket { sum += classLosses[entry] }
+                        keys[kept] = key
+                        indices[kept] = entry
+                        kept &+= digit == bucket ? 1 : 0
+                        candidate &+= 1
+                    }
+                    sums[segment] += sum
+                    ends[segment] = kept
+                }
+                count = kept
             }
-            // Every bit is fixed: the survivors all equal the k-th largest.
-            return Threshold(key: n > 0 ? keys[0] : 0, ties: remaining)
+            // Every remaining candidate is kept (remaining == count).
+            var candidate = 0
+            for segment in ends.indices {
+                while candidate < ends[segment] {
+                    sums[segment] += classLosses[indices[candidate]]
+                    candidate &+= 1
+                }
+            }
         }
+    }
+
+    /// The entries that can be among the `k` largest, found from a sample, with `ends` set to
+    /// each segment's end among them; nil when sampling does not pay or the sample misled.
+    ///
+    /// With `k` a small fraction of many negatives (the usual SSD batch: 3 per positive, a few
+    /// positives in thousands of boxes), most entries cannot be kept. Every `stride`-th loss is
+    /// sorted, a threshold is taken a few standard deviations below where the k-th largest
+    /// should fall, and one branch-free pass keeps the indices of the losses above it. If at
+    /// least `k` are above, every kept loss is among them (a loss at or below the threshold is
+    /// below the k-th largest); otherwise the caller selects over every entry. Either way the
+    /// result is exact: the sample only decides how much work the selection does.
+    private static func sampledCandidates(
+        _ workspace: LossWorkspace, start: Int, ends: UnsafeMutableBufferPointer<Int>, k: Int
+    ) -> Int? {
+        let total = (ends.last ?? start) - start
+        // About a thousand samples: sorting them costs a few ns per negative of a large batch
+        // and ~30 ns a sample, so small segments (image mining) take one in 32.
+        let stride = max(32, total / 1024)
+        let samples = total / stride
+        let expected = Double(k) * Double(samples) / Double(total)
+        // The rank (from the top) of the threshold within the sample.
+        let rank = Int(expected + 4 * expected.squareRoot() + 8)
+        guard total >= 4096, rank < samples / 2 else { return nil }
+        let negativeLosses = workspace.negativeLosses
+        let indices = workspace.indices
+        let threshold = withUnsafeTemporaryAllocation(of: Double.self, capacity: samples) { buffer in
+            var sample = buffer
+            for i in 0..<samples { sample[i] = negativeLosses[start &+ i &* stride] }
+            sample.sort()
+            return sample[samples - rank]
+        }
+        // Segment ends among the candidates go to scratch first: `ends` must stay in entries
+        // if the sample misled and the caller selects over every entry.
+        return withUnsafeTemporaryAllocation(of: Int.self, capacity: ends.count) { candidateEnds -> Int? in
+            var count = 0
+            var first = start
+            for segment in ends.indices {
+                var entry = first
+                let end = ends[segment]
+                while entry < end {
+                    indices[count] = entry
+                    count &+= negativeLosses[entry] > threshold ? 1 : 0
+                    entry &+= 1
+                }
+                first = end
+                candidateEnds[segment] = count
+            }
+            guard count >= k else { return nil }
+            for segment in ends.indices { ends[segment] = candidateEnds[segment] }
+            return count
+        }
+    }
+
+    /// The digit of the k-th largest candidate, `remaining` being k: the largest digit whose
+    /// bucket and those above it hold at least `remaining`. On return `remaining` counts what is
+    /// still to be picked inside that bucket.
+    @inline(__always)
+    private static func boundary(
+        _ histogram: UnsafeMutablePointer<UInt32>, buckets: Int, remaining: inout Int
+    ) -> Int {
+        var bucket = buckets - 1
+        var above = 0
+        while above + Int(histogram[bucket]) < remaining {
+            above += Int(histogram[bucket])
+            bucket -= 1
+        }
+        remaining -= above
+        return bucket
     }
 }

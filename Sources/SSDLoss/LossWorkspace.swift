@@ -14,18 +14,22 @@ public final class LossWorkspace {
     private(set) var classLosses: UnsafeMutablePointer<Double>
     /// Order-preserving integer keys of the negative losses, filtered in place by the selection.
     private(set) var keys: UnsafeMutablePointer<UInt64>
+    /// The entry index of each of ``keys`` still a candidate of the selection.
+    private(set) var indices: UnsafeMutablePointer<Int>
 
     /// Creates an empty workspace; it allocates on first use.
     public init() {
         negativeLosses = .allocate(capacity: 1)
         classLosses = .allocate(capacity: 1)
         keys = .allocate(capacity: 1)
+        indices = .allocate(capacity: 1)
     }
 
     deinit {
         negativeLosses.deallocate()
         classLosses.deallocate()
         keys.deallocate()
+        indices.deallocate()
     }
 
     /// Makes room for `boxes` boxes. The previous contents are discarded.
@@ -34,9 +38,11 @@ public final class LossWorkspace {
         negativeLosses.deallocate()
         classLosses.deallocate()
         keys.deallocate()
+        indices.deallocate()
         negativeLosses = .allocate(capacity: boxes)
         classLosses = .allocate(capacity: boxes)
         keys = .allocate(capacity: boxes)
+        indices = .allocate(capacity: boxes)
         capacity = boxes
     }
 }

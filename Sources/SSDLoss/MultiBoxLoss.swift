@@ -46,12 +46,22 @@ public struct MultiBoxLoss: Sendable {
         let workspace = workspace ?? LossWorkspace()
         workspace.reserve(boxes: shape.boxCount)
         let sums: BatchSums
+        #if _endian(little)
+        switch dtype {
+        case .float32: sums = try streamLanes(input, Float32Lanes.self, shape: shape, workspace: workspace)
+        case .float16: sums = try streamLanes(input, Float16Lanes.self, shape: shape, workspace: workspace)
+        case .bfloat16: sums = try streamLanes(input, BFloat16Lanes.self, shape: shape, workspace: workspace)
+        case .float64: sums = try stream(input, Float64Reader.self, shape: shape, workspace: workspace)
+        }
+        #else
+        // The vectorized passes load lanes as the bytes lie, which needs a little-endian host.
         switch dtype {
         case .float32: sums = try stream(input, Float32Reader.self, shape: shape, workspace: workspace)
         case .float16: sums = try stream(input, Float16Reader.self, shape: shape, workspace: workspace)
         case .bfloat16: sums = try stream(input, BFloat16Reader.self, shape: shape, workspace: workspace)
         case .float64: sums = try stream(input, Float64Reader.self, shape: shape, workspace: workspace)
         }
+        #endif
         return mine(sums, shape: shape, workspace: workspace)
     }
 
@@ -66,11 +76,6 @@ public struct MultiBoxLoss: Sendable {
             }
             let sums =
                 switch parameters.scores {
-                case .probabilities where R.self == Float32Reader.self && Self.hostIsLittleEndian:
-                    Float32KerasPass.run(
-                        ProbabilityScoring.self, yTrue: t, yPred: p, shape: shape, workspace: workspace)
-                case .logits where R.self == Float32Reader.self && Self.hostIsLittleEndian:
-                    Float32KerasPass.run(LogitScoring.self, yTrue: t, yPred: p, shape: shape, workspace: workspace)
                 case .probabilities:
                     StreamingPass.keras(
                         reader, ProbabilityScoring.self, yTrue: t, yPred: p, shape: shape, workspace: workspace)
@@ -105,13 +110,49 @@ public struct MultiBoxLoss: Sendable {
         }
     }
 
-    /// Whether float32 lanes can be loaded from the wire's little-endian bytes as they are.
-    private static var hostIsLittleEndian: Bool {
-        #if _endian(little)
-        true
-        #else
-        false
-        #endif
+    /// The vectorized streaming pass for one lane format (float32, float16, bfloat16); on a
+    /// non-finite value, the counting pass and a throw.
+    private func streamLanes<F: LaneFormat>(
+        _ input: LossInput, _ format: F.Type, shape: BatchShape, workspace: LossWorkspace
+    ) throws(LossError) -> BatchSums {
+        switch input {
+        case .keras(let yTrue, let yPred):
+            guard let t = yTrue.baseAddress, let p = yPred.baseAddress else {
+                return BatchSums(images: shape.batch)
+            }
+            let sums =
+                switch parameters.scores {
+                case .probabilities:
+                    KerasLanePass.run(
+                        format, ProbabilityScoring.self, yTrue: t, yPred: p, shape: shape, workspace: workspace)
+                case .logits:
+                    KerasLanePass.run(format, LogitScoring.self, yTrue: t, yPred: p, shape: shape, workspace: workspace)
+                }
+            if sums.sawNonfinite {
+                throw .nonfinite(NonfiniteScanner.keras(F.Reader.self, yTrue: t, yPred: p, shape: shape))
+            }
+            return sums
+        case .compact(let labels, let gtOffsets, let scores, let predOffsets):
+            guard let l = labels.baseAddress, let g = gtOffsets.baseAddress, let s = scores.baseAddress,
+                let q = predOffsets.baseAddress
+            else { return BatchSums(images: shape.batch) }
+            let sums =
+                switch parameters.scores {
+                case .probabilities:
+                    try CompactLanePass.run(
+                        format, ProbabilityScoring.self, labels: l, gtOffsets: g, scores: s, predOffsets: q,
+                        shape: shape, workspace: workspace)
+                case .logits:
+                    try CompactLanePass.run(
+                        format, LogitScoring.self, labels: l, gtOffsets: g, scores: s, predOffsets: q,
+                        shape: shape, workspace: workspace)
+                }
+            if sums.sawNonfinite {
+                throw .nonfinite(
+                    NonfiniteScanner.compact(F.Reader.self, gtOffsets: g, scores: s, predOffsets: q, shape: shape))
+            }
+            return sums
+        }
     }
 
     /// Mining and the final reduction (SPEC §1).
