@@ -128,6 +128,12 @@ public struct Demo: Sendable {
 
         var sent = 0
         for trainer in trainers { sent += (try? trainer.stop()) ?? 0 }
+        // Every batch handed to a trainer's socket is on its way: let the sidecar take them all
+        // before it stops receiving (unless a signal already stopped it).
+        let drainStarted = ContinuousClock.now
+        while server.sidecar.report.received < sent, !ended.isSet, drainStarted.duration(to: .now) < .seconds(10) {
+            try await Task.sleep(for: .milliseconds(20))
+        }
         await group.triggerGracefulShutdown()
         try await running.value
         return DemoSummary(

@@ -19,7 +19,8 @@ final class DemoTrainer: Sendable {
         self.thread = try SocketThread(name: name) {
             let socket = try Socket(context, type: .push)
             defer { socket.close() }
-            try socket.setOptions([.sendHighWaterMark(2), .linger(.zero)])
+            // A linger, so that batches already handed to the socket still reach the sidecar after stop().
+            try socket.setOptions([.sendHighWaterMark(2), .linger(.seconds(10))])
             try socket.connect(endpoint)
             var sent = 0
             while !stopping.isSet {
