@@ -37,9 +37,8 @@ test-python: ## The Python tests (they run the debug lossd binary).
 fuzz: deps ## Build the libFuzzer targets and run each for FUZZ_SECONDS (default 30) seconds.
 	@FUZZ_SECONDS=$(FUZZ_SECONDS) PYTHON=$(PYTHON) scripts/fuzz.sh run
 
-bench: release ## The kernel benchmark against the memory floor, and the aggregator's records/s.
-	$(RELEASE_BIN) bench kernel
-	$(RELEASE_BIN) bench aggregate
+bench: release ## Every SPEC performance target, measured against floors in the same run (a few minutes).
+	$(RELEASE_BIN) bench
 
 sample: release ## Regenerate Examples/sample.lossrec.
 	$(RELEASE_BIN) synth -o Examples/sample.lossrec --count 10 --batch 4 --boxes 128 --classes 6 --positives 0.03 --ignored 0.02 --epoch-size 5 --run sample

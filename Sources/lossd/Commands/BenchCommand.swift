@@ -13,8 +13,8 @@ struct BenchCommand: ParsableCommand {
             the numbers mean the same on any machine. Build in release mode first (make bench \
             does): debug builds are many times slower.
             """,
-        subcommands: [KernelBenchCommand.self, PipelineBenchCommand.self, AggregateBenchCommand.self],
-        defaultSubcommand: KernelBenchCommand.self
+        subcommands: [SummaryBenchCommand.self, KernelBenchCommand.self, PipelineBenchCommand.self, AggregateBenchCommand.self],
+        defaultSubcommand: SummaryBenchCommand.self
     )
 }
 

@@ -97,4 +97,30 @@ enum BenchReport {
         guard let data = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]) else { return "{}" }
         return String(decoding: data, as: UTF8.self)
     }
+
+    /// One SPEC §7 target and what was measured for it.
+    struct TargetRow {
+        var what: String
+        var measured: Double
+        var unit: String
+        var target: String
+        var met: Bool
+    }
+
+    /// The targets with their measured figures and verdicts.
+    static func table(_ rows: [TargetRow]) -> String {
+        var lines = ["SPEC §7 targets"]
+        for row in rows {
+            let figure = row.measured >= 1000 ? String(format: "%.0f", row.measured) : String(format: "%.2f", row.measured)
+            lines.append("  \(row.met ? "met    " : "NOT MET") \(pad(row.what, 78)) \(figure) \(row.unit) (target \(row.target))")
+        }
+        return lines.joined(separator: "\n")
+    }
+
+    /// One JSON object for a target's verdict.
+    static func json(_ row: TargetRow) -> String {
+        let object: [String: Any] = ["part": "target", "what": row.what, "measured": row.measured, "unit": row.unit, "target": row.target, "met": row.met]
+        guard let data = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]) else { return "{}" }
+        return String(decoding: data, as: UTF8.self)
+    }
 }
