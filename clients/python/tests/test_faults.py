@@ -15,6 +15,7 @@ import threading
 import time
 from typing import Any, Dict, List, Optional, Set
 
+import pytest
 import zmq
 
 from aggregate_model import check_stats, expected_stats
@@ -244,7 +245,7 @@ def test_aggregator_down_10_s_sidecars_queue_and_nothing_is_lost(start_sidecar, 
 
     assert wait_for(lambda: batches(first) >= 40, timeout=60), first.stderr()[-2000:]
     # Stop at a quiet moment: a stop under traffic may lose the records inside the TCP
-    # connection at that instant (counted lost; see the SIGKILL test below).
+    # connection at that instant (counted lost: test_aggregator_stopped_under_traffic_…[SIGTERM]).
     for trainer in trainers:
         trainer.pause_event.set()
     assert all(t.idle.wait(30) for t in trainers)
@@ -328,12 +329,16 @@ class Pusher(threading.Thread):
         return self.next
 
 
-def test_aggregator_sigkill_restarts_from_its_last_checkpoint(start_aggregator):
-    """SIGKILL of the aggregator while records stream in (state_interval 1 s), then a restart
-    from its state file: /stats comes back exactly to the statistics of a prefix of the stream
-    (the last checkpoint), short of the /stats read just before the kill by at most the records
-    of a few state intervals; after the stream resumes, every record that was ingested after the
-    checkpoint or was in flight at the kill is counted lost, exactly."""
+@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM], ids=["SIGKILL", "SIGTERM"])
+def test_aggregator_stopped_under_traffic_restarts_from_its_state(start_aggregator, sig):
+    """The aggregator is killed (SIGKILL) or stopped (SIGTERM) while records stream in
+    (state_interval 1 s), then restarted from its state file while nothing is sending.
+
+    SIGKILL: /stats comes back exactly to the statistics of a prefix of the stream (the last
+    checkpoint), short of the /stats read just before the kill by at most a few state intervals'
+    records. SIGTERM: it comes back to everything the stopped aggregator had ingested (its last
+    snapshot). Either way, once the stream resumes, every record the restored state does not hold
+    (ingested after the checkpoint, or inside the connection at the stop) is counted lost, exactly."""
     count, rate = 6000, 600.0
     records = aggregator_script(count)
     lines = [json.dumps(r).encode() for r in records]
@@ -346,26 +351,34 @@ def test_aggregator_sigkill_restarts_from_its_last_checkpoint(start_aggregator):
         assert wait_for(lambda: first.stats()["records"] >= 1500, timeout=60)
         assert first.state.exists(), "no checkpoint after 1500 records at state_interval 1 s"
         before = first.stats()
-        first.kill()  # SIGKILL while the pusher keeps pushing
-        assert first.proc.returncode == -signal.SIGKILL
-        sent_before_kill = pusher.finish(linger_ms=0)  # what was in flight dies with the connection
+        if sig == signal.SIGKILL:
+            first.kill()  # while the pusher keeps pushing
+            assert first.proc.returncode == -signal.SIGKILL
+        else:
+            assert first.stop(signal.SIGTERM) == 0, first.stderr()[-4000:]
+            at_shutdown = first.last_snapshot()["records"]
+        # The sender's queue dies with its socket (linger 0), as a sender's does when it dies.
+        sent_before_stop = pusher.finish(linger_ms=0)
 
         second = start_aggregator(input_port=first.input_port, http_port=first.http_port,
                                   state=first.state, snapshots=first.snapshots, extra=flags)
-        after = second.stats()  # nothing is sending: exactly the checkpoint
+        after = second.stats()  # nothing is sending: exactly the saved state
         restored = after["records"]
         assert "moved it aside" not in second.stderr(), second.stderr()
-        assert 0 < restored <= sent_before_kill
-        # Only the updates since the last checkpoint are missing: a few state intervals' worth.
-        assert before["records"] - restored <= 4 * rate, f"/stats had {before['records']}, restored {restored}"
+        assert 0 < restored <= sent_before_stop
+        if sig == signal.SIGKILL:
+            # Only the updates since the last checkpoint are missing: a few state intervals' worth.
+            assert before["records"] - restored <= 4 * rate, f"/stats had {before['records']}, restored {restored}"
+        else:
+            assert before["records"] <= restored == at_shutdown
         assert after["start_time"] == before["start_time"]
         check_stats(after, expected_stats(records[:restored]), run="restore")
         check_stats(before, expected_stats(records[:before["records"]]), run="restore")
         source = source_stats(after, "restore")["s0"]
         assert (source["highest_seq"], source["lost"], source["duplicates"]) == (restored - 1, 0, 0)
 
-        # The stream resumes where the killed connection stopped.
-        resumed = Pusher(context, second.input_address, lines, sent_before_kill, rate=5000.0)
+        # The stream resumes where the stopped connection ended.
+        resumed = Pusher(context, second.input_address, lines, sent_before_stop, rate=5000.0)
         resumed.start()
         resumed.join(60)
         assert resumed.finish(linger_ms=10_000) == count
@@ -377,10 +390,10 @@ def test_aggregator_sigkill_restarts_from_its_last_checkpoint(start_aggregator):
     final = second.last_snapshot()
     source = source_stats(final, "restore")["s0"]
     batches = sum(s["batches"] for s in final["splits"] if s["run"] == "restore")
-    # Seen: 0…restored-1 (the checkpoint) and sent_before_kill…count-1 (after the restart).
-    assert source["lost"] == sent_before_kill - restored
-    assert batches == restored + (count - sent_before_kill)
+    # Seen: 0…restored-1 (the saved state) and sent_before_stop…count-1 (after the restart).
+    assert source["lost"] == sent_before_stop - restored
+    assert batches == restored + (count - sent_before_stop)
     assert batches + source["lost"] == count
     assert (source["duplicates"], source["late"], source["pending"]) == (0, 0, 0)
-    print(f"/stats before the kill: {before['records']} records; restored {restored}; "
-          f"{sent_before_kill - restored} counted lost")
+    print(f"{sig.name}: /stats before: {before['records']} records; restored {restored}; "
+          f"{sent_before_stop - restored} counted lost")
