@@ -84,9 +84,11 @@ public final class Sidecar: Sendable {
                 }
                 return PoolEmitter(
                     emit: { record in
-                        counters.recordWritten(record)
+                        // Counted as computed or rejected only once written: a record the output
+                        // refused is lost, and is counted as an output failure instead.
                         do {
                             try sink.write(record)
+                            counters.recordWritten(record)
                         } catch {
                             counters.outputFailed()
                             logger.error("cannot write a record", metadata: ["error": "\(error)"])
@@ -158,7 +160,16 @@ public final class Sidecar: Sendable {
         try receiver.join()
         pool.finish()
         let report = counters.report
-        logger.info("sidecar stopped: received=\(report.received) computed=\(report.computed) rejected=\(report.rejected)")
+        // received = computed + rejected + output_failures: every received batch is accounted for.
+        let summary: Logger.Message = """
+            sidecar stopped: received=\(report.received) computed=\(report.computed) rejected=\(report.rejected) \
+            output_failures=\(report.outputFailures) recording_failures=\(report.recordingFailures)
+            """
+        if report.outputFailures > 0 || report.recordingFailures > 0 {
+            logger.warning(summary)
+        } else {
+            logger.info(summary)
+        }
         return report
     }
 

@@ -171,6 +171,13 @@ class LossdProcess:
         """The resident set size now (VmRSS)."""
         return proc_status_bytes(self.pid, "VmRSS")
 
+    def final_summary(self) -> Dict[str, int]:
+        """Every ``key=N`` of the last log line (a sidecar's ``sidecar stopped: received=N computed=M
+        rejected=K output_failures=F recording_failures=R``); the process must have exited."""
+        lines = [line for line in self.stderr().splitlines() if line.strip()]
+        assert lines, "lossd wrote nothing to stderr"
+        return {key: int(value) for key, value in re.findall(r"(\w+)=(\d+)\b", lines[-1])}
+
     def counts(self) -> Tuple[int, int, int]:
         """(received, computed, rejected) from the last log line (stderr); the process must have exited."""
         lines = [line for line in self.stderr().splitlines() if line.strip()]

@@ -397,3 +397,23 @@ def test_aggregator_stopped_under_traffic_restarts_from_its_state(start_aggregat
     assert (source["duplicates"], source["late"], source["pending"]) == (0, 0, 0)
     print(f"{sig.name}: /stats before: {before['records']} records; restored {restored}; "
           f"{sent_before_stop - restored} counted lost")
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full (Linux)")
+def test_records_the_output_refuses_are_counted_as_output_failures(start_sidecar, tmp_path):
+    """Regression: a record the output cannot take (here a .jsonl that is /dev/full: every write
+    fails with ENOSPC) was counted as computed, so the last log line claimed every batch written.
+    Now it is counted as an output failure: received = computed + rejected + output_failures."""
+    output = tmp_path / "full.jsonl"
+    output.symlink_to("/dev/full")
+    sidecar = start_sidecar(str(output), workers=1)
+    y_true, y_pred = synthetic_batch(seed=5, **SMALL)
+    with LossClient(sidecar.input, run="full", linger_ms=10_000) as client:
+        for _ in range(5):
+            client.send(y_true, y_pred)
+        client.send_frames([b'{"v": 1, "batch": 2, "boxes": ', b"", b""])  # bad_header: an error record
+    assert wait_for(lambda: sidecar.stderr().count("cannot write a record") == 6, timeout=30), sidecar.stderr()[-4000:]
+    assert sidecar.stop(signal.SIGTERM) == 0, sidecar.stderr()[-4000:]
+    summary = sidecar.final_summary()
+    assert summary == {"received": 6, "computed": 0, "rejected": 0, "output_failures": 6, "recording_failures": 0}, \
+        sidecar.stderr()[-2000:]
