@@ -177,7 +177,12 @@ public final class Sidecar: Sendable {
     private func receiveLoop(socket: Socket, pool: OrderedWorkerPool<ReceivedBatch, ResultRecord>, recorder: RecordingWriter?) {
         var status = StatusLine(interval: settings.statusInterval)
         defer {
-            do { try recorder?.close() } catch { logger.error("closing the recording failed", metadata: ["error": "\(error)"]) }
+            if let recorder {
+                do { try recorder.close() } catch { logger.error("closing the recording failed", metadata: ["error": "\(error)"]) }
+                // Every received message missing from the file, including those that were still
+                // in the writer's buffer when a write failed.
+                counters.setRecordingFailures(counters.report.received - recorder.writtenRecordCount)
+            }
         }
         while !stopping.load(ordering: .acquiring) {
             status.tick(counters: counters, inFlight: pool.inFlight, logger: logger)
@@ -194,8 +199,9 @@ public final class Sidecar: Sendable {
             if let recorder {
                 do {
                     try recorder.append(batch.message)
+                } catch .closed {
+                    // A write failed earlier (and was logged): the writer takes nothing more.
                 } catch {
-                    counters.recordingFailed()
                     logger.error("cannot append to the recording", metadata: ["error": "\(error)"])
                 }
             }

@@ -12,7 +12,8 @@ public struct SidecarReport: Sendable, Hashable {
     public var rejected: Int
     /// Records (loss or error) that could not be written to the output: lost, and counted here.
     public var outputFailures: Int
-    /// Messages that could not be appended to the recording (they were still processed).
+    /// Received messages missing from the `--record` recording (a write failed; they were still
+    /// processed). Known once the recording is closed, at the end of the run.
     public var recordingFailures: Int
 }
 
@@ -26,7 +27,7 @@ final class SidecarCounters: Sendable {
 
     func received() { receivedCount.add(1, ordering: .relaxed) }
     func outputFailed() { outputFailureCount.add(1, ordering: .relaxed) }
-    func recordingFailed() { recordingFailureCount.add(1, ordering: .relaxed) }
+    func setRecordingFailures(_ count: Int) { recordingFailureCount.store(count, ordering: .relaxed) }
 
     /// Counts a record the output accepted.
     func recordWritten(_ record: ResultRecord) {

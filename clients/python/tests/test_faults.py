@@ -152,6 +152,7 @@ def test_sigterm_mid_flood_sink_sidecar_and_recording_agree(start_sidecar, tmp_p
         context.term()
 
     received, computed, rejected = sidecar.counts()
+    assert sidecar.final_summary()["recording_failures"] == 0
     recorded = [header_of(frames) for _, frames in read_recording(recording)]
     assert (computed, rejected) == (received, 0)
     assert len(records) == received == len(recorded), \
@@ -417,3 +418,24 @@ def test_records_the_output_refuses_are_counted_as_output_failures(start_sidecar
     summary = sidecar.final_summary()
     assert summary == {"received": 6, "computed": 0, "rejected": 0, "output_failures": 6, "recording_failures": 0}, \
         sidecar.stderr()[-2000:]
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full (Linux)")
+def test_messages_missing_from_the_recording_are_counted_as_recording_failures(start_sidecar, tmp_path):
+    """Regression: with --record on a full disk (/dev/full), the messages still in the recording's
+    buffer when a write failed were lost from it uncounted (41 of 100 were reported). Now the
+    last line counts every received message missing from the recording; all are still computed."""
+    recording = tmp_path / "full.lossrec"
+    recording.symlink_to("/dev/full")
+    with ResultSink("@tcp://127.0.0.1:*") as sink:
+        sidecar = start_sidecar(">" + sink.endpoint, workers=1, record=recording)
+        y_true, y_pred = synthetic_batch(seed=6, **SMALL)
+        with LossClient(sidecar.input, run="full", linger_ms=10_000) as client:
+            for _ in range(100):  # 1.7 MB: more than the recording's 1 MiB buffer
+                client.send(y_true, y_pred)
+        records = [sink.receive(30.0) for _ in range(100)]
+    assert all(r is not None and r["kind"] == "loss" for r in records)
+    assert sidecar.stop(signal.SIGTERM) == 0, sidecar.stderr()[-4000:]
+    summary = sidecar.final_summary()
+    assert summary == {"received": 100, "computed": 100, "rejected": 0, "output_failures": 0,
+                       "recording_failures": 100}, sidecar.stderr()[-2000:]
