@@ -7,7 +7,7 @@ FUZZ_SECONDS ?= 30
 RELEASE_BIN := .build/release/lossd
 DEBUG_BIN := .build/debug/lossd
 
-.PHONY: help deps build release demo test test-swift test-python fuzz bench sample clean
+.PHONY: help deps build release demo test test-swift test-python test-load fuzz bench sample clean
 
 help: ## List the targets.
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -33,6 +33,9 @@ test-python: ## The Python tests (they run the debug lossd binary).
 	@if ls clients/python/tests/test_*.py >/dev/null 2>&1 || ls tests/python/test_*.py >/dev/null 2>&1; then \
 		LOSSD_BIN=$(abspath $(DEBUG_BIN)) $(PYTHON) -m pytest -q $$(ls -d clients/python/tests tests/python 2>/dev/null); \
 	else echo "no Python tests yet"; fi
+
+test-load: ## The full-size load run and 2-minute soak (clients/python/tests/test_load.py, LOSSD_LOAD_FULL=1).
+	LOSSD_LOAD_FULL=1 LOSSD_BIN=$(abspath $(DEBUG_BIN)) $(PYTHON) -m pytest -q -s clients/python/tests/test_load.py
 
 fuzz: deps ## Build the libFuzzer targets and run each for FUZZ_SECONDS (default 30) seconds.
 	@FUZZ_SECONDS=$(FUZZ_SECONDS) PYTHON=$(PYTHON) scripts/fuzz.sh run

@@ -15,6 +15,9 @@ public final class RecordingWriter {
     public let path: String
     /// The number of records appended so far.
     public private(set) var recordCount = 0
+    /// The number of records whose every byte has been handed to the file (the rest are still in
+    /// the buffer, or were lost with it when a write failed): what a reader will find.
+    public private(set) var writtenRecordCount = 0
     /// The file's size once everything appended so far is flushed.
     public private(set) var byteCount: UInt64 = 0
 
@@ -115,6 +118,9 @@ public final class RecordingWriter {
             failed = true
             throw .writeFailed(path: path, errno: failure)
         }
+        // A flush inside append comes before that record is counted, so this never claims a
+        // record whose last bytes are not written yet.
+        writtenRecordCount = recordCount
     }
 
     private func writeDirect(_ bytes: UnsafeRawBufferPointer) throws(RecordingError) {

@@ -79,6 +79,31 @@ struct RecordingTests {
         #expect(writer.recordCount == 0)
     }
 
+    @Test("writtenRecordCount counts the records handed to the file, not those still buffered")
+    func writtenRecordCountFollowsTheFlushes() throws {
+        let directory = try TemporaryDirectory()
+        let writer = try RecordingWriter(path: directory.path("counted.lossrec"), bufferCapacity: 4096)
+        let small = WireMessage(copying: [[1, 2, 3]])
+        try writer.append(small)
+        #expect((writer.recordCount, writer.writtenRecordCount) == (1, 0))  // still in the buffer
+        // A frame of at least half the buffer is written directly; its record ends in the buffer.
+        try writer.append(WireMessage(copying: [[UInt8](repeating: 7, count: 3000)]))
+        #expect((writer.recordCount, writer.writtenRecordCount) == (2, 1))
+        try writer.close()
+        #expect(writer.writtenRecordCount == 2)
+    }
+
+    @Test("a failed write loses the buffered records, and writtenRecordCount says so", .enabled(if: FileManager.default.fileExists(atPath: "/dev/full")))
+    func writtenRecordCountAfterAFailedWrite() throws {
+        let writer = try RecordingWriter(path: "/dev/full", bufferCapacity: 4096)
+        for _ in 0..<10 { try writer.append(WireMessage(copying: [[1, 2, 3]])) }  // all buffered
+        #expect(throws: RecordingError.self) { try writer.append(WireMessage(copying: [[UInt8](repeating: 0, count: 5000)])) }
+        #expect(throws: RecordingError.closed(path: "/dev/full")) { try writer.append(WireMessage(copying: [[1]])) }
+        #expect(writer.recordCount == 10)
+        #expect(writer.writtenRecordCount == 0)  // /dev/full took none of them
+        try writer.close()
+    }
+
     @Test func truncationAtEveryByteOfTheLastRecordIsReported() throws {
         let directory = try TemporaryDirectory()
         let path = directory.path("full.lossrec")

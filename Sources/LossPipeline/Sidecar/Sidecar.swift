@@ -90,9 +90,11 @@ public final class Sidecar: Sendable {
                 }
                 return PoolEmitter(
                     emit: { record in
-                        counters.recordWritten(record)
+                        // Counted as computed or rejected only once written: a record the output
+                        // refused is lost, and is counted as an output failure instead.
                         do {
                             try sink.write(record)
+                            counters.recordWritten(record)
                         } catch {
                             counters.outputFailed()
                             logger.error("cannot write a record", metadata: ["error": "\(error)"])
@@ -156,7 +158,16 @@ public final class Sidecar: Sendable {
         try receiver.join()
         pool.finish()
         let report = counters.report
-        logger.info("sidecar stopped: received=\(report.received) computed=\(report.computed) rejected=\(report.rejected)")
+        // received = computed + rejected + output_failures: every received batch is accounted for.
+        let summary: Logger.Message = """
+            sidecar stopped: received=\(report.received) computed=\(report.computed) rejected=\(report.rejected) \
+            output_failures=\(report.outputFailures) recording_failures=\(report.recordingFailures)
+            """
+        if report.outputFailures > 0 || report.recordingFailures > 0 {
+            logger.warning(summary)
+        } else {
+            logger.info(summary)
+        }
         return report
     }
 
@@ -164,7 +175,12 @@ public final class Sidecar: Sendable {
     private func receiveLoop(socket: Socket, pool: OrderedWorkerPool<ReceivedBatch, ResultRecord>, recorder: RecordingWriter?) {
         var status = StatusLine(interval: settings.statusInterval)
         defer {
-            do { try recorder?.close() } catch { logger.error("closing the recording failed", metadata: ["error": "\(error)"]) }
+            if let recorder {
+                do { try recorder.close() } catch { logger.error("closing the recording failed", metadata: ["error": "\(error)"]) }
+                // Every received message missing from the file, including those that were still
+                // in the writer's buffer when a write failed.
+                counters.setRecordingFailures(counters.report.received - recorder.writtenRecordCount)
+            }
         }
         while !stopping.load(ordering: .acquiring) {
             status.tick(counters: counters, inFlight: pool.inFlight, logger: logger)
@@ -181,8 +197,9 @@ public final class Sidecar: Sendable {
             if let recorder {
                 do {
                     try recorder.append(batch.message)
+                } catch .closed {
+                    // A write failed earlier (and was logged): the writer takes nothing more.
                 } catch {
-                    counters.recordingFailed()
                     logger.error("cannot append to the recording", metadata: ["error": "\(error)"])
                 }
             }

@@ -1,17 +1,19 @@
 import LossWire
 import Synchronization
 
-/// What a sidecar has done: every received message ends up computed or rejected.
+/// What a sidecar has done: once it has drained, every received message is counted exactly once,
+/// as computed, rejected or an output failure (`received == computed + rejected + outputFailures`).
 public struct SidecarReport: Sendable, Hashable {
     /// Messages taken off the input socket.
     public var received: Int
-    /// Loss records written.
+    /// Loss records written to the output.
     public var computed: Int
-    /// Error records written.
+    /// Error records written to the output.
     public var rejected: Int
-    /// Records that could not be written to the output.
+    /// Records (loss or error) that could not be written to the output: lost, and counted here.
     public var outputFailures: Int
-    /// Messages that could not be appended to the recording.
+    /// Received messages missing from the `--record` recording (a write failed; they were still
+    /// processed). Known once the recording is closed, at the end of the run.
     public var recordingFailures: Int
 }
 
@@ -25,8 +27,9 @@ final class SidecarCounters: Sendable {
 
     func received() { receivedCount.add(1, ordering: .relaxed) }
     func outputFailed() { outputFailureCount.add(1, ordering: .relaxed) }
-    func recordingFailed() { recordingFailureCount.add(1, ordering: .relaxed) }
+    func setRecordingFailures(_ count: Int) { recordingFailureCount.store(count, ordering: .relaxed) }
 
+    /// Counts a record the output accepted.
     func recordWritten(_ record: ResultRecord) {
         switch record {
         case .loss: computedCount.add(1, ordering: .relaxed)

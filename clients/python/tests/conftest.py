@@ -1,4 +1,5 @@
-"""Fixtures: the lossd binary (from LOSSD_BIN) and sidecar processes that are always stopped."""
+"""Fixtures: the lossd binary (from LOSSD_BIN), and sidecar and aggregator processes that are
+always killed at the end of the test."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ try:
 except ImportError:  # run from a checkout without installing: use the package next to the tests
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from lossd_testkit import LossdProcess, env_lossd_bin, free_tcp_port, wait_listening
+from lossd_testkit import AggregatorProcess, LossdProcess, env_lossd_bin, free_tcp_port, wait_listening
 
 
 @pytest.fixture(scope="session")
@@ -46,15 +47,17 @@ class Sidecar:
 @pytest.fixture
 def start_sidecar(lossd_bin: str, tmp_path: Path) -> Callable[..., Sidecar]:
     """Starts ``lossd sidecar --input @tcp://127.0.0.1:PORT_IN --output OUTPUT --workers N …``
-    and waits until it accepts connections on PORT_IN.
+    and waits until it accepts connections on PORT_IN (a free port, or ``port`` to restart a
+    sidecar on the endpoint of one that is gone).
 
     Every sidecar started through this fixture is killed at the end of the test if still running.
     """
     started: List[LossdProcess] = []
 
     def start(output: str, workers: int = 2, record: Optional[Path] = None, sidecar_id: Optional[str] = None,
-              extra: Sequence[str] = (), log_level: str = "info", wait: bool = True) -> Sidecar:
-        port = free_tcp_port()
+              extra: Sequence[str] = (), log_level: str = "info", wait: bool = True,
+              port: Optional[int] = None) -> Sidecar:
+        port = free_tcp_port() if port is None else port
         args = [lossd_bin, "sidecar", "--input", f"@tcp://127.0.0.1:{port}", "--output", output,
                 "--workers", str(workers), "--log-level", log_level]
         if record is not None:
@@ -67,6 +70,37 @@ def start_sidecar(lossd_bin: str, tmp_path: Path) -> Callable[..., Sidecar]:
         if wait:
             wait_listening(process, port)
         return Sidecar(process, port)
+
+    yield start
+    for process in started:
+        process.kill()
+
+
+@pytest.fixture
+def start_aggregator(lossd_bin: str, tmp_path: Path) -> Callable[..., AggregatorProcess]:
+    """Starts ``lossd aggregate --input @tcp://127.0.0.1:PORT --http 127.0.0.1:HTTP_PORT …`` on free
+    ports (or the given ones, to restart on the same endpoints) and waits until /healthz answers.
+
+    ``state`` and ``snapshots`` are paths (``True`` picks ``tmp_path/state.json`` and
+    ``tmp_path/snapshots.jsonl``). Every aggregator started here is killed at the end of the test.
+    """
+    started: List[AggregatorProcess] = []
+
+    def start(input_port: Optional[int] = None, http_port: Optional[int] = None, state=None, snapshots=None,
+              extra: Sequence[str] = (), wait: bool = True) -> AggregatorProcess:
+        if state is True:
+            state = tmp_path / "state.json"
+        if snapshots is True:
+            snapshots = tmp_path / "snapshots.jsonl"
+        process = AggregatorProcess(
+            lossd_bin, tmp_path, f"aggregator{len(started)}",
+            input_port=free_tcp_port() if input_port is None else input_port,
+            http_port=free_tcp_port() if http_port is None else http_port,
+            state=state, snapshots=snapshots, extra=extra)
+        started.append(process)
+        if wait:
+            process.wait_ready()
+        return process
 
     yield start
     for process in started:

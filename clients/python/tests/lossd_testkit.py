@@ -9,6 +9,7 @@ import signal
 import socket
 import subprocess
 import time
+import urllib.request
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
@@ -90,6 +91,22 @@ def check_loss_record(record: Dict[str, Any], case: Dict[str, Any]) -> None:
         assert params[key] == value, f"{name}: params.{key} {params[key]!r} != {value!r}"
 
 
+def synthetic_batch(boxes: int = 8732, classes: int = 21, batch: int = 4, seed: int = 3):
+    """A valid keras-layout float32 pair (y_true, y_pred) [batch, boxes, classes + 12]: about 2 %
+    positive boxes, softmax probabilities; SSD300-sized by default."""
+    rng = np.random.default_rng(seed)
+    y_true = np.zeros((batch, boxes, classes + 12), np.float32)
+    labels = rng.integers(0, classes, size=(batch, boxes))
+    labels[rng.random((batch, boxes)) > 0.02] = 0
+    y_true[np.arange(batch)[:, None], np.arange(boxes)[None, :], labels] = 1
+    y_true[..., classes:classes + 4] = rng.normal(size=(batch, boxes, 4))
+    logits = rng.normal(size=(batch, boxes, classes))
+    y_pred = np.zeros_like(y_true)
+    y_pred[..., :classes] = np.exp(logits) / np.exp(logits).sum(-1, keepdims=True)
+    y_pred[..., classes:classes + 4] = rng.normal(size=(batch, boxes, 4))
+    return y_true, y_pred
+
+
 def free_tcp_port() -> int:
     """A currently free loopback port (bind to port 0, read it back, release it)."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
@@ -101,7 +118,8 @@ SUMMARY_LINE = re.compile(r"received=(\d+)\s+computed=(\d+)\s+rejected=(\d+)")
 
 
 class LossdProcess:
-    """One ``lossd sidecar`` process; stdout and stderr go to files (no pipe can fill up)."""
+    """One ``lossd`` process (a sidecar unless a subclass says otherwise); stdout and stderr go to
+    files (no pipe can fill up)."""
 
     def __init__(self, args: Sequence[str], workdir: Path, name: str) -> None:
         self.args = list(args)
@@ -119,11 +137,13 @@ class LossdProcess:
         return self.proc.poll() is None
 
     def stderr(self) -> str:
-        self._stderr.flush()
+        if not self._stderr.closed:
+            self._stderr.flush()
         return self.stderr_path.read_text(errors="replace")
 
     def stdout(self) -> str:
-        self._stdout.flush()
+        if not self._stdout.closed:
+            self._stdout.flush()
         return self.stdout_path.read_text(errors="replace")
 
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 30.0) -> int:
@@ -137,6 +157,7 @@ class LossdProcess:
             raise AssertionError(f"lossd did not exit within {timeout} s of signal {sig}; stderr:\n{self.stderr()[-4000:]}")
 
     def kill(self) -> None:
+        """SIGKILL (if still running), reap, close the log files. Also the crash of a fault test."""
         if self.running():
             self.proc.kill()
             try:
@@ -146,6 +167,17 @@ class LossdProcess:
         self._stdout.close()
         self._stderr.close()
 
+    def rss_bytes(self) -> int:
+        """The resident set size now (VmRSS)."""
+        return proc_status_bytes(self.pid, "VmRSS")
+
+    def final_summary(self) -> Dict[str, int]:
+        """Every ``key=N`` of the last log line (a sidecar's ``sidecar stopped: received=N computed=M
+        rejected=K output_failures=F recording_failures=R``); the process must have exited."""
+        lines = [line for line in self.stderr().splitlines() if line.strip()]
+        assert lines, "lossd wrote nothing to stderr"
+        return {key: int(value) for key, value in re.findall(r"(\w+)=(\d+)\b", lines[-1])}
+
     def counts(self) -> Tuple[int, int, int]:
         """(received, computed, rejected) from the last log line (stderr); the process must have exited."""
         lines = [line for line in self.stderr().splitlines() if line.strip()]
@@ -153,6 +185,89 @@ class LossdProcess:
         match = SUMMARY_LINE.search(lines[-1])
         assert match, f"the last log line has no received=N computed=M rejected=K: {lines[-1]!r}"
         return int(match.group(1)), int(match.group(2)), int(match.group(3))
+
+
+def proc_status_bytes(pid: int, field: str) -> int:
+    """A ``kB`` field of /proc/PID/status (``VmRSS``, ``VmHWM``, …) in bytes."""
+    with open(f"/proc/{pid}/status") as status:
+        for line in status:
+            if line.startswith(field + ":"):
+                return int(line.split()[1]) * 1024
+    raise AssertionError(f"/proc/{pid}/status has no {field}")
+
+
+def http_get(url: str, timeout: float = 10.0) -> str:
+    """The body of a 200 answer to GET url."""
+    with urllib.request.urlopen(url, timeout=timeout) as response:
+        assert response.status == 200, f"GET {url}: status {response.status}"
+        return response.read().decode()
+
+
+AGGREGATOR_STOPPED = re.compile(
+    r"aggregator stopped: records=(\d+) invalid=(\d+) overflow=(\d+) lost=(\d+) duplicates=(\d+)")
+
+
+class AggregatorProcess(LossdProcess):
+    """One ``lossd aggregate`` process: records arrive on ``input_address`` (tcp, loopback), the
+    HTTP server answers on ``http``."""
+
+    def __init__(self, lossd_bin: str, workdir: Path, name: str, input_port: int, http_port: int,
+                 state: Optional[Path] = None, snapshots: Optional[Path] = None, extra: Sequence[str] = ()) -> None:
+        args = [lossd_bin, "aggregate", "--input", f"@tcp://127.0.0.1:{input_port}",
+                "--http", f"127.0.0.1:{http_port}"]
+        if state is not None:
+            args += ["--state", str(state)]
+        if snapshots is not None:
+            args += ["--snapshots", str(snapshots)]
+        args += list(extra)
+        super().__init__(args, workdir, name)
+        self.input_port = input_port
+        self.http_port = http_port
+        self.input_address = f"tcp://127.0.0.1:{input_port}"
+        self.http = f"http://127.0.0.1:{http_port}"
+        self.state = state
+        self.snapshots = snapshots
+
+    def wait_ready(self, timeout: float = 30.0) -> None:
+        """Waits until /healthz answers (state loaded by then). Senders may connect at any time:
+        a ZeroMQ connect waits for the bind."""
+        def ready() -> bool:
+            if not self.running():
+                raise AssertionError(f"lossd aggregate exited with status {self.proc.returncode}; "
+                                     f"stderr:\n{self.stderr()[-4000:]}")
+            try:
+                return http_get(self.http + "/healthz", timeout=2) == "ok\n"
+            except OSError:
+                return False
+        assert wait_for(ready, timeout=timeout, interval=0.05), \
+            f"lossd aggregate did not answer /healthz within {timeout} s; stderr:\n{self.stderr()[-4000:]}"
+
+    def stats(self) -> Dict[str, Any]:
+        return json.loads(http_get(self.http + "/stats"))
+
+    def metrics(self) -> str:
+        return http_get(self.http + "/metrics")
+
+    def final_counts(self) -> Dict[str, int]:
+        """records, invalid, overflow, lost, duplicates from the last log line; the process must have exited."""
+        lines = [line for line in self.stderr().splitlines() if line.strip()]
+        assert lines, "lossd aggregate wrote nothing to stderr"
+        match = AGGREGATOR_STOPPED.search(lines[-1])
+        assert match, f"the last log line is not 'aggregator stopped: …': {lines[-1]!r}"
+        return dict(zip(("records", "invalid", "overflow", "lost", "duplicates"), map(int, match.groups())))
+
+    def last_snapshot(self) -> Dict[str, Any]:
+        """The last line of the snapshots file: after a graceful stop, the figures at shutdown
+        (every seq gap counted lost), the same JSON as /stats."""
+        assert self.snapshots is not None, "started without --snapshots"
+        lines = [line for line in self.snapshots.read_text().splitlines() if line.strip()]
+        assert lines, f"{self.snapshots} is empty"
+        return json.loads(lines[-1])
+
+
+def source_stats(stats: Dict[str, Any], run: str) -> Dict[str, Dict[str, Any]]:
+    """/stats's ``sources`` of one run, by source."""
+    return {s["source"]: s for s in stats["sources"] if s["run"] == run}
 
 
 def run_replay(lossd_bin: str, recording: Path, workers: int = 2, timeout: float = 120.0

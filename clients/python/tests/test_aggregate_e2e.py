@@ -6,87 +6,13 @@ from __future__ import annotations
 
 import json
 import random
-import re
 import signal
-import subprocess
-import time
-import urllib.request
-from collections import deque
-from pathlib import Path
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List
 
-import pytest
 import zmq
 
-from lossd_testkit import free_tcp_port, wait_for
-
-DECAY = 0.98
-WINDOW = 100
-COMPONENTS = ("loss", "classification", "localization")
-
-
-class SplitStats:
-    """SPEC §6 for one (run, split), computed the plain way."""
-
-    def __init__(self) -> None:
-        self.batches = 0
-        self.samples = 0
-        self.positives = 0.0
-        self.negatives = 0
-        self.errors: Dict[str, int] = {}
-        self.epoch: Optional[int] = None
-        self.last_epoch: Optional[int] = None
-        self.window: deque = deque(maxlen=WINDOW)
-        self.c = {name: dict(sum=0.0, weight=0.0, ema=0.0, steps=0, last=None, min=None, max=None,
-                             epoch_sum=0.0, epoch_weight=0.0, last_epoch_mean=None) for name in COMPONENTS}
-
-    def add(self, record: Dict[str, Any]) -> None:
-        # A higher epoch starts a new one; a lower one (another source still finishing the
-        # previous epoch) counts everywhere but in the epoch means (docs/OPERATIONS.md).
-        epoch = record.get("epoch")
-        in_epoch = epoch is None or self.epoch is None or epoch >= self.epoch
-        if epoch is not None:
-            if self.epoch is None:
-                self.epoch = epoch
-            elif epoch > self.epoch:
-                for c in self.c.values():
-                    c["last_epoch_mean"] = c["epoch_sum"] / c["epoch_weight"] if c["epoch_weight"] > 0 else None
-                    c["epoch_sum"] = c["epoch_weight"] = 0.0
-                self.last_epoch, self.epoch = self.epoch, epoch
-        w = float(record["batch"])
-        self.batches += 1
-        self.samples += record["batch"]
-        self.positives += record["positives"]
-        self.negatives += record["negatives"]
-        self.window.append((w, [record[name] for name in COMPONENTS]))
-        for name in COMPONENTS:
-            x, c = record[name], self.c[name]
-            c["sum"] += w * x
-            c["weight"] += w
-            c["ema"] = DECAY * c["ema"] + (1 - DECAY) * x
-            c["steps"] += 1
-            c["last"] = x
-            c["min"] = x if c["min"] is None else min(c["min"], x)
-            c["max"] = x if c["max"] is None else max(c["max"], x)
-            if in_epoch:
-                c["epoch_sum"] += w * x
-                c["epoch_weight"] += w
-
-    def expected(self) -> Dict[str, Any]:
-        result: Dict[str, Any] = dict(batches=self.batches, samples=self.samples, epoch=self.epoch,
-                                      last_epoch=self.last_epoch, errors=dict(self.errors),
-                                      positives_per_batch=self.positives / self.batches,
-                                      negatives_per_batch=self.negatives / self.batches)
-        for index, name in enumerate(COMPONENTS):
-            c = self.c[name]
-            result[name] = dict(
-                mean=c["sum"] / c["weight"],
-                ema=c["ema"] / (1 - DECAY ** c["steps"]),
-                window=sum(w * xs[index] for w, xs in self.window) / sum(w for w, _ in self.window),
-                last=c["last"], min=c["min"], max=c["max"],
-                epoch_mean=c["epoch_sum"] / c["epoch_weight"] if c["epoch_weight"] > 0 else None,
-                last_epoch_mean=c["last_epoch_mean"])
-        return result
+from aggregate_model import COMPONENTS, check_stats, close, expected_stats, parse_metrics
+from lossd_testkit import wait_for
 
 
 def make_script(seed: int = 7):
@@ -125,102 +51,17 @@ def make_script(seed: int = 7):
     order.append({"v": 1, "kind": "error", "code": "bad_frames", "error": "frame 2 is short",
                   "run": "e2e", "split": "train", "source": "rank1", "seq": 200})
 
-    stats = {"train": SplitStats(), "val": SplitStats()}
-    seen = set()
-    for record in order:
-        key = (record["source"], record["seq"])
-        if key in seen:
-            continue
-        seen.add(key)
-        if record["kind"] == "error":
-            stats[record["split"]].errors[record["code"]] = stats[record["split"]].errors.get(record["code"], 0) + 1
-        else:
-            stats[record["split"]].add(record)
-    return order, {split: s.expected() for split, s in stats.items()}
+    return order, expected_stats(order)
 
 
-def close(actual: Optional[float], expected: Optional[float]) -> bool:
-    if expected is None or actual is None:
-        return actual is expected
-    return abs(actual - expected) <= 1e-9 * max(1.0, abs(expected))
-
-
-def get(url: str) -> str:
-    with urllib.request.urlopen(url, timeout=10) as response:
-        assert response.status == 200, url
-        return response.read().decode()
-
-
-class Aggregator:
-    def __init__(self, lossd_bin: str, tmp_path: Path, name: str, input_port: int, http_port: int) -> None:
-        self.http = f"http://127.0.0.1:{http_port}"
-        self.stderr_path = tmp_path / f"{name}.stderr"
-        self._stderr = open(self.stderr_path, "wb")
-        self.proc = subprocess.Popen(
-            [lossd_bin, "aggregate", "--input", f"@tcp://127.0.0.1:{input_port}", "--http", f"127.0.0.1:{http_port}",
-             "--state", str(tmp_path / "state.json"), "--snapshots", str(tmp_path / "snapshots.jsonl"),
-             "--snapshot-interval", "0.5"],
-            stdout=subprocess.DEVNULL, stderr=self._stderr, stdin=subprocess.DEVNULL)
-
-        def ready() -> bool:
-            assert self.proc.poll() is None, f"lossd aggregate exited: {self.stderr_path.read_text()}"
-            try:
-                return get(self.http + "/healthz") == "ok\n"
-            except OSError:
-                return False
-
-        assert wait_for(ready, timeout=30), self.stderr_path.read_text()
-
-    def stats(self) -> Dict[str, Any]:
-        return json.loads(get(self.http + "/stats"))
-
-    def stop(self, sig: int = signal.SIGTERM) -> int:
-        self.proc.send_signal(sig)
-        try:
-            return self.proc.wait(timeout=30)
-        finally:
-            self._stderr.close()
-
-    def kill(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait(timeout=10)
-
-
-def check_stats(stats: Dict[str, Any], expected: Dict[str, Dict[str, Any]]) -> None:
-    splits = {(s["run"], s["split"]): s for s in stats["splits"]}
-    for split, want in expected.items():
-        got = splits[("e2e", split)]
-        for key in ("batches", "samples", "epoch", "last_epoch", "errors"):
-            assert got[key] == want[key], f"{split}.{key}: {got[key]} != {want[key]}"
-        for key in ("positives_per_batch", "negatives_per_batch"):
-            assert close(got[key], want[key]), f"{split}.{key}: {got[key]} != {want[key]}"
-        for name in COMPONENTS:
-            for statistic, value in want[name].items():
-                assert close(got[name][statistic], value), f"{split}.{name}.{statistic}: {got[name][statistic]} != {value}"
-
-
-METRIC = re.compile(r'^(\w+)\{([^}]*)\} (\S+)$')
-
-
-def parse_metrics(text: str) -> Dict[tuple, float]:
-    samples = {}
-    for line in text.splitlines():
-        match = METRIC.match(line)
-        if match:
-            labels = tuple(sorted(re.findall(r'(\w+)="((?:[^"\\]|\\.)*)"', match.group(2))))
-            samples[(match.group(1), labels)] = float(match.group(3))
-    return samples
-
-
-def test_statistics_match_an_independent_computation_and_survive_a_restart(lossd_bin, tmp_path):
+def test_statistics_match_an_independent_computation_and_survive_a_restart(start_aggregator):
     order, expected = make_script()
-    input_port, http_port = free_tcp_port(), free_tcp_port()
-    first = Aggregator(lossd_bin, tmp_path, "first", input_port, http_port)
+    started = dict(state=True, snapshots=True, extra=["--snapshot-interval", "0.5"])
+    first = start_aggregator(**started)
     try:
         context = zmq.Context()
         push = context.socket(zmq.PUSH)
-        push.connect(f"tcp://127.0.0.1:{input_port}")
+        push.connect(first.input_address)
         for record in order:
             push.send_string(json.dumps(record))
         push.send_string("this is not a record")
@@ -238,7 +79,7 @@ def test_statistics_match_an_independent_computation_and_survive_a_restart(lossd
         assert sources["rank0"]["pending"] == 1
         assert sources["rank1"]["highest_seq"] == 200  # the error record's seq counts as seen
 
-        samples = parse_metrics(get(first.http + "/metrics"))
+        samples = parse_metrics(first.metrics())
         for split, want in expected.items():
             for name in COMPONENTS:
                 for statistic in ("mean", "ema", "window", "last", "min", "max", "epoch_mean"):
@@ -250,11 +91,11 @@ def test_statistics_match_an_independent_computation_and_survive_a_restart(lossd
         assert samples[("lossd_duplicate_batches_total", (("run", "e2e"), ("source", "rank0")))] == 1
         assert samples[("lossd_lost_batches_total", (("run", "e2e"), ("source", "rank0")))] == 0
 
-        assert first.stop(signal.SIGTERM) == 0, first.stderr_path.read_text()
+        assert first.stop(signal.SIGTERM) == 0, first.stderr()
     finally:
         first.kill()
 
-    second = Aggregator(lossd_bin, tmp_path, "second", input_port, http_port)
+    second = start_aggregator(input_port=first.input_port, http_port=first.http_port, **started)
     try:
         stats = second.stats()
         assert stats["records"] == total
@@ -265,5 +106,5 @@ def test_statistics_match_an_independent_computation_and_survive_a_restart(lossd
         assert second.stop(signal.SIGINT) == 0
     finally:
         second.kill()
-    snapshots = (tmp_path / "snapshots.jsonl").read_text().splitlines()
+    snapshots = second.snapshots.read_text().splitlines()
     assert len(snapshots) >= 2 and all(json.loads(line)["kind"] == "stats" for line in snapshots)

@@ -6,37 +6,13 @@ from __future__ import annotations
 import threading
 import time
 
-import numpy as np
 import zmq
 
 from lossd_client import LossClient
-from lossd_testkit import collect
+from lossd_testkit import proc_status_bytes, synthetic_batch
 
 BATCHES = 24
 QUEUE, WORKERS = 2, 2
-
-
-def peak_rss_bytes(pid: int) -> int:
-    """The process's high-water resident set size (VmHWM), in bytes."""
-    with open(f"/proc/{pid}/status") as status:
-        for line in status:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) * 1024
-    raise AssertionError("no VmHWM in /proc status")
-
-
-def synthetic_batch(boxes: int = 8732, classes: int = 21, batch: int = 4):
-    rng = np.random.default_rng(3)
-    y_true = np.zeros((batch, boxes, classes + 12), np.float32)
-    labels = rng.integers(0, classes, size=(batch, boxes))
-    labels[rng.random((batch, boxes)) > 0.02] = 0
-    y_true[np.arange(batch)[:, None], np.arange(boxes)[None, :], labels] = 1
-    y_true[..., classes:classes + 4] = rng.normal(size=(batch, boxes, 4))
-    logits = rng.normal(size=(batch, boxes, classes))
-    y_pred = np.zeros_like(y_true)
-    y_pred[..., :classes] = np.exp(logits) / np.exp(logits).sum(-1, keepdims=True)
-    y_pred[..., classes:classes + 4] = rng.normal(size=(batch, boxes, 4))
-    return y_true, y_pred
 
 
 def test_slow_sink_pushes_back_and_loses_nothing(start_sidecar):
@@ -49,7 +25,7 @@ def test_slow_sink_pushes_back_and_loses_nothing(start_sidecar):
     port = sink.bind_to_random_port("tcp://127.0.0.1")
     sidecar = start_sidecar(f">tcp://127.0.0.1:{port}", workers=WORKERS,
                             extra=["--queue", str(QUEUE), "--send-hwm", "1"])
-    baseline = peak_rss_bytes(sidecar.pid)
+    baseline = proc_status_bytes(sidecar.pid, "VmHWM")
     sent_at = []
 
     def trainer():
@@ -70,7 +46,7 @@ def test_slow_sink_pushes_back_and_loses_nothing(start_sidecar):
                 time.sleep(0.15)
         thread.join(timeout=30)
         assert not thread.is_alive(), "the trainer never finished sending"
-        peak = peak_rss_bytes(sidecar.pid)
+        peak = proc_status_bytes(sidecar.pid, "VmHWM")
         assert sidecar.running(), sidecar.stderr()[-2000:]
         assert sidecar.stop() == 0
     finally:
