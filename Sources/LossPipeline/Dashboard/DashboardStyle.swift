@@ -41,7 +41,8 @@ enum DashboardStyle {
         svg.chart .s-thin { stroke-width: 1.2; }
         svg.chart .s-dashed { stroke-dasharray: 5 3; stroke-width: 1.5; }
         svg.chart .s-steps { stroke-width: 1.8; }
-        svg.chart .band { stroke: none; opacity: 0.16; }
+        svg.chart .band { stroke: none; opacity: 0.2; }
+        @media (prefers-color-scheme: dark) { svg.chart .band { opacity: 0.3; } }
         svg.chart .empty { fill: var(--muted); font-size: 13px; }
         .c-mean { stroke: var(--c-mean); fill: var(--c-mean); }
         .c-ema { stroke: var(--c-ema); fill: var(--c-ema); }

@@ -214,7 +214,7 @@ public struct SVGChart: Sendable {
 
     /// An estimate of a legend label's width at the legend's font size.
     private static func textWidth(_ text: String) -> Double {
-        Double(text.count) * 6.1
+        Double(text.count) * 6.6
     }
 
     /// The path data of a line: `M` starts each run of values, `L` continues it; steps go
