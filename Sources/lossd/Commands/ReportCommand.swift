@@ -31,7 +31,7 @@ struct ReportCommand: ParsableCommand {
             Examples:
               lossd report state.json -o report.html
               lossd report stats.jsonl -o ssd300-voc.html --title "ssd300-voc, lr 1e-3"
-              lossd aggregate --state state.json   # later: lossd report state.json
+              lossd report state.json -o voc.html --run ssd300-voc --run ssd512-voc
             """
     )
 
@@ -47,7 +47,7 @@ struct ReportCommand: ParsableCommand {
     @Option(name: .customLong("run"), help: "Only this run (repeat the option for several; default: every run).")
     var runs: [String] = []
 
-    @Option(help: "The most points per curve when reading a snapshots file (default 2000).")
+    @Option(help: "The most points per curve when reading a snapshots file.")
     var historyPoints: Int = 2000
 
     func validate() throws {
