@@ -7,7 +7,7 @@ FUZZ_SECONDS ?= 30
 RELEASE_BIN := .build/release/lossd
 DEBUG_BIN := .build/debug/lossd
 
-.PHONY: help deps build release demo test test-swift test-python test-load fuzz bench sample clean
+.PHONY: help deps build release demo test test-swift test-python test-load fuzz bench sample screenshot clean
 
 help: ## List the targets.
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -45,6 +45,10 @@ bench: release ## Every SPEC performance target, measured against floors in the 
 
 sample: release ## Regenerate Examples/sample.lossrec.
 	$(RELEASE_BIN) synth -o Examples/sample.lossrec --count 10 --batch 4 --boxes 128 --classes 6 --positives 0.03 --ignored 0.02 --epoch-size 5 --run sample
+
+screenshot: ## Render the dashboard of a short live run to .build/screenshots/*.png (needs chromium; not in CI).
+	$(SWIFT) build --product lossd
+	PYTHON=$(PYTHON) LOSSD_BIN=$(DEBUG_BIN) scripts/screenshot.sh
 
 clean: ## Remove build products.
 	rm -rf .build

@@ -80,6 +80,18 @@ public struct JSONWriter: Sendable {
         needsComma = true
     }
 
+    /// Writes a `Float` in its own shortest round-trip form (`0.1`, not `0.10000000149011612`), or
+    /// `null` when it is NaN or infinite.
+    public mutating func float(_ value: Float) {
+        separate()
+        if value.isFinite {
+            bytes.append(contentsOf: value.description.utf8)
+        } else {
+            bytes.append(contentsOf: "null".utf8)
+        }
+        needsComma = true
+    }
+
     /// Writes `true` or `false`.
     public mutating func bool(_ value: Bool) {
         separate()

@@ -61,7 +61,7 @@ struct SettingsTests {
             "limits": ["max_message_bytes"],
             "serve": ["records_input"],
             "aggregate": ["input", "http", "state", "snapshots", "publish", "snapshot_interval", "state_interval",
-                          "ema_decay", "window", "reorder_window", "max_keys"],
+                          "ema_decay", "window", "reorder_window", "max_keys", "history_points"],
             "log": ["level"],
         ]
         for (section, names) in keys {
@@ -102,6 +102,7 @@ struct SettingsTests {
         (["LOSSD_AGGREGATE_WINDOW": "0"], "aggregate.window"),
         (["LOSSD_AGGREGATE_REORDER_WINDOW": "1000000"], "aggregate.reorder_window"),
         (["LOSSD_AGGREGATE_MAX_KEYS": "0"], "aggregate.max_keys"),
+        (["LOSSD_AGGREGATE_HISTORY_POINTS": "3"], "aggregate.history_points"),
         (["LOSSD_AGGREGATE_SNAPSHOT_INTERVAL": "0"], "aggregate.snapshot_interval"),
         (["LOSSD_AGGREGATE_STATE_INTERVAL": "soon"], "aggregate.state_interval"),
     ])

@@ -77,7 +77,7 @@ extension Aggregation {
             let reader = try StateObjectReader(item, path: "splits[\(index)]")
             let key = SplitKey(run: try reader.string("run"), split: try reader.string("split"))
             guard splits.count < parameters.maxKeys else { break }
-            splits[key] = try SplitStatistics(state: reader, window: parameters.window)
+            splits[key] = try SplitStatistics(state: reader, window: parameters.window, historyPoints: parameters.historyPoints)
         }
         for (index, item) in try root.array("sources").enumerated() {
             let reader = try StateObjectReader(item, path: "sources[\(index)]")
@@ -85,6 +85,7 @@ extension Aggregation {
             guard sources.count < parameters.maxKeys else { break }
             sources[key] = try SequenceTracker(state: reader, reorderWindow: parameters.reorderWindow)
         }
+        recountLostByRun()
     }
 }
 
@@ -128,11 +129,15 @@ extension SplitStatistics {
             json.endArray()
         }
         json.endArray()
+        json.key("history")
+        history.writeState(to: &json)
         json.endObject()
     }
 
-    init(state reader: StateObjectReader, window capacity: Int) throws(AggregatorStateError) {
-        self.init(window: capacity)
+    /// Restores one (run, split); a state without `history` (saved before there was one) starts
+    /// an empty history.
+    init(state reader: StateObjectReader, window capacity: Int, historyPoints: Int) throws(AggregatorStateError) {
+        self.init(window: capacity, historyPoints: historyPoints)
         batches = try reader.int("batches")
         samples = try reader.int("samples")
         negativesSum = try reader.int("negatives_sum")
@@ -148,6 +153,7 @@ extension SplitStatistics {
                 throw .damaged(reason: "\(reader.path).errors has an unknown code \"\(name)\"")
             }
             errors[code] = count
+            errorTotal += count
         }
         let components = try reader.array("components")
         guard components.count == 3 else {
@@ -168,6 +174,9 @@ extension SplitStatistics {
             entries.append(BatchWindow.Entry(weight: weight, values: SIMD4(values[0], values[1], values[2], 0)))
         }
         window = BatchWindow(capacity: capacity, entries: entries)
+        if try reader.has("history") {
+            history = try HistoryBuffer(state: reader.object("history"), capacity: historyPoints)
+        }
     }
 }
 

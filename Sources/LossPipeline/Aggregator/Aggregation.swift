@@ -6,9 +6,9 @@ public import LossWire
 /// Not thread-safe by itself; ``Aggregator`` puts it behind a lock. Every method is O(1) per record
 /// except when a seq jumps ahead, which costs at most the reorder window plus its memory.
 ///
-/// Room for what comes next: each (run, split) keeps its batch count and latest `step`, which is
-/// what a downsampled history of its means (for charts) would be indexed by; such a history belongs
-/// in ``SplitStatistics``, fed from ``ingest(_:at:)``.
+/// Each (run, split) also keeps a bounded, downsampled history of its curves for the dashboard
+/// (``HistoryBuffer``, ``history(at:)``); each point records the run's lost batches, which
+/// ``lostByRun`` keeps current without summing the sources per record.
 public struct Aggregation: Sendable {
     /// What became of one record.
     public enum Outcome: Sendable, Hashable {
@@ -30,6 +30,9 @@ public struct Aggregation: Sendable {
     var splits: [SplitKey: SplitStatistics] = [:]
     /// Seq bookkeeping by (run, source), for records that carry a seq.
     var sources: [SourceKey: SequenceTracker] = [:]
+    /// Lost batches by run: the sum of ``SequenceTracker/lost`` over the run's sources, kept in
+    /// step with them (it changes only when a batch is counted lost or arrives late).
+    var lostByRun: [String: Int] = [:]
     /// Every message read: valid, invalid, duplicate or overflow.
     var records = 0
     /// Messages that were not a valid v1 record.
@@ -82,7 +85,11 @@ public struct Aggregation: Sendable {
         }
         var outcome = Outcome.aggregated
         if let trackedSeq, let sourceKey {
-            switch sources[sourceKey, default: SequenceTracker(reorderWindow: parameters.reorderWindow)].observe(trackedSeq) {
+            var lostChange = 0
+            let observation = sources[sourceKey, default: SequenceTracker(reorderWindow: parameters.reorderWindow)]
+                .observe(trackedSeq, lostChange: &lostChange)
+            if lostChange != 0 { lostByRun[splitKey.run, default: 0] += lostChange }
+            switch observation {
             case .new: break
             case .late: outcome = .late
             case .duplicate: return .duplicate
@@ -90,11 +97,16 @@ public struct Aggregation: Sendable {
         }
         let window = parameters.window
         let decay = parameters.emaDecay
+        let historyPoints = parameters.historyPoints
         switch record {
         case .loss(let loss):
-            splits[splitKey, default: SplitStatistics(window: window)].add(loss, decay: decay, at: time)
+            // A copy (a reference, copy-on-write) so that the closure does not overlap the
+            // in-place update of `splits`; it is read only when a history point is taken.
+            let lostByRun = self.lostByRun
+            splits[splitKey, default: SplitStatistics(window: window, historyPoints: historyPoints)]
+                .add(loss, decay: decay, at: time, runLost: { lostByRun[splitKey.run] ?? 0 })
         case .error(let error):
-            splits[splitKey, default: SplitStatistics(window: window)].add(error, at: time)
+            splits[splitKey, default: SplitStatistics(window: window, historyPoints: historyPoints)].add(error, at: time)
         }
         return outcome
     }
@@ -118,6 +130,15 @@ public struct Aggregation: Sendable {
     public mutating func countPendingAsLost() {
         for key in sources.keys {
             sources[key]?.countPendingAsLost()
+        }
+        recountLostByRun()
+    }
+
+    /// Sets ``lostByRun`` from the sources (after a bulk change or a restore).
+    mutating func recountLostByRun() {
+        lostByRun = [:]
+        for (key, tracker) in sources where tracker.lost != 0 {
+            lostByRun[key.run, default: 0] += tracker.lost
         }
     }
 }

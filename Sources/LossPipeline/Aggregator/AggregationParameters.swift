@@ -13,15 +13,22 @@ public struct AggregationParameters: Sendable, Hashable {
     /// The most (run, split) pairs, and separately (run, source) pairs, kept; records of further
     /// pairs are counted as overflow and not stored. Default 1000.
     public var maxKeys: Int
+    /// The most points of each (run, split)'s chart history; a longer run is downsampled to fit
+    /// (``HistoryBuffer`` explains how). Default 2000.
+    public var historyPoints: Int
 
     /// The largest `reorderWindow` accepted: it bounds the memory of each (run, source).
     public static let maxReorderWindow = 65_536
 
-    /// The defaults of SPEC §6.
-    public init(emaDecay: Double = 0.98, window: Int = 100, reorderWindow: Int = 1024, maxKeys: Int = 1000) {
+    /// The fewest and the most `historyPoints` accepted.
+    public static let historyPointsRange = 16...100_000
+
+    /// The defaults of SPEC §6, and 2000 history points.
+    public init(emaDecay: Double = 0.98, window: Int = 100, reorderWindow: Int = 1024, maxKeys: Int = 1000, historyPoints: Int = 2000) {
         self.emaDecay = emaDecay
         self.window = window
         self.reorderWindow = reorderWindow
         self.maxKeys = maxKeys
+        self.historyPoints = historyPoints
     }
 }

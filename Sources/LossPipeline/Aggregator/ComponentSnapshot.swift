@@ -25,6 +25,21 @@ public struct ComponentSnapshot: Sendable, Hashable {
          ("epoch_mean", epochMean), ("last_epoch_mean", lastEpochMean)]
     }
 
+    /// Statistics as given (e.g. read back from a snapshot); nil where there is no value.
+    public init(
+        mean: Double? = nil, ema: Double? = nil, window: Double? = nil, last: Double? = nil, min: Double? = nil,
+        max: Double? = nil, epochMean: Double? = nil, lastEpochMean: Double? = nil
+    ) {
+        self.mean = mean
+        self.ema = ema
+        self.window = window
+        self.last = last
+        self.min = min
+        self.max = max
+        self.epochMean = epochMean
+        self.lastEpochMean = lastEpochMean
+    }
+
     init(_ statistics: ComponentStatistics, window: BatchWindow, index: Int) {
         mean = statistics.mean
         ema = statistics.ema

@@ -91,6 +91,16 @@ struct SequenceTracker: Sendable, Hashable {
         }
     }
 
+    /// ``observe(_:)``, also saying by how much ``lost`` changed (up when the seq moved the window
+    /// past unseen seqs, down by one for a late arrival).
+    @inline(__always)
+    mutating func observe(_ seq: Int, lostChange: inout Int) -> Observation {
+        let before = lost
+        let observation = observe(seq)
+        lostChange = lost - before
+        return observation
+    }
+
     /// Moves the highest seq up to `newHighest`, counting what falls out of the reorder window.
     private mutating func advance(to newHighest: Int) {
         let oldHighest = highest

@@ -36,18 +36,25 @@ struct SplitStatistics: Sendable, Hashable {
     var step: Int?
     /// Error records by code.
     var errors: [ErrorCode: Int] = [:]
+    /// Error records of every code together.
+    var errorTotal = 0
+    /// The downsampled history of the curves, for charts.
+    var history: HistoryBuffer
     /// When the latest record (loss or error) arrived, in seconds since the Unix epoch.
     var lastRecordTime: Double?
     /// Loss records per second.
     var rate = RateEstimator()
 
-    /// Empty statistics with a window of `window` batches.
-    init(window: Int) {
+    /// Empty statistics with a window of `window` batches and a history of at most
+    /// `historyPoints` points.
+    init(window: Int, historyPoints: Int) {
         self.window = BatchWindow(capacity: window)
+        self.history = HistoryBuffer(capacity: historyPoints)
     }
 
-    /// Aggregates a loss record that arrived at `time`.
-    mutating func add(_ record: LossRecord, decay: Double, at time: Double) {
+    /// Aggregates a loss record that arrived at `time`; `runLost` gives the run's lost batches
+    /// when a history point is taken.
+    mutating func add(_ record: LossRecord, decay: Double, at time: Double, runLost: () -> Int) {
         var inEpoch = true
         if let recordEpoch = record.epoch {
             if let current = epoch {
@@ -77,11 +84,17 @@ struct SplitStatistics: Sendable, Hashable {
         if let recordStep = record.step { step = recordStep }
         lastRecordTime = time
         rate.count(at: time)
+        let tick = batches - 1
+        if history.opens(tick: tick) {
+            history.append(liveSample(tick: tick, lost: runLost(), at: time))
+        }
+        history.widenLast(loss: record.loss, classification: record.classification, localization: record.localization)
     }
 
     /// Counts an error record that arrived at `time`.
     mutating func add(_ record: ErrorRecord, at time: Double) {
         errors[record.code, default: 0] += 1
+        errorTotal += 1
         lastRecordTime = time
     }
 

@@ -23,6 +23,14 @@ struct StateObjectReader {
         return .damaged(reason: "\(name(key)) is \(found); expected \(expected)")
     }
 
+    /// Whether `key` is present and not null.
+    func has(_ key: String) throws(AggregatorStateError) -> Bool {
+        switch members[key] {
+        case nil, .null?: false
+        default: true
+        }
+    }
+
     /// A required integer.
     func int(_ key: String) throws(AggregatorStateError) -> Int {
         guard case .int(let value)? = members[key] else { throw wrong(key, "an integer") }

@@ -1,3 +1,4 @@
+import Foundation
 public import Hummingbird
 public import Logging
 public import ServiceLifecycle
@@ -9,7 +10,7 @@ public import ServiceLifecycle
 /// | `GET /metrics` | the Prometheus text format (``PrometheusExposition``) |
 /// | `GET /stats` | the same figures as one JSON object (``AggregatorSnapshot/jsonLine()``) |
 /// | `GET /healthz` | `ok`, while the server runs |
-/// | `GET /` | a list of these paths |
+/// | `GET /` | the dashboard: one panel of charts per (run, split) (``DashboardPage``); `?refresh=N` reloads every N seconds (default 5, 0 never) |
 ///
 /// Each request reads one snapshot of the ``Aggregator``; the receiver is held up only for the
 /// copy of its state.
@@ -37,15 +38,10 @@ public enum AggregatorHTTPServer {
         router.get("/healthz") { _, _ -> Response in
             Self.response(Array("ok\n".utf8), contentType: "text/plain; charset=utf-8")
         }
-        router.get("/") { _, _ -> Response in
-            let index = """
-                lossd aggregate
-                  GET /metrics   Prometheus text format
-                  GET /stats     the same figures as JSON
-                  GET /healthz   ok while the server runs
-
-                """
-            return Self.response(Array(index.utf8), contentType: "text/plain; charset=utf-8")
+        router.get("/") { request, _ -> Response in
+            let refresh = request.uri.queryParameters["refresh"].flatMap { Int($0) }.map { min(max($0, 0), 3600) }
+            let page = Self.dashboard(aggregator.aggregation, at: Date().timeIntervalSince1970, refreshSeconds: refresh ?? 5)
+            return Self.response(Array(page.render().utf8), contentType: "text/html; charset=utf-8")
         }
         return Application(
             router: router,
@@ -85,6 +81,22 @@ public enum AggregatorHTTPServer {
                 throw AggregatorError.http(address: address.description, reason: "\(error)")
             }
         }
+    }
+
+    /// The dashboard page of `aggregation` as of `time`.
+    public static func dashboard(_ aggregation: Aggregation, at time: Double, refreshSeconds: Int) -> DashboardPage {
+        let snapshot = aggregation.snapshot(at: time)
+        return DashboardPage(
+            title: "lossd", panels: DashboardPanel.panels(of: aggregation, at: time), time: time,
+            refreshSeconds: refreshSeconds,
+            facts: [
+                ("records", DashboardFormat.count(snapshot.records)),
+                ("records/s", DashboardFormat.value(snapshot.recordsPerSecond, digits: 3)),
+                ("invalid", DashboardFormat.count(snapshot.invalid)),
+                ("started", DashboardFormat.time(snapshot.startTime)),
+            ],
+            footer: refreshSeconds > 0 ? "Reloads every \(refreshSeconds) s (?refresh=0 stops it)." : "Does not reload (?refresh=5 reloads every 5 s).",
+            links: [("/stats", "/stats"), ("/metrics", "/metrics"), ("/healthz", "/healthz")])
     }
 
     private static func response(_ bytes: [UInt8], contentType: String) -> Response {

@@ -16,7 +16,7 @@ public struct AggregatorSettings: Sendable {
     public var snapshotInterval: Duration
     /// How often the state is saved; a restart loses at most this much. Default 10 s.
     public var stateInterval: Duration
-    /// The statistics' parameters (EMA decay, window, reorder window, max keys).
+    /// The statistics' parameters (EMA decay, window, reorder window, max keys, history points).
     public var parameters: AggregationParameters
     /// CURVE keys: with a key pair the input requires CURVE (and, with a list, allowed clients).
     public var curve: CurveSettings
@@ -74,7 +74,8 @@ public struct AggregatorSettings: Sendable {
             emaDecay: decay,
             window: try settings.int("aggregate.window", default: builtIn.window, in: 1...1_000_000),
             reorderWindow: try settings.int("aggregate.reorder_window", default: builtIn.reorderWindow, in: 0...AggregationParameters.maxReorderWindow),
-            maxKeys: try settings.int("aggregate.max_keys", default: builtIn.maxKeys, in: 1...1_000_000))
+            maxKeys: try settings.int("aggregate.max_keys", default: builtIn.maxKeys, in: 1...1_000_000),
+            historyPoints: try settings.int("aggregate.history_points", default: builtIn.historyPoints, in: AggregationParameters.historyPointsRange))
         curve = try CurveSettings(reading: settings)
     }
 

@@ -19,8 +19,11 @@ struct AggregateCommand: AsyncParsableCommand {
             every (run, source) it counts lost and duplicated batches from the records' seq \
             (--reorder-window).
 
-            HTTP on --http (default 127.0.0.1:9180): GET /metrics (Prometheus), GET /stats (the \
-            same as JSON), GET /healthz. docs/OPERATIONS.md describes every figure and metric.
+            HTTP on --http (default 127.0.0.1:9180): GET / (the dashboard: loss curves per \
+            (run, split), drawn on the server, no script), GET /metrics (Prometheus), GET /stats \
+            (the same as JSON), GET /healthz. Each (run, split) keeps at most --history-points \
+            points of history for the charts, saved with the state; lossd report draws them into \
+            a file. docs/OPERATIONS.md describes every figure, chart and metric.
 
             --state FILE keeps the statistics across restarts: saved atomically every \
             --state-interval seconds and at shutdown, loaded at start (a damaged file is moved \

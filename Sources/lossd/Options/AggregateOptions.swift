@@ -34,6 +34,9 @@ struct AggregateOptions: ParsableArguments {
     @Option(help: "The most (run, split) and (run, source) pairs kept; records of further pairs count as overflow (default 1000).")
     var maxKeys: Int?
 
+    @Option(help: "The most points of each (run, split)'s chart history; longer runs are downsampled to fit (default 2000).")
+    var historyPoints: Int?
+
     /// Flags given, by settings key.
     var flagValues: [String: ConfigContent] {
         var values: [String: ConfigContent] = [:]
@@ -47,6 +50,7 @@ struct AggregateOptions: ParsableArguments {
         if let window { values["aggregate.window"] = .int(window) }
         if let reorderWindow { values["aggregate.reorder_window"] = .int(reorderWindow) }
         if let maxKeys { values["aggregate.max_keys"] = .int(maxKeys) }
+        if let historyPoints { values["aggregate.history_points"] = .int(historyPoints) }
         return values
     }
 }
