@@ -75,7 +75,9 @@ let package = Package(
         .testTarget(name: "SSDLossTests", dependencies: ["SSDLoss"], resources: [.copy("golden")], swiftSettings: strict),
         .testTarget(name: "LossWireTests", dependencies: ["LossWire", "SSDLoss"], swiftSettings: strict),
         .testTarget(name: "ZeroMQTests", dependencies: ["ZeroMQ"], swiftSettings: strict),
-        .testTarget(name: "LossPipelineTests", dependencies: ["LossPipeline", "LossWire", "SSDLoss", "ZeroMQ"], swiftSettings: strict),
-        .testTarget(name: "lossdTests", dependencies: ["LossWire", "SSDLoss", "ZeroMQ"], swiftSettings: strict),
+        // Helpers two test targets share: an XML tree for the dashboard's SVG, a small HTTP GET.
+        .target(name: "LossdTestSupport", dependencies: ["ZeroMQ"], path: "Tests/Support", swiftSettings: strict),
+        .testTarget(name: "LossPipelineTests", dependencies: ["LossPipeline", "LossWire", "SSDLoss", "ZeroMQ", "LossdTestSupport"], swiftSettings: strict),
+        .testTarget(name: "lossdTests", dependencies: ["LossWire", "SSDLoss", "ZeroMQ", "LossdTestSupport"], swiftSettings: strict),
     ]
 )

@@ -1,3 +1,4 @@
+import LossdTestSupport
 import Foundation
 import LossWire
 import SSDLoss

@@ -6,47 +6,47 @@ import FoundationXML
 #endif
 
 /// A parsed XML document as a tree of elements, for checking the dashboard's SVG and HTML.
-final class XMLTree {
+public final class XMLTree {
     /// One element: its name, attributes, children and the text directly inside it.
-    final class Element {
-        let name: String
-        let attributes: [String: String]
-        var children: [Element] = []
-        var text = ""
+    public final class Element {
+        public let name: String
+        public let attributes: [String: String]
+        public var children: [Element] = []
+        public var text = ""
 
-        init(name: String, attributes: [String: String]) {
+        public init(name: String, attributes: [String: String]) {
             self.name = name
             self.attributes = attributes
         }
 
         /// This element and every element below it, in document order.
-        var all: [Element] { [self] + children.flatMap(\.all) }
+        public var all: [Element] { [self] + children.flatMap(\.all) }
 
         /// Every element below (and including) this one named `name`.
-        func elements(_ name: String) -> [Element] { all.filter { $0.name == name } }
+        public func elements(_ name: String) -> [Element] { all.filter { $0.name == name } }
 
         /// The text of this element and of every element below it.
-        var allText: String { text + children.map(\.allText).joined() }
+        public var allText: String { text + children.map(\.allText).joined() }
 
         /// Whether the `class` attribute holds `name`.
-        func hasClass(_ name: String) -> Bool {
+        public func hasClass(_ name: String) -> Bool {
             (attributes["class"] ?? "").split(separator: " ").contains { $0 == name }
         }
 
         /// A numeric attribute.
-        func number(_ attribute: String) -> Double? { attributes[attribute].flatMap(Double.init) }
+        public func number(_ attribute: String) -> Double? { attributes[attribute].flatMap(Double.init) }
     }
 
     /// Why a text is not well-formed XML.
-    struct Malformed: Error, CustomStringConvertible {
-        var description: String
+    public struct Malformed: Error, CustomStringConvertible {
+        public var description: String
     }
 
     /// The root element.
-    let root: Element
+    public let root: Element
 
     /// Parses `text`; throws when it is not well-formed XML.
-    init(_ text: String) throws {
+    public init(_ text: String) throws {
         let parser = XMLParser(data: Data(text.utf8))
         let builder = Builder()
         parser.delegate = builder
@@ -57,37 +57,37 @@ final class XMLTree {
     }
 
     private final class Builder: NSObject, XMLParserDelegate {
-        var root: Element?
-        var stack: [Element] = []
+        public var root: Element?
+        public var stack: [Element] = []
 
-        func parser(_ parser: XMLParser, didStartElement elementName: String, namespaceURI: String?, qualifiedName: String?, attributes: [String: String] = [:]) {
+        public func parser(_ parser: XMLParser, didStartElement elementName: String, namespaceURI: String?, qualifiedName: String?, attributes: [String: String] = [:]) {
             let element = Element(name: elementName, attributes: attributes)
             if let parent = stack.last { parent.children.append(element) } else { root = element }
             stack.append(element)
         }
 
-        func parser(_ parser: XMLParser, didEndElement elementName: String, namespaceURI: String?, qualifiedName: String?) {
+        public func parser(_ parser: XMLParser, didEndElement elementName: String, namespaceURI: String?, qualifiedName: String?) {
             stack.removeLast()
         }
 
-        func parser(_ parser: XMLParser, foundCharacters string: String) {
+        public func parser(_ parser: XMLParser, foundCharacters string: String) {
             stack.last?.text += string
         }
     }
 }
 
 /// Reading a chart back: its plot's mapping and its paths' vertices as data values.
-struct ChartReader {
-    let svg: XMLTree.Element
-    let plot: XMLTree.Element
+public struct ChartReader {
+    public let svg: XMLTree.Element
+    public let plot: XMLTree.Element
 
-    init(_ svg: XMLTree.Element) throws {
+    public init(_ svg: XMLTree.Element) throws {
         self.svg = svg
         plot = try #require(svg.all.first { $0.name == "g" && $0.hasClass("plot") })
     }
 
     /// The domain and pixel bounds of the plot.
-    var mapping: (xMin: Double, xMax: Double, yMin: Double, yMax: Double, left: Double, right: Double, top: Double, bottom: Double)? {
+    public var mapping: (xMin: Double, xMax: Double, yMin: Double, yMax: Double, left: Double, right: Double, top: Double, bottom: Double)? {
         guard let xMin = plot.number("data-x-min"), let xMax = plot.number("data-x-max"),
               let yMin = plot.number("data-y-min"), let yMax = plot.number("data-y-max"),
               let left = plot.number("data-left"), let right = plot.number("data-right"),
@@ -97,20 +97,20 @@ struct ChartReader {
     }
 
     /// The pixel size of one unit of x and of y.
-    var pixelsPerUnit: (x: Double, y: Double)? {
+    public var pixelsPerUnit: (x: Double, y: Double)? {
         guard let m = mapping else { return nil }
         return ((m.right - m.left) / (m.xMax - m.xMin), (m.bottom - m.top) / (m.yMax - m.yMin))
     }
 
     /// The vertices of the line named `series`, in pixels, one array per `M` run.
-    func pixels(_ series: String) -> [[(x: Double, y: Double)]] {
+    public func pixels(_ series: String) -> [[(x: Double, y: Double)]] {
         plot.all.filter { $0.name == "path" && $0.hasClass("line") && $0.attributes["data-series"] == series }.flatMap { path in
             Self.runs(path.attributes["d"] ?? "")
         }
     }
 
     /// The vertices of the line named `series` mapped back to data values.
-    func values(_ series: String) -> [(x: Double, y: Double)] {
+    public func values(_ series: String) -> [(x: Double, y: Double)] {
         guard let m = mapping else { return [] }
         var result: [(x: Double, y: Double)] = []
         for point in pixels(series).flatMap({ $0 }) {
@@ -122,7 +122,7 @@ struct ChartReader {
     }
 
     /// Splits path data `M1,2L3,4M…` into runs of vertices.
-    static func runs(_ d: String) -> [[(x: Double, y: Double)]] {
+    public static func runs(_ d: String) -> [[(x: Double, y: Double)]] {
         var runs: [[(x: Double, y: Double)]] = []
         var command: Character = "M"
         var token = ""

@@ -9,27 +9,27 @@ import Darwin
 
 /// A minimal HTTP/1.1 GET over a real TCP connection to 127.0.0.1, for testing servers without a
 /// client library: one request, `Connection: close`, the whole answer read until the server closes.
-enum HTTPGet {
+public enum HTTPGet {
     /// A parsed answer.
-    struct Response {
-        var status: Int
-        var headers: [String: String]
-        var body: String
+    public struct Response: Sendable {
+        public var status: Int
+        public var headers: [String: String]
+        public var body: String
     }
 
-    enum Failure: Error {
+    public enum Failure: Error {
         case connect(Int32)
         case malformed(String)
     }
 
     /// GETs `path` from 127.0.0.1:`port` on a thread of its own, so that the wait never blocks
     /// the cooperative pool the server under test may need to answer.
-    static func fetch(port: Int, path: String, timeout: Double = 10) async throws -> Response {
+    public static func fetch(port: Int, path: String, timeout: Double = 10) async throws -> Response {
         try await SocketThread.run(name: "http-get") { try get(port: port, path: path, timeout: timeout) }
     }
 
     /// GETs `path` from 127.0.0.1:`port`, blocking the calling thread at most `timeout` seconds.
-    static func get(port: Int, path: String, timeout: Double = 10) throws -> Response {
+    public static func get(port: Int, path: String, timeout: Double = 10) throws -> Response {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { throw Failure.connect(errno) }
         defer { close(fd) }
