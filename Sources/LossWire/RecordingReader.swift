@@ -43,11 +43,14 @@ public final class RecordingReader {
         var magic = [UInt8](repeating: 0, count: magicCount)
         let read = magic.withUnsafeMutableBytes { input.read(into: $0) }
         switch read {
+        // `close()`, not a bare close of `fd`: once every property is set, a throwing init still
+        // runs deinit, which would close the descriptor a second time — by then perhaps another
+        // thread's newly opened file.
         case .failure(let error):
-            PosixIO.closeFile(fd)
+            close()
             throw .readFailed(path: path, offset: 0, errno: error.code)
         case .success(let count) where count < magicCount || magic != RecordingFormat.magic:
-            PosixIO.closeFile(fd)
+            close()
             throw .notARecording(path: path)
         case .success:
             break
