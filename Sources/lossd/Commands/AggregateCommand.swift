@@ -75,22 +75,6 @@ struct AggregateCommand: AsyncParsableCommand {
         }
         let http = AggregatorHTTPServer.service(aggregator: daemon.aggregator, address: aggregateSettings.http, logger: logger)
         // Services stop in reverse order: the daemon drains and saves first, while HTTP still answers.
-        let group = ServiceGroup(configuration: ServiceGroupConfiguration(
-            services: [.init(service: http), .init(service: AggregatorService(daemon: daemon, logger: logger))],
-            gracefulShutdownSignals: [.sigterm, .sigint],
-            logger: logger))
-        do {
-            try await group.run()
-        } catch {
-            logger.critical("\(Self.describe(error))")
-            throw ExitCode(1)
-        }
-    }
-
-    /// The innermost useful description of a service-group error.
-    static func describe(_ error: any Error) -> String {
-        if let aggregatorError = error as? AggregatorError { return "\(aggregatorError)" }
-        if let groupError = error as? ServiceGroupError { return "\(groupError)" }
-        return "\(error)"
+        try await ServiceRunner.run([.init(service: http), .init(service: AggregatorService(daemon: daemon, logger: logger))], logger: logger)
     }
 }

@@ -96,7 +96,7 @@ struct DemoCommand: AsyncParsableCommand {
                 FileHandle.standardOutput.write(Data(text.utf8))
             }
         } catch {
-            logger.critical("\(SidecarCommand.describe(error))")
+            logger.critical("\(error)")
             throw ExitCode(1)
         }
         print(DemoReport.summary(summary))

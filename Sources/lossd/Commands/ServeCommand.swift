@@ -64,13 +64,6 @@ struct ServeCommand: AsyncParsableCommand {
             logger.critical("\(error)")
             throw ExitCode(1)
         }
-        let group = ServiceGroup(configuration: ServiceGroupConfiguration(
-            services: server.services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
-        do {
-            try await group.run()
-        } catch {
-            logger.critical("\(SidecarCommand.describe(error))")
-            throw ExitCode(1)
-        }
+        try await ServiceRunner.run(server.services, logger: logger)
     }
 }

@@ -76,23 +76,6 @@ struct SidecarCommand: AsyncParsableCommand {
         }
         let logger = try LogSetup.logger(label: "lossd.sidecar", settings: settings)
         let sidecar = Sidecar(settings: sidecarSettings, logger: logger)
-        let group = ServiceGroup(configuration: ServiceGroupConfiguration(
-            services: [.init(service: SidecarService(sidecar: sidecar, logger: logger))],
-            gracefulShutdownSignals: [.sigterm, .sigint],
-            logger: logger))
-        do {
-            try await group.run()
-        } catch {
-            logger.critical("\(Self.describe(error))")
-            throw ExitCode(1)
-        }
-    }
-
-    /// The innermost useful description of a service-group error.
-    static func describe(_ error: any Error) -> String {
-        if let sidecarError = error as? SidecarError { return "\(sidecarError)" }
-        if let aggregatorError = error as? AggregatorError { return "\(aggregatorError)" }
-        if let groupError = error as? ServiceGroupError { return "\(groupError)" }
-        return "\(error)"
+        try await ServiceRunner.run([.init(service: SidecarService(sidecar: sidecar, logger: logger))], logger: logger)
     }
 }
