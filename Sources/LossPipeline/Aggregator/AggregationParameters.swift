@@ -1,3 +1,5 @@
+import LossWire
+
 /// The settings that shape the statistics an ``Aggregation`` keeps (SPEC §6).
 ///
 /// They are part of the saved state: a daemon restarted with other parameters keeps its totals and
@@ -30,5 +32,21 @@ public struct AggregationParameters: Sendable, Hashable {
         self.reorderWindow = reorderWindow
         self.maxKeys = maxKeys
         self.historyPoints = historyPoints
+    }
+}
+
+extension AggregationParameters {
+    /// Writes the settings as the `parameters` object of `/stats`, snapshots and the state file.
+    func write(to json: inout JSONWriter) {
+        json.beginObject()
+        json.key("ema_decay")
+        json.double(emaDecay)
+        json.key("window")
+        json.int(window)
+        json.key("reorder_window")
+        json.int(reorderWindow)
+        json.key("max_keys")
+        json.int(maxKeys)
+        json.endObject()
     }
 }
