@@ -173,15 +173,17 @@ public struct MultiBoxLoss: Sendable {
     ) {
         guard sums.estimated > 0 else { return }
         let available = sums.segmentEnds.last ?? 0
+        // Exact entries (soft targets, undecided estimates) are rare: skip the pass without them.
+        let hasExact = sums.estimated < available
         switch parameters.mining {
         case .batch:
             let k = negativesToKeep(positives: sums.positives.reduce(0, +), available: available)
             guard k > 0 else { return }
-            LogitRefinement.boundExactEntries(workspace: workspace, entries: 0..<available)
+            if hasExact { LogitRefinement.boundExactEntries(workspace: workspace, entries: 0..<available) }
             let kth = HardNegativeMiner.kthLargest(workspace, of: workspace.bounds, entries: 0..<available, k: k)
             refine(0..<available, LogitRefinement.gate(kth: kth))
         case .image:
-            LogitRefinement.boundExactEntries(workspace: workspace, entries: 0..<available)
+            if hasExact { LogitRefinement.boundExactEntries(workspace: workspace, entries: 0..<available) }
             var start = 0
             for image in sums.segmentEnds.indices {
                 let end = sums.segmentEnds[image]
