@@ -4,9 +4,11 @@
 /// ``KerasLanePass``. With probabilities a box needs one score: blocks of 1024 boxes have their
 /// scores checked for non-finite values as one contiguous run (no per-box masks), then each box
 /// reads its label's score, whose loss comes from ``NegativeLogTable`` (16-bit formats) or
-/// ``DeferredLogs``. With logits each box's scores are reduced eight lanes at a time to their
-/// maximum and sum of exponentials. The offsets, two tensors of their own, are checked in one
-/// sweep each after the pass; a positive's are read for its localization loss.
+/// ``DeferredLogs``. With logits a negative's loss is estimated (``LogitEstimate``) and
+/// computed later only if mining can pick it (``LogitRefinement``); a positive's scores are
+/// reduced eight lanes at a time to their maximum and sum of exponentials. The offsets, two
+/// tensors of their own, are checked in one sweep each after the pass; a positive's are read
+/// for its localization loss.
 enum CompactLanePass {
     static func run<F: LaneFormat, S: ClassScoring>(
         _ format: F.Type, _ scoring: S.Type,
@@ -35,9 +37,15 @@ enum CompactLanePass {
         let negativeLogTable = S.usesLogits ? nil : F.negativeLogTable
         let negativeLosses = workspace.negativeLosses
         let classLosses = workspace.classLosses
+        let negativeBoxes = workspace.negativeBoxes
+        let bounds = workspace.bounds
         var sums = BatchSums(images: shape.batch)
         var count = 0
-        var rawMarks = F.Raw()
+        var estimated = 0
+        // Starts at 1, not 0 (the test reads only sign bits): the optimizer merged a zero vector
+        // here with the zero mask of a vector shuffle, turned the mask into a loop variable and
+        // then crashed in IR generation (Swift 6.3.1).
+        var rawMarks = F.Raw(repeating: 1)
         var scalarMarks: UInt64 = 0
         for b in 0..<shape.batch {
             var positives = 0.0
@@ -68,6 +76,32 @@ enum CompactLanePass {
                         tail.copyMemory(from: scores + row &* elementBytes, byteCount: classes &* elementBytes)
                         base = UnsafeRawPointer(tail)
                         row = 0
+                    }
+                    if S.usesLogits, label == 0 {
+                        // A negative: its loss estimated, computed later if it can be mined.
+                        let (verdict, estimate, marks) = LogitEstimate.odds(
+                            format, base, row: row, rawMasks: rawMasks, masks: masks)
+                        rawMarks |= marks
+                        switch verdict {
+                        case .zero:
+                            break
+                        case .estimated:
+                            logs.flush()
+                            negativeBoxes[count] = box
+                            bounds[count] = LogitEstimate.lowerBound(estimate)
+                            negativeLosses[count] = -.infinity
+                            count &+= 1
+                            estimated &+= 1
+                        case .exact:
+                            let (sum, addend) = SoftmaxLanes.lossTerms(
+                                format, base, row: row, target: 0, masks: masks, staged: staged)
+                            if addend != 0 || sum != 1 {
+                                negativeBoxes[count] = -1
+                                logs.append(sum, plus: addend, slot: count)
+                                count &+= 1
+                            }
+                        }
+                        continue
                     }
                     var top = SIMD8<Float>(repeating: -.infinity)
                     if S.usesLogits {
@@ -134,6 +168,7 @@ enum CompactLanePass {
             sums.segmentEnds[b] = count
         }
         logs.flush()
+        sums.estimated = estimated
         mark(F.self, gtOffsets, from: 0, to: shape.boxCount &* 4, into: &rawMarks, scalar: &scalarMarks)
         mark(F.self, predOffsets, from: 0, to: shape.boxCount &* 4, into: &rawMarks, scalar: &scalarMarks)
         sums.sawNonfinite = SSDLoss.sawNonfinite(F.self, rawMarks) || SSDLoss.sawNonfinite(scalarMarks)

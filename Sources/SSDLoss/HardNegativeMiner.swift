@@ -17,7 +17,7 @@ enum HardNegativeMiner {
         withUnsafeMutablePointer(to: &total) { sum in
             var end = entries.upperBound
             withUnsafeMutablePointer(to: &end) { end in
-                keep(workspace, start: entries.lowerBound, ends: UnsafeMutableBufferPointer(start: end, count: 1),
+                _ = keep(workspace, start: entries.lowerBound, ends: UnsafeMutableBufferPointer(start: end, count: 1),
                      k: k, sums: UnsafeMutableBufferPointer(start: sum, count: 1))
             }
         }
@@ -33,10 +33,28 @@ enum HardNegativeMiner {
         var ends = segmentEnds
         result.withUnsafeMutableBufferPointer { sums in
             ends.withUnsafeMutableBufferPointer { ends in
-                keep(workspace, start: 0, ends: ends, k: k, sums: sums)
+                _ = keep(workspace, start: 0, ends: ends, k: k, sums: sums)
             }
         }
         return result
+    }
+
+    /// The k-th largest of `values` (by default the negative losses) in `entries`: −∞ when `k`
+    /// covers them all, +∞ when `k` is 0 (no value is kept).
+    static func kthLargest(
+        _ workspace: LossWorkspace, of values: UnsafeMutablePointer<Double>? = nil, entries: Range<Int>, k: Int
+    ) -> Double {
+        guard k > 0 else { return .infinity }
+        guard k < entries.count else { return -.infinity }
+        var unused = 0.0
+        var end = entries.upperBound
+        return withUnsafeMutablePointer(to: &unused) { sum in
+            withUnsafeMutablePointer(to: &end) { end in
+                keep(workspace, values: values, start: entries.lowerBound,
+                     ends: UnsafeMutableBufferPointer(start: end, count: 1),
+                     k: k, sums: UnsafeMutableBufferPointer(start: sum, count: 1))
+            }
+        }
     }
 
     /// A total order on doubles as unsigned integers: larger value, larger key.
@@ -47,27 +65,28 @@ enum HardNegativeMiner {
     }
 
     /// Adds to `sums[i]` the `cl` of segment i's share of the `k` largest negatives of entries
-    /// `start ..< ends.last`, where segment i ends at `ends[i]`. `ends` is scratch afterwards.
+    /// `start ..< ends.last`, where segment i ends at `ends[i]`, and returns the k-th largest
+    /// loss (−∞ when `k` covers every entry). `ends` is scratch afterwards.
     private static func keep(
-        _ workspace: LossWorkspace, start: Int, ends: UnsafeMutableBufferPointer<Int>, k: Int,
-        sums: UnsafeMutableBufferPointer<Double>
-    ) {
-        let negativeLosses = workspace.negativeLosses
+        _ workspace: LossWorkspace, values: UnsafeMutablePointer<Double>? = nil, start: Int,
+        ends: UnsafeMutableBufferPointer<Int>, k: Int, sums: UnsafeMutableBufferPointer<Double>
+    ) -> Double {
+        let negativeLosses = values ?? workspace.negativeLosses
         let classLosses = workspace.classLosses
         let total = (ends.last ?? start) - start
-        guard total > 0 else { return }
+        guard total > 0 else { return -.infinity }
         if k >= total {
             var first = start
             for segment in ends.indices {
                 for i in first..<ends[segment] { sums[segment] += classLosses[i] }
                 first = ends[segment]
             }
-            return
+            return -.infinity
         }
         // Candidates: their entry indices and keys, compacted in place round after round.
         let keys = workspace.keys
         let indices = workspace.indices
-        var count = sampledCandidates(workspace, start: start, ends: ends, k: k) ?? {
+        var count = sampledCandidates(negativeLosses, indices: indices, start: start, ends: ends, k: k) ?? {
             // Every entry is a candidate; segment ends count candidates, not entries.
             for entry in start..<(start &+ total) { indices[entry &- start] = entry }
             for segment in ends.indices { ends[segment] &-= start }
@@ -77,7 +96,7 @@ enum HardNegativeMiner {
             keys[candidate] = orderKey(negativeLosses[indices[candidate]])
         }
         var remaining = k
-        withUnsafeTemporaryAllocation(of: UInt32.self, capacity: 1 << 12) { histogram in
+        return withUnsafeTemporaryAllocation(of: UInt32.self, capacity: 1 << 12) { histogram -> Double in
             let histogram = histogram.baseAddress!
             // Digits of 12 bits from the top (sign and exponent first), then the last 4 bits.
             var shift = 64
@@ -93,7 +112,7 @@ enum HardNegativeMiner {
                             remaining &-= 1
                         }
                     }
-                    return
+                    return negativeLosses[indices[0]]
                 }
                 let width = min(shift, 12)
                 shift &-= width
@@ -122,14 +141,17 @@ enum HardNegativeMiner {
                 }
                 count = kept
             }
-            // Every remaining candidate is kept (remaining == count).
+            // Every remaining candidate is kept (remaining == count); the smallest is the k-th.
+            var kth = Double.infinity
             var candidate = 0
             for segment in ends.indices {
                 while candidate < ends[segment] {
                     sums[segment] += classLosses[indices[candidate]]
+                    kth = min(kth, negativeLosses[indices[candidate]])
                     candidate &+= 1
                 }
             }
+            return kth
         }
     }
 
@@ -144,7 +166,8 @@ enum HardNegativeMiner {
     /// below the k-th largest); otherwise the caller selects over every entry. Either way the
     /// result is exact: the sample only decides how much work the selection does.
     private static func sampledCandidates(
-        _ workspace: LossWorkspace, start: Int, ends: UnsafeMutableBufferPointer<Int>, k: Int
+        _ negativeLosses: UnsafeMutablePointer<Double>, indices: UnsafeMutablePointer<Int>, start: Int,
+        ends: UnsafeMutableBufferPointer<Int>, k: Int
     ) -> Int? {
         let total = (ends.last ?? start) - start
         // About a thousand samples: sorting them costs a few ns per negative of a large batch
@@ -155,8 +178,6 @@ enum HardNegativeMiner {
         // The rank (from the top) of the threshold within the sample.
         let rank = Int(expected + 4 * expected.squareRoot() + 8)
         guard total >= 4096, rank < samples / 2 else { return nil }
-        let negativeLosses = workspace.negativeLosses
-        let indices = workspace.indices
         let threshold = withUnsafeTemporaryAllocation(of: Double.self, capacity: samples) { buffer in
             var sample = buffer
             for i in 0..<samples { sample[i] = negativeLosses[start &+ i &* stride] }

@@ -4,7 +4,10 @@
 /// For those the loss is `-log(max(p[0], 1e-15))` (probabilities) or `(top - p[0]) + log(sum)`
 /// (logits), and neither `pos` nor the offsets matter. The pass recognizes them with vector
 /// operations alone (an XOR against the expected targets, OR-ed over the box), reads `p[0]`,
-/// and leaves the logarithm to ``DeferredLogs``, which takes eight at a time. Every other box
+/// and leaves the logarithm to ``DeferredLogs``, which takes eight at a time. With logits it
+/// only estimates the loss (``LogitEstimate``), which decides whether it is zero, and stores a
+/// bound and the box's index; ``LogitRefinement`` computes the exact loss afterwards for the
+/// few negatives that can be mined. Every other box
 /// (positives, ignored boxes, soft labels) goes through the scalar per-box functions of
 /// ``StreamingPass``, which are exact for anything.
 ///
@@ -37,8 +40,11 @@ enum KerasLanePass {
         let negativeLogTable = S.usesLogits ? nil : F.negativeLogTable
         let negativeLosses = workspace.negativeLosses
         let classLosses = workspace.classLosses
+        let negativeBoxes = workspace.negativeBoxes
+        let bounds = workspace.bounds
         var sums = BatchSums(images: shape.batch)
         var count = 0
+        var estimated = 0
         var marks: UInt64 = 0
         var rawMarks = F.Raw()
         var offsetMarks = SIMD4<UInt32>()
@@ -47,9 +53,13 @@ enum KerasLanePass {
             var classPositive = 0.0
             var localization = 0.0
             for n in 0..<shape.boxes {
-                let row = (b &* shape.boxes &+ n) &* width
+                let box = b &* shape.boxes &+ n
+                let row = box &* width
                 var notNegative = F.Raw()
-                var top = SIMD8<Float>(repeating: -.infinity)
+                // Logits: the lanes of the odds `sum_{k≥1} exp(p[k] - p[0])`, estimated.
+                let background = SIMD8<Float>(repeating: S.usesLogits ? F.scalar(yPred, row) : 0)
+                var odds = SIMD8<Float>()
+                var peak = SIMD8<Float>(repeating: -.infinity)
                 for chunk in 0..<rawMasks.count {
                     let mask = rawMasks[chunk]
                     let element = row &+ chunk &* 8
@@ -57,21 +67,34 @@ enum KerasLanePass {
                     let prediction = F.raw(yPred, element)
                     rawMarks |= (prediction & mask.exponent) &+ step
                     if S.usesLogits {
-                        let values = F.float(prediction)
-                        staged[chunk] = values
-                        top = lanewiseMax(top, floatLanes(bitLanes(values) & masks[chunk].classBits | masks[chunk].fill))
+                        let difference = F.float(prediction) - background
+                        peak = lanewiseMax(peak, difference)
+                        odds += floatLanes(bitLanes(boundingExp(difference)) & masks[chunk].otherClassBits)
                     }
                 }
                 offsetMarks |= F.quadMarks(yTrue, row &+ classes) | F.quadMarks(yPred, row &+ classes)
                 if F.isZero(notNegative & signless) {
                     let p0 = F.scalar(yPred, row)
                     if S.usesLogits {
-                        let largest = horizontalMax(top)
-                        let sum = SoftmaxLanes.sumOfExponentials(staged, masks: masks, top: largest)
-                        let addend = Double(largest) - Double(p0)
-                        if addend != 0 || sum != 1 {
-                            logs.append(sum, plus: addend, slot: count)
+                        let estimate = horizontalSum(odds)
+                        switch LogitEstimate.classify(estimate, largestDifference: horizontalMax(peak)) {
+                        case .zero:
+                            break
+                        case .estimated:
+                            logs.flush()
+                            negativeBoxes[count] = box
+                            bounds[count] = LogitEstimate.lowerBound(estimate)
+                            negativeLosses[count] = -.infinity
                             count &+= 1
+                            estimated &+= 1
+                        case .exact:
+                            let (sum, addend) = SoftmaxLanes.lossTerms(
+                                format, yPred, row: row, target: 0, masks: masks, staged: staged)
+                            if addend != 0 || sum != 1 {
+                                negativeBoxes[count] = -1
+                                logs.append(sum, plus: addend, slot: count)
+                                count &+= 1
+                            }
                         }
                     } else if let table = negativeLogTable {
                         let nl = table[F.pattern(yPred, row)]
@@ -103,6 +126,7 @@ enum KerasLanePass {
                     let nl = cl * neg
                     if nl != 0 {
                         logs.flush()
+                        negativeBoxes[count] = -1
                         negativeLosses[count] = nl
                         classLosses[count] = cl
                         count &+= 1
@@ -115,6 +139,7 @@ enum KerasLanePass {
             sums.segmentEnds[b] = count
         }
         logs.flush()
+        sums.estimated = estimated
         let offsetsMarked = (offsetMarks[0] | offsetMarks[1] | offsetMarks[2] | offsetMarks[3]) & 0x8000_0000 != 0
         sums.sawNonfinite = sawNonfinite(marks) || sawNonfinite(F.self, rawMarks) || offsetsMarked
         return sums

@@ -9,6 +9,8 @@ struct LaneMasks {
     var fill: SIMD8<UInt32>
     /// ``classBits`` as a lane mask.
     var classLanes: SIMDMask<SIMD8<Int32>>
+    /// ``classBits`` without class 0: the lanes of a negative's odds `sum_{k≥1} exp(p[k] - p[0])`.
+    var otherClassBits: SIMD8<UInt32>
 
     init(chunk: Int, classes count: Int) {
         let lane = SIMD8<Int32>(0, 1, 2, 3, 4, 5, 6, 7) &+ Int32(chunk * 8)
@@ -16,6 +18,8 @@ struct LaneMasks {
         classBits = none.replacing(with: .max, where: lane .< Int32(count))
         fill = none.replacing(with: Float.infinity.bitPattern | 0x8000_0000, where: lane .>= Int32(count))
         classLanes = lane .< Int32(count)
+        otherClassBits = classBits
+        if chunk == 0 { otherClassBits[0] = 0 }
     }
 
     /// Masks for the `(classes + 7) / 8` chunks of a box.

@@ -16,6 +16,14 @@ public final class LossWorkspace {
     private(set) var keys: UnsafeMutablePointer<UInt64>
     /// The entry index of each of ``keys`` still a candidate of the selection.
     private(set) var indices: UnsafeMutablePointer<Int>
+    /// For a negative whose loss is not yet computed (logits, see ``LogitEstimate``), its flat
+    /// box index `b * N + n`; −1 for a negative whose stored loss is exact.
+    private(set) var negativeBoxes: UnsafeMutablePointer<Int>
+    /// Lower bounds of `expm1(nl)` for the same negatives (see ``LogitRefinement``).
+    private(set) var bounds: UnsafeMutablePointer<Double>
+    /// An OR of bytes loaded only to bring them into the cache early; kept so that the loads
+    /// are not optimized away.
+    var touched: UInt8 = 0
 
     /// Creates an empty workspace; it allocates on first use.
     public init() {
@@ -23,6 +31,8 @@ public final class LossWorkspace {
         classLosses = .allocate(capacity: 1)
         keys = .allocate(capacity: 1)
         indices = .allocate(capacity: 1)
+        negativeBoxes = .allocate(capacity: 1)
+        bounds = .allocate(capacity: 1)
     }
 
     deinit {
@@ -30,6 +40,8 @@ public final class LossWorkspace {
         classLosses.deallocate()
         keys.deallocate()
         indices.deallocate()
+        negativeBoxes.deallocate()
+        bounds.deallocate()
     }
 
     /// Makes room for `boxes` boxes. The previous contents are discarded.
@@ -39,10 +51,14 @@ public final class LossWorkspace {
         classLosses.deallocate()
         keys.deallocate()
         indices.deallocate()
+        negativeBoxes.deallocate()
+        bounds.deallocate()
         negativeLosses = .allocate(capacity: boxes)
         classLosses = .allocate(capacity: boxes)
         keys = .allocate(capacity: boxes)
         indices = .allocate(capacity: boxes)
+        negativeBoxes = .allocate(capacity: boxes)
+        bounds = .allocate(capacity: boxes)
         capacity = boxes
     }
 }

@@ -131,6 +131,11 @@ public struct MultiBoxLoss: Sendable {
             if sums.sawNonfinite {
                 throw .nonfinite(NonfiniteScanner.keras(F.Reader.self, yTrue: t, yPred: p, shape: shape))
             }
+            refineEstimates(sums, workspace: workspace) { entries, gate in
+                LogitRefinement.refine(
+                    format, scores: p, rowStride: shape.kerasWidth, elements: shape.boxCount &* shape.kerasWidth,
+                    classes: shape.classes, workspace: workspace, entries: entries, gate: gate)
+            }
             return sums
         case .compact(let labels, let gtOffsets, let scores, let predOffsets):
             guard let l = labels.baseAddress, let g = gtOffsets.baseAddress, let s = scores.baseAddress,
@@ -151,7 +156,44 @@ public struct MultiBoxLoss: Sendable {
                 throw .nonfinite(
                     NonfiniteScanner.compact(F.Reader.self, gtOffsets: g, scores: s, predOffsets: q, shape: shape))
             }
+            refineEstimates(sums, workspace: workspace) { entries, gate in
+                LogitRefinement.refine(
+                    format, scores: s, rowStride: shape.classes, elements: shape.boxCount &* shape.classes,
+                    classes: shape.classes, workspace: workspace, entries: entries, gate: gate)
+            }
             return sums
+        }
+    }
+
+    /// Computes the exact loss of every estimated negative that mining can pick, when the pass
+    /// estimated some (logits): per mining scope, the k-th largest lower bound of `expm1(nl)`
+    /// sets the gate that `refine(entries, gate)` applies (see ``LogitRefinement``).
+    private func refineEstimates(
+        _ sums: BatchSums, workspace: LossWorkspace, refine: (Range<Int>, Double) -> Void
+    ) {
+        guard sums.estimated > 0 else { return }
+        let available = sums.segmentEnds.last ?? 0
+        // Exact entries (soft targets, undecided estimates) are rare: skip the pass without them.
+        let hasExact = sums.estimated < available
+        switch parameters.mining {
+        case .batch:
+            let k = negativesToKeep(positives: sums.positives.reduce(0, +), available: available)
+            guard k > 0 else { return }
+            if hasExact { LogitRefinement.boundExactEntries(workspace: workspace, entries: 0..<available) }
+            let kth = HardNegativeMiner.kthLargest(workspace, of: workspace.bounds, entries: 0..<available, k: k)
+            refine(0..<available, LogitRefinement.gate(kth: kth))
+        case .image:
+            if hasExact { LogitRefinement.boundExactEntries(workspace: workspace, entries: 0..<available) }
+            var start = 0
+            for image in sums.segmentEnds.indices {
+                let end = sums.segmentEnds[image]
+                let k = negativesToKeep(positives: sums.positives[image], available: end - start)
+                if k > 0 {
+                    let kth = HardNegativeMiner.kthLargest(workspace, of: workspace.bounds, entries: start..<end, k: k)
+                    refine(start..<end, LogitRefinement.gate(kth: kth))
+                }
+                start = end
+            }
         }
     }
 

@@ -11,6 +11,9 @@ struct BatchSums {
     var segmentEnds: [Int]
     /// Whether any value read was NaN or ±Inf; the sums are then meaningless.
     var sawNonfinite: Bool
+    /// How many entries hold a lower bound rather than the exact loss (logits: see
+    /// ``LogitEstimate``); they must be refined before mining.
+    var estimated = 0
 
     init(images: Int) {
         positives = Array(repeating: 0, count: images)
