@@ -5,8 +5,8 @@ public import SSDLoss
 ///
 /// The floor is ``MemoryFloor/streamSum(_:)`` over the batch's tensor frames: the least time any
 /// loss could take, since every byte must be read once. Kernel and floor alternate in each
-/// repetition so that both see the same machine state; the ratio of their medians is the figure
-/// of merit, and it is comparable across machines where absolute times are not.
+/// repetition so that both see the same machine state; the median of the repetitions' ratios is
+/// the figure of merit, and it is comparable across machines where absolute times are not.
 public struct KernelBenchmark: Sendable {
     /// The batch to time.
     public var spec: SyntheticBatchSpec
@@ -37,8 +37,9 @@ public struct KernelBenchmark: Sendable {
         /// The loss the kernel computed, so a reader can see the work was real.
         public var loss: Double
 
-        /// Median kernel time over median floor time.
-        public var ratio: Double { floor.median > 0 ? kernel.median / floor.median : .infinity }
+        /// The median over repetitions of kernel time over the floor time taken just before it
+        /// (see ``Timings/medianRatio(to:)``).
+        public var ratio: Double { floor.median > 0 ? kernel.medianRatio(to: floor) : .infinity }
         /// Median kernel nanoseconds per box.
         public var nanosecondsPerBox: Double { kernel.median * 1e9 / Double(spec.shape.boxCount) }
         /// Bytes of tensor data per box.

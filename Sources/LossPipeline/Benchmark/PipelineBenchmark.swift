@@ -56,8 +56,9 @@ public struct PipelineBenchmark: Sendable {
         public var bareBatchesPerSecond: Double { Double(benchmark.messages) / bare.median }
         /// Median batches per second through the sidecar.
         public var batchesPerSecond: Double { Double(benchmark.messages) / sidecar.median }
-        /// Sidecar over bare.
-        public var ratio: Double { batchesPerSecond / bareBatchesPerSecond }
+        /// Sidecar batches per second over bare ones: the median over repetitions of the bare
+        /// run's time over the sidecar run's that followed it (see ``Timings/medianRatio(to:)``).
+        public var ratio: Double { bare.medianRatio(to: sidecar) }
         /// Bytes per box on the wire.
         public var bytesPerBox: Double { Double(messageBytes) / Double(benchmark.spec.shape.boxCount) }
     }

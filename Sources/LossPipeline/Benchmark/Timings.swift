@@ -33,4 +33,20 @@ public struct Timings: Sendable, Hashable {
 
     /// The largest sample in seconds; 0 when empty.
     public var max: Double { samples.max() ?? 0 }
+
+    /// The median of the ratios `samples[i] / other.samples[i]`, pair by pair in the order
+    /// taken (the mean of the middle two for an even count); 0 when there is no pair.
+    ///
+    /// Benchmarks alternate the measured code with its floor, so each pair was taken back to
+    /// back, on the machine as it was at that moment. On a shared or virtual machine whose
+    /// speed drifts during a run, the ratio of each pair is steadier than the ratio of two
+    /// medians, which may come from different moments.
+    public func medianRatio(to other: Timings) -> Double {
+        var ratios = Timings()
+        for (sample, floor) in zip(samples, other.samples) where floor > 0 {
+            ratios.samples.append(sample / floor)
+        }
+        return ratios.median
+    }
 }
+

@@ -10,8 +10,10 @@ struct BenchCommand: ParsableCommand {
         abstract: "Measure lossd against floors measured in the same run.",
         discussion: """
             Every figure is a ratio to a floor taken in the same run on the same bytes, so that \
-            the numbers mean the same on any machine. Build in release mode first (make bench \
-            does): debug builds are many times slower.
+            the numbers mean the same on any machine. Measured code and floor alternate, and a \
+            ratio is the median over repetitions of each run against the floor run next to it, \
+            which keeps it steady on a machine whose speed drifts. Build in release mode first \
+            (make bench does): debug builds are many times slower.
             """,
         subcommands: [SummaryBenchCommand.self, KernelBenchCommand.self, PipelineBenchCommand.self, AggregateBenchCommand.self],
         defaultSubcommand: SummaryBenchCommand.self
