@@ -19,7 +19,7 @@ struct SummaryBenchCommand: AsyncParsableCommand {
     )
 
     @Option(name: .customLong("repeat"), help: "Repetitions of each measurement (median with min–max).")
-    var repetitions: Int = 7
+    var repetitions: Int = 15
 
     @Flag(help: "Skip the 10^7-box scaling point.")
     var quick = false
@@ -43,7 +43,10 @@ struct SummaryBenchCommand: AsyncParsableCommand {
         // Scaling: ns per box from 10^4 to 10^7 boxes per batch.
         var perBox: [Double] = []
         for images in quick ? [1, 10, 100] : [1, 10, 100, 1000] {
-            let result = try KernelBenchmark(spec: SyntheticBatchSpec(shape: BatchShape(batch: images, boxes: 10_000, classes: 21)), parameters: LossParameters(), repetitions: max(3, repetitions / 2)).run()
+            // Small batches take a fraction of a millisecond, where one preempted repetition
+            // moves the median: they get more repetitions, up to 200 (about 50 ms each way).
+            let count = max(max(3, repetitions / 2), min(200, 2_000 / images))
+            let result = try KernelBenchmark(spec: SyntheticBatchSpec(shape: BatchShape(batch: images, boxes: 10_000, classes: 21)), parameters: LossParameters(), repetitions: count).run()
             emit(BenchReport.json(result))
             perBox.append(result.nanosecondsPerBox)
         }
