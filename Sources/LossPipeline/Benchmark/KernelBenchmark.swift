@@ -14,12 +14,19 @@ public struct KernelBenchmark: Sendable {
     public var parameters: LossParameters
     /// Timed repetitions of each of kernel and floor.
     public var repetitions: Int
+    /// Whether every timed run starts with the batch out of the caches (see ``CacheEviction``).
+    ///
+    /// A batch of a few MB stays in cache between repetitions and reads faster per box than one
+    /// of hundreds of MB, which cannot. Evicting first makes every size read its bytes from
+    /// memory, so that ns per box compare the kernel's work across sizes, not the caches.
+    public var coldCache: Bool
 
     /// Creates a benchmark.
-    public init(spec: SyntheticBatchSpec, parameters: LossParameters, repetitions: Int = 9) {
+    public init(spec: SyntheticBatchSpec, parameters: LossParameters, repetitions: Int = 9, coldCache: Bool = false) {
         self.spec = spec
         self.parameters = parameters
         self.repetitions = max(1, repetitions)
+        self.coldCache = coldCache
     }
 
     /// One configuration's measured figures.
@@ -36,6 +43,8 @@ public struct KernelBenchmark: Sendable {
         public var bytes: Int
         /// The loss the kernel computed, so a reader can see the work was real.
         public var loss: Double
+        /// Whether each timed run started with the batch out of the caches.
+        public var coldCache: Bool
 
         /// The median over repetitions of kernel time over the floor time taken just before it
         /// (see ``Timings/medianRatio(to:)``).
@@ -61,14 +70,17 @@ public struct KernelBenchmark: Sendable {
         var sink = MemoryFloor.streamSum(tensors)
         var kernelTimes = Timings()
         var floorTimes = Timings()
+        let eviction = coldCache ? CacheEviction() : nil
         for _ in 0..<repetitions {
+            eviction?.evict()
             sink += floorTimes.measure { MemoryFloor.streamSum(tensors) }
+            eviction?.evict()
             loss = try kernelTimes.measure {
                 try kernel.compute(batch.input, shape: batch.shape, dtype: batch.dtype, workspace: workspace).loss
             }
         }
         withExtendedLifetime(sink) {}
         return Result(spec: generator.spec, parameters: batch.parameters, kernel: kernelTimes, floor: floorTimes,
-                      bytes: tensors.reduce(0) { $0 + $1.count }, loss: loss)
+                      bytes: tensors.reduce(0) { $0 + $1.count }, loss: loss, coldCache: coldCache)
     }
 }

@@ -55,6 +55,9 @@ struct KernelBenchCommand: ParsableCommand {
     @Option(name: .customLong("repeat"), help: "Timed repetitions of kernel and floor.")
     var repetitions: Int = 9
 
+    @Flag(help: "Evict the caches before every timed run, so that small batches read from memory as large ones must.")
+    var cold = false
+
     @Flag(help: "One JSON object per configuration instead of a table.")
     var json = false
 
@@ -64,7 +67,9 @@ struct KernelBenchCommand: ParsableCommand {
 
     func run() throws {
         let spec = SyntheticBatchSpec(shape: shape, layout: layout, dtype: dtype, scores: scores)
-        let benchmark = KernelBenchmark(spec: spec, parameters: LossParameters(mining: mining, scores: scores), repetitions: repetitions)
+        let benchmark = KernelBenchmark(
+            spec: spec, parameters: LossParameters(mining: mining, scores: scores), repetitions: repetitions,
+            coldCache: cold)
         let result = try benchmark.run()
         if json {
             print(BenchReport.json(result))

@@ -29,7 +29,7 @@ enum BenchReport {
             "ms_min": r.kernel.min * 1e3, "ms_max": r.kernel.max * 1e3, "floor_ms": r.floor.median * 1e3,
             "floor_ms_min": r.floor.min * 1e3, "floor_ms_max": r.floor.max * 1e3, "ratio": r.ratio,
             "ns_per_box": r.nanosecondsPerBox, "bytes_per_box": r.bytesPerBox, "repetitions": r.kernel.samples.count,
-            "loss": r.loss,
+            "loss": r.loss, "cold_cache": r.coldCache,
         ]
         guard let data = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]) else { return "{}" }
         return String(decoding: data, as: UTF8.self)
