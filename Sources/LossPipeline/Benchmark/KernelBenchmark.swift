@@ -57,30 +57,77 @@ public struct KernelBenchmark: Sendable {
 
     /// Generates the batch and times it.
     public func run() throws -> Result {
-        let generator = SyntheticBatchGenerator(spec: SyntheticBatchSpec(
-            shape: spec.shape, layout: spec.layout, dtype: spec.dtype, scores: parameters.scores,
-            positiveFraction: spec.positiveFraction, ignoredFraction: spec.ignoredFraction,
-            seed: spec.seed, halfLifeSteps: spec.halfLifeSteps))
-        let message = generator.message(step: 100)
-        let batch = try BatchDecoder.decode(message, defaults: parameters, limits: WireLimits(maxMessageBytes: Int.max))
-        let tensors = Array(message.frames.dropFirst())
-        let kernel = MultiBoxLoss(parameters: batch.parameters)
+        var run = try Run(self)
+        let eviction = coldCache ? CacheEviction() : nil
+        for _ in 0..<repetitions { try run.measure(evicting: eviction) }
+        return run.result
+    }
+
+    /// Times several benchmarks round-robin: repetition r of each before repetition r + 1 of any
+    /// (each runs its own count), so that a machine whose speed drifts during the run weighs on
+    /// them alike. Every batch is generated first and kept until the end.
+    public static func runInterleaved(_ benchmarks: [KernelBenchmark]) throws -> [Result] {
+        var runs = try benchmarks.map { try Run($0) }
+        let eviction = benchmarks.contains { $0.coldCache } ? CacheEviction() : nil
+        let rounds = benchmarks.map(\.repetitions).max() ?? 0
+        for round in 0..<rounds {
+            for index in runs.indices where round < benchmarks[index].repetitions {
+                try runs[index].measure(evicting: benchmarks[index].coldCache ? eviction : nil)
+            }
+        }
+        return runs.map(\.result)
+    }
+
+    /// One benchmark's batch, kernel and timings so far.
+    private struct Run {
+        let benchmark: KernelBenchmark
+        let spec: SyntheticBatchSpec
+        /// The generated message: the batch's tensors are views into its frames.
+        let message: WireMessage
+        let batch: DecodedBatch
+        let tensors: [UnsafeRawBufferPointer]
+        let kernel: MultiBoxLoss
         let workspace = LossWorkspace()
-        var loss = try kernel.compute(batch.input, shape: batch.shape, dtype: batch.dtype, workspace: workspace).loss
-        var sink = MemoryFloor.streamSum(tensors)
+        var loss: Double
+        var sink: Double
         var kernelTimes = Timings()
         var floorTimes = Timings()
-        let eviction = coldCache ? CacheEviction() : nil
-        for _ in 0..<repetitions {
+
+        /// Generates the batch and computes it once, untimed (the workspace grows to its size).
+        init(_ benchmark: KernelBenchmark) throws {
+            self.benchmark = benchmark
+            let parameters = benchmark.parameters
+            let generator = SyntheticBatchGenerator(spec: SyntheticBatchSpec(
+                shape: benchmark.spec.shape, layout: benchmark.spec.layout, dtype: benchmark.spec.dtype,
+                scores: parameters.scores, positiveFraction: benchmark.spec.positiveFraction,
+                ignoredFraction: benchmark.spec.ignoredFraction, seed: benchmark.spec.seed,
+                halfLifeSteps: benchmark.spec.halfLifeSteps))
+            spec = generator.spec
+            message = generator.message(step: 100)
+            batch = try BatchDecoder.decode(message, defaults: parameters, limits: WireLimits(maxMessageBytes: Int.max))
+            tensors = Array(message.frames.dropFirst())
+            kernel = MultiBoxLoss(parameters: batch.parameters)
+            loss = try kernel.compute(batch.input, shape: batch.shape, dtype: batch.dtype, workspace: workspace).loss
+            sink = MemoryFloor.streamSum(tensors)
+        }
+
+        /// One repetition: the floor, then the kernel, each after `evicting` the caches if given.
+        mutating func measure(evicting eviction: CacheEviction?) throws {
             eviction?.evict()
+            let tensors = tensors
             sink += floorTimes.measure { MemoryFloor.streamSum(tensors) }
             eviction?.evict()
+            let (kernel, batch, workspace) = (kernel, batch, workspace)
             loss = try kernelTimes.measure {
                 try kernel.compute(batch.input, shape: batch.shape, dtype: batch.dtype, workspace: workspace).loss
             }
         }
-        withExtendedLifetime(sink) {}
-        return Result(spec: generator.spec, parameters: batch.parameters, kernel: kernelTimes, floor: floorTimes,
-                      bytes: tensors.reduce(0) { $0 + $1.count }, loss: loss, coldCache: coldCache)
+
+        var result: Result {
+            withExtendedLifetime(sink) {}
+            return Result(
+                spec: spec, parameters: batch.parameters, kernel: kernelTimes, floor: floorTimes,
+                bytes: tensors.reduce(0) { $0 + $1.count }, loss: loss, coldCache: benchmark.coldCache)
+        }
     }
 }

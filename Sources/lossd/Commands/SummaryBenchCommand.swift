@@ -40,21 +40,21 @@ struct SummaryBenchCommand: AsyncParsableCommand {
         emit(BenchReport.json(logits))
         rows.append(.init(what: "kernel, logits", measured: logits.ratio, unit: "× floor", target: "≤ 2.5", met: logits.ratio <= 2.5))
 
-        // Scaling: ns per box from 10^4 to 10^7 boxes per batch.
-        var perBox: [Double] = []
-        for images in quick ? [1, 10, 100] : [1, 10, 100, 1000] {
-            // Every size reads its batch from memory (a cold cache): a 10^4-box batch would
-            // otherwise stay in cache between repetitions and compare the caches, not the work.
-            // Small batches take a fraction of a millisecond, where one preempted repetition
-            // moves the median: they get more repetitions, up to 200 (about 50 ms each way).
-            let count = max(max(3, repetitions / 2), min(200, 2_000 / images))
-            let result = try KernelBenchmark(
+        // Scaling: ns per box from 10^4 to 10^7 boxes per batch. Every size reads its batch
+        // from memory (a cold cache): a 10^4-box batch would otherwise stay in cache between
+        // repetitions and compare the caches, not the work. The sizes are timed round-robin,
+        // so that the VM's slow and fast moments fall on all of them alike, and small batches
+        // (a fraction of a millisecond, where one preempted repetition moves the median) get
+        // more repetitions, up to 200.
+        let sizes = quick ? [1, 10, 100] : [1, 10, 100, 1000]
+        let scaling = try KernelBenchmark.runInterleaved(sizes.map { images in
+            KernelBenchmark(
                 spec: SyntheticBatchSpec(shape: BatchShape(batch: images, boxes: 10_000, classes: 21)),
-                parameters: LossParameters(), repetitions: count, coldCache: true
-            ).run()
-            emit(BenchReport.json(result))
-            perBox.append(result.nanosecondsPerBox)
-        }
+                parameters: LossParameters(), repetitions: max(max(3, repetitions / 2), min(200, 2_000 / images)),
+                coldCache: true)
+        })
+        for result in scaling { emit(BenchReport.json(result)) }
+        let perBox = scaling.map(\.nanosecondsPerBox)
         let mean = perBox.reduce(0, +) / Double(perBox.count)
         let spread = perBox.map { abs($0 / mean - 1) }.max() ?? 0
         rows.append(.init(what: "kernel scaling, cold cache, 10^4…10^\(perBox.count + 3) boxes (\(perBox.map { String(format: "%.1f", $0) }.joined(separator: "/")) ns/box)", measured: spread * 100, unit: "% from mean", target: "≤ ±20", met: spread <= 0.2))
