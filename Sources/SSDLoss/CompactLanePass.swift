@@ -37,11 +37,9 @@ enum CompactLanePass {
         let negativeLogTable = S.usesLogits ? nil : F.negativeLogTable
         let negativeLosses = workspace.negativeLosses
         let classLosses = workspace.classLosses
-        let negativeBoxes = workspace.negativeBoxes
-        let bounds = workspace.bounds
+        var negatives = LogitNegatives(workspace: workspace)
         var sums = BatchSums(images: shape.batch)
         var count = 0
-        var estimated = 0
         // Starts at 1, not 0 (the test reads only sign bits): the optimizer merged a zero vector
         // here with the zero mask of a vector shuffle, turned the mask into a loop variable and
         // then crashed in IR generation (Swift 6.3.1).
@@ -82,25 +80,9 @@ enum CompactLanePass {
                         let (verdict, estimate, marks) = LogitEstimate.odds(
                             format, base, row: row, rawMasks: rawMasks, masks: masks)
                         rawMarks |= marks
-                        switch verdict {
-                        case .zero:
-                            break
-                        case .estimated:
-                            logs.flush()
-                            negativeBoxes[count] = box
-                            bounds[count] = LogitEstimate.lowerBound(estimate)
-                            negativeLosses[count] = -.infinity
-                            count &+= 1
-                            estimated &+= 1
-                        case .exact:
-                            let (sum, addend) = SoftmaxLanes.lossTerms(
-                                format, base, row: row, target: 0, masks: masks, staged: staged)
-                            if addend != 0 || sum != 1 {
-                                negativeBoxes[count] = -1
-                                logs.append(sum, plus: addend, slot: count)
-                                count &+= 1
-                            }
-                        }
+                        negatives.record(
+                            verdict, estimate: estimate, box: box, format, base, row: row, masks: masks,
+                            staged: staged, logs: &logs, count: &count)
                         continue
                     }
                     var top = SIMD8<Float>(repeating: -.infinity)
@@ -168,7 +150,7 @@ enum CompactLanePass {
             sums.segmentEnds[b] = count
         }
         logs.flush()
-        sums.estimated = estimated
+        sums.estimated = negatives.estimated
         mark(F.self, gtOffsets, from: 0, to: shape.boxCount &* 4, into: &rawMarks, scalar: &scalarMarks)
         mark(F.self, predOffsets, from: 0, to: shape.boxCount &* 4, into: &rawMarks, scalar: &scalarMarks)
         sums.sawNonfinite = SSDLoss.sawNonfinite(F.self, rawMarks) || SSDLoss.sawNonfinite(scalarMarks)

@@ -40,11 +40,9 @@ enum KerasLanePass {
         let negativeLogTable = S.usesLogits ? nil : F.negativeLogTable
         let negativeLosses = workspace.negativeLosses
         let classLosses = workspace.classLosses
-        let negativeBoxes = workspace.negativeBoxes
-        let bounds = workspace.bounds
+        var negatives = LogitNegatives(workspace: workspace)
         var sums = BatchSums(images: shape.batch)
         var count = 0
-        var estimated = 0
         var marks: UInt64 = 0
         var rawMarks = F.Raw()
         var offsetMarks = SIMD4<UInt32>()
@@ -77,25 +75,10 @@ enum KerasLanePass {
                     let p0 = F.scalar(yPred, row)
                     if S.usesLogits {
                         let estimate = horizontalSum(odds)
-                        switch LogitEstimate.classify(estimate, largestDifference: horizontalMax(peak)) {
-                        case .zero:
-                            break
-                        case .estimated:
-                            logs.flush()
-                            negativeBoxes[count] = box
-                            bounds[count] = LogitEstimate.lowerBound(estimate)
-                            negativeLosses[count] = -.infinity
-                            count &+= 1
-                            estimated &+= 1
-                        case .exact:
-                            let (sum, addend) = SoftmaxLanes.lossTerms(
-                                format, yPred, row: row, target: 0, masks: masks, staged: staged)
-                            if addend != 0 || sum != 1 {
-                                negativeBoxes[count] = -1
-                                logs.append(sum, plus: addend, slot: count)
-                                count &+= 1
-                            }
-                        }
+                        negatives.record(
+                            LogitEstimate.classify(estimate, largestDifference: horizontalMax(peak)),
+                            estimate: estimate, box: box, format, yPred, row: row, masks: masks, staged: staged,
+                            logs: &logs, count: &count)
                     } else if let table = negativeLogTable {
                         let nl = table[F.pattern(yPred, row)]
                         if nl != 0 {
@@ -126,7 +109,7 @@ enum KerasLanePass {
                     let nl = cl * neg
                     if nl != 0 {
                         logs.flush()
-                        negativeBoxes[count] = -1
+                        negatives.markExact(count)
                         negativeLosses[count] = nl
                         classLosses[count] = cl
                         count &+= 1
@@ -139,7 +122,7 @@ enum KerasLanePass {
             sums.segmentEnds[b] = count
         }
         logs.flush()
-        sums.estimated = estimated
+        sums.estimated = negatives.estimated
         let offsetsMarked = (offsetMarks[0] | offsetMarks[1] | offsetMarks[2] | offsetMarks[3]) & 0x8000_0000 != 0
         sums.sawNonfinite = sawNonfinite(marks) || sawNonfinite(F.self, rawMarks) || offsetsMarked
         return sums
