@@ -5,7 +5,7 @@ Optional and not run in CI (it needs TensorFlow, which lossd itself never does).
 first batch of a .lossrec recording (make one with the same shape as the benchmark:
 `lossd synth -o batch.lossrec --count 1 --batch 32 --boxes 8732 --classes 21`), computes the
 SSD MultiBox loss with hard-negative mining with TensorFlow ops in graph mode, exactly as SPEC §1
-defines it (batch mining, probabilities), checks it against lossd's value for the same batch
+defines it (batch mining; probabilities or logits, as the batch's header says), checks it against lossd's value for the same batch
 (`lossd replay batch.lossrec`), and prints the median time per batch so that the two can be
 compared side by side on one machine:
 
@@ -40,12 +40,14 @@ def first_batch(path):
     raise SystemExit(f"{path} holds no batch")
 
 
-def build_loss(tf, classes, neg_pos_ratio=3, n_neg_min=0, alpha=1.0):
+def build_loss(tf, classes, logits=False, neg_pos_ratio=3, n_neg_min=0, alpha=1.0):
     def smooth_l1(y_true, y_pred):
         d = tf.abs(y_true - y_pred)
         return tf.reduce_sum(tf.where(d < 1.0, 0.5 * d * d, d - 0.5), axis=-1)
 
     def log_loss(y_true, y_pred):
+        if logits:
+            return -tf.reduce_sum(y_true * tf.nn.log_softmax(y_pred, axis=-1), axis=-1)
         y_pred = tf.maximum(y_pred, 1e-15)
         return -tf.reduce_sum(y_true * tf.math.log(y_pred), axis=-1)
 
@@ -94,7 +96,7 @@ def main(argv=None) -> int:
     tf.config.threading.set_intra_op_parallelism_threads(args.threads)
     tf.config.threading.set_inter_op_parallelism_threads(args.threads)
     header, y_true, y_pred = first_batch(args.recording)
-    loss = build_loss(tf, header["classes"])
+    loss = build_loss(tf, header["classes"], logits=header.get("scores", "probabilities") == "logits")
     y_true_t, y_pred_t = tf.constant(y_true), tf.constant(y_pred)
     value = float(tf.reduce_mean(loss(y_true_t, y_pred_t)))  # traces the graph once
     times = []
@@ -103,7 +105,7 @@ def main(argv=None) -> int:
         tf.reduce_mean(loss(y_true_t, y_pred_t)).numpy()
         times.append(time.perf_counter() - start)
     print(f"reference loss {value:.6f}; compare with `lossd replay {args.recording}` (first record's loss)")
-    print(f"TensorFlow graph mode, {args.threads} threads: median {statistics.median(times) * 1e3:.2f} ms/batch "
+    print(f"TensorFlow graph mode, {header.get('scores', 'probabilities')}, {args.threads} threads: median {statistics.median(times) * 1e3:.2f} ms/batch "
           f"(min {min(times) * 1e3:.2f}, max {max(times) * 1e3:.2f}) over {args.repeat} runs, "
           f"{y_true.nbytes + y_pred.nbytes} bytes per batch")
     return 0
