@@ -11,8 +11,8 @@ import Darwin
 ///
 /// With logits, a negative's loss is `log(1 + g)` where `g = sum_{k≥1} exp(p[k] - p[0])`: the
 /// odds against the background class. The lane passes compute an estimate `ĝ` of `g` with a
-/// 2ⁿ·(1 + f) exponential (``boundingExp(_:)``, a dozen vector instructions per eight lanes
-/// instead of about sixty) whose error is one-sided and bounded: `g ≤ ĝ ≤ 1.0615 g` in exact
+/// 2ⁿ·(1 + f) exponential (``boundingExp(_:)``, about ten SSE instructions per four lanes
+/// against about thirty for the exact one) whose error is one-sided and bounded: `g ≤ ĝ ≤ 1.0615 g` in exact
 /// arithmetic. With every rounding of both the estimate and the exact float32 computation
 /// accounted for, the value `G = expm1(loss)` of the loss that the exact computation returns
 /// satisfies
@@ -22,7 +22,7 @@ import Darwin
 /// From that bracket, without any exponential of the exact kind:
 /// * **The zero test.** The exact loss is zero exactly when `p[0]` is the unique largest logit
 ///   and the float32 sum of the other exponentials is at most 2⁻⁵³ (so that `1 + sum` rounds to
-///   1 in float64). ``classify(_:)`` decides that from `ĝ` alone except in a band of width
+///   1 in float64). ``classify(_:largestDifference:)`` decides that from `ĝ` alone except in a band of width
 ///   6 % around 2⁻⁵³, where the pass computes the loss exactly.
 /// * **A lower bound of `G`**, ``lowerBound(_:)``, which the pass stores for the negative in
 ///   place of its loss; ``LogitRefinement`` then computes exact losses for the negatives that
@@ -73,8 +73,10 @@ enum LogitEstimate {
     /// The ``Verdict`` and `ĝ` of the box whose C logits start at element `row` of `base`, and
     /// the OR of the exponent test of every logit (see ``LaneFormat/exponentStep``).
     ///
-    /// Not inlined: inlined into the compact pass, this loop made the compiler crash (Swift 6.3.1,
-    /// in IR generation of a vector shuffle); a call per box costs a few nanoseconds.
+    /// Kept out of line, where the compact pass calls it once per negative: that pass is large
+    /// already, and the call costs a few nanoseconds next to the loop. (It was moved out while
+    /// chasing the compiler crash described in ``CompactLanePass``, whose cause turned out to be
+    /// elsewhere.)
     @inline(never)
     static func odds<F: LaneFormat>(
         _ format: F.Type, _ base: UnsafeRawPointer, row: Int, rawMasks: UnsafeMutableBufferPointer<RawMasks<F>>,

@@ -6,9 +6,8 @@ enum SoftmaxLanes {
     /// Reads the `masks.count` chunks of eight elements from element `row` of `base` (lanes past
     /// the box's C classes are read and ignored, so they must be readable) into `staged`.
     ///
-    /// Not inlined: the passes call it for the few boxes an estimate cannot settle, and inlined
-    /// into the compact pass it made the compiler crash (Swift 6.3.1, in IR generation of a
-    /// vector shuffle, even in the probabilities specialization where it is unreachable).
+    /// Not inlined: the passes call it only for the few boxes an estimate cannot settle and for
+    /// refinement, so a call per box costs little and keeps the passes' loops small.
     @inline(never)
     static func lossTerms<F: LaneFormat>(
         _ format: F.Type, _ base: UnsafeRawPointer, row: Int, target: Int,
