@@ -13,15 +13,7 @@ enum HardNegativeMiner {
     /// `sum cl` of the `k` largest of the negatives in `entries`, ties to the lowest index.
     static func keptClassLoss(_ workspace: LossWorkspace, entries: Range<Int>, k: Int) -> Double {
         guard k > 0, !entries.isEmpty else { return 0 }
-        var total = 0.0
-        withUnsafeMutablePointer(to: &total) { sum in
-            var end = entries.upperBound
-            withUnsafeMutablePointer(to: &end) { end in
-                _ = keep(workspace, start: entries.lowerBound, ends: UnsafeMutableBufferPointer(start: end, count: 1),
-                     k: k, sums: UnsafeMutableBufferPointer(start: sum, count: 1))
-            }
-        }
-        return total
+        return keep(workspace, entries: entries, k: k).kept
     }
 
     /// Per image, `sum cl` of that image's share of the `k` largest negatives of the whole batch.
@@ -46,15 +38,24 @@ enum HardNegativeMiner {
     ) -> Double {
         guard k > 0 else { return .infinity }
         guard k < entries.count else { return -.infinity }
-        var unused = 0.0
+        return keep(workspace, values: values, entries: entries, k: k).kth
+    }
+
+    /// ``keep(_:values:start:ends:k:sums:)`` over the one segment `entries`: the kept `sum cl`
+    /// and the k-th largest value.
+    private static func keep(
+        _ workspace: LossWorkspace, values: UnsafeMutablePointer<Double>? = nil, entries: Range<Int>, k: Int
+    ) -> (kept: Double, kth: Double) {
+        var kept = 0.0
         var end = entries.upperBound
-        return withUnsafeMutablePointer(to: &unused) { sum in
+        let kth = withUnsafeMutablePointer(to: &kept) { sum in
             withUnsafeMutablePointer(to: &end) { end in
                 keep(workspace, values: values, start: entries.lowerBound,
                      ends: UnsafeMutableBufferPointer(start: end, count: 1),
                      k: k, sums: UnsafeMutableBufferPointer(start: sum, count: 1))
             }
         }
+        return (kept, kth)
     }
 
     /// A total order on doubles as unsigned integers: larger value, larger key.

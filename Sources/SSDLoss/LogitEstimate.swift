@@ -103,14 +103,6 @@ enum LogitEstimate {
     static func lowerBound(_ estimate: Float) -> Double {
         Double(estimate) * inverseUpperFactor
     }
-
-    /// The smallest ``lowerBound(_:)`` whose negative can have `G ≥ threshold`: the bound times
-    /// `upperFactor / lowerFactor` (an upper bound of `G`), rounded generously; −∞ when the
-    /// threshold is not positive (every estimated `G` is).
-    static func gate(threshold: Double) -> Double {
-        guard threshold > 0 else { return -.infinity }
-        return threshold * (lowerFactor / upperFactor) * (1 - 1e-12)
-    }
 }
 
 /// `exp(d)` rounded up by at most 6.15 %, for eight float32 lanes with `d ≤ 80`:

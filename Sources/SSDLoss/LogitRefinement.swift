@@ -28,11 +28,15 @@ enum LogitRefinement {
         }
     }
 
-    /// The gate on lower bounds for a scope whose k-th largest lower bound of `G` is `kth`.
+    /// The gate on lower bounds for a scope whose k-th largest lower bound of `G` is `kth`: the
+    /// smallest ``LogitEstimate/lowerBound(_:)`` whose upper bound of `G` (the bound times
+    /// `upperFactor / lowerFactor`) can reach `kth`, rounded generously; −∞ when every estimated
+    /// negative can (`kth` is −∞, or not positive while every estimated `G` is).
     static func gate(kth: Double) -> Double {
-        guard kth > -.infinity else { return -.infinity }
         // `kth` itself may be one rounding above a `G` it stands for.
-        return LogitEstimate.gate(threshold: kth - 1e-12 * (1 + abs(kth)))
+        let threshold = kth - 1e-12 * (1 + abs(kth))
+        guard threshold > 0 else { return -.infinity }
+        return threshold * (LogitEstimate.lowerFactor / LogitEstimate.upperFactor) * (1 - 1e-12)
     }
 
     /// Computes the exact loss of the estimated negatives of `entries` whose bound is at least `gate`.
