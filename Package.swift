@@ -19,6 +19,7 @@ let package = Package(
         .executable(name: "lossd", targets: ["lossd"]),
         .library(name: "SSDLoss", targets: ["SSDLoss"]),
         .library(name: "LossWire", targets: ["LossWire"]),
+        .library(name: "Checksums", targets: ["Checksums"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -33,8 +34,13 @@ let package = Package(
     targets: [
         // The SSD loss: pure Swift, no I/O, no dependencies.
         .target(name: "SSDLoss", swiftSettings: strict),
+        // CRC-32C with the CPU's instruction, chosen at run time: C, because only C can enable an
+        // instruction set for one function (Sources/CCRC32C/crc32c.c says more).
+        .target(name: "CCRC32C"),
+        // Checksums for files: CRC-32C (recordings v2, TFRecord) and the zlib CRC-32 (recordings v1).
+        .target(name: "Checksums", dependencies: ["CCRC32C"], swiftSettings: strict),
         // Protocol v1 headers, result records and `.lossrec` recordings.
-        .target(name: "LossWire", dependencies: ["SSDLoss"], swiftSettings: strict),
+        .target(name: "LossWire", dependencies: ["SSDLoss", "Checksums"], swiftSettings: strict),
         // libzmq, found through pkg-config.
         .systemLibrary(
             name: "CZeroMQ",
@@ -73,7 +79,8 @@ let package = Package(
         ),
 
         .testTarget(name: "SSDLossTests", dependencies: ["SSDLoss"], resources: [.copy("golden")], swiftSettings: strict),
-        .testTarget(name: "LossWireTests", dependencies: ["LossWire", "SSDLoss"], swiftSettings: strict),
+        .testTarget(name: "ChecksumsTests", dependencies: ["Checksums"], swiftSettings: strict),
+        .testTarget(name: "LossWireTests", dependencies: ["LossWire", "SSDLoss", "Checksums"], swiftSettings: strict),
         .testTarget(name: "ZeroMQTests", dependencies: ["ZeroMQ"], swiftSettings: strict),
         // Helpers two test targets share: an XML tree for the dashboard's SVG, a small HTTP GET.
         .target(name: "LossdTestSupport", dependencies: ["ZeroMQ"], path: "Tests/Support", swiftSettings: strict),

@@ -23,7 +23,9 @@ out=.build/fuzz
 mkdir -p "$out/modules" "$out/lib"
 
 flags=(-swift-version 6 -enable-upcoming-feature ExistentialAny -enable-upcoming-feature InternalImportsByDefault
-       -O -g -sanitize="$sanitizers" -parse-as-library -use-ld=lld -I "$out/modules")
+       -O -g -sanitize="$sanitizers" -parse-as-library -use-ld=lld -I "$out/modules" -I Sources/CCRC32C/include)
+# C targets get the same sanitizers; libFuzzer's main comes from the Swift link.
+c_flags=(-O2 -g -fsanitize="${sanitizers//fuzzer/fuzzer-no-link}")
 
 # Whether $1 is missing or older than any of the remaining files (or this script).
 stale() {
@@ -49,10 +51,29 @@ library() {
     fi
 }
 
+# A static library of one C target: c_library NAME
+c_library() {
+    local name=$1
+    local sources=(Sources/"$name"/*.c)
+    if stale "$out/lib/lib$name.a" "${sources[@]}" Sources/"$name"/include/*; then
+        echo "fuzz: compiling $name" >&2
+        local objects=() source
+        for source in "${sources[@]}"; do
+            local object="$out/lib/$name-$(basename "$source" .c).o"
+            clang "${c_flags[@]}" -I Sources/"$name"/include -c "$source" -o "$object"
+            objects+=("$object")
+        done
+        rm -f "$out/lib/lib$name.a"
+        ar rcs "$out/lib/lib$name.a" "${objects[@]}"
+    fi
+}
+
 build() {
+    c_library CCRC32C
+    library Checksums "$out/lib/libCCRC32C.a"
     library SSDLoss
-    library LossWire "$out/lib/libSSDLoss.a"
-    local libs=("$out/lib/libLossWire.a" "$out/lib/libSSDLoss.a")
+    library LossWire "$out/lib/libSSDLoss.a" "$out/lib/libChecksums.a"
+    local libs=("$out/lib/libLossWire.a" "$out/lib/libSSDLoss.a" "$out/lib/libChecksums.a" "$out/lib/libCCRC32C.a")
     local decoder=(Fuzz/DecoderFuzzer.swift Fuzz/FuzzFraming.swift
                    Sources/LossPipeline/Processing/BatchProcessor.swift Sources/LossPipeline/Processing/LossFailure.swift)
     if stale "$out/decoder-fuzzer" "${decoder[@]}" "${libs[@]}"; then

@@ -5,7 +5,7 @@
 # the Python packages the tests use.
 set -euo pipefail
 
-want_python=${LOSSD_PYTHON_PACKAGES:-"numpy pyzmq pytest PyYAML jsonschema"}
+want_python=${LOSSD_PYTHON_PACKAGES:-"numpy pyzmq pytest PyYAML jsonschema crc32c tensorboard"}
 
 as_root() {
     if [ "$(id -u)" -eq 0 ]; then "$@"

@@ -1,3 +1,4 @@
+import Checksums
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)

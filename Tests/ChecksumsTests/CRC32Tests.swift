@@ -1,6 +1,6 @@
 import Testing
 
-@testable import LossWire
+import Checksums
 
 @Suite("CRC-32")
 struct CRC32Tests {
