@@ -43,8 +43,10 @@ fuzz: deps ## Build the libFuzzer targets and run each for FUZZ_SECONDS (default
 bench: release ## Every SPEC performance target, measured against floors in the same run (a few minutes).
 	$(RELEASE_BIN) bench
 
-sample: release ## Regenerate Examples/sample.lossrec.
-	$(RELEASE_BIN) synth -o Examples/sample.lossrec --count 10 --batch 4 --boxes 128 --classes 6 --positives 0.03 --ignored 0.02 --epoch-size 5 --run sample
+# Examples/sample.lossrec is the same recording in format version 1, as lossd wrote it before version 2:
+# it is kept as it is (the compatibility tests compare it with Tests/Fixtures/recordings-v1/manifest.json).
+sample: release ## Regenerate Examples/sample-v2.lossrec (format version 2; sample.lossrec stays version 1).
+	$(RELEASE_BIN) synth -o Examples/sample-v2.lossrec --count 10 --batch 4 --boxes 128 --classes 6 --positives 0.03 --ignored 0.02 --epoch-size 5 --run sample
 
 screenshot: ## Render the dashboard of a short live run to .build/screenshots/*.png (needs chromium; not in CI).
 	$(SWIFT) build --product lossd
