@@ -22,22 +22,6 @@ enum PosixIO {
         return nil
     }
 
-    /// Reads into `buffer` until it is full or the file ends; returns the bytes read, or `errno`.
-    static func readFully(_ fd: Int32, _ buffer: UnsafeMutableRawBufferPointer) -> Result<Int, PosixErrno> {
-        guard let base = buffer.baseAddress else { return .success(0) }
-        var total = 0
-        while total < buffer.count {
-            let count = read(fd, base + total, buffer.count - total)
-            if count < 0 {
-                if errno == EINTR { continue }
-                return .failure(PosixErrno(code: errno))
-            }
-            if count == 0 { break }
-            total += count
-        }
-        return .success(total)
-    }
-
     /// Reads into `buffer` from `offset` until it is full or the file ends; returns the bytes read,
     /// or `errno`. Leaves the descriptor's own position alone.
     static func readFully(_ fd: Int32, _ buffer: UnsafeMutableRawBufferPointer, at offset: UInt64) -> Result<Int, PosixErrno> {

@@ -67,17 +67,25 @@ struct RecordLayout: Sendable {
         }
     }
 
+    /// Each frame's place after a header of `headerBytes`, one after the other, each padded to
+    /// ``RecordingFormat/alignment`` if `padded`; and where the last one ends. The lengths are
+    /// within max_message_bytes (an Int), so the sums cannot overflow.
+    private static func place(_ lengths: [UInt64], after headerBytes: Int, padded: Bool) -> (frames: [(offset: Int, count: Int)], end: Int) {
+        var frames: [(offset: Int, count: Int)] = []
+        frames.reserveCapacity(lengths.count)
+        var offset = headerBytes
+        for length in lengths {
+            frames.append((offset, Int(length)))
+            offset += padded ? RecordingFormat.aligned(Int(length)) : Int(length)
+        }
+        return (frames, offset)
+    }
+
     private static func parseV1(_ header: UnsafeRawBufferPointer, limits: WireLimits) throws(LayoutProblem) -> RecordLayout {
         let frameCount = (header.count - RecordingFormat.fixedHeaderBytes) / 8
         let lengths = (0..<frameCount).map { u64(header, RecordingFormat.fixedHeaderBytes + 8 * $0) }
         try checkLengths(lengths, limits: limits)
-        var frames: [(offset: Int, count: Int)] = []
-        frames.reserveCapacity(frameCount)
-        var offset = header.count
-        for length in lengths {
-            frames.append((offset, Int(length)))
-            offset += Int(length)
-        }
+        let (frames, offset) = place(lengths, after: header.count, padded: false)
         return RecordLayout(
             totalBytes: UInt64(offset + 4), receiveTimeNs: u64(header, 0), frames: frames,
             checked: 0..<offset, storedChecksumOffset: offset, checksum: .crc32)
@@ -96,14 +104,7 @@ struct RecordLayout: Sendable {
         }
         let lengths = (0..<frameCount).map { u64(header, RecordingFormat.v2FixedHeaderBytes + 8 * $0) }
         try checkLengths(lengths, limits: limits)
-        // Within max_message_bytes (an Int), so the padded sums below cannot overflow.
-        var frames: [(offset: Int, count: Int)] = []
-        frames.reserveCapacity(frameCount)
-        var offset = header.count
-        for length in lengths {
-            frames.append((offset, Int(length)))
-            offset += RecordingFormat.aligned(Int(length))
-        }
+        let (frames, offset) = place(lengths, after: header.count, padded: true)
         let declared = u64(header, 0)
         guard declared == UInt64(offset) else {
             throw LayoutProblem("its header gives a record length of \(declared) bytes but its frames take \(offset)")

@@ -228,16 +228,23 @@ def read_recording(path: PathLike) -> Iterator[Tuple[int, List[bytes]]]:
             raise RecordingError(name, 0, 0, "the file does not start with LOSSREC1 or LOSSREC2")
 
 
+def _record_prefix(name: str, f: BinaryIO, layout: struct.Struct, count_field: int, offset: int, good: int,
+                   size: int) -> Tuple[bytes, Tuple[int, ...]]:
+    """The fixed first fields of the record at ``offset`` (bytes and values), its frame count checked."""
+    prefix = f.read(layout.size)
+    if len(prefix) < layout.size:
+        raise RecordingError(name, offset, good, f"truncated record header ({size - offset} bytes left)")
+    fields = layout.unpack(prefix)
+    if not 1 <= fields[count_field] <= MAX_FRAMES:
+        raise RecordingError(name, offset, good, f"frame count {fields[count_field]} is outside 1..{MAX_FRAMES}")
+    return prefix, fields
+
+
 def _read_v1(name: str, f: BinaryIO, size: int) -> Iterator[Tuple[int, List[bytes]]]:
     offset = len(MAGIC)
     good = 0
     while offset < size:
-        prefix = f.read(_PREFIX.size)
-        if len(prefix) < _PREFIX.size:
-            raise RecordingError(name, offset, good, f"truncated record header ({size - offset} bytes left)")
-        receive_time, count = _PREFIX.unpack(prefix)
-        if not 1 <= count <= MAX_FRAMES:
-            raise RecordingError(name, offset, good, f"frame count {count} is outside 1..{MAX_FRAMES}")
+        prefix, (receive_time, count) = _record_prefix(name, f, _PREFIX, 1, offset, good, size)
         lengths_bytes = f.read(_LENGTH.size * count)
         if len(lengths_bytes) < _LENGTH.size * count:
             raise RecordingError(name, offset, good, "truncated frame length table")
@@ -272,12 +279,7 @@ def _read_v2(name: str, f: BinaryIO, size: int) -> Iterator[Tuple[int, List[byte
     offset = len(_FILE_HEADER_V2)
     good = 0
     while offset < size:
-        prefix = f.read(_PREFIX_V2.size)
-        if len(prefix) < _PREFIX_V2.size:
-            raise RecordingError(name, offset, good, f"truncated record header ({size - offset} bytes left)")
-        total, receive_time, count, payload_crc = _PREFIX_V2.unpack(prefix)
-        if not 1 <= count <= MAX_FRAMES:
-            raise RecordingError(name, offset, good, f"frame count {count} is outside 1..{MAX_FRAMES}")
+        prefix, (total, receive_time, count, payload_crc) = _record_prefix(name, f, _PREFIX_V2, 2, offset, good, size)
         header_size = _PREFIX_V2.size + _LENGTH.size * count + _CRC.size
         rest = f.read(header_size + _padding(header_size) - _PREFIX_V2.size)
         if len(rest) < header_size + _padding(header_size) - _PREFIX_V2.size:
