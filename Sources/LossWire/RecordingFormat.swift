@@ -43,8 +43,6 @@ public enum RecordingFormat {
 
     /// Version 1: the bytes of a record before its frame lengths (receive time and frame count).
     static let fixedHeaderBytes = 12
-    /// The alignment of each frame in memory when a reader or copy allocates them.
-    static let frameAlignment = 16
 
     /// Version 2: the bytes of a record header before its frame lengths: record length, receive
     /// time, frame count and payload CRC-32C.
