@@ -57,7 +57,7 @@ struct SettingsTests {
         let keys = [
             "sidecar": ["input", "output", "workers", "queue", "send_hwm", "linger_seconds", "record", "sidecar_id", "status_interval_seconds", "output_server_key"],
             "curve": ["key_file", "allowed_clients"],
-            "loss": ["neg_pos_ratio", "n_neg_min", "alpha", "mining", "scores"],
+            "loss": ["profile", "neg_pos_ratio", "n_neg_min", "alpha", "mining", "scores"],
             "limits": ["max_message_bytes"],
             "serve": ["records_input"],
             "aggregate": ["input", "http", "state", "snapshots", "publish", "snapshot_interval", "state_interval",
