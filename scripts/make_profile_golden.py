@@ -167,13 +167,44 @@ def cases(with_torchvision: bool):
     return out
 
 
+def torch_sort_orders():
+    """Arrays (float32, with ties and -inf) and the permutation torch's CPU sort(descending=True)
+    gives each: the fixture of the Swift test of TorchSortOrder."""
+    import torch
+
+    rng = np.random.default_rng(41)
+    arrays = []
+    for n in (1, 2, 5, 16, 17, 18, 33, 64, 100, 257, 1000):
+        values = rng.random(n).astype(np.float32)
+        values[rng.random(n) < 0.35] = -np.inf
+        if n % 2:
+            values = np.round(values * 4) / 4  # many equal values
+        values = values.astype(np.float32)
+        order = torch.from_numpy(values).sort(descending=True)[1].tolist()
+        arrays.append({"values": [None if not np.isfinite(v) else float(v) for v in values], "order": order})
+    meta = {"note": "None stands for -inf", "reference": f"torch {torch.__version__} CPU Tensor.sort(descending=True)",
+            "cases": arrays}
+    return "torch-sort-order", None, json.dumps(meta) + "\n"
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--check", action="store_true", help="compare with the committed files instead of writing")
     parser.add_argument("--without-torchvision", action="store_true", help="only the transcription cases")
     args = parser.parse_args(argv)
     stale = []
-    for name, blob, meta in cases(not args.without_torchvision):
+    everything = cases(not args.without_torchvision)
+    if not args.without_torchvision:
+        everything.append(torch_sort_orders())
+    for name, blob, meta in everything:
+        if blob is None:  # the sort-order fixture: JSON only
+            if args.check:
+                if json.loads((OUT / f"{name}.json").read_text())["cases"] != json.loads(meta)["cases"]:
+                    stale.append(name)
+            else:
+                (OUT / f"{name}.json").write_text(meta)
+                print(f"wrote {name}")
+            continue
         if args.check:
             old = json.loads((OUT / f"{name}.json").read_text())
             new = json.loads(meta)

@@ -56,6 +56,19 @@ public struct LossParameters: Sendable, Hashable, Codable {
         self.profile = profile
     }
 
+    /// Decodes the settings; a `profile` that is absent (as in data written before profiles
+    /// existed, and in the golden cases) means `keras`.
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        self.init(
+            negPosRatio: try container.decode(Int.self, forKey: .negPosRatio),
+            nNegMin: try container.decode(Int.self, forKey: .nNegMin),
+            alpha: try container.decode(Double.self, forKey: .alpha),
+            mining: try container.decode(MiningMode.self, forKey: .mining),
+            scores: try container.decode(ScoreKind.self, forKey: .scores),
+            profile: try container.decodeIfPresent(LossProfile.self, forKey: .profile) ?? .keras)
+    }
+
     enum CodingKeys: String, CodingKey {
         case negPosRatio = "neg_pos_ratio"
         case nNegMin = "n_neg_min"
