@@ -85,8 +85,7 @@ public struct BatchHeader: Sendable, Hashable {
             let key = refused == .scores ? "scores" : "loss.\(refused.rawValue)"
             let source =
                 refused == .scores && scores == nil || refused != .scores && !loss.sets(refused)
-                ? "the configured \(refused.rawValue) is \(parameters.value(of: refused)), but the header's "
-                    + #""profile" is \#(parameters.profile.rawValue): "#
+                ? "the configured \(key) is \(parameters.value(of: refused)): "
                 : #"the header's "\#(key)" is \#(parameters.value(of: refused)): "#
             throw WireError(
                 code: .badHeader, message: source + parameters.profile.refusal(of: refused), labels: labels)
