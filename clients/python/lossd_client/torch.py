@@ -84,12 +84,15 @@ class TorchvisionHook:
         self.dtype = dtype
         self.step = step
         self.sent = 0
+        #: The fraction of anchors matched to a target, per image, in the last batch sent.
+        self.last_positive_fractions: List[float] = []
         self._original = model.compute_loss
 
     def __call__(self, targets, head_outputs, anchors, matched_idxs):
         losses = self._original(targets, head_outputs, anchors, matched_idxs)
         labels, gt_offsets, logits, regression = torchvision_batch(self.model, targets, head_outputs, anchors, matched_idxs)
         send_tensors(self.client, labels, gt_offsets, logits, regression, dtype=self.dtype, step=self.step)
+        self.last_positive_fractions = [float((m >= 0).sum()) / max(1, m.numel()) for m in matched_idxs]
         self.sent += 1
         if self.step is not None:
             self.step += 1

@@ -9,7 +9,6 @@ cannot import it FAILS, so that a broken install never passes as skipped tests; 
 
 from __future__ import annotations
 
-import collections
 import importlib
 import os
 from typing import Any, List, Sequence
@@ -33,24 +32,16 @@ def require(module: str) -> Any:
 
 
 def tiny_torchvision_ssd(classes: int, size: int = 64):
-    """torchvision's ``SSD`` with a two-level convolutional backbone of a few hundred weights and
-    no downloaded weights: ``classes`` counts the background."""
-    import torch.nn as nn
-    from torchvision.models.detection.anchor_utils import DefaultBoxGenerator
-    from torchvision.models.detection.ssd import SSD
+    """The example's tiny torchvision SSD (Examples/torchvision_ssd.py): no downloaded weights."""
+    import sys
+    from pathlib import Path
 
-    class Backbone(nn.Module):
-        def __init__(self) -> None:
-            super().__init__()
-            self.first = nn.Sequential(nn.Conv2d(3, 8, 3, stride=4, padding=1), nn.ReLU())
-            self.second = nn.Sequential(nn.Conv2d(8, 8, 3, stride=2, padding=1), nn.ReLU())
-            self.out_channels = [8, 8]
+    examples = str(Path(__file__).resolve().parents[3] / "Examples")
+    if examples not in sys.path:
+        sys.path.insert(0, examples)
+    from torchvision_ssd import tiny_ssd
 
-        def forward(self, x):
-            first = self.first(x)
-            return collections.OrderedDict([("0", first), ("1", self.second(first))])
-
-    return SSD(Backbone(), DefaultBoxGenerator([[2], [2, 3]]), (size, size), classes)
+    return tiny_ssd(classes, size)
 
 
 def torchvision_loss_inputs(rng: np.random.Generator, B: int, N: int, C: int, positive_fractions: Sequence[float],
