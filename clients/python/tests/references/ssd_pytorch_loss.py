@@ -1,8 +1,9 @@
 """ssd.pytorch's MultiBoxLoss.forward, transcribed line for line into NumPy (float64).
 
-Upstream: amdegroot/ssd.pytorch, layers/modules/multibox_loss.py (MultiBoxLoss.forward) and
-layers/box_utils.py (log_sum_exp), at commit 07a475801dc083ff43187d1586cca6ccdb409021 (the
-repository's last; it is not a package on PyPI, so it cannot be installed and is transcribed).
+Upstream: amdegroot/ssd.pytorch (not a package on PyPI, so it cannot be installed and is
+transcribed): layers/modules/multibox_loss.py (MultiBoxLoss.forward) as of commit
+07a475801dc083ff43187d1586cca6ccdb409021 and layers/box_utils.py (log_sum_exp) as of commit
+26078c6ca672c914a8ed83bc2b8404653f92d377; neither function changed between the two.
 
 The transcription starts after ``match()``: it takes the matched ``conf_t`` (0 background,
 1…C−1 class) and encoded ``loc_t`` as they come out of it. Each upstream line is quoted in a
