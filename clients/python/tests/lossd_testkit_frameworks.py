@@ -10,6 +10,7 @@ cannot import it FAILS, so that a broken install never passes as skipped tests; 
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import os
 from typing import Any, List, Sequence
 
@@ -19,9 +20,18 @@ import pytest
 SKIP_VARIABLE = "LOSSD_SKIP_FRAMEWORKS"
 
 
-def require(module: str) -> Any:
-    """Imports ``module`` or fails the test (skips it when LOSSD_SKIP_FRAMEWORKS=1)."""
+def require(module: str, load: bool = True) -> Any:
+    """Imports ``module`` or fails the test (skips it when LOSSD_SKIP_FRAMEWORKS=1).
+
+    With ``load=False`` it only checks that the module is installed, without importing it: for
+    TensorFlow, which the tests run in subprocesses only. TensorFlow and torch must never be
+    imported into one process: together they abort the interpreter at import.
+    """
     try:
+        if not load:
+            if importlib.util.find_spec(module) is None:
+                raise ImportError(f"No module named {module!r}")
+            return None
         return importlib.import_module(module)
     except ImportError as error:
         message = (f"{module} is not installed ({error}); `make test` installs it "

@@ -39,7 +39,7 @@ def run_example(start_sidecar, tmp_path, script, args, batches):
 
 
 def test_keras_fit_records_equal_the_losses_keras_computed(start_sidecar, tmp_path):
-    require("tensorflow")
+    require("tensorflow", load=False)
     records, logged, stdout = run_example(start_sidecar, tmp_path, "keras_fit.py", ["--steps", "8"], 8)
     assert "model.fit, graph mode" in stdout
     for record, keras_loss in zip(records, logged):
