@@ -1,5 +1,6 @@
 # lossd: the two commands of the quick start are `make demo` and `make test`.
-# Each installs what is missing first (scripts/install-deps.sh), then builds.
+# Each installs what is missing first (scripts/install-deps.sh; make test also the framework
+# packages its tests compare with: scripts/install-deps.sh --frameworks), then builds.
 
 SWIFT ?= swift
 PYTHON ?= python3
@@ -7,13 +8,16 @@ FUZZ_SECONDS ?= 30
 RELEASE_BIN := .build/release/lossd
 DEBUG_BIN := .build/debug/lossd
 
-.PHONY: help deps build release demo test test-swift test-python test-load fuzz bench sample screenshot clean
+.PHONY: help deps frameworks build release demo test test-swift test-python test-load fuzz bench sample screenshot clean
 
 help: ## List the targets.
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
 
 deps: ## Install libzmq, Prometheus (promtool) and the Python test packages if they are missing.
 	@PYTHON=$(PYTHON) scripts/install-deps.sh
+
+frameworks: ## Install the test-only framework packages (torch, torchvision, TensorFlow; about 3 GB) if missing.
+	@PYTHON=$(PYTHON) scripts/install-deps.sh --frameworks
 
 build: deps ## Debug build.
 	$(SWIFT) build
@@ -24,7 +28,7 @@ release: deps ## Release build (what demo and bench run).
 demo: release ## Watch lossd work: lossd demo (serve + built-in trainers, a live table, a summary).
 	$(RELEASE_BIN) demo
 
-test: deps ## Every test: Swift (unit and integration) and Python.
+test: deps frameworks ## Every test: Swift (unit and integration) and Python, the framework tests included.
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build
 	$(MAKE) --no-print-directory test-python

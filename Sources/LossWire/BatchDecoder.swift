@@ -9,7 +9,9 @@ public enum BatchDecoder {
     /// 2. the header frame: present, size, UTF-8, JSON object, version, dimensions, settings, labels
     ///    (see ``BatchHeader/init(parsing:limits:)-(UnsafeRawBufferPointer,_)``);
     /// 3. the frame count for the layout (`keras`: 3, `compact`: 5) and each tensor frame's exact
-    ///    byte size (`bad_frames`).
+    ///    byte size (`bad_frames`);
+    /// 4. the effective settings against the profile (`bad_header` for a setting its framework
+    ///    has no knob for; see ``BatchHeader/parameters(defaults:)``).
     ///
     /// Every size is computed with overflow checks and nothing is allocated from sizes the header
     /// claims. The tensor values themselves (finiteness, class labels) are the kernel's to check.
@@ -64,6 +66,6 @@ public enum BatchDecoder {
                     labels: header.labels)
             }
         }
-        return DecodedBatch(header: header, parameters: header.parameters(defaults: defaults), message: message)
+        return DecodedBatch(header: header, parameters: try header.parameters(defaults: defaults), message: message)
     }
 }

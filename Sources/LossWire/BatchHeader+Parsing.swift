@@ -5,7 +5,7 @@ extension BatchHeader {
     ///
     /// Checks, in order: size (≤ ``WireLimits/maxHeaderBytes``), UTF-8, JSON, a JSON object, `v`
     /// (missing or not an integer → `bad_header`; not 1 → `unsupported_version`), `batch`, `boxes`,
-    /// `classes`, `dtype`, `layout`, `scores`, `loss`, the tensor sizes (overflow → `bad_header`),
+    /// `classes`, `dtype`, `layout`, `scores`, `profile`, `loss`, the tensor sizes (overflow → `bad_header`),
     /// then the grouping labels (`bad_labels`). Every thrown error carries the labels that were valid.
     public init(parsing frame: UnsafeRawBufferPointer, limits: WireLimits = WireLimits()) throws(WireError) {
         guard !frame.isEmpty else {
@@ -109,8 +109,9 @@ private struct HeaderFields {
         let dtype: ScalarType = try choice("dtype", default: .float32)
         let layout: Layout = try choice("layout", default: .keras)
         let scores: ScoreKind? = try optionalChoice("scores", in: object)
+        let profile: LossProfile? = try optionalChoice("profile", in: object)
         let loss = try overrides()
-        var header = BatchHeader(shape: shape, dtype: dtype, layout: layout, scores: scores, loss: loss)
+        var header = BatchHeader(shape: shape, dtype: dtype, layout: layout, scores: scores, loss: loss, profile: profile)
         guard header.tensorFrames() != nil else {
             throw fail(
                 .badHeader,

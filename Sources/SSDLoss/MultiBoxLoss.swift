@@ -62,6 +62,9 @@ public struct MultiBoxLoss: Sendable {
         case .float64: sums = try stream(input, Float64Reader.self, shape: shape, workspace: workspace)
         }
         #endif
+        guard parameters.profile == .keras else {
+            return mineByProfile(sums, shape: shape, workspace: workspace, input: input, dtype: dtype)
+        }
         return mine(sums, shape: shape, workspace: workspace)
     }
 
@@ -175,7 +178,7 @@ public struct MultiBoxLoss: Sendable {
         let available = sums.segmentEnds.last ?? 0
         // Exact entries (soft targets, undecided estimates) are rare: skip the pass without them.
         let hasExact = sums.estimated < available
-        switch parameters.mining {
+        switch miningScope {
         case .batch:
             let k = negativesToKeep(positives: sums.positives.reduce(0, +), available: available)
             guard k > 0 else { return }
@@ -240,11 +243,18 @@ public struct MultiBoxLoss: Sendable {
             positives: positives, negatives: negatives, negativesAvailable: available)
     }
 
-    /// `k = min(max(neg_pos_ratio * floor(n_pos), n_neg_min), n_nonzero)`, computed without overflow.
-    private func negativesToKeep(positives: Double, available: Int) -> Int {
+    /// `k = min(max(neg_pos_ratio * floor(n_pos), n_neg_min), n_nonzero)`, computed without overflow:
+    /// the non-zero negatives whose loss is summed. Profiles other than keras keep no minimum.
+    func negativesToKeep(positives: Double, available: Int) -> Int {
         let wanted = Double(parameters.negPosRatio) * positives.rounded(.down)
         let byRatio = wanted >= Double(available) ? available : (wanted > 0 ? Int(wanted) : 0)
-        return max(0, min(max(byRatio, parameters.nNegMin), available))
+        let minimum = parameters.profile == .keras ? parameters.nNegMin : 0
+        return max(0, min(max(byRatio, minimum), available))
+    }
+
+    /// Where negatives are mined: the configured scope for keras, each image for the others.
+    var miningScope: MiningMode {
+        parameters.profile == .keras ? parameters.mining : .image
     }
 
     /// Throws ``LossError/sizeMismatch(tensor:expectedBytes:actualBytes:)`` for the first tensor

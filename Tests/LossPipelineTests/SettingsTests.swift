@@ -1,5 +1,6 @@
 import Configuration
 import Foundation
+import SSDLoss
 import Testing
 
 @testable import LossPipeline
@@ -57,7 +58,7 @@ struct SettingsTests {
         let keys = [
             "sidecar": ["input", "output", "workers", "queue", "send_hwm", "linger_seconds", "record", "sidecar_id", "status_interval_seconds", "output_server_key"],
             "curve": ["key_file", "allowed_clients"],
-            "loss": ["neg_pos_ratio", "n_neg_min", "alpha", "mining", "scores"],
+            "loss": ["profile", "neg_pos_ratio", "n_neg_min", "alpha", "mining", "scores"],
             "limits": ["max_message_bytes"],
             "serve": ["records_input"],
             "aggregate": ["input", "http", "state", "snapshots", "publish", "snapshot_interval", "state_interval",
@@ -143,6 +144,26 @@ struct SettingsTests {
         for bad in ["", ":80", "host", "host:", "host:x", "[::1]80", "h:65536"] {
             #expect(throws: HTTPAddressError.self) { try HTTPAddress(parsing: bad) }
         }
+    }
+
+    @Test("loss.profile gives its framework's settings; a set key overrides where the framework has the knob")
+    func lossProfile() async throws {
+        let file = try write("loss:\n  profile: torchvision\n  neg_pos_ratio: 5\n  alpha: \"\"\n")
+        defer { try? FileManager.default.removeItem(atPath: file) }
+        let settings = try await SettingsReader.load(flags: [:], configFile: file, environment: [:])
+        var expected = LossProfile.torchvision.parameters
+        expected.negPosRatio = 5
+        #expect(try BatchProcessor(reading: settings).defaults == expected)
+
+        let refused = try await SettingsReader.load(
+            flags: ["loss.profile": .string("mmdet")], configFile: nil, environment: ["LOSSD_LOSS_MINING": "batch"])
+        let error = try #require(throws: SettingsError.self) { try BatchProcessor(reading: refused) }
+        #expect("\(error)".contains("invalid setting loss.mining = 'batch': profile mmdet cannot take it"))
+        #expect("\(error)".contains("accepted: image"))
+
+        let unknown = try await SettingsReader.load(flags: [:], configFile: nil, environment: ["LOSSD_LOSS_PROFILE": "yolo"])
+        let unknownError = try #require(throws: SettingsError.self) { try BatchProcessor(reading: unknown) }
+        #expect("\(unknownError)".contains("expected one of keras, torchvision, mmdet, ssd.pytorch"))
     }
 
     @Test("a file that does not exist is refused with its path")

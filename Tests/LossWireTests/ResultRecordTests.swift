@@ -21,7 +21,7 @@ struct ResultRecordTests {
             text(.loss(Self.lossRecord))
                 == #"{"v":1,"kind":"loss","run":"r","split":"train","source":"rank0","epoch":1,"seq":3,"#
                 + #""batch":2,"boxes":4,"classes":3,"loss":0.75,"classification":0.5,"localization":0.25,"#
-                + #""per_item":[1.0,0.5],"positives":2.5,"negatives":6,"negatives_available":8,"#
+                + #""per_item":[1.0,0.5],"positives":2.5,"negatives":6,"negatives_available":8,"profile":"keras","#
                 + #""params":{"neg_pos_ratio":3,"n_neg_min":0,"alpha":1.0,"mining":"batch","scores":"probabilities"},"#
                 + #""compute_us":120,"sidecar":"host:1"}"#)
     }

@@ -34,6 +34,7 @@ struct KernelBenchCommand: ParsableCommand {
               lossd bench kernel
               lossd bench kernel --shape 32,8732,81 --scores logits
               lossd bench kernel --layout compact --dtype float16 --json
+              lossd bench kernel --profile torchvision --layout compact --scores logits
             """
     )
 
@@ -52,6 +53,9 @@ struct KernelBenchCommand: ParsableCommand {
     @Option(help: "Mining: batch or image.")
     var mining: MiningMode = .batch
 
+    @Option(help: "Loss profile: keras (default), torchvision, mmdet or ssd.pytorch (the last three mine per image; use --scores logits).")
+    var profile: LossProfile = .keras
+
     @Option(name: .customLong("repeat"), help: "Timed repetitions of kernel and floor.")
     var repetitions: Int = 9
 
@@ -68,7 +72,9 @@ struct KernelBenchCommand: ParsableCommand {
     func run() throws {
         let spec = SyntheticBatchSpec(shape: shape, layout: layout, dtype: dtype, scores: scores)
         let benchmark = KernelBenchmark(
-            spec: spec, parameters: LossParameters(mining: mining, scores: scores), repetitions: repetitions,
+            spec: spec,
+            parameters: LossParameters(mining: profile == .keras ? mining : .image, scores: scores, profile: profile),
+            repetitions: repetitions,
             coldCache: cold)
         let result = try benchmark.run()
         if json {

@@ -111,10 +111,10 @@ class Recorder:
 
     def __init__(self, path: PathLike, run: str = "default", split: str = "train", source: str = "",
                  loss: Optional[Mapping[str, Any]] = None, append: bool = False,
-                 version: Optional[int] = None) -> None:
+                 profile: Optional[str] = None, version: Optional[int] = None) -> None:
         if version not in (None, 1, 2):
             raise ValueError(f"version must be 1 or 2, not {version!r}")
-        self._encoder = BatchEncoder(run=run, split=split, source=source, loss=loss)
+        self._encoder = BatchEncoder(run=run, split=split, source=source, loss=loss, profile=profile)
         self.path = os.fspath(path)
         self.records = 0
         if append and os.path.exists(self.path) and os.path.getsize(self.path) > 0:
@@ -177,19 +177,22 @@ class Recorder:
 
     def record(self, y_true: Any, y_pred: Any, step: Optional[int] = None, epoch: Optional[int] = None,
                loss: Optional[Mapping[str, Any]] = None, scores: Optional[str] = None,
-               split: Optional[str] = None, receive_time_ns: Optional[int] = None) -> int:
+               split: Optional[str] = None, receive_time_ns: Optional[int] = None,
+               profile: Optional[str] = None) -> int:
         """Records a keras-layout batch as :meth:`LossClient.send` would send it. Returns the seq."""
-        seq, frames = self._encoder.keras(y_true, y_pred, step=step, epoch=epoch, loss=loss, scores=scores, split=split)
+        seq, frames = self._encoder.keras(y_true, y_pred, step=step, epoch=epoch, loss=loss, scores=scores, split=split,
+                                          profile=profile)
         self.record_frames(frames, receive_time_ns)
         return seq
 
     def record_compact(self, labels: Any, gt_offsets: Any, scores: Any, pred_offsets: Any,
                        step: Optional[int] = None, epoch: Optional[int] = None,
                        loss: Optional[Mapping[str, Any]] = None, scores_kind: Optional[str] = None,
-                       split: Optional[str] = None, receive_time_ns: Optional[int] = None) -> int:
+                       split: Optional[str] = None, receive_time_ns: Optional[int] = None,
+                       profile: Optional[str] = None) -> int:
         """Records a compact-layout batch as :meth:`LossClient.send_compact` would send it."""
         seq, frames = self._encoder.compact(labels, gt_offsets, scores, pred_offsets, step=step, epoch=epoch,
-                                            loss=loss, scores_kind=scores_kind, split=split)
+                                            loss=loss, scores_kind=scores_kind, split=split, profile=profile)
         self.record_frames(frames, receive_time_ns)
         return seq
 
