@@ -32,7 +32,7 @@ public final class AggregatorDaemon: Sendable {
     public let aggregator: Aggregator
     private let logger: Logger
     private let stopping = Atomic<Bool>(false)
-    private let writerStop = StopSignal()
+    private let writerStop = Latch<Void>()
     private let sharedContext: Context?
 
     /// Creates a daemon, loading the state file when there is one (a damaged one is moved aside
@@ -81,7 +81,7 @@ public final class AggregatorDaemon: Sendable {
             throw AggregatorError.input(endpoints: "CURVE authentication", reason: "\(error)")
         }
         defer { authenticator?.stop() }
-        let writerReady = OneShot<String?>()
+        let writerReady = Latch<String?>()
         let writer = try SocketThread(name: "aggregate-write") {
             AggregatorWriter.run(
                 settings: self.settings, aggregator: self.aggregator, context: context,
@@ -92,21 +92,21 @@ public final class AggregatorDaemon: Sendable {
             throw AggregatorError.output(reason: problem)
         }
 
-        let inputReady = OneShot<String?>()
+        let inputReady = Latch<String?>()
         let receiver = try SocketThread(name: "aggregate-recv", context: context, type: .pull) { socket in
             do {
                 try socket.setOptions([.linger(.zero)] + self.settings.curve.serverOptions)
                 try socket.attach(self.settings.input)
             } catch {
-                inputReady.fulfil("\(error)")
+                inputReady.open("\(error)")
                 return
             }
-            inputReady.fulfil(nil)
+            inputReady.open(nil)
             self.receiveLoop(socket)
         }
         if let problem = inputReady.wait() {
             _ = try? receiver.join()
-            writerStop.stop()
+            writerStop.open()
             _ = try? writer.join()
             throw AggregatorError.input(endpoints: settings.input.map(\.description).joined(separator: ","), reason: problem)
         }
@@ -118,7 +118,7 @@ public final class AggregatorDaemon: Sendable {
                 "publish": "\(settings.publish?.map(\.description).joined(separator: ",") ?? "off")",
             ])
         try receiver.join()
-        writerStop.stop()
+        writerStop.open()
         try writer.join()
         let snapshot = aggregator.snapshot()
         let lost = snapshot.sources.reduce(0) { $0 + $1.lost }

@@ -18,17 +18,17 @@ enum AggregatorWriter {
 
     /// Runs on the calling (writer) thread until `stop` is raised, then saves for the last time.
     ///
-    /// Fulfils `ready` with nil once the outputs are open, or with the reason they are not (and
+    /// Opens `ready` with nil once the outputs are open, or with the reason they are not (and
     /// returns at once).
     static func run(
-        settings: AggregatorSettings, aggregator: Aggregator, context: Context, stop: StopSignal,
-        ready: OneShot<String?>, logger: Logger
+        settings: AggregatorSettings, aggregator: Aggregator, context: Context, stop: Latch<Void>,
+        ready: Latch<String?>, logger: Logger
     ) {
         var snapshotsFD: Int32 = -1
         if let path = settings.snapshotsPath {
             snapshotsFD = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
             guard snapshotsFD >= 0 else {
-                ready.fulfil("cannot open the snapshots file \(path): \(String(cString: strerror(errno))). Check that its folder exists and is writable, or choose another with --snapshots.")
+                ready.open("cannot open the snapshots file \(path): \(String(cString: strerror(errno))). Check that its folder exists and is writable, or choose another with --snapshots.")
                 return
             }
         }
@@ -41,13 +41,13 @@ enum AggregatorWriter {
                 try socket.attach(endpoints)
                 publisher = socket
             } catch {
-                ready.fulfil("cannot open the publish socket \(endpoints.map(\.description).joined(separator: ",")): \(error). Choose another endpoint with --publish.")
+                ready.open("cannot open the publish socket \(endpoints.map(\.description).joined(separator: ",")): \(error). Choose another endpoint with --publish.")
                 return
             }
         }
         defer { publisher?.close() }
         let stateFile = settings.statePath.map(AggregatorStateFile.init(path:))
-        ready.fulfil(nil)
+        ready.open(nil)
 
         let snapshotting = snapshotsFD >= 0 || publisher != nil
         let snapshotEvery = settings.snapshotInterval / .seconds(1)
@@ -84,9 +84,9 @@ enum AggregatorWriter {
             var deadline = Double.infinity
             if snapshotting { deadline = min(deadline, nextSnapshot) }
             if stateFile != nil { deadline = min(deadline, nextState) }
-            // Nothing due (no outputs): wake hourly. Date.distantFuture overflows NSCondition's timespec.
-            let wakeAt = Date(timeIntervalSince1970: min(deadline, Date().timeIntervalSince1970 + 3600))
-            if stop.wait(until: wakeAt) { break }
+            // Nothing due (no outputs): wake hourly.
+            let wait = min(deadline, Date().timeIntervalSince1970 + 3600) - Date().timeIntervalSince1970
+            if stop.wait(timeout: .seconds(max(0, wait))) != nil { break }
             let now = Date().timeIntervalSince1970
             if snapshotting && now >= nextSnapshot {
                 writeSnapshot(now)

@@ -88,14 +88,14 @@ public struct PipelineBenchmark: Sendable {
     private func timeBare(_ message: WireMessage) async throws -> Duration {
         let context = try Context()
         let count = messages
-        let bound = OneShot<String>()
+        let bound = Latch<String>()
         let receiver = try SocketThread<Void>(name: "bench-pull", context: context, type: .pull) { socket in
             try socket.setOptions([.receiveHighWaterMark(1), .linger(.zero)])
             try socket.bind(address("bare"))
-            bound.fulfil(try socket.lastEndpoint() ?? "")
+            bound.open(try socket.lastEndpoint() ?? "")
             for _ in 0..<count { _ = try socket.receive() }
         }
-        let endpoint = try await bound.value()
+        let endpoint = try await bound.wait()
         let started = ContinuousClock.now
         try await send(message, to: endpoint, context: context)
         try await receiver.value
@@ -105,11 +105,11 @@ public struct PipelineBenchmark: Sendable {
     private func timeSidecar(_ message: WireMessage) async throws -> (Duration, Int) {
         let context = try Context()
         let count = messages
-        let sinkBound = OneShot<String>()
+        let sinkBound = Latch<String>()
         let sink = try SocketThread<Int>(name: "bench-sink", context: context, type: .pull) { socket in
             try socket.setOptions([.linger(.zero)])
             try socket.bind(address("sink"))
-            sinkBound.fulfil(try socket.lastEndpoint() ?? "")
+            sinkBound.open(try socket.lastEndpoint() ?? "")
             var losses = 0
             for _ in 0..<count {
                 let record = try socket.receive()
@@ -117,7 +117,7 @@ public struct PipelineBenchmark: Sendable {
             }
             return losses
         }
-        let sinkEndpoint = try await sinkBound.value()
+        let sinkEndpoint = try await sinkBound.wait()
         var settings = SidecarSettings()
         settings.input = try Endpoint.parseList("@" + address("input"), defaultRole: .bind)
         settings.output = .zeromq(try Endpoint.parseList(">" + sinkEndpoint, defaultRole: .connect))

@@ -73,9 +73,9 @@ public struct Demo: Sendable {
         }
         let group = ServiceGroup(configuration: ServiceGroupConfiguration(
             services: server.services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
-        let ended = StopFlag()
+        let ended = Latch<Void>()
         let running = Task {
-            defer { ended.set() }
+            defer { ended.open() }
             try await group.run()
         }
 
@@ -108,7 +108,7 @@ public struct Demo: Sendable {
         var drawn = 0
         var lastPlain = ContinuousClock.now
         let firstLoss = Mutex<[String: Double]>([:])
-        while started.duration(to: .now) < settings.duration + .milliseconds(300), !ended.isSet {
+        while started.duration(to: .now) < settings.duration + .milliseconds(300), !ended.isOpen {
             try await Task.sleep(for: .milliseconds(500))
             let snapshot = server.daemon.aggregator.snapshot()
             firstLoss.withLock { seen in
@@ -131,7 +131,7 @@ public struct Demo: Sendable {
         // Every batch handed to a trainer's socket is on its way: let the sidecar take them all
         // before it stops receiving (unless a signal already stopped it).
         let drainStarted = ContinuousClock.now
-        while server.sidecar.report.received < sent, !ended.isSet, drainStarted.duration(to: .now) < .seconds(10) {
+        while server.sidecar.report.received < sent, !ended.isOpen, drainStarted.duration(to: .now) < .seconds(10) {
             try await Task.sleep(for: .milliseconds(20))
         }
         await group.triggerGracefulShutdown()

@@ -1,20 +1,19 @@
 import Foundation
 import LossWire
-import Synchronization
 import ZeroMQ
 
 /// A built-in synthetic trainer: a thread that pushes batches over a real socket, like a
 /// training job would, with predictions that improve so the loss falls.
 final class DemoTrainer: Sendable {
     private let thread: SocketThread<Int>
-    private let stopping: StopFlag
+    private let stopping: Latch<Void>
 
     /// Starts pushing batches of `generator` to `endpoint`, one every `interval`.
     ///
     /// - Parameter stepsPerBatch: Training steps between two batches, so the skill curve moves.
     init(name: String, generator: SyntheticBatchGenerator, endpoint: String, context: Context,
          interval: Duration, stepsPerBatch: Int, batchesPerEpoch: Int) throws(ZeroMQError) {
-        let stopping = StopFlag()
+        let stopping = Latch<Void>()
         self.stopping = stopping
         self.thread = try SocketThread(name: name) {
             let socket = try Socket(context, type: .push)
@@ -23,14 +22,14 @@ final class DemoTrainer: Sendable {
             try socket.setOptions([.sendHighWaterMark(2), .linger(.seconds(10))])
             try socket.connect(endpoint)
             var sent = 0
-            while !stopping.isSet {
+            while !stopping.isOpen {
                 let started = ContinuousClock.now
                 let message = generator.message(
                     step: sent * stepsPerBatch, epoch: sent / max(1, batchesPerEpoch), seq: sent,
                     receiveTimeNs: UInt64(Date().timeIntervalSince1970 * 1e9))
                 // Wait for room as a trainer would, but notice a stop within a fifth of a second.
                 var delivered = false
-                while !delivered && !stopping.isSet {
+                while !delivered && !stopping.isOpen {
                     do {
                         try socket.send(zeroCopy: message.frames, owner: message, mode: .timeout(.milliseconds(200)))
                         delivered = true
@@ -40,7 +39,7 @@ final class DemoTrainer: Sendable {
                 }
                 if delivered { sent += 1 }
                 let rest = interval - started.duration(to: .now)
-                if rest > .zero && !stopping.isSet { Thread.sleep(forTimeInterval: rest / .seconds(1)) }
+                if rest > .zero && !stopping.isOpen { Thread.sleep(forTimeInterval: rest / .seconds(1)) }
             }
             return sent
         }
@@ -48,14 +47,7 @@ final class DemoTrainer: Sendable {
 
     /// Stops sending and returns the number of batches sent.
     func stop() throws -> Int {
-        stopping.set()
+        stopping.open()
         return try thread.join()
     }
-}
-
-/// A flag one thread raises and others poll.
-final class StopFlag: Sendable {
-    private let raised = Atomic<Bool>(false)
-    var isSet: Bool { raised.load(ordering: .acquiring) }
-    func set() { raised.store(true, ordering: .releasing) }
 }

@@ -68,7 +68,7 @@ public final class Sidecar: Sendable {
         let settings = self.settings
         let logger = self.logger
         let counters = self.counters
-        let outputReady = OneShot<String?>()
+        let outputReady = Latch<String?>()
         let processor = settings.processor
 
         let pool = OrderedWorkerPool<ReceivedBatch, ResultRecord>(
@@ -83,9 +83,9 @@ public final class Sidecar: Sendable {
                 let sink: any RecordSink
                 do {
                     sink = try Self.openSink(settings, context: context)
-                    outputReady.fulfil(nil)
+                    outputReady.open(nil)
                 } catch {
-                    outputReady.fulfil("\(error)")
+                    outputReady.open("\(error)")
                     return PoolEmitter(emit: { _ in })
                 }
                 return PoolEmitter(
@@ -119,7 +119,7 @@ public final class Sidecar: Sendable {
         }
         defer { authenticator?.stop() }
 
-        let inputReady = OneShot<String?>()
+        let inputReady = Latch<String?>()
         let receiver = try SocketThread(name: "sidecar-recv", context: context, type: .pull) { socket in
             do {
                 try socket.setOptions([.receiveHighWaterMark(1), .linger(.zero)] + settings.curve.serverOptions)
@@ -129,17 +129,17 @@ public final class Sidecar: Sendable {
                     self.boundInput.withLock { $0 = bound }
                 }
             } catch {
-                inputReady.fulfil("\(error)")
+                inputReady.open("\(error)")
                 return
             }
             let recorder: RecordingWriter?
             do {
                 recorder = try settings.recordPath.map { path in try RecordingWriter(path: path) }
             } catch {
-                inputReady.fulfil("cannot create the recording: \(error)")
+                inputReady.open("cannot create the recording: \(error)")
                 return
             }
-            inputReady.fulfil(nil)
+            inputReady.open(nil)
             self.receiveLoop(socket: socket, pool: pool, recorder: recorder)
         }
         if let problem = inputReady.wait() {
