@@ -1,5 +1,5 @@
 import Foundation
-import LossWire
+public import LossWire
 import SSDLoss
 
 /// How fast a replay feeds recorded messages to the workers.

@@ -1,5 +1,6 @@
 import Foundation
 import LossPipeline
+import LossSynthesis
 import SSDLoss
 import ZeroMQ
 

@@ -1,10 +1,12 @@
+import LossAggregator
+import LossPipeline
 import ZeroMQ
 
 /// The settings of `lossd serve`: the sidecar's and the aggregator's, plus `serve.records_input`.
-public enum ServeSettings {
+enum ServeSettings {
     /// Reads both halves. The aggregator's inputs are only `serve.records_input` (the inproc link
     /// from the sidecar is added by ``LossServer``); `aggregate.input` belongs to `lossd aggregate`.
-    public static func read(_ settings: SettingsReader) throws(SettingsError) -> (SidecarSettings, AggregatorSettings) {
+    static func read(_ settings: SettingsReader) throws(SettingsError) -> (SidecarSettings, AggregatorSettings) {
         let sidecar = try SidecarSettings(reading: settings)
         var aggregator = try AggregatorSettings(reading: settings)
         aggregator.input = []

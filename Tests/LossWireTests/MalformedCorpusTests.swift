@@ -3,14 +3,12 @@ import LossWire
 import SSDLoss
 import Testing
 
-@testable import LossPipeline
-
 /// The malformed-input corpus (Tests/Fixtures/malformed, docs/TESTING.md) fed straight to
 /// ``BatchProcessor``: every case gets its error code, and the same processor and workspace still
 /// compute a golden batch exactly after each one.
 @Suite("Malformed-input corpus through BatchProcessor")
 struct MalformedCorpusTests {
-    static let cases: [MalformedCase] = (try? MalformedCorpus.load()) ?? []
+    static let cases: [CorpusCase] = (try? MalformedCorpus.load()) ?? []
 
     @Test("the corpus is there and covers every error code")
     func coverage() throws {
@@ -21,7 +19,7 @@ struct MalformedCorpusTests {
     }
 
     @Test("each case gets exactly its error code, with a sentence and the labels it could read", arguments: cases)
-    func errorCode(_ corpusCase: MalformedCase) {
+    func errorCode(_ corpusCase: CorpusCase) {
         let processor = Self.processor(for: corpusCase)
         let record = processor.process(WireMessage(copying: corpusCase.frames), workspace: LossWorkspace())
         guard case .error(let error) = record else {
@@ -55,7 +53,7 @@ struct MalformedCorpusTests {
         }
     }
 
-    private static func processor(for corpusCase: MalformedCase) -> BatchProcessor {
+    private static func processor(for corpusCase: CorpusCase) -> BatchProcessor {
         var limits = WireLimits()
         if let limit = corpusCase.maxMessageBytes { limits.maxMessageBytes = limit }
         return BatchProcessor(limits: limits, sidecarID: "corpus-test")

@@ -3,7 +3,7 @@ import Foundation
 import LossWire
 import Testing
 
-@testable import LossPipeline
+@testable import LossAggregator
 
 @Suite("Dashboard: server-rendered SVG charts and the HTML page")
 struct DashboardTests {

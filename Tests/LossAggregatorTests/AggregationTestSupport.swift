@@ -1,7 +1,7 @@
 import LossWire
 import SSDLoss
 
-@testable import LossPipeline
+@testable import LossAggregator
 
 /// Loss and error records for scripted aggregation tests.
 enum Records {

@@ -7,7 +7,7 @@ import Synchronization
 import Testing
 import ZeroMQ
 
-@testable import LossPipeline
+@testable import LossAggregator
 
 /// The daemon in this process with real sockets: records pushed over ZeroMQ, read back over HTTP.
 @Suite("Aggregator daemon: ZeroMQ in, HTTP out", .timeLimit(.minutes(2)))

@@ -1,5 +1,7 @@
 import Foundation
 import Logging
+import LossPipeline
+public import LossSynthesis
 import LossWire
 import SSDLoss
 import ZeroMQ

@@ -1,6 +1,6 @@
 import Testing
 
-@testable import LossPipeline
+@testable import LossBench
 
 @Suite("Benchmark timings")
 struct TimingsTests {

@@ -1,4 +1,6 @@
 import Foundation
+import LossAggregator
+import LossSynthesis
 import LossWire
 import SSDLoss
 

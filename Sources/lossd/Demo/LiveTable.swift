@@ -1,4 +1,5 @@
 import Foundation
+import LossAggregator
 
 /// The demo's table of running averages per (run, split), redrawn in place on a terminal.
 struct LiveTable {

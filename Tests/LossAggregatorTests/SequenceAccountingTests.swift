@@ -1,7 +1,7 @@
 import LossWire
 import Testing
 
-@testable import LossPipeline
+@testable import LossAggregator
 
 @Suite("Aggregation: lost, duplicate and late batches per (run, source)")
 struct SequenceAccountingTests {

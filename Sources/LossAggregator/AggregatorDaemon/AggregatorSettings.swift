@@ -1,3 +1,4 @@
+public import LossPipeline
 public import ZeroMQ
 
 /// Everything `lossd aggregate` runs with, resolved and checked (the `aggregate.*` settings).

@@ -1,4 +1,3 @@
-import LossWire
 import SSDLoss
 
 /// Translates what the kernel can report into the error codes and sentences of SPEC §2.

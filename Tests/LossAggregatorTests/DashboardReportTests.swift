@@ -3,7 +3,7 @@ import Foundation
 import LossWire
 import Testing
 
-@testable import LossPipeline
+@testable import LossAggregator
 
 @Suite("lossd report's inputs: state files and snapshots files")
 struct DashboardReportTests {

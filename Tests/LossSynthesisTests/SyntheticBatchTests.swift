@@ -2,7 +2,7 @@ import LossWire
 import SSDLoss
 import Testing
 
-@testable import LossPipeline
+@testable import LossSynthesis
 
 @Suite("Synthetic batches")
 struct SyntheticBatchTests {

@@ -2,7 +2,7 @@ import Foundation
 import LossWire
 
 /// One case of the malformed-input corpus in `Tests/Fixtures/malformed` (docs/TESTING.md).
-struct MalformedCase: Sendable, CustomStringConvertible {
+struct CorpusCase: Sendable, CustomStringConvertible {
     /// The case's name, also its file's stem.
     let name: String
     /// The error code lossd must answer with.
@@ -49,7 +49,7 @@ enum MalformedCorpus {
     }
 
     /// Every case, in manifest order.
-    static func load() throws -> [MalformedCase] {
+    static func load() throws -> [CorpusCase] {
         let data = try Data(contentsOf: directory.appendingPathComponent("manifest.json"))
         let manifest = try JSONDecoder().decode(Manifest.self, from: data)
         guard manifest.format == 1 else { throw Failure(description: "manifest format \(manifest.format), expected 1") }
@@ -58,7 +58,7 @@ enum MalformedCorpus {
                 throw Failure(description: "\(entry.name): unknown code \(entry.code)")
             }
             let bytes = try [UInt8](Data(contentsOf: directory.appendingPathComponent(entry.file)))
-            return MalformedCase(
+            return CorpusCase(
                 name: entry.name, code: code, seq: entry.seq, maxMessageBytes: entry.max_message_bytes,
                 hugeClaim: entry.huge_claim, frames: try frames(bytes, name: entry.name))
         }

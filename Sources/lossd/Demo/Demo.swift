@@ -1,56 +1,59 @@
 import Foundation
-public import Logging
+import Logging
+import LossAggregator
+import LossPipeline
+import LossSynthesis
 import ServiceLifecycle
-public import SSDLoss
+import SSDLoss
 import Synchronization
 import ZeroMQ
 
 /// What `lossd demo` runs.
-public struct DemoSettings: Sendable {
+struct DemoSettings: Sendable {
     /// How long the trainers send.
-    public var duration: Duration = .seconds(15)
+    var duration: Duration = .seconds(15)
     /// Built-in trainers, each its own run.
-    public var trainers: Int = 2
+    var trainers: Int = 2
     /// The batches they send.
-    public var shape = BatchShape(batch: 8, boxes: 8732, classes: 21)
+    var shape = BatchShape(batch: 8, boxes: 8732, classes: 21)
     /// Their tensor layout.
-    public var layout: Layout = .keras
+    var layout: Layout = .keras
     /// Their scalar type.
-    public var dtype: ScalarType = .float32
+    var dtype: ScalarType = .float32
     /// Time between two batches of one trainer (a training step's pace).
-    public var interval: Duration = .milliseconds(100)
+    var interval: Duration = .milliseconds(100)
     /// The sidecar's worker threads.
-    public var workers: Int = ProcessInfo.processInfo.activeProcessorCount
+    var workers: Int = ProcessInfo.processInfo.activeProcessorCount
     /// Where the aggregator's HTTP server listens.
-    public var http = HTTPAddress(host: "127.0.0.1", port: 9180)
+    var http = HTTPAddress(host: "127.0.0.1", port: 9180)
 
     /// The defaults: two SSD300-like trainers for 15 seconds.
-    public init() {}
+    init() {}
 }
 
 /// How a demo ended.
-public struct DemoSummary: Sendable {
+struct DemoSummary: Sendable {
     /// The aggregator's last figures.
-    public var snapshot: AggregatorSnapshot
+    var snapshot: AggregatorSnapshot
     /// Batches the trainers sent.
-    public var sent: Int
+    var sent: Int
     /// The sidecar's counts.
-    public var sidecar: SidecarReport
+    var sidecar: SidecarReport
     /// Wall time.
-    public var elapsed: Duration
+    var elapsed: Duration
     /// The first loss each run reported, to show how far it fell.
-    public var firstLoss: [String: Double]
+    var firstLoss: [String: Double]
 }
 
 /// `lossd demo`: `lossd serve` plus built-in synthetic trainers pushing over tcp loopback, with
 /// a live table of the running averages.
-public struct Demo: Sendable {
+struct Demo: Sendable {
     /// What to run.
-    public var settings: DemoSettings
+    var settings: DemoSettings
     private let logger: Logger
 
     /// Creates a demo.
-    public init(settings: DemoSettings, logger: Logger) {
+    init(settings: DemoSettings, logger: Logger) {
         self.settings = settings
         self.logger = logger
     }
@@ -58,7 +61,7 @@ public struct Demo: Sendable {
     /// Runs the demo; `print` receives whole chunks of text for standard output.
     ///
     /// - Parameter live: Redraw the table in place (a terminal) instead of printing plain lines.
-    public func run(live: Bool, print: @escaping @Sendable (String) -> Void) async throws -> DemoSummary {
+    func run(live: Bool, print: @escaping @Sendable (String) -> Void) async throws -> DemoSummary {
         let started = ContinuousClock.now
         var sidecarSettings = SidecarSettings()
         sidecarSettings.input = [try Endpoint(role: .bind, address: "tcp://127.0.0.1:*")]
@@ -143,11 +146,11 @@ public struct Demo: Sendable {
 }
 
 /// Why a demo could not run.
-public enum DemoError: Error, CustomStringConvertible, Sendable {
+enum DemoError: Error, CustomStringConvertible, Sendable {
     /// The sidecar or the HTTP server did not come up in time.
     case didNotStart
 
-    public var description: String {
+    var description: String {
         "the demo's sidecar or HTTP server did not start within 20 s; is port 9180 in use? Try --http 127.0.0.1:0"
     }
 }

@@ -1,6 +1,12 @@
-import Foundation
-public import LossWire
 public import SSDLoss
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
 
 /// Turns one batch message into exactly one result record: a loss record or an error record.
 ///
@@ -25,7 +31,9 @@ public struct BatchProcessor: Sendable {
 
     /// `host:pid`, the default identity of this process in loss records.
     public static var defaultSidecarID: String {
-        "\(ProcessInfo.processInfo.hostName):\(ProcessInfo.processInfo.processIdentifier)"
+        var name = [CChar](repeating: 0, count: 256)
+        let host = gethostname(&name, name.count - 1) == 0 ? String(decoding: name.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self) : "localhost"
+        return "\(host):\(getpid())"
     }
 
     /// Processes one message with a scratch workspace owned by the calling thread.

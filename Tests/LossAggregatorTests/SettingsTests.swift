@@ -1,8 +1,9 @@
 import Configuration
+import LossPipeline
 import Foundation
 import Testing
 
-@testable import LossPipeline
+@testable import LossAggregator
 
 @Suite("Settings: flags > environment > file > defaults")
 struct SettingsTests {

@@ -3,8 +3,6 @@ import LossWire
 import SSDLoss
 import Testing
 
-@testable import LossPipeline
-
 /// Inputs that once crashed a fuzzer (`Fuzz/crashers/TARGET/`, docs/TESTING.md), replayed as
 /// regression tests: each must now be handled without a trap.
 @Suite("Saved fuzzer crashes")

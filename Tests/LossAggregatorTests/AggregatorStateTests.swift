@@ -3,7 +3,7 @@ import Logging
 import LossWire
 import Testing
 
-@testable import LossPipeline
+@testable import LossAggregator
 
 @Suite("Aggregator state: saved, loaded, damaged")
 struct AggregatorStateTests {

@@ -1,4 +1,5 @@
 import Foundation
+import LossSynthesis
 import LossWire
 import ZeroMQ
 

@@ -2,7 +2,7 @@ import Foundation
 import LossWire
 import Testing
 
-@testable import LossPipeline
+@testable import LossAggregator
 
 @Suite("Aggregation: statistics against values computed by hand")
 struct AggregationStatisticsTests {

@@ -1,7 +1,9 @@
 import Foundation
-public import Logging
-public import ServiceLifecycle
-public import ZeroMQ
+import Logging
+import LossAggregator
+import LossPipeline
+import ServiceLifecycle
+import ZeroMQ
 
 /// A sidecar and an aggregator in one process, joined by an `inproc://` socket: `lossd serve`.
 ///
@@ -10,20 +12,20 @@ public import ZeroMQ
 /// aggregator's HTTP server, the aggregator and the sidecar; a `ServiceGroup` stops them in the
 /// reverse order, so that at shutdown the sidecar drains into a still-running aggregator, which
 /// then ingests everything, saves its state and stops while HTTP still answers.
-public final class LossServer: Sendable {
+final class LossServer: Sendable {
     /// The sidecar's settings, its output replaced by the inproc link.
-    public let sidecar: Sidecar
+    let sidecar: Sidecar
     /// The aggregator, whose inputs are the inproc link plus any extra endpoints.
-    public let daemon: AggregatorDaemon
+    let daemon: AggregatorDaemon
     /// The HTTP address; port 0 means any free port, reported to `onHTTPListening`.
-    public let http: HTTPAddress
+    let http: HTTPAddress
     private let context: Context
     private let authenticator: CurveAuthenticator?
     private let logger: Logger
     private let onHTTPListening: @Sendable (Int) async -> Void
 
     /// The inproc endpoint that carries records from the sidecar to the aggregator.
-    public static let link = "inproc://lossd-serve-records"
+    static let link = "inproc://lossd-serve-records"
 
     /// Assembles the two halves; binds nothing until the services run.
     ///
@@ -31,7 +33,7 @@ public final class LossServer: Sendable {
     ///   - sidecar: The sidecar's settings; its output is replaced by the inproc link.
     ///   - aggregator: The aggregator's settings; the inproc link is added to its inputs.
     ///   - onHTTPListening: Called with the HTTP port once the server listens.
-    public init(
+    init(
         sidecar sidecarSettings: SidecarSettings,
         aggregator aggregatorSettings: AggregatorSettings,
         logger: Logger,
@@ -55,7 +57,7 @@ public final class LossServer: Sendable {
     }
 
     /// The services to run, in start order: HTTP, aggregator, sidecar.
-    public var services: [ServiceGroupConfiguration.ServiceConfiguration] {
+    var services: [ServiceGroupConfiguration.ServiceConfiguration] {
         [
             .init(service: AggregatorHTTPServer.service(aggregator: daemon.aggregator, address: http, logger: logger, onListening: onHTTPListening)),
             .init(service: AggregatorService(daemon: daemon, logger: logger)),

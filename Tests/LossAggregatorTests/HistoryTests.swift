@@ -2,7 +2,7 @@ import Foundation
 import LossWire
 import Testing
 
-@testable import LossPipeline
+@testable import LossAggregator
 
 @Suite("History: downsampled curves per (run, split), saved with the state")
 struct HistoryTests {

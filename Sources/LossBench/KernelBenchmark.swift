@@ -1,3 +1,4 @@
+public import LossSynthesis
 import LossWire
 public import SSDLoss
 
