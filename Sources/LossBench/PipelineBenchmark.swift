@@ -128,11 +128,18 @@ public struct PipelineBenchmark: Sendable {
         settings.processor.limits.maxMessageBytes = Int.max
         var logger = Logger(label: "lossd.bench")
         logger.logLevel = .warning
-        let sidecar = Sidecar(settings: settings, logger: logger)
-        let running = Task { try await sidecar.run() }
-        while sidecar.inputEndpoint == nil { try await Task.sleep(for: .milliseconds(5)) }
+        let listening = Latch<String?>()
+        let sidecar = Sidecar(settings: settings, logger: logger) { listening.open($0) }
+        let running = Task {
+            defer { listening.open(nil) }  // a sidecar that cannot start never listens: its error follows
+            return try await sidecar.run()
+        }
+        guard let input = try await listening.wait() else {
+            _ = try await running.value
+            throw CancellationError()
+        }
         let started = ContinuousClock.now
-        try await send(message, to: sidecar.inputEndpoint ?? "", context: context)
+        try await send(message, to: input, context: context)
         let losses = try await sink.value
         let duration = started.duration(to: .now)
         sidecar.stop()

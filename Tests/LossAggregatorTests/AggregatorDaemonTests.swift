@@ -3,7 +3,6 @@ import Foundation
 import Logging
 import LossWire
 import ServiceLifecycle
-import Synchronization
 import Testing
 import ZeroMQ
 
@@ -24,19 +23,15 @@ struct AggregatorDaemonTests {
             var logger = Logger(label: "test")
             logger.logLevel = .warning
             daemon = try AggregatorDaemon(settings: settings, logger: logger)
-            let port = Mutex<Int?>(nil)
+            let port = Latch<Int>()
             let app = AggregatorHTTPServer.application(aggregator: daemon.aggregator, address: settings.http, logger: logger) { bound in
-                port.withLock { $0 = bound }
+                port.open(bound)
             }
             group = ServiceGroup(configuration: ServiceGroupConfiguration(
                 services: [.init(service: app), .init(service: AggregatorService(daemon: daemon, logger: logger))],
                 logger: logger))
             task = Task { [group] in try await group.run() }
-            let deadline = ContinuousClock.now + .seconds(20)
-            while port.withLock({ $0 }) == nil && ContinuousClock.now < deadline {
-                try await Task.sleep(for: .milliseconds(10))
-            }
-            httpPort = try #require(port.withLock { $0 })
+            httpPort = try await port.wait()
             input = settings.input[0].address
         }
 

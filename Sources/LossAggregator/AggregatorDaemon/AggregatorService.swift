@@ -1,14 +1,12 @@
-import Foundation
 public import Logging
 public import ServiceLifecycle
-import UnixSignals
 
-/// Runs an ``AggregatorDaemon`` under swift-service-lifecycle: a graceful shutdown (the first
-/// SIGINT or SIGTERM) or a cancellation stops it, which drains the received records and saves the
-/// state; a second signal exits at once (status 130).
+/// Runs an ``AggregatorDaemon`` as a swift-service-lifecycle `Service`: a graceful shutdown or a
+/// cancellation stops it, which ingests the records already received and saves the state.
 ///
 /// In a `ServiceGroup`, put it after the HTTP server: services stop in reverse order, so the
-/// daemon drains and saves while `/metrics` still answers.
+/// daemon drains and saves while `/metrics` still answers. Signals are not this service's
+/// business: whoever runs the group turns them into a graceful shutdown.
 public struct AggregatorService: Service, CustomStringConvertible {
     /// The daemon being run.
     public let daemon: AggregatorDaemon
@@ -23,30 +21,17 @@ public struct AggregatorService: Service, CustomStringConvertible {
     /// "AggregatorService": how service-lifecycle's logs name it (rather than reflecting on its fields).
     public var description: String { "AggregatorService" }
 
-    /// Runs the daemon until a signal (or cancellation) and the final save.
+    /// Runs the daemon until a graceful shutdown or a cancellation, and the final save.
+    ///
+    /// - Throws: ``AggregatorError`` when the daemon cannot start.
     public func run() async throws {
         let daemon = self.daemon
         let logger = self.logger
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask {
-                try await withTaskCancellationOrGracefulShutdownHandler {
-                    try await daemon.run()
-                } onCancelOrGracefulShutdown: {
-                    logger.info("stopping: ingesting the records already received, then saving (a second signal exits at once)")
-                    daemon.stop()
-                }
-            }
-            group.addTask {
-                var seen = 0
-                for await signal in await UnixSignalsSequence(trapping: .sigterm, .sigint) {
-                    seen += 1
-                    guard seen >= 2 else { continue }
-                    logger.warning("second signal (\(signal)): exiting without saving")
-                    exit(130)
-                }
-            }
-            try await group.next()
-            group.cancelAll()
+        try await withTaskCancellationOrGracefulShutdownHandler {
+            try await daemon.run()
+        } onCancelOrGracefulShutdown: {
+            logger.info("stopping the aggregator: ingesting the records already received, then saving")
+            daemon.stop()
         }
     }
 }

@@ -29,16 +29,25 @@ public final class Sidecar: Sendable {
     private let counters = SidecarCounters()
     private let boundInput = Mutex<String?>(nil)
     private let sharedContext: Context?
+    private let onListening: @Sendable (String?) -> Void
 
     /// Creates a sidecar; nothing is bound until ``run()``.
     ///
-    /// - Parameter context: A ZeroMQ context shared with other parts of the process (so that
-    ///   `inproc://` endpoints join them), or nil for a context of the sidecar's own. With a
-    ///   shared context, its owner runs the CURVE authenticator, if any: a context has one.
-    public init(settings: SidecarSettings, logger: Logger, context: Context? = nil) {
+    /// - Parameters:
+    ///   - context: A ZeroMQ context shared with other parts of the process (so that
+    ///     `inproc://` endpoints join them), or nil for a context of the sidecar's own. With a
+    ///     shared context, its owner runs the CURVE authenticator, if any: a context has one.
+    ///   - onListening: Called once, on the receiver's thread, when the output is open and the
+    ///     input attached, with ``inputEndpoint`` (nil when the input only connects). Not called
+    ///     when the sidecar cannot start.
+    public init(
+        settings: SidecarSettings, logger: Logger, context: Context? = nil,
+        onListening: @escaping @Sendable (String?) -> Void = { _ in }
+    ) {
         self.settings = settings
         self.logger = logger
         self.sharedContext = context
+        self.onListening = onListening
     }
 
     /// Asks the sidecar to stop receiving and drain. Safe from any thread or signal handler task.
@@ -140,6 +149,7 @@ public final class Sidecar: Sendable {
                 return
             }
             inputReady.open(nil)
+            self.onListening(self.inputEndpoint)
             self.receiveLoop(socket: socket, pool: pool, recorder: recorder)
         }
         if let problem = inputReady.wait() {

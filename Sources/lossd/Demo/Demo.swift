@@ -47,22 +47,27 @@ struct DemoSummary: Sendable {
 
 /// `lossd demo`: `lossd serve` plus built-in synthetic trainers pushing over tcp loopback, with
 /// a live table of the running averages.
-struct Demo: Sendable {
-    /// What to run.
-    var settings: DemoSettings
-    private let logger: Logger
+///
+/// Its ``services`` are those of ``LossServer`` followed by the trainers' driver. The driver waits
+/// until the sidecar takes batches and HTTP answers (told by their callbacks), runs the trainers
+/// for the settings' duration while it redraws the table, waits until the sidecar has received
+/// every batch sent, and returns; its return shuts the other services down gracefully, in reverse
+/// order. A signal (a graceful shutdown) ends the trainers early the same way.
+final class Demo: Sendable {
+    /// What runs.
+    let settings: DemoSettings
+    /// The sidecar and aggregator the trainers push to.
+    let server: LossServer
+    private let driver: DemoDriver
+    private let started = ContinuousClock.now
 
-    /// Creates a demo.
-    init(settings: DemoSettings, logger: Logger) {
-        self.settings = settings
-        self.logger = logger
-    }
-
-    /// Runs the demo; `print` receives whole chunks of text for standard output.
+    /// Assembles the demo; nothing binds or runs until the services run.
     ///
-    /// - Parameter live: Redraw the table in place (a terminal) instead of printing plain lines.
-    func run(live: Bool, print: @escaping @Sendable (String) -> Void) async throws -> DemoSummary {
-        let started = ContinuousClock.now
+    /// - Parameters:
+    ///   - live: Redraw the table in place (a terminal) instead of printing plain lines.
+    ///   - print: Receives whole chunks of text for standard output.
+    init(settings: DemoSettings, logger: Logger, live: Bool, print: @escaping @Sendable (String) -> Void) throws {
+        self.settings = settings
         var sidecarSettings = SidecarSettings()
         sidecarSettings.input = [try Endpoint(role: .bind, address: "tcp://127.0.0.1:*")]
         sidecarSettings.workers = settings.workers
@@ -70,29 +75,72 @@ struct Demo: Sendable {
         var aggregatorSettings = AggregatorSettings()
         aggregatorSettings.http = settings.http
         aggregatorSettings.input = []
-        let httpPort = Mutex<Int?>(nil)
-        let server = try LossServer(sidecar: sidecarSettings, aggregator: aggregatorSettings, logger: logger) { port in
-            httpPort.withLock { $0 = port }
-        }
-        let group = ServiceGroup(configuration: ServiceGroupConfiguration(
-            services: server.services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
-        let ended = Latch<Void>()
-        let running = Task {
-            defer { ended.open() }
-            try await group.run()
-        }
+        let sidecarListening = Latch<String>()
+        let httpListening = Latch<Int>()
+        server = try LossServer(
+            sidecar: sidecarSettings, aggregator: aggregatorSettings, logger: logger,
+            onSidecarListening: { sidecarListening.open($0 ?? "") },
+            onHTTPListening: { httpListening.open($0) })
+        driver = DemoDriver(
+            settings: settings, server: server, sidecarListening: sidecarListening, httpListening: httpListening,
+            live: live, print: print)
+    }
 
-        // Wait for the sockets and the HTTP port (or for the group to fail).
-        while server.sidecar.inputEndpoint == nil || httpPort.withLock({ $0 }) == nil {
-            try await Task.sleep(for: .milliseconds(20))
-            if started.duration(to: .now) > .seconds(20) {
-                await group.triggerGracefulShutdown()
-                _ = try? await running.value
-                throw DemoError.didNotStart
+    /// The services to run, in start order: the server's, then the trainers' driver.
+    var services: [ServiceGroupConfiguration.ServiceConfiguration] {
+        server.services + [.init(service: driver, successTerminationBehavior: .gracefullyShutdownGroup)]
+    }
+
+    /// How the demo ended; read it once the services have stopped.
+    var summary: DemoSummary {
+        DemoSummary(
+            snapshot: server.daemon.aggregator.snapshot(), sent: driver.sent, sidecar: server.sidecar.report,
+            elapsed: started.duration(to: .now), firstLoss: driver.firstLoss)
+    }
+}
+
+/// The demo's own service: starts the trainers once the server is up, shows the table, stops them.
+private final class DemoDriver: Service, Sendable, CustomStringConvertible {
+    let settings: DemoSettings
+    let server: LossServer
+    let sidecarListening: Latch<String>
+    let httpListening: Latch<Int>
+    let live: Bool
+    let print: @Sendable (String) -> Void
+    private let progress = Mutex<(sent: Int, firstLoss: [String: Double])>((0, [:]))
+
+    init(
+        settings: DemoSettings, server: LossServer, sidecarListening: Latch<String>, httpListening: Latch<Int>,
+        live: Bool, print: @escaping @Sendable (String) -> Void
+    ) {
+        self.settings = settings
+        self.server = server
+        self.sidecarListening = sidecarListening
+        self.httpListening = httpListening
+        self.live = live
+        self.print = print
+    }
+
+    var description: String { "DemoTrainers" }
+
+    /// Batches the trainers sent.
+    var sent: Int { progress.withLock { $0.sent } }
+    /// The first loss each run reported.
+    var firstLoss: [String: Double] { progress.withLock { $0.firstLoss } }
+
+    func run() async throws {
+        let sidecarListening = self.sidecarListening, httpListening = self.httpListening
+        let input: String, port: Int
+        do {
+            // A signal or a failing service before both are up ends the demo before it starts.
+            (input, port) = try await cancelWhenGracefulShutdown {
+                (try await sidecarListening.wait(), try await httpListening.wait())
             }
+        } catch is CancellationError {
+            return
         }
-        let input = server.sidecar.inputEndpoint ?? ""
-        let url = "http://\(settings.http.host):\(httpPort.withLock { $0 } ?? settings.http.port)/"
+        let started = ContinuousClock.now
+        let url = "http://\(settings.http.host):\(port)/"
         print("lossd demo: \(settings.trainers) trainers → sidecar on \(input) → aggregator\n"
             + "dashboard: \(url)   stats: \(url)stats   metrics: \(url)metrics   (Ctrl-C stops early)\n\n")
 
@@ -108,14 +156,18 @@ struct Demo: Sendable {
                 context: context, interval: settings.interval, stepsPerBatch: 10, batchesPerEpoch: 50))
         }
 
+        // The table is redrawn every half second until the time is up or a signal stops the demo.
         var drawn = 0
         var lastPlain = ContinuousClock.now
-        let firstLoss = Mutex<[String: Double]>([:])
-        while started.duration(to: .now) < settings.duration + .milliseconds(300), !ended.isOpen {
-            try await Task.sleep(for: .milliseconds(500))
+        while started.duration(to: .now) < settings.duration + .milliseconds(300),
+            !Task.isShuttingDownGracefully, !Task.isCancelled
+        {
+            try? await Task.sleep(for: .milliseconds(500))
             let snapshot = server.daemon.aggregator.snapshot()
-            firstLoss.withLock { seen in
-                for split in snapshot.splits where seen[split.run] == nil { seen[split.run] = split.loss.mean }
+            progress.withLock { progress in
+                for split in snapshot.splits where progress.firstLoss[split.run] == nil {
+                    progress.firstLoss[split.run] = split.loss.mean
+                }
             }
             let elapsed = started.duration(to: .now) / .seconds(1)
             if live {
@@ -130,27 +182,13 @@ struct Demo: Sendable {
         }
 
         var sent = 0
-        for trainer in trainers { sent += (try? trainer.stop()) ?? 0 }
+        for trainer in trainers { sent += (try? await trainer.stop()) ?? 0 }
+        progress.withLock { $0.sent = sent }
         // Every batch handed to a trainer's socket is on its way: let the sidecar take them all
-        // before it stops receiving (unless a signal already stopped it).
+        // before it stops receiving (within 10 s, and unless the demo is being cancelled).
         let drainStarted = ContinuousClock.now
-        while server.sidecar.report.received < sent, !ended.isOpen, drainStarted.duration(to: .now) < .seconds(10) {
-            try await Task.sleep(for: .milliseconds(20))
+        while server.sidecar.report.received < sent, !Task.isCancelled, drainStarted.duration(to: .now) < .seconds(10) {
+            try? await Task.sleep(for: .milliseconds(20))
         }
-        await group.triggerGracefulShutdown()
-        try await running.value
-        return DemoSummary(
-            snapshot: server.daemon.aggregator.snapshot(), sent: sent, sidecar: server.sidecar.report,
-            elapsed: started.duration(to: .now), firstLoss: firstLoss.withLock { $0 })
-    }
-}
-
-/// Why a demo could not run.
-enum DemoError: Error, CustomStringConvertible, Sendable {
-    /// The sidecar or the HTTP server did not come up in time.
-    case didNotStart
-
-    var description: String {
-        "the demo's sidecar or HTTP server did not start within 20 s; is port 9180 in use? Try --http 127.0.0.1:0"
     }
 }

@@ -47,8 +47,8 @@ final class DemoTrainer: Sendable {
     }
 
     /// Stops sending and returns the number of batches sent.
-    func stop() throws -> Int {
+    func stop() async throws -> Int {
         stopping.open()
-        return try thread.join()
+        return try await thread.value
     }
 }

@@ -32,11 +32,13 @@ final class LossServer: Sendable {
     /// - Parameters:
     ///   - sidecar: The sidecar's settings; its output is replaced by the inproc link.
     ///   - aggregator: The aggregator's settings; the inproc link is added to its inputs.
+    ///   - onSidecarListening: Called with the sidecar's bound input once it takes batches.
     ///   - onHTTPListening: Called with the HTTP port once the server listens.
     init(
         sidecar sidecarSettings: SidecarSettings,
         aggregator aggregatorSettings: AggregatorSettings,
         logger: Logger,
+        onSidecarListening: @escaping @Sendable (String?) -> Void = { _ in },
         onHTTPListening: @escaping @Sendable (Int) async -> Void = { _ in }
     ) throws {
         let context = try Context()
@@ -49,7 +51,7 @@ final class LossServer: Sendable {
         aggregatorSettings.curve = sidecarSettings.curve
         self.authenticator = try sidecarSettings.curve.startAuthenticator(context: context, logger: logger)
         self.context = context
-        self.sidecar = Sidecar(settings: sidecarSettings, logger: logger, context: context)
+        self.sidecar = Sidecar(settings: sidecarSettings, logger: logger, context: context, onListening: onSidecarListening)
         self.daemon = try AggregatorDaemon(settings: aggregatorSettings, logger: logger, context: context)
         self.http = aggregatorSettings.http
         self.logger = logger
