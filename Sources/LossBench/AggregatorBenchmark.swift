@@ -110,7 +110,7 @@ public struct AggregatorBenchmark: Sendable {
             let epoch = seq / 500
             if index % 100 == 99 {
                 let labels = BatchLabels(run: run, split: split, source: source, epoch: epoch, step: step, seq: seq)
-                lines.append(ErrorRecord(code: .nonfinite, message: "the batch holds NaN or infinite values (y_pred has 3)", labels: labels).jsonLine())
+                lines.append(WireError(code: .nonfinite, message: "the batch holds NaN or infinite values (y_pred has 3)", labels: labels).jsonLine())
                 continue
             }
             let perItem = (0..<batch).map { _ in 2 + 6 * generator.unit() }

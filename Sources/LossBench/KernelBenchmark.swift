@@ -108,7 +108,8 @@ public struct KernelBenchmark: Sendable {
             batch = try BatchDecoder.decode(message, defaults: parameters, limits: WireLimits(maxMessageBytes: Int.max))
             tensors = Array(message.frames.dropFirst())
             kernel = MultiBoxLoss(parameters: batch.parameters)
-            loss = try kernel.compute(batch.input, shape: batch.shape, dtype: batch.dtype, workspace: workspace).loss
+            let (batch, kernel, workspace) = (batch, kernel, workspace)
+            loss = try batch.withInput { try kernel.compute($0, shape: batch.shape, dtype: batch.dtype, workspace: workspace).loss }
             sink = MemoryFloor.streamSum(tensors)
         }
 
@@ -120,7 +121,7 @@ public struct KernelBenchmark: Sendable {
             eviction?.evict()
             let (kernel, batch, workspace) = (kernel, batch, workspace)
             loss = try kernelTimes.measure {
-                try kernel.compute(batch.input, shape: batch.shape, dtype: batch.dtype, workspace: workspace).loss
+                try batch.withInput { try kernel.compute($0, shape: batch.shape, dtype: batch.dtype, workspace: workspace).loss }
             }
         }
 

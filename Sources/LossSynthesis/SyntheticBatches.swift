@@ -56,11 +56,7 @@ public struct SyntheticBatchSpec: Sendable, Hashable {
 
     /// The bytes of one message's tensors (frames 1…), without the header.
     public var tensorBytes: Int {
-        let boxes = shape.boxCount
-        switch layout {
-        case .keras: return 2 * boxes * shape.kerasWidth * dtype.byteWidth
-        case .compact: return boxes * 4 + boxes * (8 + shape.classes) * dtype.byteWidth
-        }
+        layout.tensors(shape: shape, dtype: dtype).reduce(0) { $0 + ($1.byteCount ?? 0) }
     }
 }
 

@@ -13,7 +13,7 @@ import Darwin
 /// This is the whole of lossd's per-batch work, shared by `replay`, the sidecar and the
 /// benchmarks: decode and validate the header and frames (``BatchDecoder``), compute the loss in
 /// place over the message's bytes (``MultiBoxLoss``), and describe the outcome. It never throws
-/// and never traps on bad input: every failure becomes an ``ErrorRecord`` a person can act on.
+/// and never traps on bad input: every failure becomes an error record (``WireError``) a person can act on.
 public struct BatchProcessor: Sendable {
     /// The loss settings used where a header does not override them.
     public var defaults: LossParameters
@@ -43,19 +43,22 @@ public struct BatchProcessor: Sendable {
         do {
             batch = try BatchDecoder.decode(message, defaults: defaults, limits: limits)
         } catch {
-            return .error(ErrorRecord(error: error))
+            return .error(error)
         }
+        let result: LossResult
         do {
             let kernel = MultiBoxLoss(parameters: batch.parameters)
-            let result = try kernel.compute(batch.input, shape: batch.shape, dtype: batch.dtype, workspace: workspace)
-            let elapsed = started.duration(to: .now)
-            guard result.loss.isFinite, result.classification.isFinite, result.localization.isFinite else {
-                return .error(ErrorRecord(error: LossFailure.nonfiniteResult(labels: batch.labels)))
+            result = try batch.withInput { input throws(LossError) in
+                try kernel.compute(input, shape: batch.shape, dtype: batch.dtype, workspace: workspace)
             }
-            let micros = Int(elapsed.components.seconds * 1_000_000 + elapsed.components.attoseconds / 1_000_000_000_000)
-            return .loss(LossRecord(header: batch.header, parameters: batch.parameters, result: result, computeMicros: micros, sidecar: sidecarID))
         } catch {
-            return .error(ErrorRecord(error: LossFailure.wireError(for: error, labels: batch.labels)))
+            return .error(WireError(error, labels: batch.labels))
         }
+        let elapsed = started.duration(to: .now)
+        guard result.loss.isFinite, result.classification.isFinite, result.localization.isFinite else {
+            return .error(.nonfiniteResult(labels: batch.labels))
+        }
+        let micros = Int(elapsed.components.seconds * 1_000_000 + elapsed.components.attoseconds / 1_000_000_000_000)
+        return .loss(LossRecord(header: batch.header, parameters: batch.parameters, result: result, computeMicros: micros, sidecar: sidecarID))
     }
 }

@@ -24,7 +24,7 @@ enum Records {
     static func error(
         _ code: ErrorCode = .badFrames, run: String? = "r", split: String? = "train", source: String? = "s", seq: Int? = nil
     ) -> ResultRecord {
-        .error(ErrorRecord(code: code, message: "test", labels: BatchLabels(run: run, split: split, source: source, seq: seq)))
+        .error(WireError(code: code, message: "test", labels: BatchLabels(run: run, split: split, source: source, seq: seq)))
     }
 }
 

@@ -92,7 +92,7 @@ struct SplitStatistics: Sendable, Hashable {
     }
 
     /// Counts an error record that arrived at `time`.
-    mutating func add(_ record: ErrorRecord, at time: Double) {
+    mutating func add(_ record: WireError, at time: Double) {
         errors[record.code, default: 0] += 1
         errorTotal += 1
         lastRecordTime = time

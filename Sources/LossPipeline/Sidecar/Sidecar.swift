@@ -80,13 +80,13 @@ public final class Sidecar: Sendable {
         let outputReady = Latch<String?>()
         let processor = settings.processor
 
-        let pool = OrderedWorkerPool<ReceivedBatch, ResultRecord>(
+        let pool = OrderedWorkerPool<WireMessage, ResultRecord>(
             name: "sidecar",
             workers: settings.workers,
             capacity: settings.workers + settings.queue - 1,
             makeWorker: {
                 let workspace = LossWorkspace()
-                return { batch in batch.process(with: processor, workspace: workspace) }
+                return { message in processor.process(message, workspace: workspace) }
             },
             makeEmitter: {
                 let sink: any RecordSink
@@ -182,7 +182,7 @@ public final class Sidecar: Sendable {
     }
 
     /// Receives until stopped: each message is recorded, then queued for a worker.
-    private func receiveLoop(socket: Socket, pool: OrderedWorkerPool<ReceivedBatch, ResultRecord>, recorder: RecordingWriter?) {
+    private func receiveLoop(socket: Socket, pool: OrderedWorkerPool<WireMessage, ResultRecord>, recorder: RecordingWriter?) {
         var status = StatusLine(interval: settings.statusInterval)
         defer {
             if let recorder {
@@ -202,18 +202,22 @@ public final class Sidecar: Sendable {
                 return
             }
             guard let received else { continue }
-            let batch = ReceivedBatch(received, receiveTimeNs: UInt64(Date().timeIntervalSince1970 * 1e9))
+            // The message views the libzmq frames in place and keeps them alive until it is done;
+            // it carries how many frames were sent, so the decoder can name a message cut short.
+            let message = WireMessage(
+                frames: received.frames, sentFrameCount: received.sentFrameCount,
+                receiveTimeNs: UInt64(Date().timeIntervalSince1970 * 1e9), release: { withExtendedLifetime(received) {} })
             counters.received()
             if let recorder {
                 do {
-                    try recorder.append(batch.message)
+                    try recorder.append(message)
                 } catch .closed {
                     // A write failed earlier (and was logged): the writer takes nothing more.
                 } catch {
                     logger.error("cannot append to the recording", metadata: ["error": "\(error)"])
                 }
             }
-            pool.submit(batch)
+            pool.submit(message)
         }
     }
 
@@ -232,25 +236,6 @@ public final class Sidecar: Sendable {
                 context: context, endpoints: endpoints,
                 sendHighWaterMark: settings.sendHighWaterMark, linger: settings.outputLinger, security: security)
         }
-    }
-}
-
-/// One received message on its way through the pool, with the zero-copy frames it views.
-struct ReceivedBatch: Sendable {
-    let message: WireMessage
-    let sentFrameCount: Int
-
-    init(_ received: ReceivedMessage, receiveTimeNs: UInt64) {
-        // The WireMessage views the libzmq frames in place and keeps them alive until it is done.
-        message = WireMessage(frames: received.frames, receiveTimeNs: receiveTimeNs, release: { withExtendedLifetime(received) {} })
-        sentFrameCount = received.sentFrameCount
-    }
-
-    func process(with processor: BatchProcessor, workspace: LossWorkspace) -> ResultRecord {
-        let record = processor.process(message, workspace: workspace)
-        guard sentFrameCount > message.frames.count, case .error(var error) = record else { return record }
-        error.message = "the message has \(sentFrameCount) frames; a batch has 3 (keras) or 5 (compact): the header, then the tensors"
-        return .error(error)
     }
 }
 
