@@ -1,44 +1,21 @@
 import LossWire
 
-/// The saved form of an ``Aggregation``: one JSON object holding every running sum, the window's
-/// batches and each (run, source)'s seq marks, so a restarted daemon continues exactly where the
-/// saved one stopped. Rates are not saved; they start again after a restart.
+/// The saved form of an ``Aggregation`` (the state file): one JSON object holding every running
+/// sum, the window's batches and each (run, source)'s seq marks, so a restarted daemon continues
+/// exactly where the saved one stopped. Rates are not saved; they start again after a restart.
+///
+/// ```json
+/// {"kind": "lossd-aggregate-state", "v": 1, "saved_at": …, "start_time": …, "parameters": {…},
+///  "records": …, "invalid": …, "overflow": …, "splits": [{"run": …, "split": …, …}, …],
+///  "sources": [{"run": …, "source": …, "highest": …, "pending": […], "lost_seqs": […], …}, …]}
+/// ```
 extension Aggregation {
     /// The `kind` of a state file.
     static let stateKind = "lossd-aggregate-state"
 
     /// The state as JSON text, stamped with `savedAt` (seconds since the Unix epoch).
     public func stateJSON(savedAt: Double) -> [UInt8] {
-        var json = JSONWriter(capacity: 4096 + splits.count * (2048 + parameters.window * 80))
-        json.beginObject()
-        json.key("v")
-        json.int(1)
-        json.key("kind")
-        json.string(Self.stateKind)
-        json.key("saved_at")
-        json.double(savedAt)
-        json.key("start_time")
-        json.double(startTime)
-        json.key("parameters")
-        parameters.write(to: &json)
-        for (name, value) in [("records", records), ("invalid", invalid), ("overflow", overflow)] {
-            json.key(name)
-            json.int(value)
-        }
-        json.key("splits")
-        json.beginArray()
-        for (key, statistics) in splits.sorted(by: { $0.key < $1.key }) {
-            statistics.writeState(key: key, to: &json)
-        }
-        json.endArray()
-        json.key("sources")
-        json.beginArray()
-        for (key, tracker) in sources.sorted(by: { $0.key < $1.key }) {
-            tracker.writeState(key: key, to: &json)
-        }
-        json.endArray()
-        json.endObject()
-        return json.bytes
+        JSONFiles.line(SavedState(aggregation: self, savedAt: savedAt))
     }
 
     /// Restores a saved state, continuing with `parameters` (which may differ from the saved ones:
@@ -47,211 +24,300 @@ extension Aggregation {
     ///
     /// - Throws: ``AggregatorStateError/damaged(reason:)`` when the text is not a complete state.
     public init(stateJSON bytes: [UInt8], parameters: AggregationParameters) throws(AggregatorStateError) {
-        let value: JSONValue
+        let saved: SavedState
         do {
-            value = try JSONValue(parsing: bytes)
+            let kind = try JSONFiles.decode(StateKind.self, from: bytes)
+            guard kind.kind == Self.stateKind else {
+                throw AggregatorStateError.damaged(
+                    reason: "it is not a lossd aggregate state (its \"kind\" is not \"\(Self.stateKind)\")")
+            }
+            guard kind.v == 1 else {
+                throw AggregatorStateError.damaged(reason: "its version \(kind.v.map(String.init) ?? "null") is not 1")
+            }
+            saved = try JSONFiles.decode(SavedState.self, from: bytes)
+        } catch let error as AggregatorStateError {
+            throw error
         } catch {
-            throw .damaged(reason: "it is not JSON (\(error))")
+            throw .damaged(reason: "\(error)")
         }
-        let root = try StateObjectReader(value, path: "")
-        guard (try? root.string("kind")) == Self.stateKind else {
-            throw .damaged(reason: "it is not a lossd aggregate state (its \"kind\" is not \"\(Self.stateKind)\")")
+        self.init(parameters: parameters, startTime: saved.startTime)
+        records = saved.records
+        invalid = saved.invalid
+        overflow = saved.overflow
+        for split in saved.splits where splits.count < parameters.maxKeys {
+            var statistics = split.statistics
+            statistics.resize(window: parameters.window, historyPoints: parameters.historyPoints)
+            splits[split.key] = statistics
         }
-        guard try root.int("v") == 1 else {
-            throw .damaged(reason: "its version \(try root.int("v")) is not 1")
-        }
-        self.init(parameters: parameters, startTime: try root.double("start_time"))
-        records = try root.int("records")
-        invalid = try root.int("invalid")
-        overflow = try root.int("overflow")
-        for (index, item) in try root.array("splits").enumerated() {
-            let reader = try StateObjectReader(item, path: "splits[\(index)]")
-            let key = SplitKey(run: try reader.string("run"), split: try reader.string("split"))
-            guard splits.count < parameters.maxKeys else { break }
-            splits[key] = try SplitStatistics(state: reader, window: parameters.window, historyPoints: parameters.historyPoints)
-        }
-        for (index, item) in try root.array("sources").enumerated() {
-            let reader = try StateObjectReader(item, path: "sources[\(index)]")
-            let key = SourceKey(run: try reader.string("run"), source: try reader.string("source"))
-            guard sources.count < parameters.maxKeys else { break }
-            sources[key] = try SequenceTracker(state: reader, reorderWindow: parameters.reorderWindow)
+        for source in saved.sources where sources.count < parameters.maxKeys {
+            sources[source.key] = source.tracker(reorderWindow: parameters.reorderWindow)
         }
         recountLostByRun()
     }
+
+    /// The state file's `kind` and `v`, read before anything else.
+    private struct StateKind: Decodable {
+        var kind: String?
+        var v: Int?
+    }
 }
 
-extension SplitStatistics {
-    func writeState(key: SplitKey, to json: inout JSONWriter) {
-        json.beginObject()
-        json.key("run")
-        json.string(key.run)
-        json.key("split")
-        json.string(key.split)
-        for (name, value) in [("batches", batches), ("samples", samples), ("negatives_sum", negativesSum),
-                              ("nonfinite", nonfinite), ("stale_epoch_batches", staleEpochBatches)] {
-            json.key(name)
-            json.int(value)
-        }
-        json.key("positives_sum")
-        json.double(positivesSum)
-        json.nullableInt("epoch", epoch)
-        json.nullableInt("last_epoch", lastEpoch)
-        json.nullableInt("step", step)
-        json.optionalDouble("last_record_time", lastRecordTime)
-        json.key("errors")
-        json.beginObject()
-        for (code, count) in errors.sorted(by: { $0.key.rawValue < $1.key.rawValue }) {
-            json.key(code.rawValue)
-            json.int(count)
-        }
-        json.endObject()
-        json.key("components")
-        json.beginArray()
-        for component in [loss, classification, localization] {
-            component.writeState(to: &json)
-        }
-        json.endArray()
-        json.key("window")
-        json.beginArray()
-        for entry in window.orderedEntries {
-            json.beginArray()
-            json.double(entry.weight)
-            for index in 0..<3 { json.exactDouble(entry.values[index]) }
-            json.endArray()
-        }
-        json.endArray()
-        json.key("history")
-        history.writeState(to: &json)
-        json.endObject()
+/// The root object of a state file.
+private struct SavedState: Codable {
+    var savedAt: Double
+    var startTime: Double
+    var parameters: AggregationParameters
+    var records: Int
+    var invalid: Int
+    var overflow: Int
+    var splits: [SavedSplit]
+    var sources: [SavedSource]
+
+    enum CodingKeys: String, CodingKey {
+        case v, kind, savedAt = "saved_at", startTime = "start_time", parameters, records, invalid, overflow
+        case splits, sources
     }
 
-    /// Restores one (run, split); a state without `history` (saved before there was one) starts
-    /// an empty history.
-    init(state reader: StateObjectReader, window capacity: Int, historyPoints: Int) throws(AggregatorStateError) {
-        self.init(window: capacity, historyPoints: historyPoints)
-        batches = try reader.int("batches")
-        samples = try reader.int("samples")
-        negativesSum = try reader.int("negatives_sum")
-        nonfinite = try reader.int("nonfinite")
-        staleEpochBatches = try reader.int("stale_epoch_batches")
-        positivesSum = try reader.double("positives_sum")
-        epoch = try reader.optionalInt("epoch")
-        lastEpoch = try reader.optionalInt("last_epoch")
-        step = try reader.optionalInt("step")
-        lastRecordTime = try reader.optionalDouble("last_record_time")
-        for (name, count) in try reader.intMembers("errors") {
+    init(aggregation: Aggregation, savedAt: Double) {
+        self.savedAt = savedAt
+        startTime = aggregation.startTime
+        parameters = aggregation.parameters
+        records = aggregation.records
+        invalid = aggregation.invalid
+        overflow = aggregation.overflow
+        splits = aggregation.splits.sorted { $0.key < $1.key }.map { SavedSplit(key: $0.key, statistics: $0.value) }
+        sources = aggregation.sources.sorted { $0.key < $1.key }.map { SavedSource(key: $0.key, $0.value) }
+    }
+
+    init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        savedAt = try container.decodeIfPresent(Double.self, forKey: .savedAt) ?? 0
+        startTime = try container.decode(Double.self, forKey: .startTime)
+        parameters = try container.decodeIfPresent(AggregationParameters.self, forKey: .parameters) ?? AggregationParameters()
+        records = try container.decode(Int.self, forKey: .records)
+        invalid = try container.decode(Int.self, forKey: .invalid)
+        overflow = try container.decode(Int.self, forKey: .overflow)
+        splits = try container.decode([SavedSplit].self, forKey: .splits)
+        sources = try container.decode([SavedSource].self, forKey: .sources)
+    }
+
+    func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(1, forKey: .v)
+        try container.encode(Aggregation.stateKind, forKey: .kind)
+        try container.encode(finite: savedAt, forKey: .savedAt)
+        try container.encode(finite: startTime, forKey: .startTime)
+        try container.encode(parameters, forKey: .parameters)
+        try container.encode(records, forKey: .records)
+        try container.encode(invalid, forKey: .invalid)
+        try container.encode(overflow, forKey: .overflow)
+        try container.encode(splits, forKey: .splits)
+        try container.encode(sources, forKey: .sources)
+    }
+}
+
+/// One (run, split) of a state file: its key and its statistics in one object.
+private struct SavedSplit: Codable {
+    var key: SplitKey
+    var statistics: SplitStatistics
+
+    enum CodingKeys: String, CodingKey {
+        case run, split
+    }
+
+    init(key: SplitKey, statistics: SplitStatistics) {
+        self.key = key
+        self.statistics = statistics
+    }
+
+    init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        key = SplitKey(run: try container.decode(String.self, forKey: .run), split: try container.decode(String.self, forKey: .split))
+        statistics = try SplitStatistics(from: decoder)
+    }
+
+    func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(key.run, forKey: .run)
+        try container.encode(key.split, forKey: .split)
+        try statistics.encode(to: encoder)
+    }
+}
+
+/// One (run, source) of a state file: its seq marks as counts and lists.
+private struct SavedSource: Codable {
+    var run: String
+    var source: String
+    var highest: Int
+    var lost: Int
+    var duplicates: Int
+    var late: Int
+    var pending: [Int]
+    var lostSeqs: [Int]
+
+    enum CodingKeys: String, CodingKey {
+        case run, source, highest, lost, duplicates, late, pending, lostSeqs = "lost_seqs"
+    }
+
+    init(key: SourceKey, _ tracker: SequenceTracker) {
+        run = key.run
+        source = key.source
+        highest = tracker.highest
+        lost = tracker.lost
+        duplicates = tracker.duplicates
+        late = tracker.late
+        pending = tracker.pending
+        lostSeqs = tracker.rememberedLost
+    }
+
+    init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        run = try container.decode(String.self, forKey: .run)
+        source = try container.decode(String.self, forKey: .source)
+        highest = try container.decode(Int.self, forKey: .highest)
+        guard highest >= -1 else {
+            throw DecodingError.dataCorruptedError(forKey: .highest, in: container, debugDescription: "\(highest) is below -1")
+        }
+        lost = try container.decode(Int.self, forKey: .lost)
+        duplicates = try container.decode(Int.self, forKey: .duplicates)
+        late = try container.decode(Int.self, forKey: .late)
+        pending = try container.decode([Int].self, forKey: .pending)
+        lostSeqs = try container.decode([Int].self, forKey: .lostSeqs)
+    }
+
+    var key: SourceKey { SourceKey(run: run, source: source) }
+
+    func tracker(reorderWindow: Int) -> SequenceTracker {
+        SequenceTracker(
+            reorderWindow: reorderWindow, highest: highest, lost: lost, duplicates: duplicates, late: late,
+            pending: pending, rememberedLost: lostSeqs)
+    }
+}
+
+extension SplitStatistics: Codable {
+    enum CodingKeys: String, CodingKey {
+        case batches, samples, negativesSum = "negatives_sum", nonfinite, staleEpochBatches = "stale_epoch_batches"
+        case positivesSum = "positives_sum", epoch, lastEpoch = "last_epoch", step, lastRecordTime = "last_record_time"
+        case errors, components, window, history
+    }
+
+    /// Restores one (run, split) with the window and history it was saved with; call
+    /// ``resize(window:historyPoints:)`` to go on with other sizes. A state without `history`
+    /// (saved before there was one) starts an empty history.
+    init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        let entries = try container.decode([BatchWindow.Entry].self, forKey: .window)
+        let history = try container.decodeIfPresent(HistoryBuffer.self, forKey: .history)
+        self.init(window: max(1, entries.count), historyPoints: history?.capacity ?? 4)
+        batches = try container.decode(Int.self, forKey: .batches)
+        samples = try container.decode(Int.self, forKey: .samples)
+        negativesSum = try container.decode(Int.self, forKey: .negativesSum)
+        nonfinite = try container.decode(Int.self, forKey: .nonfinite)
+        staleEpochBatches = try container.decode(Int.self, forKey: .staleEpochBatches)
+        positivesSum = try container.decode(Double.self, forKey: .positivesSum)
+        epoch = try container.decodeIfPresent(Int.self, forKey: .epoch)
+        lastEpoch = try container.decodeIfPresent(Int.self, forKey: .lastEpoch)
+        step = try container.decodeIfPresent(Int.self, forKey: .step)
+        lastRecordTime = try container.decodeIfPresent(Double.self, forKey: .lastRecordTime)
+        for (name, count) in try container.decode([String: Int].self, forKey: .errors) {
             guard let code = ErrorCode(rawValue: name) else {
-                throw .damaged(reason: "\(reader.path).errors has an unknown code \"\(name)\"")
+                throw DecodingError.dataCorruptedError(
+                    forKey: .errors, in: container, debugDescription: "an unknown code \"\(name)\"")
             }
             errors[code] = count
             errorTotal += count
         }
-        let components = try reader.array("components")
+        let components = try container.decode([ComponentStatistics].self, forKey: .components)
         guard components.count == 3 else {
-            throw .damaged(reason: "\(reader.path).components has \(components.count) entries; expected 3")
+            throw DecodingError.dataCorruptedError(
+                forKey: .components, in: container, debugDescription: "\(components.count) entries; expected 3")
         }
-        loss = try ComponentStatistics(state: StateObjectReader(components[0], path: "\(reader.path).components[0]"))
-        classification = try ComponentStatistics(state: StateObjectReader(components[1], path: "\(reader.path).components[1]"))
-        localization = try ComponentStatistics(state: StateObjectReader(components[2], path: "\(reader.path).components[2]"))
-        var entries: [BatchWindow.Entry] = []
-        for item in try reader.array("window") {
-            guard case .array(let numbers) = item, numbers.count == 4,
-                  let weight = numbers[0].doubleValue, weight >= 0
-            else {
-                throw .damaged(reason: "\(reader.path).window holds an entry that is not [batch, loss, classification, localization]")
-            }
-            // A non-finite value weighs nothing in the window's means.
-            let values = numbers[1...].map { JSONValue.exactDouble($0) ?? .nan }
-            entries.append(BatchWindow.Entry(weight: weight, values: SIMD4(values[0], values[1], values[2], 0)))
-        }
-        window = BatchWindow(capacity: capacity, entries: entries)
-        if try reader.has("history") {
-            history = try HistoryBuffer(state: reader.object("history"), capacity: historyPoints)
-        }
+        (loss, classification, localization) = (components[0], components[1], components[2])
+        window = BatchWindow(capacity: max(1, entries.count), entries: entries)
+        if let history { self.history = history }
+    }
+
+    func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(batches, forKey: .batches)
+        try container.encode(samples, forKey: .samples)
+        try container.encode(negativesSum, forKey: .negativesSum)
+        try container.encode(nonfinite, forKey: .nonfinite)
+        try container.encode(staleEpochBatches, forKey: .staleEpochBatches)
+        try container.encode(finite: positivesSum, forKey: .positivesSum)
+        try container.encode(epoch, forKey: .epoch)
+        try container.encode(lastEpoch, forKey: .lastEpoch)
+        try container.encode(step, forKey: .step)
+        try container.encode(finite: lastRecordTime, forKey: .lastRecordTime)
+        try container.encode(Dictionary(uniqueKeysWithValues: errors.map { ($0.key.rawValue, $0.value) }), forKey: .errors)
+        try container.encode([loss, classification, localization], forKey: .components)
+        try container.encode(window.orderedEntries, forKey: .window)
+        try container.encode(history, forKey: .history)
+    }
+
+    /// Goes on with a window of `window` batches (keeping the newest) and a history of at most
+    /// `historyPoints` points (halving the saved points until they fit).
+    mutating func resize(window capacity: Int, historyPoints: Int) {
+        window = BatchWindow(capacity: capacity, entries: window.orderedEntries)
+        history = HistoryBuffer(capacity: historyPoints, stride: history.stride, samples: history.samples)
     }
 }
 
-extension ComponentStatistics {
-    func writeState(to json: inout JSONWriter) {
-        json.beginObject()
-        for (name, value) in [("weighted_sum", weightedSum), ("weight", weight), ("ema_raw", emaRaw),
-                              ("decay_power", decayPower), ("epoch_sum", epochSum), ("epoch_weight", epochWeight)] {
-            json.key(name)
-            json.double(value)
+/// A window entry is saved as `[batch, loss, classification, localization]`; a value that is not
+/// finite is kept as a string (it weighs nothing in the window's means).
+extension BatchWindow.Entry: Codable {
+    init(from decoder: any Decoder) throws {
+        var container = try decoder.unkeyedContainer()
+        guard container.count == 4 else {
+            throw DecodingError.dataCorruptedError(
+                in: container, debugDescription: "expected [batch, loss, classification, localization]")
         }
-        json.key("last")
-        if let last { json.exactDouble(last) } else { json.null() }
-        json.optionalDouble("min", minimum)
-        json.optionalDouble("max", maximum)
-        json.optionalDouble("last_epoch_mean", lastEpochMean)
-        json.endObject()
+        let weight = try container.decode(Double.self)
+        guard weight >= 0 else {
+            throw DecodingError.dataCorruptedError(in: container, debugDescription: "a batch weight of \(weight)")
+        }
+        self.init(weight: weight, values: SIMD4(try container.decodeExact(), try container.decodeExact(), try container.decodeExact(), 0))
     }
 
-    init(state reader: StateObjectReader) throws(AggregatorStateError) {
+    func encode(to encoder: any Encoder) throws {
+        var container = encoder.unkeyedContainer()
+        try container.encode(finite: weight)
+        for index in 0..<3 { try container.encode(exact: values[index]) }
+    }
+}
+
+extension ComponentStatistics: Codable {
+    enum CodingKeys: String, CodingKey {
+        case weightedSum = "weighted_sum", weight, emaRaw = "ema_raw", decayPower = "decay_power"
+        case epochSum = "epoch_sum", epochWeight = "epoch_weight", last, min, max, lastEpochMean = "last_epoch_mean"
+    }
+
+    init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
         self.init()
-        weightedSum = try reader.double("weighted_sum")
-        weight = try reader.double("weight")
-        emaRaw = try reader.double("ema_raw")
-        decayPower = try reader.double("decay_power")
-        epochSum = try reader.double("epoch_sum")
-        epochWeight = try reader.double("epoch_weight")
-        last = try reader.optionalExactDouble("last")
-        minimum = try reader.optionalDouble("min")
-        maximum = try reader.optionalDouble("max")
-        lastEpochMean = try reader.optionalDouble("last_epoch_mean")
-    }
-}
-
-extension SequenceTracker {
-    func writeState(key: SourceKey, to json: inout JSONWriter) {
-        json.beginObject()
-        json.key("run")
-        json.string(key.run)
-        json.key("source")
-        json.string(key.source)
-        for (name, value) in [("highest", highest), ("lost", lost), ("duplicates", duplicates), ("late", late)] {
-            json.key(name)
-            json.int(value)
-        }
-        for (name, seqs) in [("pending", pending), ("lost_seqs", rememberedLost)] {
-            json.key(name)
-            json.beginArray()
-            for seq in seqs { json.int(seq) }
-            json.endArray()
-        }
-        json.endObject()
+        weightedSum = try container.decode(Double.self, forKey: .weightedSum)
+        weight = try container.decode(Double.self, forKey: .weight)
+        emaRaw = try container.decode(Double.self, forKey: .emaRaw)
+        decayPower = try container.decode(Double.self, forKey: .decayPower)
+        epochSum = try container.decode(Double.self, forKey: .epochSum)
+        epochWeight = try container.decode(Double.self, forKey: .epochWeight)
+        last = try container.decodeExactIfPresent(forKey: .last)
+        minimum = try container.decodeIfPresent(Double.self, forKey: .min)
+        maximum = try container.decodeIfPresent(Double.self, forKey: .max)
+        lastEpochMean = try container.decodeIfPresent(Double.self, forKey: .lastEpochMean)
     }
 
-    init(state reader: StateObjectReader, reorderWindow: Int) throws(AggregatorStateError) {
-        let highest = try reader.int("highest")
-        guard highest >= -1 else { throw .damaged(reason: "\(reader.path).highest is \(highest)") }
-        self.init(
-            reorderWindow: reorderWindow, highest: highest, lost: try reader.int("lost"),
-            duplicates: try reader.int("duplicates"), late: try reader.int("late"),
-            pending: try reader.ints("pending"), rememberedLost: try reader.ints("lost_seqs"))
-    }
-}
-
-extension JSONWriter {
-    /// Writes a number that may be NaN or infinite: those become the strings `"NaN"`,
-    /// `"Infinity"` and `"-Infinity"`, so that a state file keeps them.
-    mutating func exactDouble(_ value: Double) {
-        if value.isFinite {
-            double(value)
-        } else {
-            string(value.isNaN ? "NaN" : value > 0 ? "Infinity" : "-Infinity")
-        }
-    }
-}
-
-extension JSONValue {
-    /// A number written by ``JSONWriter/exactDouble(_:)``, or nil.
-    static func exactDouble(_ value: JSONValue) -> Double? {
-        switch value {
-        case .string("NaN"): .nan
-        case .string("Infinity"): .infinity
-        case .string("-Infinity"): -.infinity
-        default: value.doubleValue
-        }
+    func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(finite: weightedSum, forKey: .weightedSum)
+        try container.encode(finite: weight, forKey: .weight)
+        try container.encode(finite: emaRaw, forKey: .emaRaw)
+        try container.encode(finite: decayPower, forKey: .decayPower)
+        try container.encode(finite: epochSum, forKey: .epochSum)
+        try container.encode(finite: epochWeight, forKey: .epochWeight)
+        if let last { try container.encode(exact: last, forKey: .last) } else { try container.encodeNil(forKey: .last) }
+        try container.encode(finite: minimum, forKey: .min)
+        try container.encode(finite: maximum, forKey: .max)
+        try container.encode(finite: lastEpochMean, forKey: .lastEpochMean)
     }
 }

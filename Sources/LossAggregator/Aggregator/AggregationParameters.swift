@@ -1,5 +1,3 @@
-import LossWire
-
 /// The settings that shape the statistics an ``Aggregation`` keeps (SPEC §6).
 ///
 /// They are part of the saved state: a daemon restarted with other parameters keeps its totals and
@@ -35,18 +33,28 @@ public struct AggregationParameters: Sendable, Hashable {
     }
 }
 
-extension AggregationParameters {
-    /// Writes the settings as the `parameters` object of `/stats`, snapshots and the state file.
-    func write(to json: inout JSONWriter) {
-        json.beginObject()
-        json.key("ema_decay")
-        json.double(emaDecay)
-        json.key("window")
-        json.int(window)
-        json.key("reorder_window")
-        json.int(reorderWindow)
-        json.key("max_keys")
-        json.int(maxKeys)
-        json.endObject()
+/// The settings as the `parameters` object of `/stats`, snapshots and the state file. `history_points`
+/// is not written (a state keeps the points it has); a key that is absent reads as its default.
+extension AggregationParameters: Codable {
+    enum CodingKeys: String, CodingKey {
+        case emaDecay = "ema_decay", window, reorderWindow = "reorder_window", maxKeys = "max_keys"
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        let defaults = AggregationParameters()
+        self.init(
+            emaDecay: try container.decodeIfPresent(Double.self, forKey: .emaDecay) ?? defaults.emaDecay,
+            window: try container.decodeIfPresent(Int.self, forKey: .window) ?? defaults.window,
+            reorderWindow: try container.decodeIfPresent(Int.self, forKey: .reorderWindow) ?? defaults.reorderWindow,
+            maxKeys: try container.decodeIfPresent(Int.self, forKey: .maxKeys) ?? defaults.maxKeys)
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(finite: emaDecay, forKey: .emaDecay)
+        try container.encode(window, forKey: .window)
+        try container.encode(reorderWindow, forKey: .reorderWindow)
+        try container.encode(maxKeys, forKey: .maxKeys)
     }
 }

@@ -1,5 +1,3 @@
-import LossWire
-
 /// The saved form of a history, inside its (run, split) of the state file:
 ///
 /// ```json
@@ -8,69 +6,77 @@ import LossWire
 /// ```
 ///
 /// Each point is one array of 21 numbers, the three-number groups being loss, classification and
-/// localization; `step` and values without one are `null`. The key is new: a state file without
-/// it loads with an empty history, and a daemon that predates it ignores it.
-extension HistoryBuffer {
-    /// Numbers per saved point.
-    static let savedPointLength = 21
-
-    func writeState(to json: inout JSONWriter) {
-        json.beginObject()
-        json.key("stride")
-        json.int(stride)
-        json.key("points")
-        json.beginArray()
-        for sample in samples {
-            json.beginArray()
-            json.int(sample.tick)
-            json.int(sample.batches)
-            if let step = sample.step { json.int(step) } else { json.null() }
-            json.double(sample.time)
-            json.int(sample.errors)
-            json.int(sample.lost)
-            for lanes in [sample.mean, sample.ema, sample.window, sample.low, sample.high] {
-                for lane in 0..<3 { json.float(lanes[lane]) }
-            }
-            json.endArray()
-        }
-        json.endArray()
-        json.endObject()
+/// localization; `step` and values without one are `null`. A state file without `history` loads
+/// with an empty history, and a daemon that predates it ignores it.
+extension HistoryBuffer: Codable {
+    enum CodingKeys: String, CodingKey {
+        case stride, points
     }
 
-    init(state reader: StateObjectReader, capacity: Int) throws(AggregatorStateError) {
-        let stride = try reader.int("stride")
-        guard stride >= 1 else { throw .damaged(reason: "\(reader.path).stride is \(stride); expected at least 1") }
-        var samples: [HistorySample] = []
-        let points = try reader.array("points")
-        samples.reserveCapacity(points.count)
-        for (index, item) in points.enumerated() {
-            guard case .array(let numbers) = item, numbers.count == Self.savedPointLength,
-                  let tick = numbers[0].intValue, let batches = numbers[1].intValue, let time = numbers[3].doubleValue,
-                  let errors = numbers[4].intValue, let lost = numbers[5].intValue
-            else {
-                throw .damaged(reason: "\(reader.path).points[\(index)] is not [tick, batches, step, time, errors, lost, 15 values]")
-            }
-            let step: Int?
-            switch numbers[2] {
-            case .null: step = nil
-            case .int(let value): step = value
-            default: throw .damaged(reason: "\(reader.path).points[\(index)] has a step that is not an integer or null")
-            }
-            if let previous = samples.last, tick <= previous.tick {
-                throw .damaged(reason: "\(reader.path).points[\(index)] does not come after the point before it")
-            }
-            func lanes(_ first: Int, absent: Float) -> SIMD4<Float> {
-                var result = SIMD4<Float>(absent, absent, absent, 0)
-                for lane in 0..<3 {
-                    if let value = numbers[first + lane].doubleValue { result[lane] = Float(value) }
-                }
-                return result
-            }
-            samples.append(HistorySample(
-                tick: tick, batches: batches, step: step, time: time, errors: errors, lost: lost,
-                mean: lanes(6, absent: .nan), ema: lanes(9, absent: .nan), window: lanes(12, absent: .nan),
-                low: lanes(15, absent: .infinity), high: lanes(18, absent: -.infinity)))
+    /// Restores the saved points with room for all of them; ``init(capacity:stride:samples:)``
+    /// fits them to another capacity.
+    init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        let stride = try container.decode(Int.self, forKey: .stride)
+        guard stride >= 1 else {
+            throw DecodingError.dataCorruptedError(forKey: .stride, in: container, debugDescription: "\(stride); expected at least 1")
         }
-        self.init(capacity: capacity, stride: stride, samples: samples)
+        let samples = try container.decode([HistorySample].self, forKey: .points)
+        for (previous, next) in zip(samples, samples.dropFirst()) where next.tick <= previous.tick {
+            throw DecodingError.dataCorruptedError(
+                forKey: .points, in: container, debugDescription: "the point at tick \(next.tick) does not come after the one before it")
+        }
+        self.init(capacity: samples.count + 1, stride: stride, samples: samples)
+    }
+
+    func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(stride, forKey: .stride)
+        try container.encode(samples, forKey: .points)
+    }
+}
+
+extension HistorySample: Codable {
+    /// Numbers per saved point.
+    static let savedLength = 21
+
+    init(from decoder: any Decoder) throws {
+        var container = try decoder.unkeyedContainer()
+        guard container.count == Self.savedLength else {
+            throw DecodingError.dataCorruptedError(
+                in: container, debugDescription: "expected [tick, batches, step, time, errors, lost, 15 values]")
+        }
+        let tick = try container.decode(Int.self)
+        let batches = try container.decode(Int.self)
+        let step = try container.decode(Int?.self)
+        let time = try container.decode(Double.self)
+        let errors = try container.decode(Int.self)
+        let lost = try container.decode(Int.self)
+        func lanes(absent: Float) throws -> SIMD4<Float> {
+            var result = SIMD4<Float>(absent, absent, absent, 0)
+            for lane in 0..<3 {
+                if let value = try container.decode(Double?.self) { result[lane] = Float(value) }
+            }
+            return result
+        }
+        self.init(
+            tick: tick, batches: batches, step: step, time: time, errors: errors, lost: lost,
+            mean: try lanes(absent: .nan), ema: try lanes(absent: .nan), window: try lanes(absent: .nan),
+            low: try lanes(absent: .infinity), high: try lanes(absent: -.infinity))
+    }
+
+    func encode(to encoder: any Encoder) throws {
+        var container = encoder.unkeyedContainer()
+        try container.encode(tick)
+        try container.encode(batches)
+        try container.encode(step)
+        try container.encode(finite: time)
+        try container.encode(errors)
+        try container.encode(lost)
+        for lanes in [mean, ema, window, low, high] {
+            for lane in 0..<3 {
+                if lanes[lane].isFinite { try container.encode(lanes[lane]) } else { try container.encodeNil() }
+            }
+        }
     }
 }

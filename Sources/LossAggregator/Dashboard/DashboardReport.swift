@@ -1,5 +1,4 @@
 import Foundation
-import LossWire
 
 /// What `lossd report` makes a page of: the panels of a state file or of a snapshots file.
 ///
@@ -45,9 +44,8 @@ public struct DashboardReport: Sendable {
     /// Reads the contents of a state file or a snapshots file; `path` names it in messages.
     public static func parse(_ bytes: [UInt8], path: String, historyPoints: Int = AggregationParameters().historyPoints) throws(ReportError) -> DashboardReport {
         // A state file is one JSON object of kind lossd-aggregate-state (it may span lines).
-        if let whole = try? JSONValue(parsing: bytes), case .object(let root) = whole,
-           root["kind"]?.stringValue == Aggregation.stateKind {
-            return try state(bytes, root: root, path: path)
+        if let saved = try? JSONFiles.decode(SavedStateSummary.self, from: bytes), saved.kind == Aggregation.stateKind {
+            return try state(bytes, saved: saved, path: path)
         }
         var reader = SnapshotHistoryReader(capacity: historyPoints)
         reader.read(bytes)
@@ -69,14 +67,26 @@ public struct DashboardReport: Sendable {
         return DashboardReport(kind: .snapshots, panels: reader.panels, time: time, facts: facts, notes: notes)
     }
 
+    /// What a report needs of a state file before restoring it: its kind, when it was saved and
+    /// the parameters it was kept with.
+    private struct SavedStateSummary: Decodable {
+        var kind: String?
+        var savedAt: Double?
+        var parameters: AggregationParameters?
+
+        enum CodingKeys: String, CodingKey {
+            case kind, savedAt = "saved_at", parameters
+        }
+    }
+
     /// A state file's panels: its saved history and figures, with every key and point it holds.
-    private static func state(_ bytes: [UInt8], root: [String: JSONValue], path: String) throws(ReportError) -> DashboardReport {
+    private static func state(_ bytes: [UInt8], saved: SavedStateSummary, path: String) throws(ReportError) -> DashboardReport {
         var parameters = AggregationParameters(maxKeys: 1_000_000, historyPoints: 1_000_000)
-        if case .object(let saved)? = root["parameters"] {
-            if let decay = saved["ema_decay"]?.doubleValue, decay >= 0, decay < 1 { parameters.emaDecay = decay }
-            if let window = saved["window"]?.intValue, window >= 1, window <= 1_000_000 { parameters.window = window }
-            if let reorder = saved["reorder_window"]?.intValue, reorder >= 0, reorder <= AggregationParameters.maxReorderWindow {
-                parameters.reorderWindow = reorder
+        if let kept = saved.parameters {
+            if kept.emaDecay >= 0, kept.emaDecay < 1 { parameters.emaDecay = kept.emaDecay }
+            if kept.window >= 1, kept.window <= 1_000_000 { parameters.window = kept.window }
+            if kept.reorderWindow >= 0, kept.reorderWindow <= AggregationParameters.maxReorderWindow {
+                parameters.reorderWindow = kept.reorderWindow
             }
         }
         let aggregation: Aggregation
@@ -85,7 +95,7 @@ public struct DashboardReport: Sendable {
         } catch {
             throw .unrecognized(path: path, reason: "\(error)")
         }
-        let savedAt = root["saved_at"]?.doubleValue ?? aggregation.startTime
+        let savedAt = saved.savedAt ?? aggregation.startTime
         let facts: [(name: String, value: String)] = [
             ("from", "state saved \(DashboardFormat.time(savedAt))"),
             ("records", DashboardFormat.count(aggregation.records)),

@@ -1,5 +1,3 @@
-public import LossWire
-
 /// Builds the dashboard's panels from a snapshots file (the JSON Lines that `lossd aggregate
 /// --snapshots` appends, one `/stats` object per `snapshot_interval`).
 ///
@@ -45,8 +43,7 @@ public struct SnapshotHistoryReader: Sendable {
             lineNumber += 1
             if line.allSatisfy({ $0 == 0x20 || $0 == 0x09 || $0 == 0x0D }) { continue }
             do {
-                let value = try JSONValue(parsing: Array(line))
-                try add(value)
+                add(try JSONFiles.decode(AggregatorSnapshot.self, from: Array(line)))
             } catch {
                 skipped += 1
                 if firstProblem == nil { firstProblem = "line \(lineNumber): \(error)" }
@@ -54,22 +51,9 @@ public struct SnapshotHistoryReader: Sendable {
         }
     }
 
-    /// Why a line is not a snapshot.
-    struct NotASnapshot: Error, CustomStringConvertible {
-        var description: String
-    }
-
-    /// Adds one parsed snapshot.
-    mutating func add(_ value: JSONValue) throws {
-        guard case .object(let root) = value, root["kind"]?.stringValue == "stats" else {
-            throw NotASnapshot(description: "not a {\"kind\":\"stats\",…} object")
-        }
-        guard let snapshotTime = root["time"]?.doubleValue, let start = root["start_time"]?.doubleValue,
-              case .array(let splits)? = root["splits"]
-        else {
-            throw NotASnapshot(description: "a stats object without time, start_time or splits")
-        }
-        if let startTime, start != startTime {
+    /// Adds one snapshot.
+    mutating func add(_ snapshot: AggregatorSnapshot) {
+        if let startTime, snapshot.startTime != startTime {
             // A fresh aggregation: its curves start over.
             superseded += used
             used = 0
@@ -77,32 +61,23 @@ public struct SnapshotHistoryReader: Sendable {
             latest = [:]
             tick = 0
         }
-        startTime = start
-        time = snapshotTime
-        records = root["records"]?.intValue ?? records
+        startTime = snapshot.startTime
+        time = snapshot.time
+        records = snapshot.records
         var lostByRun: [String: Int] = [:]
-        if case .array(let sources)? = root["sources"] {
-            for case .object(let source) in sources {
-                if let run = source["run"]?.stringValue, let lost = source["lost"]?.intValue {
-                    lostByRun[run, default: 0] += lost
-                }
-            }
-        }
-        for case .object(let split) in splits {
-            guard let run = split["run"]?.stringValue, let name = split["split"]?.stringValue,
-                  let batches = split["batches"]?.intValue
-            else { continue }
-            let key = SplitKey(run: run, split: name)
-            let summary = Self.summary(split, batches: batches, lost: lostByRun[run] ?? 0)
+        for source in snapshot.sources { lostByRun[source.run, default: 0] += source.lost }
+        for split in snapshot.splits {
+            let key = SplitKey(run: split.run, split: split.split)
+            let summary = DashboardPanel.Summary(split, lost: lostByRun[split.run] ?? 0)
             latest[key] = summary
-            guard batches > 0 else { continue }
+            guard split.batches > 0 else { continue }
             var buffer = series[key] ?? HistoryBuffer(capacity: capacity)
-            if let last = buffer.samples.last, last.batches == batches {
+            if let last = buffer.samples.last, last.batches == split.batches {
                 // No new batch since the last snapshot: only the counters moved.
                 buffer.updateLast(errors: summary.errorCount, lost: summary.lost)
             } else if buffer.opens(tick: tick) {
                 buffer.append(HistorySample(
-                    tick: tick, batches: batches, step: summary.step, time: summary.lastRecordTime ?? snapshotTime,
+                    tick: tick, batches: split.batches, step: summary.step, time: summary.lastRecordTime ?? snapshot.time,
                     errors: summary.errorCount, lost: summary.lost,
                     mean: Self.lanes(summary, \.mean), ema: Self.lanes(summary, \.ema), window: Self.lanes(summary, \.window)))
             }
@@ -140,26 +115,5 @@ public struct SnapshotHistoryReader: Sendable {
         SIMD4(
             HistorySample.lane(summary.loss[keyPath: statistic]), HistorySample.lane(summary.classification[keyPath: statistic]),
             HistorySample.lane(summary.localization[keyPath: statistic]), 0)
-    }
-
-    /// The figures of one `splits[]` entry of a snapshot.
-    private static func summary(_ split: [String: JSONValue], batches: Int, lost: Int) -> DashboardPanel.Summary {
-        func component(_ name: String) -> ComponentSnapshot {
-            guard case .object(let figures)? = split[name] else { return ComponentSnapshot() }
-            return ComponentSnapshot(
-                mean: figures["mean"]?.doubleValue, ema: figures["ema"]?.doubleValue, window: figures["window"]?.doubleValue,
-                last: figures["last"]?.doubleValue, min: figures["min"]?.doubleValue, max: figures["max"]?.doubleValue,
-                epochMean: figures["epoch_mean"]?.doubleValue, lastEpochMean: figures["last_epoch_mean"]?.doubleValue)
-        }
-        var errors: [(code: String, count: Int)] = []
-        if case .object(let codes)? = split["errors"] {
-            errors = codes.compactMap { code, count in count.intValue.map { (code, $0) } }.sorted { $0.code < $1.code }
-        }
-        return DashboardPanel.Summary(
-            batches: batches, samples: split["samples"]?.intValue, epoch: split["epoch"]?.intValue,
-            step: split["step"]?.intValue, batchesPerSecond: split["batches_per_s"]?.doubleValue,
-            lastRecordTime: split["last_record_time"]?.doubleValue,
-            loss: component("loss"), classification: component("classification"), localization: component("localization"),
-            errors: errors, nonfinite: split["nonfinite"]?.intValue ?? 0, lost: lost)
     }
 }
