@@ -1,12 +1,7 @@
 import Foundation
 import Logging
+import SystemPackage
 import ZeroMQ
-
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 
 /// The daemon's writer thread: snapshots to a JSON Lines file and a PUB socket every
 /// `snapshot_interval`, the state file every `state_interval`, and both once more at shutdown.
@@ -24,15 +19,18 @@ enum AggregatorWriter {
         settings: AggregatorSettings, aggregator: Aggregator, context: Context, stop: Latch<Void>,
         ready: Latch<String?>, logger: Logger
     ) {
-        var snapshotsFD: Int32 = -1
+        var snapshotsFile: FileDescriptor?
         if let path = settings.snapshotsPath {
-            snapshotsFD = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
-            guard snapshotsFD >= 0 else {
-                ready.open("cannot open the snapshots file \(path): \(String(cString: strerror(errno))). Check that its folder exists and is writable, or choose another with --snapshots.")
+            do {
+                snapshotsFile = try FileDescriptor.open(
+                    FilePath(path), .writeOnly, options: [.create, .append, .closeOnExec],
+                    permissions: FilePermissions(rawValue: 0o644))
+            } catch {
+                ready.open("cannot open the snapshots file \(path): \(error). Check that its folder exists and is writable, or choose another with --snapshots.")
                 return
             }
         }
-        defer { if snapshotsFD >= 0 { close(snapshotsFD) } }
+        defer { try? snapshotsFile?.close() }
         var publisher: Socket?
         if let endpoints = settings.publish {
             do {
@@ -49,7 +47,7 @@ enum AggregatorWriter {
         let stateFile = settings.statePath.map(AggregatorStateFile.init(path:))
         ready.open(nil)
 
-        let snapshotting = snapshotsFD >= 0 || publisher != nil
+        let snapshotting = snapshotsFile != nil || publisher != nil
         let snapshotEvery = settings.snapshotInterval / .seconds(1)
         let stateEvery = settings.stateInterval / .seconds(1)
         var nextSnapshot = Date().timeIntervalSince1970 + snapshotEvery
@@ -57,9 +55,12 @@ enum AggregatorWriter {
 
         func writeSnapshot(_ now: Double) {
             let line = aggregator.snapshot(at: now).jsonLine()
-            if snapshotsFD >= 0 {
-                if let reason = appendLine(line, to: snapshotsFD) {
-                    logger.error("cannot append to the snapshots file", metadata: ["path": "\(settings.snapshotsPath ?? "")", "error": "\(reason)"])
+            if let snapshotsFile {
+                do {
+                    // The line and its newline in one buffer, so readers never see half a line.
+                    _ = try snapshotsFile.writeAll(line + [UInt8(ascii: "\n")])
+                } catch {
+                    logger.error("cannot append to the snapshots file", metadata: ["path": "\(settings.snapshotsPath ?? "")", "error": "\(error)"])
                 }
             }
             if let publisher {
@@ -111,22 +112,5 @@ enum AggregatorWriter {
         var next = due + interval
         if next <= now { next = now + interval }
         return next
-    }
-
-    /// Appends `line` and a newline in one write, so readers never see half a line; returns the
-    /// reason on failure.
-    private static func appendLine(_ line: [UInt8], to fd: Int32) -> String? {
-        var bytes = line
-        bytes.append(UInt8(ascii: "\n"))
-        var offset = 0
-        while offset < bytes.count {
-            let written = bytes.withUnsafeBytes { buffer in write(fd, buffer.baseAddress.map { $0 + offset }, buffer.count - offset) }
-            if written < 0 {
-                if errno == EINTR { continue }
-                return String(cString: strerror(errno))
-            }
-            offset += written
-        }
-        return nil
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import SystemPackage
 
 #if canImport(Glibc)
 import Glibc
@@ -9,59 +10,53 @@ import Darwin
 /// Replaces a file's contents so that a reader, or the file after a crash, holds either the old
 /// contents or the new ones, never a mix: write a temporary file in the same folder, fsync it,
 /// rename it over the target, fsync the folder.
+///
+/// Files are opened, written and closed through swift-system; `fsync`, `rename` and `unlink`,
+/// which it does not wrap, are called directly.
 enum AtomicFile {
     /// Why the file could not be replaced: the step that failed and the system's reason.
     struct Failure: Error, Sendable {
         /// The step: "create", "write", "fsync" or "rename".
         var operation: String
-        /// `strerror` of the failure.
+        /// The system's description of the failure.
         var reason: String
     }
 
     /// Replaces the file at `path` with `bytes`.
     static func replace(_ path: String, with bytes: [UInt8]) throws(Failure) {
         let temporary = "\(path).tmp-\(getpid())"
-        let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-        guard fd >= 0 else { throw Failure(operation: "create", reason: Self.lastError()) }
-        var closed = false
-        defer {
-            if !closed { close(fd) }
+        let file: FileDescriptor
+        do {
+            file = try FileDescriptor.open(
+                FilePath(temporary), .writeOnly, options: [.create, .truncate, .closeOnExec],
+                permissions: FilePermissions(rawValue: 0o644))
+        } catch {
+            throw Failure(operation: "create", reason: "\(error)")
         }
-        var offset = 0
-        while offset < bytes.count {
-            let written = bytes.withUnsafeBytes { buffer in
-                write(fd, buffer.baseAddress.map { $0 + offset }, buffer.count - offset)
-            }
-            if written < 0 {
-                if errno == EINTR { continue }
-                let reason = Self.lastError()
-                unlink(temporary)
-                throw Failure(operation: "write", reason: reason)
-            }
-            offset += written
+        var failure: Failure?
+        do {
+            _ = try file.writeAll(bytes)
+        } catch {
+            failure = Failure(operation: "write", reason: "\(error)")
         }
-        guard fsync(fd) == 0 else {
-            let reason = Self.lastError()
+        if failure == nil, fsync(file.rawValue) != 0 {
+            failure = Failure(operation: "fsync", reason: "\(Errno(rawValue: errno))")
+        }
+        try? file.close()
+        if let failure {
             unlink(temporary)
-            throw Failure(operation: "fsync", reason: reason)
+            throw failure
         }
-        close(fd)
-        closed = true
         guard rename(temporary, path) == 0 else {
-            let reason = Self.lastError()
+            let reason = "\(Errno(rawValue: errno))"
             unlink(temporary)
             throw Failure(operation: "rename", reason: reason)
         }
         // The rename itself is durable only once the folder is synced.
         let folder = (path as NSString).deletingLastPathComponent
-        let folderFD = open(folder.isEmpty ? "." : folder, O_RDONLY | O_CLOEXEC)
-        if folderFD >= 0 {
-            _ = fsync(folderFD)
-            close(folderFD)
+        if let directory = try? FileDescriptor.open(FilePath(folder.isEmpty ? "." : folder), .readOnly, options: [.closeOnExec]) {
+            _ = fsync(directory.rawValue)
+            try? directory.close()
         }
-    }
-
-    private static func lastError() -> String {
-        String(cString: strerror(errno))
     }
 }
