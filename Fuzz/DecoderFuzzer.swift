@@ -14,6 +14,7 @@ import SSDLoss
 nonisolated(unsafe) private let workspace = LossWorkspace()
 private let processor = BatchProcessor(limits: WireLimits(maxMessageBytes: 1 << 20), sidecarID: "fuzz")
 
+/// libFuzzer's entry point: one input, always 0 (a failed check traps instead).
 @_cdecl("LLVMFuzzerTestOneInput")
 public func decoderFuzzerTestOneInput(_ data: UnsafeRawPointer?, _ size: Int) -> Int32 {
     let input = UnsafeRawBufferPointer(start: data, count: data == nil ? 0 : size)

@@ -40,6 +40,7 @@ extension AggregationParameters: Codable {
         case emaDecay = "ema_decay", window, reorderWindow = "reorder_window", maxKeys = "max_keys"
     }
 
+    /// Reads the settings; an absent key takes its default.
     public init(from decoder: any Decoder) throws {
         let container = try decoder.container(keyedBy: CodingKeys.self)
         let defaults = AggregationParameters()
@@ -50,6 +51,7 @@ extension AggregationParameters: Codable {
             maxKeys: try container.decodeIfPresent(Int.self, forKey: .maxKeys) ?? defaults.maxKeys)
     }
 
+    /// Writes the four settings.
     public func encode(to encoder: any Encoder) throws {
         var container = encoder.container(keyedBy: CodingKeys.self)
         try container.encode(finite: emaDecay, forKey: .emaDecay)

@@ -17,6 +17,7 @@ extension AggregatorSnapshot: Codable {
     /// The `kind` of a snapshot.
     static let kind = "stats"
 
+    /// Reads one from JSON; see the type's description for what may be missing.
     public init(from decoder: any Decoder) throws {
         let container = try decoder.container(keyedBy: CodingKeys.self)
         guard try container.decodeIfPresent(String.self, forKey: .kind) == Self.kind else {
@@ -33,6 +34,7 @@ extension AggregatorSnapshot: Codable {
         sources = try container.decodeIfPresent([SourceSnapshot].self, forKey: .sources) ?? []
     }
 
+    /// Writes it as JSON, every key present.
     public func encode(to encoder: any Encoder) throws {
         var container = encoder.container(keyedBy: CodingKeys.self)
         try container.encode(1, forKey: .v)
@@ -62,6 +64,7 @@ extension SplitSnapshot: Codable {
         case loss, classification, localization
     }
 
+    /// Reads one from JSON; see the type's description for what may be missing.
     public init(from decoder: any Decoder) throws {
         let container = try decoder.container(keyedBy: CodingKeys.self)
         run = try container.decode(String.self, forKey: .run)
@@ -86,6 +89,7 @@ extension SplitSnapshot: Codable {
         localization = try container.decodeIfPresent(ComponentSnapshot.self, forKey: .localization) ?? ComponentSnapshot()
     }
 
+    /// Writes it as JSON, every key present.
     public func encode(to encoder: any Encoder) throws {
         var container = encoder.container(keyedBy: CodingKeys.self)
         try container.encode(run, forKey: .run)
@@ -113,6 +117,7 @@ extension ComponentSnapshot: Codable {
         case mean, ema, window, last, min, max, epochMean = "epoch_mean", lastEpochMean = "last_epoch_mean"
     }
 
+    /// Reads one from JSON; see the type's description for what may be missing.
     public init(from decoder: any Decoder) throws {
         let container = try decoder.container(keyedBy: CodingKeys.self)
         self.init(
@@ -126,6 +131,7 @@ extension ComponentSnapshot: Codable {
             lastEpochMean: try container.decodeIfPresent(Double.self, forKey: .lastEpochMean))
     }
 
+    /// Writes it as JSON, every key present.
     public func encode(to encoder: any Encoder) throws {
         var container = encoder.container(keyedBy: CodingKeys.self)
         try container.encode(finite: mean, forKey: .mean)
@@ -144,6 +150,7 @@ extension SourceSnapshot: Codable {
         case run, source, highestSeq = "highest_seq", lost, duplicates, late, pending
     }
 
+    /// Reads one from JSON; see the type's description for what may be missing.
     public init(from decoder: any Decoder) throws {
         let container = try decoder.container(keyedBy: CodingKeys.self)
         run = try container.decode(String.self, forKey: .run)
@@ -155,6 +162,7 @@ extension SourceSnapshot: Codable {
         pending = try container.decodeIfPresent(Int.self, forKey: .pending) ?? 0
     }
 
+    /// Writes it as JSON, every key present.
     public func encode(to encoder: any Encoder) throws {
         var container = encoder.container(keyedBy: CodingKeys.self)
         try container.encode(run, forKey: .run)

@@ -87,6 +87,7 @@ public enum OutputError: Error, CustomStringConvertible, Sendable {
     /// Writing failed part way (disk full, closed pipe…).
     case writeFailed(path: String, reason: String)
 
+    /// A sentence saying what failed and what to change.
     public var description: String {
         switch self {
         case .cannotOpen(let path, let reason):

@@ -98,6 +98,7 @@ public enum SecurityError: Error, Sendable, Hashable, CustomStringConvertible {
     /// The file's content is not a key file.
     case malformed(path: String, reason: String)
 
+    /// A sentence saying what failed and what to change.
     public var description: String {
         switch self {
         case .exists(let path): "\(path) exists; lossd keygen does not overwrite keys (remove it, or choose another name)"

@@ -246,6 +246,7 @@ public enum SidecarError: Error, CustomStringConvertible, Sendable {
     /// The output could not be opened.
     case output(target: String, reason: String)
 
+    /// A sentence saying what failed and what to change.
     public var description: String {
         switch self {
         case .input(let endpoints, let reason):
