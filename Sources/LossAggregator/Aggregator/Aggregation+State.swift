@@ -86,7 +86,11 @@ private struct SavedState: Codable {
         invalid = aggregation.invalid
         overflow = aggregation.overflow
         splits = aggregation.splits.sorted { $0.key < $1.key }.map { SavedSplit(key: $0.key, statistics: $0.value) }
-        sources = aggregation.sources.sorted { $0.key < $1.key }.map { SavedSource(key: $0.key, $0.value) }
+        sources = aggregation.sources.sorted { $0.key < $1.key }.map { key, tracker in
+            SavedSource(
+                run: key.run, source: key.source, highest: tracker.highest, lost: tracker.lost,
+                duplicates: tracker.duplicates, late: tracker.late, pending: tracker.pending, lostSeqs: tracker.rememberedLost)
+        }
     }
 
     init(from decoder: any Decoder) throws {
@@ -159,17 +163,16 @@ private struct SavedSource: Codable {
         case run, source, highest, lost, duplicates, late, pending, lostSeqs = "lost_seqs"
     }
 
-    init(key: SourceKey, _ tracker: SequenceTracker) {
-        run = key.run
-        source = key.source
-        highest = tracker.highest
-        lost = tracker.lost
-        duplicates = tracker.duplicates
-        late = tracker.late
-        pending = tracker.pending
-        lostSeqs = tracker.rememberedLost
-    }
+    var key: SourceKey { SourceKey(run: run, source: source) }
 
+    func tracker(reorderWindow: Int) -> SequenceTracker {
+        SequenceTracker(
+            reorderWindow: reorderWindow, highest: highest, lost: lost, duplicates: duplicates, late: late,
+            pending: pending, rememberedLost: lostSeqs)
+    }
+}
+
+extension SavedSource {
     init(from decoder: any Decoder) throws {
         let container = try decoder.container(keyedBy: CodingKeys.self)
         run = try container.decode(String.self, forKey: .run)
@@ -183,14 +186,6 @@ private struct SavedSource: Codable {
         late = try container.decode(Int.self, forKey: .late)
         pending = try container.decode([Int].self, forKey: .pending)
         lostSeqs = try container.decode([Int].self, forKey: .lostSeqs)
-    }
-
-    var key: SourceKey { SourceKey(run: run, source: source) }
-
-    func tracker(reorderWindow: Int) -> SequenceTracker {
-        SequenceTracker(
-            reorderWindow: reorderWindow, highest: highest, lost: lost, duplicates: duplicates, late: late,
-            pending: pending, rememberedLost: lostSeqs)
     }
 }
 

@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import LossPipeline
 import SystemPackage
 import ZeroMQ
 
@@ -22,9 +23,7 @@ enum AggregatorWriter {
         var snapshotsFile: FileDescriptor?
         if let path = settings.snapshotsPath {
             do {
-                snapshotsFile = try FileDescriptor.open(
-                    FilePath(path), .writeOnly, options: [.create, .append, .closeOnExec],
-                    permissions: FilePermissions(rawValue: 0o644))
+                snapshotsFile = try .openForWriting(path, appending: true)
             } catch {
                 ready.open("cannot open the snapshots file \(path): \(error). Check that its folder exists and is writable, or choose another with --snapshots.")
                 return

@@ -1,4 +1,5 @@
 import Foundation
+import LossPipeline
 import SystemPackage
 
 #if canImport(Glibc)
@@ -27,9 +28,7 @@ enum AtomicFile {
         let temporary = "\(path).tmp-\(getpid())"
         let file: FileDescriptor
         do {
-            file = try FileDescriptor.open(
-                FilePath(temporary), .writeOnly, options: [.create, .truncate, .closeOnExec],
-                permissions: FilePermissions(rawValue: 0o644))
+            file = try .openForWriting(temporary)
         } catch {
             throw Failure(operation: "create", reason: "\(error)")
         }

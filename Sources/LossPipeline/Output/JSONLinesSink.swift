@@ -24,15 +24,11 @@ public final class JSONLinesSink: RecordSink {
     ///
     /// - Parameter flushEveryLine: Write each line at once rather than in blocks of 64 KiB.
     public convenience init(path: String, flushEveryLine: Bool = false) throws(OutputError) {
-        let file: FileDescriptor
         do {
-            file = try FileDescriptor.open(
-                FilePath(path), .writeOnly, options: [.create, .truncate, .closeOnExec],
-                permissions: FilePermissions(rawValue: 0o644))
+            self.init(file: try .openForWriting(path), owns: true, path: path, flushEveryLine: flushEveryLine)
         } catch {
             throw .cannotOpen(path: path, reason: "\(error)")
         }
-        self.init(file: file, owns: true, path: path, flushEveryLine: flushEveryLine)
     }
 
     private init(file: FileDescriptor, owns: Bool, path: String, flushEveryLine: Bool) {

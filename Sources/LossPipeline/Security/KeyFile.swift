@@ -70,9 +70,7 @@ public enum KeyFile {
     private static func create(_ path: String, contents: String, mode: mode_t) throws(SecurityError) {
         let file: FileDescriptor
         do {
-            file = try FileDescriptor.open(
-                FilePath(path), .writeOnly, options: [.create, .truncate, .closeOnExec],
-                permissions: FilePermissions(rawValue: CInterop.Mode(mode)))
+            file = try .openForWriting(path, permissions: FilePermissions(rawValue: CInterop.Mode(mode)))
         } catch {
             throw .unwritable(path: path, reason: "\(error)")
         }

@@ -7,7 +7,7 @@ public import ServiceLifecycle
 /// computed and its record written before ``run()`` returns. Signals are not this service's
 /// business: whoever runs the `ServiceGroup` turns them into a graceful shutdown (lossd does it
 /// in one place, which also exits at once on a second signal).
-public struct SidecarService: Service, CustomStringConvertible {
+public struct SidecarService: Service {
     /// The sidecar being run.
     public let sidecar: Sidecar
     private let logger: Logger
@@ -17,9 +17,6 @@ public struct SidecarService: Service, CustomStringConvertible {
         self.sidecar = sidecar
         self.logger = logger
     }
-
-    /// "SidecarService": how service-lifecycle's logs name it (rather than reflecting on its fields).
-    public var description: String { "SidecarService" }
 
     /// Runs the sidecar until a graceful shutdown or a cancellation, and the drain that follows.
     ///
@@ -34,4 +31,9 @@ public struct SidecarService: Service, CustomStringConvertible {
             sidecar.stop()
         }
     }
+}
+
+extension SidecarService: CustomStringConvertible {
+    /// "SidecarService": how service-lifecycle's logs name it (rather than reflecting on its fields).
+    public var description: String { "SidecarService" }
 }
