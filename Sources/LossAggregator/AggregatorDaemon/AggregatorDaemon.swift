@@ -71,6 +71,7 @@ public final class AggregatorDaemon: Sendable {
     ///
     /// - Throws: ``AggregatorError`` when the input cannot be bound or the snapshots file or the
     ///   publish socket cannot be opened. Failures after start are logged instead.
+    @available(*, noasync, message: "runBlocking() blocks its thread until the daemon stops; use `try await run()`")
     public func runBlocking() throws {
         let context = try sharedContext ?? Context()
         // CURVE: the authenticator must answer before the input binds, and outlive it.

@@ -72,6 +72,7 @@ public final class Sidecar: Sendable {
     ///
     /// - Throws: ``SidecarError`` when the input cannot be bound, the output cannot be opened or
     ///   the recording cannot be created. Failures after start are logged and counted instead.
+    @available(*, noasync, message: "runBlocking() blocks its thread until the sidecar stops; use `try await run()`")
     public func runBlocking() throws -> SidecarReport {
         let context = try sharedContext ?? Context()
         let settings = self.settings
