@@ -8,7 +8,7 @@ FUZZ_SECONDS ?= 30
 RELEASE_BIN := .build/release/lossd
 DEBUG_BIN := .build/debug/lossd
 
-.PHONY: help deps frameworks build release demo test test-swift test-python test-load fuzz bench sample screenshot clean
+.PHONY: help deps frameworks build release demo test test-swift test-python test-load lint format fuzz bench sample screenshot clean
 
 help: ## List the targets.
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -40,6 +40,12 @@ test-python: ## The Python tests (they run the debug lossd binary).
 
 test-load: ## The full-size load run and 2-minute soak (clients/python/tests/test_load.py, LOSSD_LOAD_FULL=1).
 	LOSSD_LOAD_FULL=1 LOSSD_BIN=$(abspath $(DEBUG_BIN)) $(PYTHON) -m pytest -q -s clients/python/tests/test_load.py
+
+lint: ## Check the Swift formatting (.swift-format, 120 columns) with the toolchain's swift-format.
+	@SWIFT=$(SWIFT) PYTHON=$(PYTHON) scripts/lint.sh lint
+
+format: ## Reformat the Swift sources in place with swift-format (.swift-format).
+	@SWIFT=$(SWIFT) scripts/lint.sh format
 
 fuzz: deps ## Build the libFuzzer targets and run each for FUZZ_SECONDS (default 30) seconds.
 	@FUZZ_SECONDS=$(FUZZ_SECONDS) PYTHON=$(PYTHON) scripts/fuzz.sh run

@@ -105,6 +105,7 @@ private func readAll(path: String, size: Int, access: RecordingReader.Access, ve
     }
 }
 
+/// libFuzzer's entry point: one input, always 0 (a failed check traps instead).
 @_cdecl("LLVMFuzzerTestOneInput")
 public func recordingFuzzerTestOneInput(_ data: UnsafeRawPointer?, _ size: Int) -> Int32 {
     let input = UnsafeRawBufferPointer(start: data, count: data == nil ? 0 : size)

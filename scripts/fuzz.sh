@@ -3,8 +3,10 @@
 #
 #   scripts/fuzz.sh [build|run] [decoder|recording ...]
 #
-# build: compiles each target with `swiftc -sanitize=fuzzer,address` (FUZZ_SANITIZERS overrides)
-#        together with the module sources it needs, into .build/fuzz/; skipped when up to date.
+# build: compiles SSDLoss and LossWire (which holds the whole per-batch path, BatchProcessor
+#        included) as static libraries, then each target against them, with
+#        `swiftc -sanitize=fuzzer,address` (FUZZ_SANITIZERS overrides), into .build/fuzz/;
+#        skipped when up to date.
 # run:   (the default) builds, writes the seeds (Fuzz/make_seeds.py), then runs each target for
 #        FUZZ_SECONDS seconds (default 30). New interesting inputs collect in .build/fuzz/corpus/TARGET;
 #        an input that crashes is written to Fuzz/crashers/TARGET/ (commit it: every later run, and
@@ -74,8 +76,7 @@ build() {
     library SSDLoss
     library LossWire "$out/lib/libSSDLoss.a" "$out/lib/libChecksums.a"
     local libs=("$out/lib/libLossWire.a" "$out/lib/libSSDLoss.a" "$out/lib/libChecksums.a" "$out/lib/libCCRC32C.a")
-    local decoder=(Fuzz/DecoderFuzzer.swift Fuzz/FuzzFraming.swift
-                   Sources/LossPipeline/Processing/BatchProcessor.swift Sources/LossPipeline/Processing/LossFailure.swift)
+    local decoder=(Fuzz/DecoderFuzzer.swift Fuzz/FuzzFraming.swift)
     if stale "$out/decoder-fuzzer" "${decoder[@]}" "${libs[@]}"; then
         echo "fuzz: linking decoder-fuzzer" >&2
         swiftc "${flags[@]}" -module-name DecoderFuzzer "${decoder[@]}" "${libs[@]}" -o "$out/decoder-fuzzer"

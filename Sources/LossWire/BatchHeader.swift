@@ -93,40 +93,11 @@ public struct BatchHeader: Sendable, Hashable {
         return parameters
     }
 
-    /// One tensor frame a header calls for.
-    public struct TensorFrame: Sendable, Hashable {
-        /// The tensor's name: `y_true`, `y_pred`, `labels`, `gt_offsets`, `scores` or `pred_offsets`.
-        public var name: String
-        /// The exact byte size the frame must have.
-        public var byteCount: Int
-
-        /// Creates a description of a frame.
-        public init(name: String, byteCount: Int) {
-            self.name = name
-            self.byteCount = byteCount
-        }
-    }
-
     /// The tensor frames this header calls for, in wire order after the header (frames 1, 2, …),
-    /// with their exact byte sizes; `nil` if a size overflows `Int`.
-    public func tensorFrames() -> [TensorFrame]? {
-        let width = dtype.byteWidth
-        guard let boxes = checkedProduct(shape.batch, shape.boxes) else { return nil }
-        switch layout {
-        case .keras:
-            let (entries, overflow) = shape.classes.addingReportingOverflow(12)
-            guard !overflow, let bytes = checkedProduct(boxes, entries, width) else { return nil }
-            return [TensorFrame(name: "y_true", byteCount: bytes), TensorFrame(name: "y_pred", byteCount: bytes)]
-        case .compact:
-            guard let labels = checkedProduct(boxes, 4),
-                let offsets = checkedProduct(boxes, 4, width),
-                let scores = checkedProduct(boxes, shape.classes, width)
-            else { return nil }
-            return [
-                TensorFrame(name: "labels", byteCount: labels), TensorFrame(name: "gt_offsets", byteCount: offsets),
-                TensorFrame(name: "scores", byteCount: scores), TensorFrame(name: "pred_offsets", byteCount: offsets),
-            ]
-        }
+    /// with their exact byte sizes (nil for a size that overflows `Int`): the layout table's
+    /// entries for this shape and dtype (``Layout/tensors(shape:dtype:)``).
+    public var tensors: [BatchTensor] {
+        layout.tensors(shape: shape, dtype: dtype)
     }
 
     /// The header as compact JSON, keys in protocol order; only present optional keys are written.
@@ -180,15 +151,4 @@ public struct BatchHeader: Sendable, Hashable {
         json.endObject()
         return json.bytes
     }
-}
-
-/// The product of `factors`, or `nil` if it overflows `Int`.
-func checkedProduct(_ factors: Int...) -> Int? {
-    var product = 1
-    for factor in factors {
-        let (result, overflow) = product.multipliedReportingOverflow(by: factor)
-        if overflow { return nil }
-        product = result
-    }
-    return product
 }

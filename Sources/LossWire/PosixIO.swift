@@ -4,7 +4,11 @@ import Glibc
 import Darwin
 #endif
 
-/// Thin wrappers over POSIX file calls that retry on EINTR and partial transfers.
+/// Thin wrappers over POSIX file calls that retry on EINTR and partial transfers, for the
+/// recording reader and writer.
+///
+/// Written by hand rather than with swift-system (which the modules above LossWire use) because
+/// LossWire depends on nothing but SSDLoss: the fuzzers compile it with `swiftc` alone.
 enum PosixIO {
     /// Writes all of `bytes`; returns `errno` on failure.
     static func writeAll(_ fd: Int32, _ bytes: UnsafeRawBufferPointer) -> Int32? {

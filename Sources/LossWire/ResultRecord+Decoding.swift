@@ -207,7 +207,7 @@ private struct RecordFields {
         return parameters
     }
 
-    private func errorRecord() throws(RecordDecodingError) -> ErrorRecord {
+    private func errorRecord() throws(RecordDecodingError) -> WireError {
         let codeName = try string("code")
         guard let code = ErrorCode(rawValue: codeName) else {
             throw RecordDecodingError(#"the record's "code" is "\#(codeName)", which this lossd does not know"#)
@@ -221,7 +221,7 @@ private struct RecordFields {
         case nil, .null?: details = nil
         default: throw mismatch("details", "an object")
         }
-        return ErrorRecord(code: code, message: try string("error"), labels: labels, details: details)
+        return WireError(code: code, message: try string("error"), labels: labels, details: details)
     }
 }
 

@@ -258,36 +258,12 @@ public struct MultiBoxLoss: Sendable {
     }
 
     /// Throws ``LossError/sizeMismatch(tensor:expectedBytes:actualBytes:)`` for the first tensor
-    /// whose byte count does not match the shape.
+    /// whose byte count does not match the layout table (``Layout/tensors(shape:dtype:)``).
     private static func checkSizes(_ input: LossInput, shape: BatchShape, dtype: ScalarType) throws(LossError) {
-        let width = dtype.byteWidth
-        switch input {
-        case .keras(let yTrue, let yPred):
-            let expected = product(shape.batch, shape.boxes, shape.kerasWidth, width)
-            try check("y_true", yTrue, expected)
-            try check("y_pred", yPred, expected)
-        case .compact(let labels, let gtOffsets, let scores, let predOffsets):
-            try check("labels", labels, product(shape.batch, shape.boxes, 4))
-            try check("gt_offsets", gtOffsets, product(shape.batch, shape.boxes, 4, width))
-            try check("scores", scores, product(shape.batch, shape.boxes, shape.classes, width))
-            try check("pred_offsets", predOffsets, product(shape.batch, shape.boxes, 4, width))
+        for (tensor, buffer) in zip(input.layout.tensors(shape: shape, dtype: dtype), input.buffers) {
+            guard buffer.count == tensor.byteCount else {
+                throw .sizeMismatch(tensor: tensor.name, expectedBytes: tensor.byteCount ?? .max, actualBytes: buffer.count)
+            }
         }
-    }
-
-    private static func check(_ tensor: String, _ buffer: UnsafeRawBufferPointer, _ expected: Int) throws(LossError) {
-        guard buffer.count == expected else {
-            throw .sizeMismatch(tensor: tensor, expectedBytes: expected, actualBytes: buffer.count)
-        }
-    }
-
-    /// The product of `factors`, or `Int.max` when it overflows.
-    private static func product(_ factors: Int...) -> Int {
-        var result = 1
-        for factor in factors {
-            let (value, overflow) = result.multipliedReportingOverflow(by: factor)
-            if overflow { return Int.max }
-            result = value
-        }
-        return result
     }
 }

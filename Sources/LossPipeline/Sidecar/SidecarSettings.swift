@@ -1,5 +1,5 @@
 public import Foundation
-import LossWire
+public import LossWire
 import SSDLoss
 public import ZeroMQ
 

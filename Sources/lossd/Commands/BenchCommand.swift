@@ -1,6 +1,8 @@
 import ArgumentParser
 import Foundation
+import LossBench
 import LossPipeline
+import LossSynthesis
 import SSDLoss
 
 /// `lossd bench`: the performance figures of the SPEC, as ratios to floors measured in the same run.

@@ -1,5 +1,6 @@
 public import ArgumentParser
 import Configuration
+import LossBench
 public import LossPipeline
 public import SSDLoss
 
