@@ -58,7 +58,8 @@ enum CompactLanePass {
                     // values as the contiguous tensor they are, not box by box with masks.
                     let firstBox = b &* shape.boxes
                     mark(
-                        F.self, scores, from: (firstBox &+ blockStart) &* classes, to: (firstBox &+ blockEnd) &* classes,
+                        F.self, scores, from: (firstBox &+ blockStart) &* classes,
+                        to: (firstBox &+ blockEnd) &* classes,
                         into: &rawMarks, scalar: &scalarMarks)
                 }
                 for n in blockStart..<blockEnd {
@@ -92,7 +93,8 @@ enum CompactLanePass {
                             rawMarks |= (prediction & rawMasks[chunk].exponent) &+ step
                             let values = F.float(prediction)
                             staged[chunk] = values
-                            top = lanewiseMax(top, floatLanes(bitLanes(values) & masks[chunk].classBits | masks[chunk].fill))
+                            top = lanewiseMax(
+                                top, floatLanes(bitLanes(values) & masks[chunk].classBits | masks[chunk].fill))
                         }
                     }
                     guard label >= 0 else { continue }

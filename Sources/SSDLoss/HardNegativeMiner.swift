@@ -6,8 +6,9 @@
 /// to its image's sum (they are kept whatever the later digits say), and keeps only the
 /// candidates equal to `d`; six rounds at most: O(n), no bad cases. When k is a small fraction
 /// of many negatives, a sample first rules out most of them in one cheap pass (see
-/// ``sampledCandidates(_:start:ends:k:)``), so the rounds see a few k candidates instead of n. Among losses equal to the
-/// k-th largest, those with the lowest flat index `b * N + n` are kept (the workspace holds
+/// ``sampledCandidates(_:start:ends:k:)``), so the rounds see a few k candidates instead of n.
+/// Among losses equal to the k-th largest, those with the lowest flat index `b * N + n` are kept
+/// (the workspace holds
 /// negatives in flat-index order, and every round keeps that order).
 enum HardNegativeMiner {
     /// `sum cl` of the `k` largest of the negatives in `entries`, ties to the lowest index.
@@ -50,9 +51,10 @@ enum HardNegativeMiner {
         var end = entries.upperBound
         let kth = withUnsafeMutablePointer(to: &kept) { sum in
             withUnsafeMutablePointer(to: &end) { end in
-                keep(workspace, values: values, start: entries.lowerBound,
-                     ends: UnsafeMutableBufferPointer(start: end, count: 1),
-                     k: k, sums: UnsafeMutableBufferPointer(start: sum, count: 1))
+                keep(
+                    workspace, values: values, start: entries.lowerBound,
+                    ends: UnsafeMutableBufferPointer(start: end, count: 1),
+                    k: k, sums: UnsafeMutableBufferPointer(start: sum, count: 1))
             }
         }
         return (kept, kth)
@@ -87,12 +89,14 @@ enum HardNegativeMiner {
         // Candidates: their entry indices and keys, compacted in place round after round.
         let keys = workspace.keys
         let indices = workspace.indices
-        var count = sampledCandidates(negativeLosses, indices: indices, start: start, ends: ends, k: k) ?? {
-            // Every entry is a candidate; segment ends count candidates, not entries.
-            for entry in start..<(start &+ total) { indices[entry &- start] = entry }
-            for segment in ends.indices { ends[segment] &-= start }
-            return total
-        }()
+        var count =
+            sampledCandidates(negativeLosses, indices: indices, start: start, ends: ends, k: k)
+            ?? {
+                // Every entry is a candidate; segment ends count candidates, not entries.
+                for entry in start..<(start &+ total) { indices[entry &- start] = entry }
+                for segment in ends.indices { ends[segment] &-= start }
+                return total
+            }()
         for candidate in 0..<count {
             keys[candidate] = orderKey(negativeLosses[indices[candidate]])
         }

@@ -75,7 +75,6 @@ enum Float32Lanes: LaneFormat {
         (base.loadUnaligned(fromByteOffset: element &* 4, as: SIMD4<UInt32>.self) & exponentBits) &+ exponentStep
     }
 
-
     @inline(__always)
     static func quad(_ base: UnsafeRawPointer, _ element: Int) -> SIMD4<Float> {
         base.loadUnaligned(fromByteOffset: element &* 4, as: SIMD4<Float>.self)
@@ -119,7 +118,6 @@ enum Float16Lanes: LaneFormat {
         return SIMD4<UInt32>(truncatingIfNeeded: (raw & exponentBits) &+ exponentStep) &<< 16
     }
 
-
     @inline(__always)
     static func quad(_ base: UnsafeRawPointer, _ element: Int) -> SIMD4<Float> {
         let raw = base.loadUnaligned(fromByteOffset: element &* 2, as: SIMD4<UInt16>.self)
@@ -149,7 +147,9 @@ enum BFloat16Lanes: LaneFormat {
     }
 
     @inline(__always)
-    static func float(_ raw: SIMD8<UInt16>) -> SIMD8<Float> { floatLanes(SIMD8<UInt32>(truncatingIfNeeded: raw) &<< 16) }
+    static func float(_ raw: SIMD8<UInt16>) -> SIMD8<Float> {
+        floatLanes(SIMD8<UInt32>(truncatingIfNeeded: raw) &<< 16)
+    }
 
     @inline(__always)
     static func isZero(_ raw: SIMD8<UInt16>) -> Bool { orOfLanes(raw) == 0 }
@@ -164,7 +164,6 @@ enum BFloat16Lanes: LaneFormat {
         let raw = base.loadUnaligned(fromByteOffset: element &* 2, as: SIMD4<UInt16>.self)
         return SIMD4<UInt32>(truncatingIfNeeded: (raw & exponentBits) &+ exponentStep) &<< 16
     }
-
 
     @inline(__always)
     static func quad(_ base: UnsafeRawPointer, _ element: Int) -> SIMD4<Float> {

@@ -94,7 +94,8 @@ enum LogitRefinement {
                     base = UnsafeRawPointer(tail)
                     row = 0
                 }
-                let (sum, addend) = SoftmaxLanes.lossTerms(format, base, row: row, target: 0, masks: masks, staged: staged)
+                let (sum, addend) = SoftmaxLanes.lossTerms(
+                    format, base, row: row, target: 0, masks: masks, staged: staged)
                 pending.append(sum, plus: addend, entry: entry)
             }
             groupStart = groupEnd

@@ -58,7 +58,9 @@ struct LogitEstimateTests {
     /// (some inside the estimate's undecided band), plus a few positives so that some negatives
     /// are mined.
     static func thresholdBatch() -> (KerasBatch, [Int32]) {
-        let offsets = [-0.5, -0.1, -0.05, -0.03, -0.02, -0.01, -0.003, -0.001, 0.001, 0.003, 0.01, 0.02, 0.03, 0.05, 0.1, 0.5]
+        let offsets = [
+            -0.5, -0.1, -0.05, -0.03, -0.02, -0.01, -0.003, -0.001, 0.001, 0.003, 0.01, 0.02, 0.03, 0.05, 0.1, 0.5,
+        ]
         let shape = BatchShape(batch: 1, boxes: offsets.count * 4 + 4, classes: 21)
         var batch = KerasBatch(shape: shape)
         var labels: [Int32] = []
@@ -72,7 +74,8 @@ struct LogitEstimateTests {
             if !positive {
                 // One competing class at the threshold's logit, shifted. (With two classes near
                 // it, whether their terms survive `1 + sum` depends on the order of summation.)
-                batch.yPred[batch.index(box: box, 1 + box % (shape.classes - 1))] = threshold + offsets[box % offsets.count]
+                batch.yPred[batch.index(box: box, 1 + box % (shape.classes - 1))] =
+                    threshold + offsets[box % offsets.count]
             }
         }
         batch.yPred = roundTrip(batch.yPred, through: .float32)
@@ -128,7 +131,8 @@ struct LogitEstimateTests {
         let (raw, labels) = Self.crowdedBatch(seed: seed)
         for dtype in LanePassTests.laneTypes {
             let batch = KerasBatch(
-                shape: raw.shape, yTrue: roundTrip(raw.yTrue, through: dtype), yPred: roundTrip(raw.yPred, through: dtype))
+                shape: raw.shape, yTrue: roundTrip(raw.yTrue, through: dtype),
+                yPred: roundTrip(raw.yPred, through: dtype))
             // The compact batch has no soft targets: it is built from the labels.
             let compact = CompactBatch(batch, labels: labels)
             var oneHot = batch
@@ -142,9 +146,13 @@ struct LogitEstimateTests {
                 LossParameters(negPosRatio: 0, nNegMin: 0, scores: .logits),
             ] {
                 let expected = try batch.loss(parameters, dtype: .float64)
-                #expect(agree(try batch.loss(parameters, dtype: dtype), expected, tolerance: 1e-6), "\(dtype) \(parameters)")
                 #expect(
-                    agree(try compact.loss(parameters, dtype: dtype), try oneHot.loss(parameters, dtype: .float64), tolerance: 1e-6),
+                    agree(try batch.loss(parameters, dtype: dtype), expected, tolerance: 1e-6), "\(dtype) \(parameters)"
+                )
+                #expect(
+                    agree(
+                        try compact.loss(parameters, dtype: dtype), try oneHot.loss(parameters, dtype: .float64),
+                        tolerance: 1e-6),
                     "\(dtype) \(parameters)")
             }
         }

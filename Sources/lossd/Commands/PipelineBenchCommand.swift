@@ -5,7 +5,6 @@ import LossPipeline
 import LossSynthesis
 import SSDLoss
 
-
 /// `lossd bench pipeline`: the sidecar against a bare PUSH → PULL of the same messages.
 struct PipelineBenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -53,7 +52,9 @@ struct PipelineBenchCommand: AsyncParsableCommand {
     var json = false
 
     func validate() throws {
-        guard messages >= 1, repetitions >= 1 else { throw ValidationError("--messages and --repeat must be at least 1.") }
+        guard messages >= 1, repetitions >= 1 else {
+            throw ValidationError("--messages and --repeat must be at least 1.")
+        }
         guard workers.allSatisfy({ $0 >= 1 }) else { throw ValidationError("--workers must be at least 1.") }
     }
 
@@ -62,10 +63,17 @@ struct PipelineBenchCommand: AsyncParsableCommand {
         for transport in transport {
             for workerCount in workers {
                 let spec = SyntheticBatchSpec(shape: shape, layout: layout, dtype: dtype, scores: scores)
-                let benchmark = PipelineBenchmark(spec: spec, transport: transport, messages: messages, workers: workerCount, repetitions: repetitions)
+                let benchmark = PipelineBenchmark(
+                    spec: spec, transport: transport, messages: messages, workers: workerCount, repetitions: repetitions
+                )
                 let result = try await benchmark.run()
                 guard result.records == messages else {
-                    throw ValidationError("the sidecar produced \(result.records) loss records for \(messages) batches; the run is not valid.")
+                    throw ValidationError(
+                        """
+                        the sidecar produced \(result.records) loss records for \(messages) batches; the run is not \
+                        valid.
+                        """
+                    )
                 }
                 if json { print(BenchReport.json(result)) }
                 results.append(result)
