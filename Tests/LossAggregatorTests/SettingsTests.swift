@@ -46,6 +46,7 @@ struct SettingsTests {
         #expect(aggregateFromFile.statePath == aggregateBuiltIn.statePath)
         #expect(aggregateFromFile.snapshotsPath == aggregateBuiltIn.snapshotsPath)
         #expect(aggregateFromFile.publish == aggregateBuiltIn.publish)
+        #expect(aggregateFromFile.tensorboardPath == aggregateBuiltIn.tensorboardPath)
         #expect(aggregateFromFile.snapshotInterval == aggregateBuiltIn.snapshotInterval)
         #expect(aggregateFromFile.stateInterval == aggregateBuiltIn.stateInterval)
         #expect(aggregateFromFile.parameters == aggregateBuiltIn.parameters)
@@ -70,7 +71,8 @@ struct SettingsTests {
             "serve": ["records_input"],
             "aggregate": [
                 "input", "http", "state", "snapshots", "publish", "snapshot_interval", "state_interval",
-                "ema_decay", "window", "reorder_window", "max_keys", "history_points",
+                "ema_decay", "window", "reorder_window", "max_keys", "history_points", "tensorboard", "step_timeout",
+                "open_steps", "step_history", "resume", "stream_idle", "max_streams",
             ],
             "log": ["level"],
         ]
