@@ -143,12 +143,7 @@ public struct BatchHeader: Sendable, Hashable {
         json.optionalInt("epoch", epoch)
         json.optionalInt("step", step)
         json.optionalInt("seq", seq)
-        if let stream {
-            json.key("stream")
-            json.string(stream)
-        }
-        json.optionalInt("rank", rank)
-        json.optionalInt("world_size", worldSize)
+        json.placement(stream: stream, rank: rank, worldSize: worldSize)
         if let profile {
             json.key("profile")
             json.string(profile.rawValue)

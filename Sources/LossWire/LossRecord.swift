@@ -117,12 +117,7 @@ public struct LossRecord: Sendable, Hashable {
         json.optionalInt("epoch", epoch)
         json.optionalInt("step", step)
         json.optionalInt("seq", seq)
-        if let stream {
-            json.key("stream")
-            json.string(stream)
-        }
-        json.optionalInt("rank", rank)
-        json.optionalInt("world_size", worldSize)
+        json.placement(stream: stream, rank: rank, worldSize: worldSize)
         json.key("batch")
         json.int(shape.batch)
         json.key("boxes")

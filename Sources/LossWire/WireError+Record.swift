@@ -20,12 +20,7 @@ extension WireError {
         json.optionalInt("epoch", labels.epoch)
         json.optionalInt("step", labels.step)
         json.optionalInt("seq", labels.seq)
-        if let stream = labels.stream {
-            json.key("stream")
-            json.string(stream)
-        }
-        json.optionalInt("rank", labels.rank)
-        json.optionalInt("world_size", labels.worldSize)
+        json.placement(stream: labels.stream, rank: labels.rank, worldSize: labels.worldSize)
         if let details {
             json.key("details")
             json.value(.object(details))
