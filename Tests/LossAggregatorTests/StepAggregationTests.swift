@@ -205,6 +205,39 @@ struct StepAggregationTests {
         #expect(split.stepCounts.replaced == 4)
     }
 
+    @Test("records of a rank's earlier stream that arrive after its new one (in flight at the restart) undo nothing")
+    func stragglersOfAnEarlierStream() throws {
+        var aggregation = Aggregation(startTime: 0)
+        // Rank 0's steps 8 and 9 are still in flight when the whole job is killed.
+        for step in 0..<8 { ingest(&aggregation, step: step) }
+        for step in 8..<10 { ingest(&aggregation, step: step, ranks: [1, 2, 3]) }
+        // The job resumes from step 6 in new processes; rank 0's old steps 8 and 9 arrive late,
+        // one while the new run is at step 7, the other once it has passed them.
+        let new: (Int) -> String = { "new\($0)" }
+        for step in 6..<8 { ingest(&aggregation, step: step, stream: new, scale: 2) }
+        // (The aggregator restarts from its state meanwhile: the streams the ranks left are kept.)
+        aggregation = try Aggregation(stateJSON: aggregation.stateJSON(savedAt: 11), parameters: aggregation.parameters)
+        ingest(&aggregation, step: 8, ranks: [0])
+        for step in 8..<12 { ingest(&aggregation, step: step, stream: new, scale: 2) }
+        ingest(&aggregation, step: 9, ranks: [0])
+        // A late record of the old stream from before the resume still counts for its step.
+        ingest(&aggregation, step: 5, ranks: [0])
+
+        let split = try split(aggregation)
+        #expect(split.steps.map(\.step) == Array(0..<12))
+        #expect(split.steps.allSatisfy { $0.status == .complete })
+        let replaced = Self.pooled(
+            Self.batches.map {
+                var b = $0; b.classificationSum *= 2; b.localizationSum *= 2; return b
+            }, profile: .keras
+        ).0
+        let original = Self.pooled(Self.batches, profile: .keras).0
+        #expect(split.steps.filter { $0.step >= 6 }.allSatisfy { isClose($0.pooled.loss, replaced) })
+        #expect(split.steps.filter { $0.step < 6 }.allSatisfy { isClose($0.pooled.loss, original) })
+        #expect(split.stepCounts.resumes == 4)
+        #expect(split.stepCounts.dropped == 2)
+    }
+
     @Test("with resume=keep the steps already recorded stay; later steps are recorded as usual")
     func keep() throws {
         var aggregation = Aggregation(parameters: AggregationParameters(resume: .keep), startTime: 0)

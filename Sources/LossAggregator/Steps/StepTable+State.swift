@@ -7,7 +7,7 @@ import SSDLoss
 ///
 /// ```json
 /// {"counters": {"complete": 3, …}, "tensorboard": {"written_through": 2, "dirty_from": null},
-///  "timelines": [{"rank": 0, "stream": "8c1f…", "highest": 2}, …],
+///  "timelines": [{"rank": 0, "stream": "8c1f…", "highest": 2, "earlier": [{"stream": "5e0a…", "from": 1}]}, …],
 ///  "entries": [{"step": 2, "status": "complete", "world_size": 2, "closed_at": …, "lost": 0, "errors": 0,
 ///               "ema": [raw_loss, raw_classification, raw_localization, power], "deadline": null,
 ///               "ranks": [{"rank": 0, "stream": …, "batch": 8, "loss": …, "classification": …,
@@ -26,7 +26,7 @@ extension StepTable: Codable {
         for step in saved { entries[step.step] = step.entry }
         var timelines: [Int: RankTimeline] = [:]
         for timeline in try container.decode([SavedTimeline].self, forKey: .timelines) {
-            timelines[timeline.rank] = RankTimeline(stream: timeline.stream, highest: timeline.highest)
+            timelines[timeline.rank] = timeline.timeline
         }
         var cursor =
             try container.decodeIfPresent(SavedCursor.self, forKey: .tensorboard)?.cursor ?? TensorBoardCursor()
@@ -46,9 +46,7 @@ extension StepTable: Codable {
         try container.encode(
             order.compactMap { step in entries[step].map { SavedStep(step: step, entry: $0) } }, forKey: .entries)
         try container.encode(
-            timelines.sorted { $0.key < $1.key }.map {
-                SavedTimeline(rank: $0.key, stream: $0.value.stream, highest: $0.value.highest)
-            }, forKey: .timelines)
+            timelines.sorted { $0.key < $1.key }.map { SavedTimeline(rank: $0.key, $0.value) }, forKey: .timelines)
         try container.encode(counters, forKey: .counters)
         try container.encode(SavedCursor(tensorBoard), forKey: .tensorboard)
     }
@@ -99,6 +97,26 @@ private struct SavedTimeline: Codable {
     var rank: Int
     var stream: String
     var highest: Int
+    /// The streams the rank left, with the step their successors took over from.
+    var earlier: [SavedHandover]?
+
+    init(rank: Int, _ timeline: StepTable.RankTimeline) {
+        self.rank = rank
+        stream = timeline.stream
+        highest = timeline.highest
+        earlier = timeline.earlier.isEmpty ? nil : timeline.earlier.map { SavedHandover(stream: $0.stream, from: $0.from) }
+    }
+
+    var timeline: StepTable.RankTimeline {
+        StepTable.RankTimeline(
+            stream: stream, highest: highest,
+            earlier: (earlier ?? []).map { StepTable.Handover(stream: $0.stream, from: $0.from) })
+    }
+}
+
+private struct SavedHandover: Codable {
+    var stream: String
+    var from: Int
 }
 
 /// One step: its status, what was kept when it closed, and its ranks' records.

@@ -15,7 +15,8 @@ import LossWire
 /// without records disappears (a whole job that resumes rewrites its history, as TensorBoard
 /// purges after a restart), a step that keeps other ranks' records waits for the rank's new one
 /// (a rank that restarts alone rewrites only its own part). With `keep`, the steps already
-/// recorded stay as they are.
+/// recorded stay as they are. Records of a stream the rank left that arrive late (they were in
+/// flight when it restarted) count only for steps below the one its successor took over from.
 ///
 /// Memory is bounded: at most `step_history` steps, and at most ``maxContributions`` rank records
 /// in all; the oldest steps go first. Cost per record: a few dictionary operations; closing a
@@ -41,12 +42,42 @@ struct StepTable: Sendable, Hashable {
     /// Rank records over every kept step.
     private(set) var contributionCount = 0
 
-    /// A rank's current stream.
+    /// A rank's current stream, and the streams it left.
     struct RankTimeline: Sendable, Hashable {
+        /// The most earlier streams remembered per rank.
+        static let maxEarlier = 8
+
         /// The stream of its latest records.
         var stream: String
         /// The highest step it recorded on that stream (or on the streams it continues).
         var highest: Int
+        /// Streams the rank left (the latest last), each with the step from which later streams
+        /// took over: records of one that arrive late (in flight when the rank restarted) count
+        /// below that step and are dropped from it on, instead of being taken for a resume.
+        var earlier: [Handover] = []
+
+        /// Leaves the current stream for `next`, whose records count from step `from` on.
+        mutating func hand(to next: String, from: Int, highest: Int) {
+            earlier.removeAll { $0.stream == next }
+            for index in earlier.indices { earlier[index].from = min(earlier[index].from, from) }
+            earlier.append(Handover(stream: stream, from: from))
+            if earlier.count > Self.maxEarlier { earlier.removeFirst(earlier.count - Self.maxEarlier) }
+            stream = next
+            self.highest = highest
+        }
+
+        /// The step from which `stream`'s records were taken over, when the rank left it.
+        func takenOver(_ stream: String) -> Int? {
+            earlier.last { $0.stream == stream }?.from
+        }
+    }
+
+    /// A stream a rank left, and the step from which later streams took over.
+    struct Handover: Sendable, Hashable {
+        /// The stream left.
+        var stream: String
+        /// Its records of this step and later ones are superseded.
+        var from: Int
     }
 
     /// Whether nothing was ever grouped here.
@@ -132,7 +163,8 @@ struct StepTable: Sendable, Hashable {
 
     /// Notes that `rank` sent `step` on `stream`, handling a resume; returns the stream to store
     /// (the timeline's own string when equal, so records share one copy), or nil when the
-    /// rank cannot be followed (too many ranks).
+    /// record is not grouped: the rank cannot be followed (too many ranks), or the record is a
+    /// late one of a stream the rank left, for a step its successor took over.
     private mutating func follow(rank: Int, stream: String, step: Int, context: CloseContext) -> String? {
         guard let timeline = timelines[rank] else {
             guard timelines.count < Self.maxRanks else { return nil }
@@ -143,18 +175,24 @@ struct StepTable: Sendable, Hashable {
             timelines[rank]?.highest = max(timeline.highest, step)
             return timeline.stream
         }
+        if let from = timeline.takenOver(stream) {
+            // A late record of a stream the rank left (in flight when it restarted): it still
+            // counts for a step below the one its successor took over from, never above.
+            return step < from ? stream : nil
+        }
         guard step <= timeline.highest else {
             // A new stream that goes on past everything the rank recorded: nothing to replace.
-            timelines[rank] = RankTimeline(stream: stream, highest: step)
+            timelines[rank]?.hand(to: stream, from: step, highest: step)
             return stream
         }
         counters.resumes += 1
         switch context.parameters.resume {
         case .replace:
             withdraw(rank: rank, from: step, keeping: stream, context: context)
-            timelines[rank] = RankTimeline(stream: stream, highest: step)
+            timelines[rank]?.hand(to: stream, from: step, highest: step)
         case .keep:
-            timelines[rank] = RankTimeline(stream: stream, highest: timeline.highest)
+            // The steps recorded stay; the new stream's records count from the next one on.
+            timelines[rank]?.hand(to: stream, from: timeline.highest + 1, highest: timeline.highest)
         }
         return stream
     }
