@@ -104,7 +104,8 @@ private struct SavedTimeline: Codable {
         self.rank = rank
         stream = timeline.stream
         highest = timeline.highest
-        earlier = timeline.earlier.isEmpty ? nil : timeline.earlier.map { SavedHandover(stream: $0.stream, from: $0.from) }
+        earlier =
+            timeline.earlier.isEmpty ? nil : timeline.earlier.map { SavedHandover(stream: $0.stream, from: $0.from) }
     }
 
     var timeline: StepTable.RankTimeline {
