@@ -47,6 +47,16 @@ struct StepAggregationTests {
         Batch(batch: 2, classificationSum: 3.0, localizationSum: 0.5, positives: 2, normalizer: 2),
     ]
 
+    /// `batches` with both sums multiplied by `factor`: what a resumed run sends for a step.
+    static func scaled(_ batches: [Batch], by factor: Double) -> [Batch] {
+        batches.map {
+            var batch = $0
+            batch.classificationSum *= factor
+            batch.localizationSum *= factor
+            return batch
+        }
+    }
+
     private func ingest(
         _ aggregation: inout Aggregation, step: Int, stream: (Int) -> String = { "s\($0)" }, batches: [Batch] = batches,
         ranks: [Int]? = nil, profile: LossProfile = .keras, alpha: Double = 1, at time: Double = 10, scale: Double = 1
@@ -170,11 +180,7 @@ struct StepAggregationTests {
         let split = try split(aggregation)
         #expect(split.steps.map(\.step) == Array(0..<10))
         #expect(split.steps.allSatisfy { $0.status == .complete })
-        let replaced = Self.pooled(
-            Self.batches.map {
-                var b = $0; b.classificationSum *= 2; b.localizationSum *= 2; return b
-            }, profile: .keras
-        ).0
+        let replaced = Self.pooled(Self.scaled(Self.batches, by: 2), profile: .keras).0
         let original = Self.pooled(Self.batches, profile: .keras).0
         #expect(split.steps.filter { $0.step >= 8 }.allSatisfy { isClose($0.pooled.loss, replaced) })
         #expect(split.steps.filter { $0.step < 8 }.allSatisfy { isClose($0.pooled.loss, original) })
@@ -192,8 +198,7 @@ struct StepAggregationTests {
         let split = try split(aggregation)
         #expect(split.steps.allSatisfy { $0.status == .complete } && split.stepCounts.resumes == 1)
         var latest = Self.batches
-        latest[2].classificationSum *= 3
-        latest[2].localizationSum *= 3
+        latest[2] = Self.scaled([latest[2]], by: 3)[0]
         #expect(
             split.steps.filter { $0.step >= 6 }.allSatisfy {
                 isClose($0.pooled.loss, Self.pooled(latest, profile: .keras).0)
@@ -226,11 +231,7 @@ struct StepAggregationTests {
         let split = try split(aggregation)
         #expect(split.steps.map(\.step) == Array(0..<12))
         #expect(split.steps.allSatisfy { $0.status == .complete })
-        let replaced = Self.pooled(
-            Self.batches.map {
-                var b = $0; b.classificationSum *= 2; b.localizationSum *= 2; return b
-            }, profile: .keras
-        ).0
+        let replaced = Self.pooled(Self.scaled(Self.batches, by: 2), profile: .keras).0
         let original = Self.pooled(Self.batches, profile: .keras).0
         #expect(split.steps.filter { $0.step >= 6 }.allSatisfy { isClose($0.pooled.loss, replaced) })
         #expect(split.steps.filter { $0.step < 6 }.allSatisfy { isClose($0.pooled.loss, original) })
