@@ -219,7 +219,6 @@ def test_job_killed_and_resumed_from_a_checkpoint(lossd_bin, start_sidecar, star
 
     elapsed = time.monotonic() - started
     print(f"\n4 ranks x 2 runs + 1 restart, {sent} batches, 2 sidecars, 1 aggregator: {elapsed:.1f} s")
-    assert elapsed < 240
 
 
 def test_two_default_clients_on_one_run_count_twice_the_batches(start_sidecar, start_aggregator, tmp_path):
