@@ -46,6 +46,7 @@ struct SettingsTests {
         #expect(aggregateFromFile.statePath == aggregateBuiltIn.statePath)
         #expect(aggregateFromFile.snapshotsPath == aggregateBuiltIn.snapshotsPath)
         #expect(aggregateFromFile.publish == aggregateBuiltIn.publish)
+        #expect(aggregateFromFile.tensorboardPath == aggregateBuiltIn.tensorboardPath)
         #expect(aggregateFromFile.snapshotInterval == aggregateBuiltIn.snapshotInterval)
         #expect(aggregateFromFile.stateInterval == aggregateBuiltIn.stateInterval)
         #expect(aggregateFromFile.parameters == aggregateBuiltIn.parameters)
@@ -70,7 +71,8 @@ struct SettingsTests {
             "serve": ["records_input"],
             "aggregate": [
                 "input", "http", "state", "snapshots", "publish", "snapshot_interval", "state_interval",
-                "ema_decay", "window", "reorder_window", "max_keys", "history_points",
+                "ema_decay", "window", "reorder_window", "max_keys", "history_points", "tensorboard", "step_timeout",
+                "open_steps", "step_history", "resume", "stream_idle", "max_streams",
             ],
             "log": ["level"],
         ]
@@ -117,6 +119,13 @@ struct SettingsTests {
             (["LOSSD_AGGREGATE_HISTORY_POINTS": "3"], "aggregate.history_points"),
             (["LOSSD_AGGREGATE_SNAPSHOT_INTERVAL": "0"], "aggregate.snapshot_interval"),
             (["LOSSD_AGGREGATE_STATE_INTERVAL": "soon"], "aggregate.state_interval"),
+            (["LOSSD_AGGREGATE_STEP_TIMEOUT": "0"], "aggregate.step_timeout"),
+            (["LOSSD_AGGREGATE_STEP_TIMEOUT": "never"], "aggregate.step_timeout"),
+            (["LOSSD_AGGREGATE_OPEN_STEPS": "0"], "aggregate.open_steps"),
+            (["LOSSD_AGGREGATE_STEP_HISTORY": "-5"], "aggregate.step_history"),
+            (["LOSSD_AGGREGATE_RESUME": "rewind"], "aggregate.resume"),
+            (["LOSSD_AGGREGATE_STREAM_IDLE": "0.5"], "aggregate.stream_idle"),
+            (["LOSSD_AGGREGATE_MAX_STREAMS": "0"], "aggregate.max_streams"),
         ])
     func invalidValues(environment: [String: String], key: String) async throws {
         let settings = try await SettingsReader.load(flags: [:], configFile: nil, environment: environment)
@@ -145,6 +154,27 @@ struct SettingsTests {
         #expect(aggregate.statePath == "/tmp/s.json")
         #expect(aggregate.snapshotInterval == .milliseconds(500))
         #expect(aggregate.parameters.reorderWindow == 1024)  // default
+    }
+
+    @Test("the step and stream settings: a resume policy names its choices; each is read from its key")
+    func stepSettings() async throws {
+        let settings = try await SettingsReader.load(
+            flags: ["aggregate.tensorboard": .string("runs/tb"), "aggregate.resume": .string("keep")], configFile: nil,
+            environment: [
+                "LOSSD_AGGREGATE_STEP_TIMEOUT": "2.5", "LOSSD_AGGREGATE_OPEN_STEPS": "8",
+                "LOSSD_AGGREGATE_STEP_HISTORY": "50", "LOSSD_AGGREGATE_STREAM_IDLE": "600",
+                "LOSSD_AGGREGATE_MAX_STREAMS": "16",
+            ])
+        let aggregate = try AggregatorSettings(reading: settings)
+        #expect(aggregate.tensorboardPath == "runs/tb")
+        #expect(
+            aggregate.parameters
+                == AggregationParameters(
+                    stepTimeout: 2.5, openSteps: 8, stepHistory: 50, resume: .keep, streamIdle: 600, maxStreams: 16))
+        let refused = try await SettingsReader.load(
+            flags: ["aggregate.resume": .string("rewind")], configFile: nil, environment: [:])
+        let error = try #require(throws: SettingsError.self) { try AggregatorSettings(reading: refused) }
+        #expect("\(error)".contains("expected one of replace, keep"), "\(error)")
     }
 
     @Test("HTTP addresses parse as host:port and [ipv6]:port")

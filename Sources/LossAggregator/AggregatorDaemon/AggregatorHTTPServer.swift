@@ -8,12 +8,13 @@ public import ServiceLifecycle
 /// | path | answer |
 /// | --- | --- |
 /// | `GET /metrics` | the Prometheus text format (``PrometheusExposition``) |
-/// | `GET /stats` | the same figures as one JSON object (``AggregatorSnapshot/jsonLine()``) |
+/// | `GET /stats` | the same figures as one JSON object (``AggregatorSnapshot/jsonLine()``); `?steps=N`: N steps |
 /// | `GET /healthz` | `ok`, while the server runs |
 /// | `GET /` | the dashboard (``DashboardPage``): charts per (run, split); `?refresh=N` every N s (5; 0 never) |
 ///
-/// Each request reads one snapshot of the ``Aggregator``; the receiver is held up only for the
-/// copy of its state.
+/// `/stats` lists the last 10 steps of each (run, split), or the last N with `?steps=N`. Each
+/// request reads one snapshot of the ``Aggregator``; the receiver is held up only for the copy of
+/// its state.
 public enum AggregatorHTTPServer {
     /// The Hummingbird application serving `aggregator` on `address`.
     ///
@@ -30,8 +31,9 @@ public enum AggregatorHTTPServer {
             let body = PrometheusExposition.render(aggregator.snapshot())
             return Self.response(body, contentType: PrometheusExposition.contentType)
         }
-        router.get("/stats") { _, _ -> Response in
-            var body = aggregator.snapshot().jsonLine()
+        router.get("/stats") { request, _ -> Response in
+            let steps = request.uri.queryParameters["steps"].flatMap { Int($0) }.map { max(0, $0) }
+            var body = aggregator.snapshot(steps: steps ?? SplitSnapshot.defaultStepCount).jsonLine()
             body.append(UInt8(ascii: "\n"))
             return Self.response(body, contentType: "application/json")
         }

@@ -13,6 +13,8 @@ public struct AggregatorSettings: Sendable {
     public var snapshotsPath: String?
     /// Where snapshots are published (a PUB socket, topic `stats`; a bare endpoint binds), or nil.
     public var publish: [Endpoint]?
+    /// The folder TensorBoard event files are written under (one folder per run and split), or nil.
+    public var tensorboardPath: String?
     /// How often a snapshot is written and published. Default 10 s.
     public var snapshotInterval: Duration
     /// How often the state is saved; a restart loses at most this much. Default 10 s.
@@ -33,6 +35,7 @@ public struct AggregatorSettings: Sendable {
         statePath: String? = nil,
         snapshotsPath: String? = nil,
         publish: [Endpoint]? = nil,
+        tensorboardPath: String? = nil,
         snapshotInterval: Duration = .seconds(10),
         stateInterval: Duration = .seconds(10),
         parameters: AggregationParameters = AggregationParameters(),
@@ -43,6 +46,7 @@ public struct AggregatorSettings: Sendable {
         self.statePath = statePath
         self.snapshotsPath = snapshotsPath
         self.publish = publish
+        self.tensorboardPath = tensorboardPath
         self.snapshotInterval = snapshotInterval
         self.stateInterval = stateInterval
         self.parameters = parameters
@@ -65,6 +69,7 @@ public struct AggregatorSettings: Sendable {
         statePath = try Self.path(settings, "aggregate.state")
         snapshotsPath = try Self.path(settings, "aggregate.snapshots")
         publish = try Self.endpoints(settings, "aggregate.publish", example: "@tcp://127.0.0.1:5557")
+        tensorboardPath = try Self.path(settings, "aggregate.tensorboard")
         snapshotInterval = try Self.seconds(settings, "aggregate.snapshot_interval", default: 10)
         stateInterval = try Self.seconds(settings, "aggregate.state_interval", default: 10)
         let builtIn = AggregationParameters()
@@ -83,7 +88,18 @@ public struct AggregatorSettings: Sendable {
             maxKeys: try settings.int("aggregate.max_keys", default: builtIn.maxKeys, in: 1...1_000_000),
             historyPoints: try settings.int(
                 "aggregate.history_points", default: builtIn.historyPoints, in: AggregationParameters.historyPointsRange
-            ))
+            ),
+            stepTimeout: try settings.double(
+                "aggregate.step_timeout", default: builtIn.stepTimeout, in: AggregationParameters.stepTimeoutRange),
+            openSteps: try settings.int(
+                "aggregate.open_steps", default: builtIn.openSteps, in: AggregationParameters.openStepsRange),
+            stepHistory: try settings.int(
+                "aggregate.step_history", default: builtIn.stepHistory, in: AggregationParameters.stepHistoryRange),
+            resume: try settings.choice("aggregate.resume", default: builtIn.resume),
+            streamIdle: try settings.double(
+                "aggregate.stream_idle", default: builtIn.streamIdle, in: AggregationParameters.streamIdleRange),
+            maxStreams: try settings.int(
+                "aggregate.max_streams", default: builtIn.maxStreams, in: AggregationParameters.maxStreamsRange))
         curve = try CurveSettings(reading: settings)
     }
 

@@ -25,6 +25,7 @@ struct ServeCommand: AsyncParsableCommand {
             Examples:
               lossd serve
               lossd serve --workers 2 --state state.json --snapshots stats.jsonl
+              lossd serve --tensorboard runs/          # then: tensorboard --logdir runs/
               lossd serve --input @tcp://0.0.0.0:5555 --records-input @tcp://0.0.0.0:5556
             """
     )

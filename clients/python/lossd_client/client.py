@@ -6,6 +6,7 @@ from typing import Any, List, Mapping, Optional
 
 import zmq
 
+from .launcher import Placement, default_source, detect_placement, new_stream_id
 from .wire import BatchEncoder, parse_endpoint
 
 
@@ -22,6 +23,13 @@ class LossClient:
     endpoint), ``@tcp://…`` binds. ``seq`` counts 0, 1, 2, … per client; ``run``, ``split`` and
     ``source`` label every batch and ``loss`` holds default loss overrides (``neg_pos_ratio``,
     ``n_neg_min``, ``alpha``, ``mining``) that a call's own ``loss`` argument extends.
+
+    Identity (docs/DISTRIBUTED.md): ``stream`` is drawn at random (64 bits, hex) for every client
+    unless given, so a process that restarts and counts its seqs from 0 again is a new stream,
+    never a duplicate. ``rank`` and ``world_size`` come from the launcher's environment (torchrun,
+    Horovod, Open MPI, ``TF_CONFIG``: :mod:`lossd_client.launcher`) unless given; with them the
+    aggregator puts the ranks' batches of one ``step`` together. ``source`` defaults to
+    ``host:rank`` when the rank is known, else ``host:pid``: unique per process.
     ``profile`` names the framework whose loss lossd computes (``keras``, ``torchvision``,
     ``mmdet``, ``ssd.pytorch``; docs/LOSSES.md); None leaves it to lossd's configuration.
 
@@ -42,7 +50,7 @@ class LossClient:
         endpoint: str = ">tcp://127.0.0.1:5555",
         run: str = "default",
         split: str = "train",
-        source: str = "",
+        source: Optional[str] = None,
         loss: Optional[Mapping[str, Any]] = None,
         sndhwm: int = 4,
         linger_ms: int = 5000,
@@ -52,8 +60,21 @@ class LossClient:
         curve_secret_key: Optional[Any] = None,
         send_timeout_ms: Optional[int] = None,
         profile: Optional[str] = None,
+        stream: Optional[str] = None,
+        rank: Optional[int] = None,
+        world_size: Optional[int] = None,
     ) -> None:
-        self._encoder = BatchEncoder(run=run, split=split, source=source, loss=loss, profile=profile)
+        placement: Optional[Placement] = None
+        if rank is None and world_size is None:
+            placement = detect_placement()
+            if placement is not None:
+                rank, world_size = placement.rank, placement.world_size
+        #: Where the launcher placed this process (None without a launcher or with explicit ranks).
+        self.placement = placement
+        self._encoder = BatchEncoder(
+            run=run, split=split, source=default_source(rank) if source is None else source, loss=loss,
+            profile=profile, stream=new_stream_id() if stream is None else stream, rank=rank,
+            world_size=world_size)
         endpoints = parse_endpoint(endpoint, bind_by_default=False)
         if sndhwm < 0:
             raise ValueError(f"sndhwm must be >= 0, not {sndhwm}")
@@ -103,6 +124,26 @@ class LossClient:
     def next_seq(self) -> int:
         """The ``seq`` the next batch will carry."""
         return self._encoder.next_seq
+
+    @property
+    def source(self) -> str:
+        """The ``source`` of every batch."""
+        return self._encoder.source
+
+    @property
+    def stream(self) -> str:
+        """This client's ``stream`` id."""
+        return self._encoder.stream
+
+    @property
+    def rank(self) -> Optional[int]:
+        """The ``rank`` of every batch, or None."""
+        return self._encoder.rank
+
+    @property
+    def world_size(self) -> Optional[int]:
+        """The ``world_size`` of every batch, or None."""
+        return self._encoder.world_size
 
     def _send(self, frames: List[Any]) -> None:
         if self.closed:
@@ -159,4 +200,6 @@ class LossClient:
         self.close()
 
     def __repr__(self) -> str:
-        return f"LossClient({self.endpoint!r}, run={self._encoder.run!r}, next_seq={self.next_seq})"
+        rank = f", rank={self.rank}/{self.world_size}" if self.rank is not None else ""
+        return (f"LossClient({self.endpoint!r}, run={self._encoder.run!r}, source={self.source!r}, "
+                f"stream={self.stream!r}{rank}, next_seq={self.next_seq})")

@@ -114,13 +114,15 @@ def test_seq_increments_and_failed_validation_does_not_use_one(pull):
 def test_client_sends_exact_bytes_over_zmq(pull):
     sock, endpoint = pull
     y_true, y_pred = keras_pair(batch=3, boxes=100, classes=21)
-    with LossClient(endpoint, run="exp", source="w1", loss={"n_neg_min": 4}, send_timeout_ms=TIMEOUT_MS) as client:
+    with LossClient(endpoint, run="exp", source="w1", loss={"n_neg_min": 4}, send_timeout_ms=TIMEOUT_MS,
+                    stream="w1-a", rank=0, world_size=1) as client:
         client.send(y_true, y_pred, step=3, epoch=1)
         frames = sock.recv_multipart()
     assert len(frames) == 3
     assert header_of(frames) == {
         "v": 1, "batch": 3, "boxes": 100, "classes": 21, "dtype": "float32", "layout": "keras", "run": "exp",
-        "split": "train", "source": "w1", "seq": 0, "epoch": 1, "step": 3, "loss": {"n_neg_min": 4}}
+        "split": "train", "source": "w1", "seq": 0, "epoch": 1, "step": 3, "loss": {"n_neg_min": 4},
+        "stream": "w1-a", "rank": 0, "world_size": 1}
     assert frames[1] == y_true.tobytes() and frames[2] == y_pred.tobytes()
 
 
