@@ -44,7 +44,13 @@ struct ServeCommand: AsyncParsableCommand {
     @OptionGroup(title: "Aggregator")
     var aggregate: AggregateOptions
 
-    @OptionGroup(title: "CURVE security")
+    @OptionGroup(title: "CURVE security, per socket")
+    var inputCurve: InputCurveOptions
+
+    @OptionGroup(title: "CURVE security, per socket")
+    var recordsCurve: RecordsInputCurveOptions
+
+    @OptionGroup(title: "CURVE security, every socket")
     var curve: CurveOptions
 
     @OptionGroup(title: "Loss defaults (a batch header's own settings win)")
@@ -57,6 +63,8 @@ struct ServeCommand: AsyncParsableCommand {
         var flags = sidecar.flagValues
             .merging(aggregate.flagValues) { first, _ in first }
             .merging(curve.flagValues) { first, _ in first }
+            .merging(inputCurve.flagValues(socket: "sidecar.input")) { first, _ in first }
+            .merging(recordsCurve.flagValues) { first, _ in first }
             .merging(loss.flagValues) { first, _ in first }
         if let recordsInput { flags["serve.records_input"] = .string(recordsInput) }
         let settings = try await common.loadSettings(flags: flags)
