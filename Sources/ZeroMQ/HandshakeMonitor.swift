@@ -52,20 +52,27 @@ public final class HandshakeMonitor: Sendable {
             }
             connected.open(nil)
             var correlator = Correlator(report: onFailure)
-            while !stopRequest.requested.load(ordering: .acquiring) {
-                let message: ReceivedMessage?
+            monitoring: while !stopRequest.requested.load(ordering: .acquiring) {
+                // Every event already queued is read, and each accepted peer's address with it,
+                // before any failure is reported (reports log, which takes time).
+                var events: [Correlator.Event] = []
                 do {
-                    message = try pair.receive(timeout: .milliseconds(100), maxFrames: 2)
+                    guard let first = try pair.receive(timeout: .milliseconds(100), maxFrames: 2) else {
+                        correlator.flush()
+                        continue
+                    }
+                    var next: ReceivedMessage? = first
+                    while let message = next {
+                        if let event = SocketEvent(message) { events.append(Correlator.Event(event)) }
+                        next = try pair.tryReceive(maxFrames: 2)
+                    }
                 } catch {
                     break
                 }
-                guard let message else {
-                    correlator.flush()
-                    continue
+                for event in events {
+                    if event.event.event == SocketEvent.monitorStopped { break monitoring }
+                    correlator.handle(event)
                 }
-                guard let event = SocketEvent(message) else { continue }
-                if event.event == SocketEvent.monitorStopped { break }
-                correlator.handle(event)
             }
             correlator.flush()
         }
@@ -92,10 +99,22 @@ public final class HandshakeMonitor: Sendable {
         /// A failure waiting for the disconnect event that names its descriptor.
         var pending: HandshakeFailure?
 
-        mutating func handle(_ event: SocketEvent) {
+        /// An event, with the peer's address of an accepted connection read as soon as it was received.
+        struct Event {
+            var event: SocketEvent
+            var acceptedPeer: String?
+
+            init(_ event: SocketEvent) {
+                self.event = event
+                acceptedPeer = event.event == SocketEvent.accepted ? PeerAddress.of(event.fileDescriptor) : nil
+            }
+        }
+
+        mutating func handle(_ resolved: Event) {
+            let event = resolved.event
             switch event.event {
             case SocketEvent.accepted:
-                accepted[event.fileDescriptor] = PeerAddress.of(event.fileDescriptor)
+                accepted[event.fileDescriptor] = resolved.acceptedPeer
             case SocketEvent.connected:
                 connected[event.fileDescriptor] = event.endpoint
             case SocketEvent.disconnected:

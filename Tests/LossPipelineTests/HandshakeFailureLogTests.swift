@@ -43,21 +43,23 @@ struct HandshakeFailureLogTests {
         log.record(
             HandshakeFailure(
                 reason: .cryptographic, side: .accepted, endpoint: "tcp://127.0.0.1:5555", peer: "10.0.0.8:1"))
-        // A port probe is not a failure worth a warning; a refusal is counted from the ZAP decision.
+        // A port probe (reset) is not a failure worth a warning, a client that hung up (orderly close)
+        // is; a refusal is counted from the ZAP decision.
         log.record(HandshakeFailure(reason: .closed(errno: 104), side: .accepted, endpoint: "x", peer: "10.0.0.9:2"))
+        log.record(HandshakeFailure(reason: .closed(errno: 32), side: .accepted, endpoint: "x", peer: "10.0.0.9:3"))
         log.record(HandshakeFailure(reason: .refused(statusCode: 400), side: .unknown, endpoint: "x", peer: nil))
         log.record(
             CurveAuthenticator.Decision(
                 domain: "sidecar.input", address: "10.0.0.6", mechanism: "CURVE", clientKey: pair.publicKey,
                 accepted: false))
-        #expect(log.counts == [.mechanism: 5, .serverKey: 1, .clientKey: 1, .protocol: 0])
-        #expect(log.total == 7)
+        #expect(log.counts == [.mechanism: 5, .serverKey: 1, .clientKey: 1, .closed: 1, .protocol: 0])
+        #expect(log.total == 8)
         let warnings = recorder.warnings
         #expect(warnings.count == 1)
         #expect(warnings.first?.contains("a plain client at 10.0.0.7:41000 failed the handshake") == true)
         #expect(warnings.first?.contains("sidecar.input requires CURVE") == true)
         log.flush()
-        #expect(recorder.warnings.last?.contains("6 more handshake failures on sidecar.input") == true)
+        #expect(recorder.warnings.last?.contains("7 more handshake failures on sidecar.input") == true)
         #expect(recorder.warnings.last?.contains("mechanism=5") == true)
     }
 

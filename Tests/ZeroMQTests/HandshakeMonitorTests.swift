@@ -150,20 +150,22 @@ struct HandshakeMonitorTests {
         var correlator = HandshakeMonitor.Correlator { failure in reported.withLock { $0.append(failure) } }
         let bound = "tcp://127.0.0.1:5555"
         let mismatch: UInt32 = 0x1100_0002  // ZMQ_PROTOCOL_ERROR_ZMTP_MECHANISM_MISMATCH
-        correlator.handle(SocketEvent(event: SocketEvent.accepted, value: UInt32(server), endpoint: bound))
-        correlator.handle(SocketEvent(event: SocketEvent.accepted, value: 999, endpoint: bound))
-        correlator.handle(SocketEvent(event: SocketEvent.handshakeFailedProtocol, value: mismatch, endpoint: bound))
+        correlator.handle(.init(SocketEvent(event: SocketEvent.accepted, value: UInt32(server), endpoint: bound)))
+        correlator.handle(.init(SocketEvent(event: SocketEvent.accepted, value: 999, endpoint: bound)))
+        correlator.handle(
+            .init(SocketEvent(event: SocketEvent.handshakeFailedProtocol, value: mismatch, endpoint: bound)))
         #expect(reported.withLock { $0 }.isEmpty, "reported before its disconnect named the connection")
-        correlator.handle(SocketEvent(event: SocketEvent.disconnected, value: UInt32(server), endpoint: bound))
+        correlator.handle(.init(SocketEvent(event: SocketEvent.disconnected, value: UInt32(server), endpoint: bound)))
         // A refusal is reported at once; a failure whose disconnect never comes, without a peer.
-        correlator.handle(SocketEvent(event: SocketEvent.handshakeFailedAuth, value: 400, endpoint: bound))
-        correlator.handle(SocketEvent(event: SocketEvent.handshakeFailedNoDetail, value: 104, endpoint: bound))
+        correlator.handle(.init(SocketEvent(event: SocketEvent.handshakeFailedAuth, value: 400, endpoint: bound)))
+        correlator.handle(.init(SocketEvent(event: SocketEvent.handshakeFailedNoDetail, value: 104, endpoint: bound)))
         correlator.flush()
         // A connection this socket made is named by the address it dialled.
-        correlator.handle(SocketEvent(event: SocketEvent.connected, value: 7, endpoint: "tcp://10.0.0.10:5556"))
+        correlator.handle(.init(SocketEvent(event: SocketEvent.connected, value: 7, endpoint: "tcp://10.0.0.10:5556")))
         correlator.handle(
-            SocketEvent(event: SocketEvent.handshakeFailedNoDetail, value: 32, endpoint: "tcp://10.0.0.10:5556"))
-        correlator.handle(SocketEvent(event: SocketEvent.disconnected, value: 7, endpoint: "tcp://10.0.0.10:5556"))
+            .init(SocketEvent(event: SocketEvent.handshakeFailedNoDetail, value: 32, endpoint: "tcp://10.0.0.10:5556")))
+        correlator.handle(
+            .init(SocketEvent(event: SocketEvent.disconnected, value: 7, endpoint: "tcp://10.0.0.10:5556")))
         let failures = reported.withLock { $0 }
         #expect(
             failures == [

@@ -2,6 +2,12 @@ public import Logging
 import Synchronization
 public import ZeroMQ
 
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// Why a handshake failed, as lossd counts it: the `reason` label of
 /// `lossd_handshake_failures_total`.
 public enum HandshakeFailureReason: String, CaseIterable, Sendable, Hashable {
@@ -11,8 +17,9 @@ public enum HandshakeFailureReason: String, CaseIterable, Sendable, Hashable {
     case serverKey = "server_key"
     /// The server does not allow the client's public key.
     case clientKey = "client_key"
-    /// The server closed the connection during the handshake (counted by clients only: a server
-    /// sees the same from port probes and health checks, and logs those at debug level).
+    /// The peer closed the connection during the handshake. A client counts every such close; a
+    /// server counts an orderly close (the client read the server's greeting, then hung up: it
+    /// found the mismatch first) and logs a reset (a port probe that read nothing) at debug level.
     case closed
     /// Another ZMTP or ZAP protocol error.
     case `protocol`
@@ -71,9 +78,7 @@ public final class HandshakeFailureLog: Sendable {
     }
 
     /// The reasons this socket counts, in the order metrics list them.
-    public var reasons: [HandshakeFailureReason] {
-        role == .server ? HandshakeFailureReason.allCases.filter { $0 != .closed } : HandshakeFailureReason.allCases
-    }
+    public var reasons: [HandshakeFailureReason] { HandshakeFailureReason.allCases }
 
     /// The failures counted so far, by reason (every reason of ``reasons``, zeros included).
     public var counts: [HandshakeFailureReason: Int] {
@@ -94,11 +99,21 @@ public final class HandshakeFailureLog: Sendable {
         switch (asServer, failure.reason) {
         case (true, .refused):
             return  // the authenticator's decision, which names the key, is recorded instead
-        case (true, .closed(let code)):
+        case (true, .closed(let code)) where code != EPIPE:
             logger.debug(
                 "a connection to \(socket) closed before its handshake completed",
                 metadata: ["peer": "\(peer)", "errno": "\(code)"])
             return
+        case (true, .closed):
+            reason = .closed
+            sentence =
+                security.usesCurve
+                ? "a client at \(peer) hung up during the handshake: it is probably plain, and \(socket) requires CURVE"
+                : "a client at \(peer) hung up during the handshake: it probably uses CURVE, and \(socket) is plain"
+            hint =
+                security.usesCurve
+                ? "give the client this socket's public key (LossClient(curve_server_key=…), --output-server-key)"
+                : "give \(socket) a key pair (\(flag("key-file"))), or make the client plain"
         case (true, .mechanismMismatch):
             reason = .mechanism
             if security.usesCurve {

@@ -1,6 +1,7 @@
 """Python client for lossd: send SSD loss batches, receive records, write .lossrec recordings."""
 
 from .client import LossClient
+from .handshake import HandshakeError, HandshakeWarning
 from .keys import read_key_pair, read_public_key
 from .recording import MAGIC, MAGIC_V2, RecordingError, Recorder, crc32c, read_recording
 from .sink import ResultSink
@@ -8,6 +9,8 @@ from .wire import PROTOCOL_VERSION, BatchEncoder, build_header, parse_endpoint
 
 __all__ = [
     "LossClient",
+    "HandshakeError",
+    "HandshakeWarning",
     "Recorder",
     "RecordingError",
     "ResultSink",
