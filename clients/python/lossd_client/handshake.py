@@ -112,7 +112,7 @@ class HandshakeWatch:
                 warnings.warn(self.problem, HandshakeWarning, stacklevel=2)
 
     def _cause(self, event: int, value: int, endpoint: str) -> str:
-        where = f"lossd: the handshake with {endpoint} failed {self._consecutive} time(s); no batch is delivered"
+        where = f"lossd: handshakes with {endpoint} fail ({self._consecutive} so far) and no batch is delivered"
         if event == zmq.EVENT_HANDSHAKE_FAILED_AUTH:
             return (f"{where}: the server refused this client's CURVE key (status {value}). Add its public key "
                     f"({self.public_key}) to the server's allowed clients (--input-allowed-clients), or give the "
