@@ -55,12 +55,32 @@ struct HandshakeFailureLogTests {
         #expect(log.counts == [.mechanism: 5, .serverKey: 1, .clientKey: 1, .closed: 1, .protocol: 0])
         #expect(log.total == 8)
         let warnings = recorder.warnings
-        #expect(warnings.count == 1)
+        #expect(warnings.count == 2)  // the first mismatch, and the first hang-up of its host
         #expect(warnings.first?.contains("a plain client at 10.0.0.7:41000 failed the handshake") == true)
         #expect(warnings.first?.contains("sidecar.input requires CURVE") == true)
+        #expect(warnings.last?.contains("a client at 10.0.0.9:3 hung up during the handshake") == true)
         log.flush()
-        #expect(recorder.warnings.last?.contains("7 more handshake failures on sidecar.input") == true)
+        #expect(recorder.warnings.last?.contains("6 more handshake failures on sidecar.input") == true)
         #expect(recorder.warnings.last?.contains("mechanism=5") == true)
+    }
+
+    @Test("a client that hangs up is counted every time and warned about once per host and period")
+    func hangUps() {
+        let (log, recorder) = log(role: .server, security: .plain)
+        for port in 1...3 {
+            log.record(
+                HandshakeFailure(reason: .closed(errno: 32), side: .accepted, endpoint: "x", peer: "10.0.0.5:\(port)"))
+        }
+        log.record(HandshakeFailure(reason: .closed(errno: 32), side: .accepted, endpoint: "x", peer: "10.0.0.6:1"))
+        log.record(HandshakeFailure(reason: .closed(errno: 104), side: .accepted, endpoint: "x", peer: "10.0.0.7:1"))
+        #expect(log.counts[.closed] == 4)
+        let warnings = recorder.warnings
+        #expect(warnings.count == 2)
+        #expect(
+            warnings.first?.contains("a client at 10.0.0.5:1 hung up during the handshake: it probably uses CURVE")
+                == true)
+        #expect(warnings.first?.contains("(or it only probed the port)") == true)
+        #expect(warnings.last?.contains("10.0.0.6:1") == true)
     }
 
     @Test("a failure without an address does not use up the period of those with one")

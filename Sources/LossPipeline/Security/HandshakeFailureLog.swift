@@ -35,8 +35,10 @@ public enum HandshakeFailureReason: String, CaseIterable, Sendable, Hashable {
 /// peer address could not be read (the connection was gone before the monitor saw it) does not
 /// use up its period: the next one with an address is logged in full too.
 ///
-/// Thread-safe: the monitor's and the authenticator's threads write, status lines and
-/// `/metrics` read.
+/// A client that hangs up during a server's handshake is ambiguous: a client that found a CURVE
+/// mismatch before the server did, or a port probe (a TCP health check) that closed gracefully.
+/// It is counted (``HandshakeFailureReason/closed``) but warned about once per peer host per
+/// hour only; a probe that resets its connection is logged at debug level and not counted.
 public final class HandshakeFailureLog: Sendable {
     /// Which end of its connections the socket is, in the CURVE handshake.
     public enum Role: Sendable, Hashable {
@@ -55,6 +57,7 @@ public final class HandshakeFailureLog: Sendable {
     public let security: SocketSecurity
     private let logger: Logger
     private let period: Duration
+    private let hangUpPeriod: Duration
     private let state = Mutex(State())
 
     private struct State {
@@ -62,19 +65,26 @@ public final class HandshakeFailureLog: Sendable {
         /// When the current period started, for failures with a peer address (true) and without.
         var periodStart: [Bool: ContinuousClock.Instant] = [:]
         var suppressed = 0
+        /// When a hang-up of each peer host was last warned about (at most 1024 hosts remembered).
+        var hangUpsWarned: [String: ContinuousClock.Instant] = [:]
     }
 
     /// A log for `socket`.
     ///
-    /// - Parameter period: At most one failure per period is logged in full.
+    /// - Parameters:
+    ///   - period: At most one failure per period is logged in full.
+    ///   - hangUpPeriod: At most one hang-up during a server's handshake per peer host and period
+    ///     is logged at warning level.
     public init(
-        socket: String, role: Role, security: SocketSecurity, logger: Logger, period: Duration = .seconds(10)
+        socket: String, role: Role, security: SocketSecurity, logger: Logger, period: Duration = .seconds(10),
+        hangUpPeriod: Duration = .seconds(3600)
     ) {
         self.socket = socket
         self.role = role
         self.security = security
         self.logger = logger
         self.period = period
+        self.hangUpPeriod = hangUpPeriod
     }
 
     /// The reasons this socket counts, in the order metrics list them.
@@ -105,15 +115,18 @@ public final class HandshakeFailureLog: Sendable {
                 metadata: ["peer": "\(peer)", "errno": "\(code)"])
             return
         case (true, .closed):
-            reason = .closed
-            sentence =
+            let sentence =
                 security.usesCurve
                 ? "a client at \(peer) hung up during the handshake: it is probably plain, and \(socket) requires CURVE"
                 : "a client at \(peer) hung up during the handshake: it probably uses CURVE, and \(socket) is plain"
-            hint =
+            let hint =
                 security.usesCurve
                 ? "give the client this socket's public key (LossClient(curve_server_key=…), --output-server-key)"
                 : "give \(socket) a key pair (\(flag("key-file"))), or make the client plain"
+            countHangUp(
+                host: failure.peer.map(Self.host(of:)), sentence: sentence + " (or it only probed the port)",
+                metadata: ["peer": "\(peer)", "reason": "closed", "hint": "\(hint)"])
+            return
         case (true, .mechanismMismatch):
             reason = .mechanism
             if security.usesCurve {
@@ -188,6 +201,38 @@ public final class HandshakeFailureLog: Sendable {
                 "peer": "\(decision.address)", "client_key": "\(decision.clientKey)", "reason": "client_key",
                 "hint": "add the client's .pub file to \(flag("allowed-clients")) if it should send",
             ])
+    }
+
+    /// Counts a client's hang-up during the handshake, and warns about it once per host and
+    /// ``hangUpPeriod`` (a health checker probes the same port again and again).
+    private func countHangUp(host: String?, sentence: String, metadata: Logger.Metadata) {
+        let now = ContinuousClock.now
+        let period = hangUpPeriod
+        let key = host ?? ""
+        let warn = state.withLock { state -> Bool in
+            state.counts[.closed, default: 0] += 1
+            if let last = state.hangUpsWarned[key], last.duration(to: now) < period { return false }
+            if state.hangUpsWarned.count >= 1024, let oldest = state.hangUpsWarned.min(by: { $0.value < $1.value }) {
+                state.hangUpsWarned.removeValue(forKey: oldest.key)
+            }
+            state.hangUpsWarned[key] = now
+            return true
+        }
+        var metadata = metadata
+        metadata["socket"] = "\(socket)"
+        if warn {
+            logger.warning("handshake failed: \(sentence)", metadata: metadata)
+        } else {
+            logger.debug("handshake failed: \(sentence)", metadata: metadata)
+        }
+    }
+
+    /// The host part of `host:port` or `[host]:port`.
+    static func host(of address: String) -> String {
+        guard let colon = address.lastIndex(of: ":") else { return address }
+        var host = address[..<colon]
+        if host.first == "[" && host.last == "]" { host = host.dropFirst().dropLast() }
+        return String(host)
     }
 
     /// Logs how many failures were not logged one by one, if any.
