@@ -18,7 +18,10 @@ import Synchronization
 /// connection came in. A connection that fails faster than that (a mechanism mismatch is found in
 /// the greeting, a few round trips after the connection opens) is already closed by then and is
 /// reported without an address: measured with plain clients in another process against a CURVE
-/// input on a busy two-core machine, 37 of 42 failures named their peer.
+/// input on a busy two-core machine, 37 of 42 failures named their peer. Its descriptor may even
+/// belong to another connection by then: an address read from a descriptor that a later
+/// connection took over, or whose local port is not the socket's, is dropped rather than name the
+/// wrong peer.
 ///
 /// Create it on the thread that owns the socket, before the socket binds or connects;
 /// ``stop()`` it after closing the socket (or at any time: closing the socket also ends it).
@@ -69,7 +72,7 @@ public final class HandshakeMonitor: Sendable {
                 } catch {
                     break
                 }
-                for event in events {
+                for event in Correlator.withoutReusedDescriptors(events) {
                     if event.event.event == SocketEvent.monitorStopped { break monitoring }
                     correlator.handle(event)
                 }
@@ -106,8 +109,30 @@ public final class HandshakeMonitor: Sendable {
 
             init(_ event: SocketEvent) {
                 self.event = event
-                acceptedPeer = event.event == SocketEvent.accepted ? PeerAddress.of(event.fileDescriptor) : nil
+                acceptedPeer =
+                    event.event == SocketEvent.accepted
+                    ? PeerAddress.ofAccepted(event.fileDescriptor, at: event.endpoint) : nil
             }
+        }
+
+        /// `events` (in the order libzmq queued them), without the peer addresses that were read
+        /// from a descriptor a later connection had already taken over.
+        ///
+        /// A connection that fails fast is closed before the monitor reads its accepted event, and
+        /// the next connection accepted gets the same descriptor: the address read for the first
+        /// is then the second's. Its accepted event is queued behind, so it is among the events
+        /// read in the same pass; when it gives the same address (no two live connections share
+        /// one), the earlier address is dropped rather than name the wrong peer.
+        static func withoutReusedDescriptors(_ events: [Event]) -> [Event] {
+            var events = events
+            var later: [Int32: String] = [:]
+            for index in events.indices.reversed() where events[index].event.event == SocketEvent.accepted {
+                let descriptor = events[index].event.fileDescriptor
+                let peer = events[index].acceptedPeer
+                if let peer, later[descriptor] == peer { events[index].acceptedPeer = nil }
+                later[descriptor] = peer
+            }
+            return events
         }
 
         mutating func handle(_ resolved: Event) {

@@ -141,14 +141,14 @@ struct HandshakeMonitorTests {
 
     @Test("a failure is matched with the accepted connection its disconnect names, and so with its peer")
     func correlation() throws {
-        let (server, client, clientPort) = try tcpConnection()
+        let (server, client, clientPort, serverPort) = try tcpConnection()
         defer {
             close(server)
             close(client)
         }
         let reported = Mutex<[HandshakeFailure]>([])
         var correlator = HandshakeMonitor.Correlator { failure in reported.withLock { $0.append(failure) } }
-        let bound = "tcp://127.0.0.1:5555"
+        let bound = "tcp://127.0.0.1:\(serverPort)"
         let mismatch: UInt32 = 0x1100_0002  // ZMQ_PROTOCOL_ERROR_ZMTP_MECHANISM_MISMATCH
         correlator.handle(.init(SocketEvent(event: SocketEvent.accepted, value: UInt32(server), endpoint: bound)))
         correlator.handle(.init(SocketEvent(event: SocketEvent.accepted, value: 999, endpoint: bound)))
@@ -179,8 +179,55 @@ struct HandshakeMonitorTests {
             ])
     }
 
-    /// An accepted TCP connection on loopback: (the accepted descriptor, the client's, the client's port).
-    private func tcpConnection() throws -> (Int32, Int32, UInt16) {
+    @Test("a peer is read only from a descriptor accepted at the socket's port")
+    func peerOfAcceptedDescriptor() throws {
+        let (server, client, clientPort, serverPort) = try tcpConnection()
+        defer { close(client) }
+        #expect(PeerAddress.ofAccepted(server, at: "tcp://127.0.0.1:\(serverPort)") == "127.0.0.1:\(clientPort)")
+        // The descriptor now belongs to another socket of the process (an HTTP connection).
+        let otherPort = serverPort == 1 ? 2 : serverPort - 1
+        #expect(PeerAddress.ofAccepted(server, at: "tcp://127.0.0.1:\(otherPort)") == nil)
+        // An endpoint without a port (ipc) is not checked.
+        #expect(PeerAddress.ofAccepted(server, at: "ipc:///tmp/x") == "127.0.0.1:\(clientPort)")
+        close(server)
+        #expect(PeerAddress.ofAccepted(server, at: "tcp://127.0.0.1:\(serverPort)") == nil)
+    }
+
+    @Test("an address read after the descriptor went to a later connection is dropped, not misattributed")
+    func reusedDescriptor() {
+        let bound = "tcp://127.0.0.1:5555"
+        func accepted(_ descriptor: UInt32, _ peer: String?) -> HandshakeMonitor.Correlator.Event {
+            var event = HandshakeMonitor.Correlator.Event(
+                SocketEvent(event: SocketEvent.accepted, value: descriptor, endpoint: bound))
+            event.acceptedPeer = peer
+            return event
+        }
+        let mismatch: UInt32 = 0x1100_0002  // ZMQ_PROTOCOL_ERROR_ZMTP_MECHANISM_MISMATCH
+        // Connection A (descriptor 12) failed and closed before its accepted event was read;
+        // connection B took descriptor 12, so both reads gave B's address.
+        let events: [HandshakeMonitor.Correlator.Event] = [
+            accepted(12, "10.0.0.22:40000"),
+            accepted(13, "10.0.0.23:40000"),
+            .init(SocketEvent(event: SocketEvent.handshakeFailedProtocol, value: mismatch, endpoint: bound)),
+            .init(SocketEvent(event: SocketEvent.disconnected, value: 12, endpoint: bound)),
+            accepted(12, "10.0.0.22:40000"),
+            accepted(14, nil),
+            accepted(14, "10.0.0.24:40000"),
+        ]
+        let resolved = HandshakeMonitor.Correlator.withoutReusedDescriptors(events)
+        #expect(resolved.map(\.acceptedPeer) == [nil, "10.0.0.23:40000", nil, nil, "10.0.0.22:40000", nil, "10.0.0.24:40000"])
+        let reported = Mutex<[HandshakeFailure]>([])
+        var correlator = HandshakeMonitor.Correlator { failure in reported.withLock { $0.append(failure) } }
+        for event in resolved { correlator.handle(event) }
+        #expect(
+            reported.withLock { $0 } == [
+                HandshakeFailure(reason: .mechanismMismatch, side: .accepted, endpoint: bound, peer: nil)
+            ])
+    }
+
+    /// An accepted TCP connection on loopback: (the accepted descriptor, the client's, the client's
+    /// port, the listener's port).
+    private func tcpConnection() throws -> (Int32, Int32, UInt16, UInt16) {
         let listener = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         defer { close(listener) }
         var address = sockaddr_in()
@@ -209,7 +256,7 @@ struct HandshakeMonitorTests {
                 try #require(getsockname(client, raw, &localLength) == 0)
             }
         }
-        return (server, client, UInt16(bigEndian: local.sin_port))
+        return (server, client, UInt16(bigEndian: local.sin_port), UInt16(bigEndian: address.sin_port))
     }
 
     @Test("a monitor can only publish on inproc")
