@@ -11,7 +11,7 @@ import re
 import shlex
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Tuple
 
 FENCE = re.compile(r"^```(\w*)\s*$")
 HEADING = re.compile(r"^(#{1,6})\s+(.*?)\s*$")
@@ -60,6 +60,31 @@ def section_blocks(document: Path, heading: str, subsections: bool = True) -> Li
     if level is None:
         raise LookupError(f"{document.name} has no section headed {heading!r}")
     return blocks
+
+
+def headed_blocks(document: Path) -> List[Tuple[List[str], Block]]:
+    """Every fenced block of ``document``, each with the headings it is under (outermost first)."""
+    found: List[Tuple[List[str], Block]] = []
+    headings: List[Tuple[int, str]] = []
+    fence: Optional[str] = None
+    body: List[str] = []
+    for line in document.read_text().splitlines():
+        if fence is not None:
+            if line.strip() == "```":
+                found.append(([text for _, text in headings], Block(fence, "\n".join(body))))
+                fence, body = None, []
+            else:
+                body.append(line)
+            continue
+        opening = FENCE.match(line)
+        if opening:
+            fence = opening.group(1)
+            continue
+        match = HEADING.match(line)
+        if match:
+            depth = len(match.group(1))
+            headings = [(d, text) for d, text in headings if d < depth] + [(depth, match.group(2))]
+    return found
 
 
 @dataclass

@@ -2,7 +2,8 @@
 
 The commands are read from the documents (doc_recipes.py): docs/SECURITY.md's **Keys** and **A
 deployment across hosts**, README's **Scaling out to many hosts**, docs/OPERATIONS.md's
-**Running it**. Each host is a network namespace (netns.py) holding the address the commands name
+**Running it** and **Large batches** (RECIPES); a lossd daemon started in any other section of
+docs/SECURITY.md or docs/OPERATIONS.md fails a test until its section is run too. Each host is a network namespace (netns.py) holding the address the commands name
 (10.0.0.10 is the aggregation host, 10.0.0.21 a training host), with its own loopback and its own
 ``/var``; a command that binds no routable address gets a host of its own. ``lossd`` is the
 binary under test (LOSSD_BIN), found on PATH as the documents call it. Key files are shared
@@ -14,7 +15,9 @@ sidecar's input runs, as written, beside that sidecar (a loopback input) or on a
 test's so that each trainer is counted apart (a HandshakeWarning makes the trainer fail). What
 the document leaves to the reader is supplied the same way for every recipe: a sidecar no code
 dials gets the test's trainer (with the keys its input asks for), and an aggregator with no
-sidecar in its recipe gets a plain ``lossd sidecar``. The aggregator must count exactly the
+sidecar in its recipe gets a plain ``lossd sidecar``, and sidecars with no aggregator get a plain
+``lossd aggregate`` where their output points. An ``export`` line holds for the commands after it
+(and must be in their environment). The aggregator must count exactly the
 batches sent, and every process must end with no handshake failure. ``curl`` commands are run on
 the aggregation host once the batches are in."""
 
@@ -36,7 +39,7 @@ from typing import Dict, List, Optional, Tuple
 import pytest
 
 import netns
-from doc_recipes import Command, python_blocks, section_blocks, shell_commands
+from doc_recipes import ASSIGNMENT, Command, headed_blocks, python_blocks, section_blocks, shell_commands
 from lossd_testkit import repo_root
 
 BATCHES = 3
@@ -88,6 +91,16 @@ class Daemon:
     host: netns.Host
     process: subprocess.Popen
     stderr_path: Path
+    exports: List[Command] = field(default_factory=list)
+
+    def check_exports(self) -> None:
+        """The variables the recipe exported before the command are in the daemon's environment
+        (by name: glibc rewrites GLIBC_TUNABLES in place once it has read it)."""
+        names = {entry.split(b"=", 1)[0] for entry in Path(f"/proc/{self.process.pid}/environ").read_bytes().split(b"\0")}
+        for export in self.exports:
+            for assignment in export.program[1:]:
+                assert assignment.split("=", 1)[0].encode() in names, (
+                    f"`{export.text}` is not in effect for `{self.command.text}` on {self.host}")
 
     def stderr(self) -> str:
         return self.stderr_path.read_text(errors="replace")
@@ -149,11 +162,14 @@ class Recipe:
                 (var / Path(path).relative_to("/var")).parent.mkdir(parents=True, exist_ok=True)
         return var
 
-    def script(self, host: netns.Host, command: Command) -> str:
-        """The shell line that runs ``command`` as written in ``host``, with the host's /var."""
+    def script(self, host: netns.Host, command: Command, exports: List[Command]) -> str:
+        """The shell line that runs ``command`` as written in ``host``, with the host's /var, after
+        the recipe's ``export`` lines that precede it."""
         text = re.sub(r"^((?:[A-Za-z_][A-Za-z0-9_]*=\S*\s+)*)lossd\b", r"\1exec lossd", command.text)
         var = self.var_directory(host, command)
-        return f"mount --bind {shlex.quote(str(var))} /var && cd {shlex.quote(str(self.work))} && {text}"
+        steps = [f"mount --bind {shlex.quote(str(var))} /var", f"cd {shlex.quote(str(self.work))}"]
+        steps += [export.text for export in exports] + [text]
+        return " && ".join(steps)
 
     def run_once(self, command: Command) -> subprocess.CompletedProcess:
         """A command that ends by itself (lossd keygen), run as written in the working directory."""
@@ -162,13 +178,14 @@ class Recipe:
         assert done.returncode == 0, f"`{command.text}` failed ({done.returncode}):\n{done.stderr}"
         return done
 
-    def start(self, host: netns.Host, command: Command) -> Daemon:
+    def start(self, host: netns.Host, command: Command, exports: Optional[List[Command]] = None) -> Daemon:
         index = len(self.daemons)
+        exports = exports or []
         stderr_path = self.work / f"{index}-{host.name}-{command.subcommand}.stderr"
         with open(stderr_path, "wb") as stderr, open(self.work / f"{index}.stdout", "wb") as stdout:
-            process = host.popen(["sh", "-c", self.script(host, command)], env=self.environment,
+            process = host.popen(["sh", "-c", self.script(host, command, exports)], env=self.environment,
                                  stdout=stdout, stderr=stderr)
-        daemon = Daemon(command, host, process, stderr_path)
+        daemon = Daemon(command, host, process, stderr_path, exports)
         self.daemons.append(daemon)
         if command.subcommand in ("aggregate", "serve"):
             daemon.wait_for_log("HTTP listening")
@@ -235,20 +252,36 @@ def run_recipe(recipe: Recipe, commands: List[Command], snippets: List[str], sid
     aggregators = [c for c in commands if c.subcommand == "aggregate"]
     sidecars = [c for c in commands if c.subcommand == "sidecar"]
     checks = [c for c in commands if c.program and c.program[0] == "curl"]
+    # An `export` line holds for the commands after it, as in one shell session.
+    exports: Dict[int, List[Command]] = {}
+    exported: List[Command] = []
     for command in commands:
-        if not command.is_lossd and command not in checks:
+        exports[id(command)] = list(exported)
+        if command.program and command.program[0] == "export":
+            assert all(ASSIGNMENT.match(word) for word in command.program[1:]), f"`{command.text}`"
+            exported.append(command)
+        elif not command.is_lossd and command not in checks:
             assert command.program and command.program[0] in TRAINER_LAUNCHERS, (
                 f"the recipe runner does not know how to run `{command.text}`: teach test_doc_recipes.py, or "
-                "keep the recipe's commands to lossd, curl and trainer launchers (which the runner's trainers "
-                "stand in for)")
+                "keep the recipe's commands to lossd, export, curl and trainer launchers (which the runner's "
+                "trainers stand in for)")
             recipe.notes.append(f"stood in for: {command.text}")
-    assert len(aggregators) == 1, f"a recipe has one aggregator, not {len(aggregators)}"
+    assert len(aggregators) <= 1, f"a recipe has one aggregator, not {len(aggregators)}"
+    assert aggregators or sidecars, "a recipe runs an aggregator or sidecars"
     for command in one_shot:
         recipe.run_once(command)
 
-    aggregator_command = aggregators[0]
+    if aggregators:
+        aggregator_command = aggregators[0]
+    else:
+        # Sidecars alone: a plain aggregator takes their records where their output points.
+        output = sidecars[0].option("--output") or ">tcp://127.0.0.1:5556"
+        address, port = re.match(r">?tcp://([\d.]+):(\d+)$", output).groups()
+        aggregator_command = Command(f"lossd aggregate --input @tcp://{address}:{port}")
+        recipe.notes.append(f"supplied: {aggregator_command.text}")
     aggregator_address = (bound_addresses(aggregator_command) or [None])[0]
-    aggregator = recipe.start(recipe.host_for(aggregator_address, "aggregation"), aggregator_command)
+    aggregator = recipe.start(recipe.host_for(aggregator_address, "aggregation"), aggregator_command,
+                              exports.get(id(aggregator_command)))
 
     if not sidecars:
         # The recipe is the aggregator alone: a plain sidecar feeds it, on its host when its input
@@ -266,11 +299,18 @@ def run_recipe(recipe: Recipe, commands: List[Command], snippets: List[str], sid
         sidecars_to_start = []
         for index, command in enumerate(sidecars):
             bound = bound_addresses(command)
+            output = command.option("--output") or ">tcp://127.0.0.1:5556"
+            if not bound and ipaddress.ip_address(re.search(r"tcp://([\d.]+):", output).group(1)).is_loopback:
+                # Its sink is on its own host: beside the aggregator, once.
+                sidecars_to_start.append((aggregator.host, command))
+                continue
             copies = 1 if bound else sidecar_copies
             for copy in range(copies):
                 name = f"training-{index}-{copy}"
                 sidecars_to_start.append((recipe.host_for(bound[0] if bound else None, name), command))
-    started = [recipe.start(host, command) for host, command in sidecars_to_start]
+    started = [recipe.start(host, command, exports.get(id(command))) for host, command in sidecars_to_start]
+    for daemon in [aggregator, *started]:
+        daemon.check_exports()
 
     for daemon in started:
         endpoint = input_endpoint(daemon.command)
@@ -379,9 +419,39 @@ def test_operations_recipes_deliver_every_batch(recipe, text):
     assert any(note.startswith("checked: curl") for note in run.notes)
 
 
+def test_operations_large_batches_recipe_delivers_every_batch(recipe):
+    """docs/OPERATIONS.md's glibc tuning for large batches: the export holds for the sidecar, whose
+    records reach an aggregator where its output points."""
+    commands = shell_commands(section_blocks(document("docs/OPERATIONS.md"), LARGE_BATCHES))
+    run = recipe(commands)
+    run_recipe(run, commands, [])
+    assert any(note.startswith("supplied: lossd aggregate") for note in run.notes), run.notes
+
+
+LARGE_BATCHES = "Large batches: let glibc reuse receive buffers"
+# The sections whose commands the tests above run, by document.
+RECIPES = {
+    "docs/SECURITY.md": ("Keys", "A deployment across hosts"),
+    "README.md": ("Scaling out to many hosts",),
+    "docs/OPERATIONS.md": ("Running it", LARGE_BATCHES),
+}
+
+
 def test_the_recipe_sections_exist_and_hold_commands():
     """A renamed heading or a recipe turned into prose would silently run nothing: fail instead."""
-    for name, heading in (("docs/SECURITY.md", "Keys"), ("docs/SECURITY.md", "A deployment across hosts"),
-                          ("README.md", "Scaling out to many hosts"), ("docs/OPERATIONS.md", "Running it")):
-        commands = shell_commands(section_blocks(document(name), heading))
-        assert any(c.is_lossd for c in commands), f"{name} § {heading} has no lossd command"
+    for name, headings in RECIPES.items():
+        for heading in headings:
+            commands = shell_commands(section_blocks(document(name), heading))
+            assert any(c.is_lossd for c in commands), f"{name} § {heading} has no lossd command"
+
+
+@pytest.mark.parametrize("name", ["docs/SECURITY.md", "docs/OPERATIONS.md"])
+def test_every_daemon_command_of_the_deployment_documents_is_in_a_tested_recipe(name):
+    """A lossd daemon started anywhere in docs/SECURITY.md or docs/OPERATIONS.md belongs to a
+    section the tests above run: a recipe added elsewhere fails here until it is tested."""
+    untested = []
+    for headings, block in headed_blocks(document(name)):
+        daemons = [c.text for c in shell_commands([block]) if c.subcommand in ("aggregate", "sidecar", "serve")]
+        if daemons and not set(headings) & set(RECIPES[name]):
+            untested.append(f"§ {' › '.join(headings)}: {daemons}")
+    assert not untested, f"{name} has recipes no test runs (add their section to RECIPES):\n" + "\n".join(untested)
