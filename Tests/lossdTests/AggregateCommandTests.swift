@@ -181,6 +181,21 @@ struct AggregateCommandTests {
         #expect(check.output.contains("SUCCESS"), "\(check.output)")
     }
 
+    @Test("Config/alerts.yml fires as its unit tests in Tests/Fixtures/alerts say (promtool test rules)")
+    func alertRuleTests() async throws {
+        guard let promtool = TestEnvironment.program("promtool") else {
+            Issue.record("promtool is not installed: run scripts/install-deps.sh")
+            return
+        }
+        let folder = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("Fixtures/alerts")
+        let tests = try FileManager.default.contentsOfDirectory(atPath: folder.path)
+            .filter { $0.hasSuffix(".test.yml") }.sorted().map { folder.appendingPathComponent($0).path }
+        try #require(!tests.isEmpty, "no promtool tests in \(folder.path)")
+        let check = try await TestEnvironment.run(promtool, ["test", "rules"] + tests)
+        #expect(check.status == 0, "\(check.output)")
+    }
+
     @Test("SIGTERM saves the state and a restart serves the same statistics; gaps count as lost at shutdown")
     func restart() async throws {
         let folder = try TestEnvironment.folder()
