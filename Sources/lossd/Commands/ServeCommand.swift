@@ -26,6 +26,14 @@ struct ServeCommand: AsyncParsableCommand {
               lossd serve
               lossd serve --workers 2 --state state.json --snapshots stats.jsonl
               lossd serve --input @tcp://0.0.0.0:5555 --records-input @tcp://0.0.0.0:5556
+
+            CURVE (docs/SECURITY.md), per socket: --input-key-file for the trainers' \
+            connections, --records-input-key-file for other sidecars'; --key-file for both:
+              lossd serve --input @tcp://10.0.0.21:5555 \\
+                --input-key-file serve.key --input-allowed-clients trainer.pub
+            A peer that fails a handshake is logged (warning) with its address and the likely \
+            cause, and counted in the last line and in /metrics as \
+            lossd_handshake_failures_total{socket="sidecar.input" or "serve.records_input",reason=...}.
             """
     )
 

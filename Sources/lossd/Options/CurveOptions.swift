@@ -11,8 +11,8 @@ struct CurveOptions: ParsableArguments {
             "This process's CURVE key pair for all sockets (a .key file, lossd keygen): every input requires CURVE.",
             discussion:
                 """
-                The output uses it too once --output-server-key names the sink. To encrypt one socket only, use \
-                --input-key-file or --output-key-file instead (docs/SECURITY.md).
+                A sidecar's output uses it too once --output-server-key names the sink. To encrypt one socket \
+                only, use its own flag instead (--input-key-file, --output-key-file; docs/SECURITY.md).
                 """
         ))
     var keyFile: String?
