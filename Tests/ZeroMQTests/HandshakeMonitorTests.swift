@@ -215,7 +215,10 @@ struct HandshakeMonitorTests {
             accepted(14, "10.0.0.24:40000"),
         ]
         let resolved = HandshakeMonitor.Correlator.withoutReusedDescriptors(events)
-        #expect(resolved.map(\.acceptedPeer) == [nil, "10.0.0.23:40000", nil, nil, "10.0.0.22:40000", nil, "10.0.0.24:40000"])
+        #expect(
+            resolved.map(\.acceptedPeer) == [
+                nil, "10.0.0.23:40000", nil, nil, "10.0.0.22:40000", nil, "10.0.0.24:40000",
+            ])
         let reported = Mutex<[HandshakeFailure]>([])
         var correlator = HandshakeMonitor.Correlator { failure in reported.withLock { $0.append(failure) } }
         for event in resolved { correlator.handle(event) }
