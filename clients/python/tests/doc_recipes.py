@@ -25,53 +25,18 @@ class Block:
     text: str
 
 
-def section_blocks(document: Path, heading: str, subsections: bool = True) -> List[Block]:
-    """The fenced blocks under the heading whose text is ``heading``, up to the next heading of the
-    same or a higher level; with ``subsections``, those under deeper headings too."""
-    blocks: List[Block] = []
-    level: Optional[int] = None
-    inside = False
-    fence: Optional[str] = None
-    body: List[str] = []
-    for line in document.read_text().splitlines():
-        if fence is not None:
-            if line.strip() == "```":
-                if inside:
-                    blocks.append(Block(fence, "\n".join(body)))
-                fence, body = None, []
-            else:
-                body.append(line)
-            continue
-        opening = FENCE.match(line)
-        if opening:
-            fence = opening.group(1)
-            continue
-        match = HEADING.match(line)
-        if not match:
-            continue
-        depth, text = len(match.group(1)), match.group(2)
-        if level is None:
-            if text == heading:
-                level, inside = depth, True
-        elif depth <= level:
-            break
-        else:
-            inside = subsections
-    if level is None:
-        raise LookupError(f"{document.name} has no section headed {heading!r}")
-    return blocks
-
-
-def headed_blocks(document: Path) -> List[Tuple[List[str], Block]]:
-    """Every fenced block of ``document``, each with the headings it is under (outermost first)."""
-    found: List[Tuple[List[str], Block]] = []
+def _walk(document: Path) -> Tuple[List[Tuple[List[Tuple[int, str]], Block]], List[str]]:
+    """Every fenced block with the headings it is under (level and text, outermost first), and
+    every heading's text."""
+    found: List[Tuple[List[Tuple[int, str]], Block]] = []
+    every: List[str] = []
     headings: List[Tuple[int, str]] = []
     fence: Optional[str] = None
     body: List[str] = []
     for line in document.read_text().splitlines():
         if fence is not None:
             if line.strip() == "```":
-                found.append(([text for _, text in headings], Block(fence, "\n".join(body))))
+                found.append((list(headings), Block(fence, "\n".join(body))))
                 fence, body = None, []
             else:
                 body.append(line)
@@ -84,7 +49,23 @@ def headed_blocks(document: Path) -> List[Tuple[List[str], Block]]:
         if match:
             depth = len(match.group(1))
             headings = [(d, text) for d, text in headings if d < depth] + [(depth, match.group(2))]
-    return found
+            every.append(match.group(2))
+    return found, every
+
+
+def section_blocks(document: Path, heading: str, subsections: bool = True) -> List[Block]:
+    """The fenced blocks under the heading whose text is ``heading``, up to the next heading of the
+    same or a higher level; with ``subsections``, those under deeper headings too."""
+    found, every = _walk(document)
+    if heading not in every:
+        raise LookupError(f"{document.name} has no section headed {heading!r}")
+    return [block for headings, block in found
+            if headings and (headings[-1][1] == heading or (subsections and heading in (t for _, t in headings)))]
+
+
+def headed_blocks(document: Path) -> List[Tuple[List[str], Block]]:
+    """Every fenced block of ``document``, each with the headings it is under (outermost first)."""
+    return [([text for _, text in headings], block) for headings, block in _walk(document)[0]]
 
 
 @dataclass
