@@ -120,9 +120,10 @@ public final class HandshakeMonitor: Sendable {
         ///
         /// A connection that fails fast is closed before the monitor reads its accepted event, and
         /// the next connection accepted gets the same descriptor: the address read for the first
-        /// is then the second's. Its accepted event is queued behind, so it is among the events
-        /// read in the same pass; when it gives the same address (no two live connections share
-        /// one), the earlier address is dropped rather than name the wrong peer.
+        /// is then the second's. libzmq queues the second's accepted event right after accepting
+        /// it, so it is among the events read in the same pass unless the read fell in the
+        /// microseconds between the two; when it gives the same address (no two live connections
+        /// share one), the earlier address is dropped rather than name the wrong peer.
         static func withoutReusedDescriptors(_ events: [Event]) -> [Event] {
             var events = events
             var later: [Int32: String] = [:]
