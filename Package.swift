@@ -152,7 +152,10 @@ let package = Package(
         // Helpers several test targets share: an XML tree for the dashboard's SVG, a small HTTP GET.
         .target(name: "LossdTestSupport", dependencies: ["ZeroMQ"], path: "Tests/Support", swiftSettings: strict),
         .testTarget(
-            name: "LossPipelineTests", dependencies: ["LossPipeline", "LossWire", "SSDLoss", "ZeroMQ"],
+            name: "LossPipelineTests",
+            dependencies: [
+                "LossPipeline", "LossWire", "SSDLoss", "ZeroMQ", .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: strict),
         .testTarget(
             name: "LossAggregatorTests",

@@ -35,8 +35,8 @@ struct SettingsTests {
         #expect(fromFile.statusInterval == builtIn.statusInterval)
         #expect(fromFile.processor.defaults == builtIn.processor.defaults)
         #expect(fromFile.processor.limits == builtIn.processor.limits)
-        #expect(fromFile.curve == builtIn.curve)
-        #expect(fromFile.outputServerKey == builtIn.outputServerKey)
+        #expect(fromFile.inputSecurity == builtIn.inputSecurity)
+        #expect(fromFile.outputSecurity == builtIn.outputSecurity)
         #expect(try settings.string("log.level", default: nil) == "info")
 
         let aggregateFromFile = try AggregatorSettings(reading: settings)
@@ -50,6 +50,7 @@ struct SettingsTests {
         #expect(aggregateFromFile.snapshotInterval == aggregateBuiltIn.snapshotInterval)
         #expect(aggregateFromFile.stateInterval == aggregateBuiltIn.stateInterval)
         #expect(aggregateFromFile.parameters == aggregateBuiltIn.parameters)
+        #expect(aggregateFromFile.inputSecurity == aggregateBuiltIn.inputSecurity)
         #expect(aggregateBuiltIn.input.map(\.description) == ["@tcp://127.0.0.1:5556"])
         #expect(aggregateBuiltIn.http.description == "127.0.0.1:9180")
         #expect(
@@ -63,16 +64,18 @@ struct SettingsTests {
         let keys = [
             "sidecar": [
                 "input", "output", "workers", "queue", "send_hwm", "linger_seconds", "record", "sidecar_id",
-                "status_interval_seconds", "output_server_key",
+                "status_interval_seconds", "input_key_file", "input_allowed_clients", "output_server_key",
+                "output_key_file",
             ],
             "curve": ["key_file", "allowed_clients"],
             "loss": ["profile", "neg_pos_ratio", "n_neg_min", "alpha", "mining", "scores"],
             "limits": ["max_message_bytes"],
-            "serve": ["records_input"],
+            "serve": ["records_input", "records_input_key_file", "records_input_allowed_clients"],
             "aggregate": [
-                "input", "http", "state", "snapshots", "publish", "snapshot_interval", "state_interval",
-                "ema_decay", "window", "reorder_window", "max_keys", "history_points", "tensorboard", "step_timeout",
-                "open_steps", "step_history", "resume", "stream_idle", "max_streams",
+                "input", "input_key_file", "input_allowed_clients", "http", "state", "snapshots", "publish",
+                "snapshot_interval", "state_interval", "ema_decay", "window", "reorder_window", "max_keys",
+                "history_points", "tensorboard", "step_timeout", "open_steps", "step_history", "resume",
+                "stream_idle", "max_streams",
             ],
             "log": ["level"],
         ]

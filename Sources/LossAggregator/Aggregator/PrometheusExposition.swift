@@ -1,3 +1,4 @@
+public import LossPipeline
 import LossWire
 import Prometheus
 
@@ -17,8 +18,12 @@ public enum PrometheusExposition {
     /// The `Content-Type` of the text format.
     public static let contentType = "text/plain; version=0.0.4; charset=utf-8"
 
-    /// The exposition of `snapshot`.
-    public static func render(_ snapshot: AggregatorSnapshot) -> [UInt8] {
+    /// The exposition of `snapshot`, with the handshake failures of the process's sockets
+    /// (`lossd_handshake_failures_total{socket,reason}`, every reason of each socket present).
+    public static func render(
+        _ snapshot: AggregatorSnapshot,
+        handshakeFailures: [(socket: String, counts: [HandshakeFailureReason: Int])] = []
+    ) -> [UInt8] {
         let registry = PrometheusCollectorRegistry()
         func counter(_ name: String, _ help: String, _ labels: [(String, String)], _ value: Int) {
             registry.makeCounter(
@@ -57,6 +62,17 @@ public enum PrometheusExposition {
         gauge("lossd_sources", "(run, source) pairs whose seqs are tracked.", [], Double(snapshot.sources.count))
         counter(
             Help.errors.name, Help.errors.help, [("run", ""), ("split", ""), ("code", "overflow")], snapshot.overflow)
+        for (socket, counts) in handshakeFailures {
+            for (reason, count) in counts.sorted(by: { $0.key.rawValue < $1.key.rawValue }) {
+                counter(
+                    "lossd_handshake_failures_total",
+                    """
+                    Connections whose ZMTP handshake failed, by socket and reason (mechanism, server_key, client_key, \
+                    closed, protocol): peers that do not match the socket's CURVE settings, which deliver nothing.
+                    """,
+                    [("socket", socket), ("reason", reason.rawValue)], count)
+            }
+        }
 
         for split in snapshot.splits {
             let labels = [("run", split.run), ("split", split.split)]

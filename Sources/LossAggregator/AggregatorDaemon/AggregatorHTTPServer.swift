@@ -1,6 +1,7 @@
 import Foundation
 public import Hummingbird
 public import Logging
+public import LossPipeline
 public import ServiceLifecycle
 
 /// The aggregator's HTTP endpoints, served by Hummingbird:
@@ -20,15 +21,18 @@ public enum AggregatorHTTPServer {
     ///
     /// It is a swift-service-lifecycle `Service`: run it in the same `ServiceGroup` as the
     /// ``AggregatorService``. `onListening` receives the bound port (useful with port 0).
+    /// `/metrics` includes the handshake failures counted by `handshakes` (the process's sockets).
     public static func application(
         aggregator: Aggregator,
         address: HTTPAddress,
         logger: Logger,
+        handshakes: [HandshakeFailureLog] = [],
         onListening: @escaping @Sendable (Int) async -> Void = { _ in }
     ) -> Application<RouterResponder<BasicRequestContext>> {
         let router = Router()
         router.get("/metrics") { _, _ -> Response in
-            let body = PrometheusExposition.render(aggregator.snapshot())
+            let body = PrometheusExposition.render(
+                aggregator.snapshot(), handshakeFailures: handshakes.map { ($0.socket, $0.counts) })
             return Self.response(body, contentType: PrometheusExposition.contentType)
         }
         router.get("/stats") { request, _ -> Response in
@@ -64,11 +68,13 @@ public enum AggregatorHTTPServer {
         aggregator: Aggregator,
         address: HTTPAddress,
         logger: Logger,
+        handshakes: [HandshakeFailureLog] = [],
         onListening: @escaping @Sendable (Int) async -> Void = { _ in }
     ) -> some Service {
         HTTPService(
             application: application(
-                aggregator: aggregator, address: address, logger: logger, onListening: onListening),
+                aggregator: aggregator, address: address, logger: logger, handshakes: handshakes,
+                onListening: onListening),
             address: address)
     }
 

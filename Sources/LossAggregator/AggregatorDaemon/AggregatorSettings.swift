@@ -21,8 +21,12 @@ public struct AggregatorSettings: Sendable {
     public var stateInterval: Duration
     /// The statistics' parameters (EMA decay, window, reorder window, max keys, history points).
     public var parameters: AggregationParameters
-    /// CURVE keys: with a key pair the input requires CURVE (and, with a list, allowed clients).
-    public var curve: CurveSettings
+    /// The setting name of the input (`aggregate.input`; `serve.records_input` in `lossd serve`):
+    /// the `socket` label of its handshake failures and its ZAP domain.
+    public var inputName: String
+    /// The input's security (`<input>_key_file`, `<input>_allowed_clients`, or the process-wide
+    /// `curve.*`): plain, or a CURVE server.
+    public var inputSecurity: SocketSecurity
 
     /// `@tcp://127.0.0.1:5556`: where the sidecars' default output connects.
     public static let defaultInput: [Endpoint] =
@@ -39,7 +43,8 @@ public struct AggregatorSettings: Sendable {
         snapshotInterval: Duration = .seconds(10),
         stateInterval: Duration = .seconds(10),
         parameters: AggregationParameters = AggregationParameters(),
-        curve: CurveSettings = CurveSettings()
+        inputName: String = "aggregate.input",
+        inputSecurity: SocketSecurity = .plain
     ) {
         self.input = input
         self.http = http
@@ -50,7 +55,8 @@ public struct AggregatorSettings: Sendable {
         self.snapshotInterval = snapshotInterval
         self.stateInterval = stateInterval
         self.parameters = parameters
-        self.curve = curve
+        self.inputName = inputName
+        self.inputSecurity = inputSecurity
     }
 
     /// Reads every `aggregate.*` key, checking each.
@@ -100,7 +106,8 @@ public struct AggregatorSettings: Sendable {
                 "aggregate.stream_idle", default: builtIn.streamIdle, in: AggregationParameters.streamIdleRange),
             maxStreams: try settings.int(
                 "aggregate.max_streams", default: builtIn.maxStreams, in: AggregationParameters.maxStreamsRange))
-        curve = try CurveSettings(reading: settings)
+        inputName = defaults.inputName
+        inputSecurity = try SocketSecurity(server: inputName, reading: settings)
     }
 
     /// An endpoint list, or nil when the key is absent or empty.

@@ -52,6 +52,12 @@ struct AggregateCommand: AsyncParsableCommand {
               tensorboard --logdir runs/
               curl -s 127.0.0.1:9180/stats | python3 -m json.tool
               LOSSD_AGGREGATE_STATE=state.json lossd aggregate --config Config/lossd.yaml
+              lossd aggregate --input @tcp://10.0.0.10:5556 \\
+                --input-key-file aggregator.key --input-allowed-clients a.pub,b.pub
+
+            CURVE (docs/SECURITY.md): a sidecar that fails the input's handshake is logged \
+            (warning) with its address and the likely cause, and counted in \
+            lossd_handshake_failures_total{socket="aggregate.input",reason=...}.
             """
     )
 
@@ -61,7 +67,10 @@ struct AggregateCommand: AsyncParsableCommand {
     @OptionGroup(title: "Aggregator")
     var options: AggregateOptions
 
-    @OptionGroup(title: "CURVE security")
+    @OptionGroup(title: "CURVE security, per socket")
+    var inputCurve: InputCurveOptions
+
+    @OptionGroup(title: "CURVE security, every socket")
     var curve: CurveOptions
 
     @OptionGroup(title: "Settings and logging")
@@ -69,6 +78,7 @@ struct AggregateCommand: AsyncParsableCommand {
 
     func run() async throws {
         var flags = options.flagValues.merging(curve.flagValues) { first, _ in first }
+            .merging(inputCurve.flagValues(socket: "aggregate.input")) { first, _ in first }
         if let input { flags["aggregate.input"] = .string(input) }
         let settings = try await common.loadSettings(flags: flags)
         let aggregateSettings: AggregatorSettings
@@ -86,7 +96,8 @@ struct AggregateCommand: AsyncParsableCommand {
             throw ExitCode(1)
         }
         let http = AggregatorHTTPServer.service(
-            aggregator: daemon.aggregator, address: aggregateSettings.http, logger: logger)
+            aggregator: daemon.aggregator, address: aggregateSettings.http, logger: logger,
+            handshakes: [daemon.inputHandshakes])
         // Services stop in reverse order: the daemon drains and saves first, while HTTP still answers.
         try await ServiceRunner.run(
             [.init(service: http), .init(service: AggregatorService(daemon: daemon, logger: logger))], logger: logger)

@@ -1,6 +1,7 @@
 """Python client for lossd: send SSD loss batches, receive records, write .lossrec recordings."""
 
 from .client import LossClient
+from .handshake import HandshakeError, HandshakeWarning
 from .keys import read_key_pair, read_public_key
 from .launcher import Placement, default_source, detect_placement, new_stream_id
 from .recording import MAGIC, MAGIC_V2, RecordingError, Recorder, crc32c, read_recording
@@ -13,6 +14,8 @@ __all__ = [
     "detect_placement",
     "default_source",
     "new_stream_id",
+    "HandshakeError",
+    "HandshakeWarning",
     "Recorder",
     "RecordingError",
     "ResultSink",

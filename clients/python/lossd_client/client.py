@@ -4,10 +4,16 @@ from __future__ import annotations
 
 from typing import Any, List, Mapping, Optional
 
-import zmq
+import time
 
+import zmq
+from zmq.utils import z85
+
+from .handshake import HandshakeError, HandshakeWatch
 from .launcher import Placement, default_source, detect_placement, new_stream_id
 from .wire import BatchEncoder, parse_endpoint
+
+_HANDSHAKE_MODES = ("warn", "raise", "ignore")
 
 
 def _key(value: Optional[Any]) -> Optional[bytes]:
@@ -43,6 +49,14 @@ class LossClient:
     CURVE: give ``curve_server_key`` (the sidecar's public key, z85 text or 32 bytes) to encrypt;
     ``curve_public_key``/``curve_secret_key`` are this client's pair (a fresh one is made if both
     are omitted).
+
+    Handshakes: a client whose connections keep failing the handshake (it and the sidecar
+    disagree about CURVE) delivers nothing, and libzmq does not tell ``send``. The client watches
+    its socket's monitor events and, with ``on_handshake_failure="warn"`` (the default), issues
+    one :class:`~lossd_client.HandshakeWarning` naming the likely cause; with ``"raise"``,
+    :meth:`send` raises :class:`~lossd_client.HandshakeError` instead, also while it waits for
+    room in the queue; ``"ignore"`` watches nothing. ``handshake_failures`` counts the failed
+    handshakes and ``handshake_problem`` holds the sentence once there is one.
     """
 
     def __init__(
@@ -63,6 +77,7 @@ class LossClient:
         stream: Optional[str] = None,
         rank: Optional[int] = None,
         world_size: Optional[int] = None,
+        on_handshake_failure: str = "warn",
     ) -> None:
         placement: Optional[Placement] = None
         if rank is None and world_size is None:
@@ -78,6 +93,12 @@ class LossClient:
         endpoints = parse_endpoint(endpoint, bind_by_default=False)
         if sndhwm < 0:
             raise ValueError(f"sndhwm must be >= 0, not {sndhwm}")
+        if on_handshake_failure not in _HANDSHAKE_MODES:
+            raise ValueError(f"on_handshake_failure must be one of {', '.join(_HANDSHAKE_MODES)}, "
+                             f"not {on_handshake_failure!r}")
+        self._handshake_mode = on_handshake_failure
+        self._send_timeout_ms = send_timeout_ms
+        self._watch: Optional[HandshakeWatch] = None
         # A context of its own by default, terminated by close(): that waits (up to the linger) for
         # the zero-copy frames to leave while the interpreter is alive. Frames still queued in a
         # context torn down at interpreter exit can crash the process.
@@ -89,7 +110,10 @@ class LossClient:
             self.socket.setsockopt(zmq.LINGER, int(linger_ms))
             if send_timeout_ms is not None:
                 self.socket.setsockopt(zmq.SNDTIMEO, int(send_timeout_ms))
-            self._configure_curve(curve_server_key, curve_public_key, curve_secret_key)
+            public_key = self._configure_curve(curve_server_key, curve_public_key, curve_secret_key)
+            if on_handshake_failure != "ignore":
+                self._watch = HandshakeWatch(self.socket, endpoint, uses_curve=curve_server_key is not None,
+                                             public_key=public_key, warn=on_handshake_failure == "warn")
             self.endpoints: List[str] = []
             for bind, address in endpoints:
                 if bind:
@@ -99,6 +123,8 @@ class LossClient:
                     self.socket.connect(address)
                     self.endpoints.append(address)
         except BaseException:
+            if self._watch is not None:
+                self._watch.stop()
             self.socket.close(linger=0)
             if self._owns_context:
                 self.context.term()
@@ -106,12 +132,13 @@ class LossClient:
         self.endpoint = endpoint
         self.closed = False
 
-    def _configure_curve(self, server_key: Any, public_key: Any, secret_key: Any) -> None:
+    def _configure_curve(self, server_key: Any, public_key: Any, secret_key: Any) -> Optional[str]:
+        """Sets the CURVE options; returns this client's public key (None for a plain client)."""
         server_key, public_key, secret_key = _key(server_key), _key(public_key), _key(secret_key)
         if server_key is None:
             if public_key is not None or secret_key is not None:
                 raise ValueError("curve_public_key/curve_secret_key need curve_server_key (the sidecar's public key)")
-            return
+            return None
         if (public_key is None) != (secret_key is None):
             raise ValueError("give both curve_public_key and curve_secret_key, or neither (a fresh pair is made)")
         if public_key is None:
@@ -119,6 +146,17 @@ class LossClient:
         self.socket.setsockopt(zmq.CURVE_SERVERKEY, server_key)
         self.socket.setsockopt(zmq.CURVE_PUBLICKEY, public_key)
         self.socket.setsockopt(zmq.CURVE_SECRETKEY, secret_key)
+        return public_key.decode("ascii") if len(public_key) == 40 else z85.encode(public_key).decode()
+
+    @property
+    def handshake_failures(self) -> int:
+        """How many of this client's handshakes failed so far (0 when not watched)."""
+        return self._watch.failures if self._watch is not None else 0
+
+    @property
+    def handshake_problem(self) -> Optional[str]:
+        """The likely cause, once the handshakes keep failing; None until then."""
+        return self._watch.problem if self._watch is not None else None
 
     @property
     def next_seq(self) -> int:
@@ -148,7 +186,22 @@ class LossClient:
     def _send(self, frames: List[Any]) -> None:
         if self.closed:
             raise ValueError("this LossClient is closed")
-        self.socket.send_multipart(frames, copy=False)
+        if self._handshake_mode != "raise":
+            self.socket.send_multipart(frames, copy=False)
+            return
+        # Wait for room in slices, so that a handshake that keeps failing ends the wait.
+        deadline = None if self._send_timeout_ms is None else time.monotonic() + self._send_timeout_ms / 1000
+        while True:
+            if self._watch is not None and self._watch.problem is not None:
+                raise HandshakeError(self._watch.problem)
+            try:
+                self.socket.send_multipart(frames, copy=False, flags=zmq.NOBLOCK)
+                return
+            except zmq.Again:
+                if deadline is not None and time.monotonic() >= deadline:
+                    raise
+            left_ms = 100 if deadline is None else int((deadline - time.monotonic()) * 1000) + 1
+            self.socket.poll(max(1, min(100, left_ms)), zmq.POLLOUT)
 
     def send(self, y_true: Any, y_pred: Any, step: Optional[int] = None, epoch: Optional[int] = None,
              loss: Optional[Mapping[str, Any]] = None, scores: Optional[str] = None,
@@ -189,6 +242,8 @@ class LossClient:
         if self.closed:
             return
         self.closed = True
+        if self._watch is not None:
+            self._watch.stop()
         self.socket.close(linger=linger_ms)
         if self._owns_context:
             self.context.term()
