@@ -128,4 +128,16 @@ def shell_commands(blocks: List[Block]) -> List[Command]:
 
 
 def python_blocks(blocks: List[Block]) -> List[str]:
-    return [block.text for block in blocks if block.language == "python"]
+    """The client code of the python blocks: each block up to its first top-level loop. A block may
+    go on with the training loop it sits in (with the trainer's own names, such as ``train_step``);
+    the runner keeps what makes the client and sends from a loop of its own."""
+    return [client_setup(block.text) for block in blocks if block.language == "python"]
+
+
+def client_setup(code: str) -> str:
+    """``code`` up to (not including) its first line that starts a top-level ``for`` or ``while`` loop."""
+    lines = code.splitlines(keepends=True)
+    for index, line in enumerate(lines):
+        if re.match(r"(for|while)\b", line):
+            return "".join(lines[:index])
+    return code
