@@ -49,6 +49,8 @@ struct SettingsTests {
         #expect(aggregateFromFile.snapshotInterval == aggregateBuiltIn.snapshotInterval)
         #expect(aggregateFromFile.stateInterval == aggregateBuiltIn.stateInterval)
         #expect(aggregateFromFile.parameters == aggregateBuiltIn.parameters)
+        #expect(aggregateFromFile.webConfig == nil && aggregateBuiltIn.webConfig == nil)
+        #expect(aggregateFromFile.openHealthz == aggregateBuiltIn.openHealthz)
         #expect(aggregateBuiltIn.input.map(\.description) == ["@tcp://127.0.0.1:5556"])
         #expect(aggregateBuiltIn.http.description == "127.0.0.1:9180")
         #expect(
@@ -71,6 +73,7 @@ struct SettingsTests {
             "aggregate": [
                 "input", "http", "state", "snapshots", "publish", "snapshot_interval", "state_interval",
                 "ema_decay", "window", "reorder_window", "max_keys", "history_points",
+                "web_config", "open_healthz",
             ],
             "log": ["level"],
         ]
@@ -117,6 +120,8 @@ struct SettingsTests {
             (["LOSSD_AGGREGATE_HISTORY_POINTS": "3"], "aggregate.history_points"),
             (["LOSSD_AGGREGATE_SNAPSHOT_INTERVAL": "0"], "aggregate.snapshot_interval"),
             (["LOSSD_AGGREGATE_STATE_INTERVAL": "soon"], "aggregate.state_interval"),
+            (["LOSSD_AGGREGATE_WEB_CONFIG": "/nonexistent/web.yml"], "aggregate.web_config"),
+            (["LOSSD_AGGREGATE_OPEN_HEALTHZ": "sometimes"], "aggregate.open_healthz"),
         ])
     func invalidValues(environment: [String: String], key: String) async throws {
         let settings = try await SettingsReader.load(flags: [:], configFile: nil, environment: environment)

@@ -21,6 +21,11 @@ public struct AggregatorSettings: Sendable {
     public var parameters: AggregationParameters
     /// CURVE keys: with a key pair the input requires CURVE (and, with a list, allowed clients).
     public var curve: CurveSettings
+    /// TLS and basic authentication for the HTTP port, read from the web configuration file
+    /// (`aggregate.web_config`), or nil to serve plain HTTP to anyone who can reach it.
+    public var webConfig: WebConfig?
+    /// Whether `/healthz` answers without credentials when basic authentication is on. Default false.
+    public var openHealthz: Bool
 
     /// `@tcp://127.0.0.1:5556`: where the sidecars' default output connects.
     public static let defaultInput: [Endpoint] =
@@ -36,7 +41,9 @@ public struct AggregatorSettings: Sendable {
         snapshotInterval: Duration = .seconds(10),
         stateInterval: Duration = .seconds(10),
         parameters: AggregationParameters = AggregationParameters(),
-        curve: CurveSettings = CurveSettings()
+        curve: CurveSettings = CurveSettings(),
+        webConfig: WebConfig? = nil,
+        openHealthz: Bool = false
     ) {
         self.input = input
         self.http = http
@@ -47,6 +54,8 @@ public struct AggregatorSettings: Sendable {
         self.stateInterval = stateInterval
         self.parameters = parameters
         self.curve = curve
+        self.webConfig = webConfig
+        self.openHealthz = openHealthz
     }
 
     /// Reads every `aggregate.*` key, checking each.
@@ -85,6 +94,16 @@ public struct AggregatorSettings: Sendable {
                 "aggregate.history_points", default: builtIn.historyPoints, in: AggregationParameters.historyPointsRange
             ))
         curve = try CurveSettings(reading: settings)
+        if let path = try Self.path(settings, "aggregate.web_config") {
+            do {
+                webConfig = try WebConfig.load(path: path)
+            } catch {
+                throw .invalid(key: "aggregate.web_config", value: path, reason: "\(error)")
+            }
+        } else {
+            webConfig = nil
+        }
+        openHealthz = try settings.bool("aggregate.open_healthz", default: false)
     }
 
     /// An endpoint list, or nil when the key is absent or empty.

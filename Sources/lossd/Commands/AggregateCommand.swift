@@ -34,12 +34,20 @@ struct AggregateCommand: AsyncParsableCommand {
             SIGINT or SIGTERM: ingest the records already received, count every seq gap as lost, \
             save the state and exit 0; a second signal exits at once.
 
+            HTTPS and passwords: --web-config FILE reads a web configuration file in the format \
+            Prometheus exporters use: tls_server_config (cert_file, key_file) serves TLS, \
+            basic_auth_users (user: bcrypt hash) asks for a password on every path, /healthz too \
+            unless --open-healthz. docs/SECURITY.md gives the files, the commands that make them \
+            and the Prometheus scrape job (scheme: https, tls_config, basic_auth).
+
             Examples:
               lossd aggregate
               lossd aggregate --state /var/lib/lossd/state.json --snapshots /var/log/lossd/stats.jsonl
               lossd aggregate --input @tcp://0.0.0.0:5556 --http 0.0.0.0:9180 --publish @tcp://0.0.0.0:5557
               lossd aggregate --window 500 --ema-decay 0.99 --reorder-window 4096
               curl -s 127.0.0.1:9180/stats | python3 -m json.tool
+              lossd aggregate --http 0.0.0.0:9180 --web-config /etc/lossd/web.yml
+              curl --cacert lossd.crt -u prometheus https://lossd.example:9180/stats
               LOSSD_AGGREGATE_STATE=state.json lossd aggregate --config Config/lossd.yaml
             """
     )
@@ -75,7 +83,8 @@ struct AggregateCommand: AsyncParsableCommand {
             throw ExitCode(1)
         }
         let http = AggregatorHTTPServer.service(
-            aggregator: daemon.aggregator, address: aggregateSettings.http, logger: logger)
+            aggregator: daemon.aggregator, address: aggregateSettings.http, logger: logger,
+            webConfig: aggregateSettings.webConfig, openHealthz: aggregateSettings.openHealthz)
         // Services stop in reverse order: the daemon drains and saves first, while HTTP still answers.
         try await ServiceRunner.run(
             [.init(service: http), .init(service: AggregatorService(daemon: daemon, logger: logger))], logger: logger)

@@ -20,7 +20,8 @@ struct ServeCommand: AsyncParsableCommand {
             as well.
 
             SIGINT or SIGTERM: the sidecar finishes the batches it received, the aggregator \
-            ingests their records and saves its state, then the process exits 0.
+            ingests their records and saves its state, then the process exits 0. --web-config guards the \
+            HTTP port with TLS and a password, as for lossd aggregate.
 
             Examples:
               lossd serve

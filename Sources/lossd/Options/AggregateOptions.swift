@@ -47,6 +47,22 @@ struct AggregateOptions: ParsableArguments {
     )
     var historyPoints: Int?
 
+    @Option(
+        help: ArgumentHelp(
+            "A web configuration file (Prometheus exporters' format): TLS and basic authentication for HTTP.",
+            discussion: """
+                tls_server_config (cert_file, key_file) serves HTTPS; basic_auth_users (user: bcrypt hash, from \
+                htpasswd -nbBC 10 USER PASSWORD) asks for a password on every path. docs/SECURITY.md shows a complete \
+                file and the Prometheus scrape job that reads through it. Default: none (plain HTTP, no password).
+                """),
+        completion: .file(extensions: ["yml", "yaml"]))
+    var webConfig: String?
+
+    @Flag(
+        inversion: .prefixedNo,
+        help: "Serve /healthz without credentials when --web-config asks for a password (default: no).")
+    var openHealthz: Bool?
+
     /// Flags given, by settings key.
     var flagValues: [String: ConfigContent] {
         var values: [String: ConfigContent] = [:]
@@ -61,6 +77,8 @@ struct AggregateOptions: ParsableArguments {
         if let reorderWindow { values["aggregate.reorder_window"] = .int(reorderWindow) }
         if let maxKeys { values["aggregate.max_keys"] = .int(maxKeys) }
         if let historyPoints { values["aggregate.history_points"] = .int(historyPoints) }
+        if let webConfig { values["aggregate.web_config"] = .string(webConfig) }
+        if let openHealthz { values["aggregate.open_healthz"] = .bool(openHealthz) }
         return values
     }
 }

@@ -64,7 +64,9 @@ final class LossServer: Sendable {
         [
             .init(
                 service: AggregatorHTTPServer.service(
-                    aggregator: daemon.aggregator, address: http, logger: logger, onListening: onHTTPListening)),
+                    aggregator: daemon.aggregator, address: http, logger: logger,
+                    webConfig: daemon.settings.webConfig, openHealthz: daemon.settings.openHealthz,
+                    onListening: onHTTPListening)),
             .init(service: AggregatorService(daemon: daemon, logger: logger)),
             .init(service: SidecarService(sidecar: sidecar, logger: logger)),
         ]
