@@ -33,6 +33,7 @@ public final class AggregatorDaemon: Sendable {
     private let logger: Logger
     private let stopping = Atomic<Bool>(false)
     private let writerStop = Latch<Void>()
+    private let writerCounters = AggregatorWriterCounters()
     private let sharedContext: Context?
 
     /// Creates a daemon, loading the state file when there is one (a damaged one is moved aside
@@ -55,6 +56,25 @@ public final class AggregatorDaemon: Sendable {
         } else {
             aggregator = Aggregator(parameters: settings.parameters, startTime: now)
         }
+        writerCounters.savedRecords.store(aggregator.aggregation.records, ordering: .relaxed)
+    }
+
+    /// The counts so far, with the writer's failures; final once ``run()`` has returned.
+    ///
+    /// ``AggregatorReport/lostOwnRecords`` tells whether records the daemon took are missing
+    /// from its state file or snapshots.
+    public var report: AggregatorReport {
+        let snapshot = aggregator.snapshot()
+        let finalSaveFailed = settings.statePath != nil && writerCounters.lastSaveFailed.load(ordering: .relaxed)
+        return AggregatorReport(
+            records: snapshot.records, invalid: snapshot.invalid, overflow: snapshot.overflow,
+            lost: snapshot.sources.reduce(0) { $0 + $1.lost },
+            duplicates: snapshot.sources.reduce(0) { $0 + $1.duplicates },
+            stateSaveFailures: writerCounters.stateSaveFailures.load(ordering: .relaxed),
+            finalSaveFailed: finalSaveFailed,
+            unsavedRecords: finalSaveFailed
+                ? max(0, snapshot.records - writerCounters.savedRecords.load(ordering: .relaxed)) : 0,
+            snapshotFailures: writerCounters.snapshotFailures.load(ordering: .relaxed))
     }
 
     /// Asks the daemon to stop receiving, then save and exit. Safe from any thread.
@@ -88,7 +108,7 @@ public final class AggregatorDaemon: Sendable {
         let writer = try SocketThread(name: "aggregate-write") {
             AggregatorWriter.run(
                 settings: self.settings, aggregator: self.aggregator, context: context,
-                stop: self.writerStop, ready: writerReady, logger: self.logger)
+                stop: self.writerStop, ready: writerReady, counters: self.writerCounters, logger: self.logger)
         }
         if let problem = writerReady.wait() {
             _ = try? writer.join()
@@ -124,15 +144,12 @@ public final class AggregatorDaemon: Sendable {
         try receiver.join()
         writerStop.open()
         try writer.join()
-        let snapshot = aggregator.snapshot()
-        let lost = snapshot.sources.reduce(0) { $0 + $1.lost }
-        let duplicates = snapshot.sources.reduce(0) { $0 + $1.duplicates }
-        logger.info(
-            """
-            aggregator stopped: records=\(snapshot.records) invalid=\(snapshot.invalid) \
-            overflow=\(snapshot.overflow) lost=\(lost) duplicates=\(duplicates)
-            """
-        )
+        let report = self.report
+        if report.lostOwnRecords {
+            logger.error("aggregator stopped, records lost: \(report.counts)")
+        } else {
+            logger.info("aggregator stopped: \(report.counts)")
+        }
     }
 
     /// Receives until stopped, then ingests whatever is still queued in the socket.

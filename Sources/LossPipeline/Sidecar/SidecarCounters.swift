@@ -15,6 +15,18 @@ public struct SidecarReport: Sendable, Hashable {
     /// Received messages missing from the `--record` recording (a write failed; they were still
     /// processed). Known once the recording is closed, at the end of the run.
     public var recordingFailures: Int
+
+    /// Whether records of batches the sidecar took are missing from its output or its recording:
+    /// `lossd sidecar` then exits with status 2.
+    public var lostRecords: Bool { outputFailures > 0 || recordingFailures > 0 }
+
+    /// `received=… computed=… rejected=… output_failures=… recording_failures=…`.
+    public var counts: String {
+        """
+        received=\(received) computed=\(computed) rejected=\(rejected) output_failures=\(outputFailures) \
+        recording_failures=\(recordingFailures)
+        """
+    }
 }
 
 /// Lock-free counters shared by the receiver, the emitter and the status line.

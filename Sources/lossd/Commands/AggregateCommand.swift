@@ -32,7 +32,9 @@ struct AggregateCommand: AsyncParsableCommand {
             --snapshot-interval; --publish EP sends the same JSON on a PUB socket, topic "stats".
 
             SIGINT or SIGTERM: ingest the records already received, count every seq gap as lost, \
-            save the state and exit 0; a second signal exits at once.
+            save the state and exit 0; a second signal exits at once. Exit 2 when records it took \
+            did not reach its files (the final save of --state failed, or snapshots could not be \
+            appended), the last line giving the counts; 1 when it cannot start, 64 for a bad setting.
 
             HTTPS and passwords: --web-config FILE reads a web configuration file in the format \
             Prometheus exporters use: tls_server_config (cert_file, key_file) serves TLS, \
@@ -88,5 +90,6 @@ struct AggregateCommand: AsyncParsableCommand {
         // Services stop in reverse order: the daemon drains and saves first, while HTTP still answers.
         try await ServiceRunner.run(
             [.init(service: http), .init(service: AggregatorService(daemon: daemon, logger: logger))], logger: logger)
+        try LostRecords.check(aggregator: daemon.report, logger: logger)
     }
 }
