@@ -118,52 +118,25 @@ struct GuardedHTTPTests {
         let guarded = try await start(folder: folder)
         try await TestEnvironment.push(AggregateCommandTests.script, to: guarded.input)
 
-        let prometheusPort = try TestEnvironment.freePort()
-        let config = folder.appendingPathComponent("prometheus.yml")
-        try """
-        global:
-          scrape_interval: 1s
-        scrape_configs:
-          - job_name: lossd
-            scheme: https
-            tls_config:
-              ca_file: \(guarded.certificate)
-            basic_auth:
-              username: prometheus
-              password: secret
-            static_configs:
-              - targets: ["127.0.0.1:\(guarded.http)"]
-        """.write(to: config, atomically: true, encoding: .utf8)
-        let server = try LossdDaemon.external(
-            prometheus,
-            [
-                "--config.file=\(config.path)", "--storage.tsdb.path=\(folder.path)/tsdb",
-                "--web.listen-address=127.0.0.1:\(prometheusPort)", "--log.level=warn",
-            ],
-            folder: folder, name: "prometheus")
+        let server = try PrometheusServer(
+            program: prometheus,
+            job: """
+                    scheme: https
+                    tls_config:
+                      ca_file: \(guarded.certificate)
+                    basic_auth:
+                      username: prometheus
+                      password: secret
+                    static_configs:
+                      - targets: ["127.0.0.1:\(guarded.http)"]
+                """, folder: folder)
         let query = #"lossd_loss_mean{run="exp",split="train",component="loss"}"#
-        let encoded = query.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? query
         let expected = AggregateCommandTests.trainMean
-        var value: Double?
-        let deadline = Date().addingTimeInterval(60)
         // Until the scraped value is that of every record (the first scrapes may precede the last ones).
-        while value.map({ abs($0 - expected) > 1e-12 * expected }) ?? true, Date() < deadline {
-            try await Task.sleep(for: .milliseconds(250))
-            guard server.process.isRunning else { break }
-            guard
-                let response = try? await HTTPGet.fetch(
-                    port: prometheusPort, path: "/api/v1/query?query=\(encoded)", timeout: 5),
-                response.status == 200,
-                let body = try? JSONSerialization.jsonObject(with: Data(response.body.utf8)) as? [String: Any],
-                let result = (body["data"] as? [String: Any])?["result"] as? [[String: Any]],
-                let sample = result.first?["value"] as? [Any], sample.count == 2,
-                let text = sample[1] as? String
-            else { continue }
-            value = Double(text)
-        }
-        let scraped = try #require(value, "Prometheus never returned \(query):\n\(server.stderr)")
+        let value = try await server.value(of: query) { abs($0 - expected) <= 1e-12 * expected }
+        let scraped = try #require(value, "Prometheus never returned \(query):\n\(server.daemon.stderr)")
         #expect(abs(scraped - expected) <= 1e-12 * expected, "\(scraped) != \(expected)")
-        #expect(try await server.stop() == 0)
+        #expect(try await server.daemon.stop() == 0)
         #expect(try await guarded.daemon.stop() == 0)
     }
 
