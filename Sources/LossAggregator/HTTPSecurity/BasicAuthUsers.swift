@@ -7,7 +7,7 @@ import Synchronization
 /// Only bcrypt hashes are accepted, never plain passwords: `$2a$`, `$2b$` or `$2y$` (what
 /// `htpasswd -B` prints; `$2y$` is the same algorithm as `$2b$`), with a cost of 4 to 31.
 ///
-/// bcrypt is slow by design (about 50 ms at cost 10), so checks run on swift-nio's thread pool,
+/// bcrypt is slow by design (a tenth of a second at cost 10), so checks run on swift-nio's thread pool,
 /// never on an event loop or Swift's cooperative pool, and credentials that passed are
 /// remembered (at most 64 pairs, in memory only) so that a scrape every few seconds costs one
 /// check, not one per request. A user that does not exist costs a check too, so that timing does
