@@ -51,6 +51,8 @@ struct SettingsTests {
         #expect(aggregateFromFile.stateInterval == aggregateBuiltIn.stateInterval)
         #expect(aggregateFromFile.parameters == aggregateBuiltIn.parameters)
         #expect(aggregateFromFile.inputSecurity == aggregateBuiltIn.inputSecurity)
+        #expect(aggregateFromFile.webConfig == nil && aggregateBuiltIn.webConfig == nil)
+        #expect(aggregateFromFile.openHealthz == aggregateBuiltIn.openHealthz)
         #expect(aggregateBuiltIn.input.map(\.description) == ["@tcp://127.0.0.1:5556"])
         #expect(aggregateBuiltIn.http.description == "127.0.0.1:9180")
         #expect(
@@ -75,7 +77,7 @@ struct SettingsTests {
                 "input", "input_key_file", "input_allowed_clients", "http", "state", "snapshots", "publish",
                 "snapshot_interval", "state_interval", "ema_decay", "window", "reorder_window", "max_keys",
                 "history_points", "tensorboard", "step_timeout", "open_steps", "step_history", "resume",
-                "stream_idle", "max_streams",
+                "stream_idle", "max_streams", "web_config", "open_healthz",
             ],
             "log": ["level"],
         ]
@@ -129,6 +131,8 @@ struct SettingsTests {
             (["LOSSD_AGGREGATE_RESUME": "rewind"], "aggregate.resume"),
             (["LOSSD_AGGREGATE_STREAM_IDLE": "0.5"], "aggregate.stream_idle"),
             (["LOSSD_AGGREGATE_MAX_STREAMS": "0"], "aggregate.max_streams"),
+            (["LOSSD_AGGREGATE_WEB_CONFIG": "/nonexistent/web.yml"], "aggregate.web_config"),
+            (["LOSSD_AGGREGATE_OPEN_HEALTHZ": "sometimes"], "aggregate.open_healthz"),
         ])
     func invalidValues(environment: [String: String], key: String) async throws {
         let settings = try await SettingsReader.load(flags: [:], configFile: nil, environment: environment)

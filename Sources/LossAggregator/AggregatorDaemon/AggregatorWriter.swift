@@ -22,7 +22,7 @@ enum AggregatorWriter {
     /// returns at once).
     static func run(
         settings: AggregatorSettings, aggregator: Aggregator, context: Context, stop: Latch<Void>,
-        ready: Latch<String?>, logger: Logger
+        ready: Latch<String?>, counters: AggregatorWriterCounters, logger: Logger
     ) {
         var snapshotsFile: FileDescriptor?
         if let path = settings.snapshotsPath {
@@ -83,6 +83,7 @@ enum AggregatorWriter {
                     // The line and its newline in one buffer, so readers never see half a line.
                     _ = try snapshotsFile.writeAll(line + [UInt8(ascii: "\n")])
                 } catch {
+                    counters.snapshotFailures.add(1, ordering: .relaxed)
                     logger.error(
                         "cannot append to the snapshots file",
                         metadata: ["path": "\(settings.snapshotsPath ?? "")", "error": "\(error)"])
@@ -99,9 +100,14 @@ enum AggregatorWriter {
 
         func saveState(_ now: Double) {
             guard let stateFile else { return }
+            let aggregation = aggregator.aggregation
             do {
-                try stateFile.save(aggregator.aggregation, now: now)
+                try stateFile.save(aggregation, now: now)
+                counters.savedRecords.store(aggregation.records, ordering: .relaxed)
+                counters.lastSaveFailed.store(false, ordering: .relaxed)
             } catch {
+                counters.stateSaveFailures.add(1, ordering: .relaxed)
+                counters.lastSaveFailed.store(true, ordering: .relaxed)
                 logger.error("\(error)")
             }
         }
@@ -138,7 +144,9 @@ enum AggregatorWriter {
         }
         saveState(now)
         if snapshotting { writeSnapshot(now) }
-        if let path = settings.statePath { logger.info("state saved", metadata: ["state": "\(path)"]) }
+        if let path = settings.statePath, !counters.lastSaveFailed.load(ordering: .relaxed) {
+            logger.info("state saved", metadata: ["state": "\(path)"])
+        }
     }
 
     /// The next due time after `due`, skipping the periods missed while busy.

@@ -41,7 +41,15 @@ struct AggregateCommand: AsyncParsableCommand {
             --snapshot-interval; --publish EP sends the same JSON on a PUB socket, topic "stats".
 
             SIGINT or SIGTERM: ingest the records already received, count every seq gap as lost, \
-            save the state and exit 0; a second signal exits at once.
+            save the state and exit 0; a second signal exits at once. Exit 2 when records it took \
+            did not reach its files (the final save of --state failed, or snapshots could not be \
+            appended), the last line giving the counts; 1 when it cannot start, 64 for a bad setting.
+
+            HTTPS and passwords: --web-config FILE reads a web configuration file in the format \
+            Prometheus exporters use: tls_server_config (cert_file, key_file) serves TLS, \
+            basic_auth_users (user: bcrypt hash) asks for a password on every path, /healthz too \
+            unless --open-healthz. docs/SECURITY.md gives the files, the commands that make them \
+            and the Prometheus scrape job (scheme: https, tls_config, basic_auth).
 
             Examples:
               lossd aggregate
@@ -51,6 +59,8 @@ struct AggregateCommand: AsyncParsableCommand {
               lossd aggregate --tensorboard runs/ --step-timeout 120 --state state.json
               tensorboard --logdir runs/
               curl -s 127.0.0.1:9180/stats | python3 -m json.tool
+              lossd aggregate --http 0.0.0.0:9180 --web-config /etc/lossd/web.yml
+              curl --cacert lossd.crt -u prometheus https://lossd.example:9180/stats
               LOSSD_AGGREGATE_STATE=state.json lossd aggregate --config Config/lossd.yaml
               lossd aggregate --input @tcp://10.0.0.10:5556 \\
                 --input-key-file aggregator.key --input-allowed-clients a.pub,b.pub
@@ -97,9 +107,11 @@ struct AggregateCommand: AsyncParsableCommand {
         }
         let http = AggregatorHTTPServer.service(
             aggregator: daemon.aggregator, address: aggregateSettings.http, logger: logger,
-            handshakes: [daemon.inputHandshakes])
+            handshakes: [daemon.inputHandshakes],
+            webConfig: aggregateSettings.webConfig, openHealthz: aggregateSettings.openHealthz)
         // Services stop in reverse order: the daemon drains and saves first, while HTTP still answers.
         try await ServiceRunner.run(
             [.init(service: http), .init(service: AggregatorService(daemon: daemon, logger: logger))], logger: logger)
+        try LostRecords.check(aggregator: daemon.report, logger: logger)
     }
 }

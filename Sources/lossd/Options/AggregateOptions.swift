@@ -77,6 +77,22 @@ struct AggregateOptions: ParsableArguments {
     @Option(help: "The most streams tracked at once; the one idle longest is retired for a new one (default 4096).")
     var maxStreams: Int?
 
+    @Option(
+        help: ArgumentHelp(
+            "A web configuration file (Prometheus exporters' format): TLS and basic authentication for HTTP.",
+            discussion: """
+                tls_server_config (cert_file, key_file) serves HTTPS; basic_auth_users (user: bcrypt hash, from \
+                htpasswd -nbBC 10 USER PASSWORD) asks for a password on every path. docs/SECURITY.md shows a complete \
+                file and the Prometheus scrape job that reads through it. Default: none (plain HTTP, no password).
+                """),
+        completion: .file(extensions: ["yml", "yaml"]))
+    var webConfig: String?
+
+    @Flag(
+        inversion: .prefixedNo,
+        help: "Serve /healthz without credentials when --web-config asks for a password (default: no).")
+    var openHealthz: Bool?
+
     /// Flags given, by settings key.
     var flagValues: [String: ConfigContent] {
         var values: [String: ConfigContent] = [:]
@@ -98,6 +114,9 @@ struct AggregateOptions: ParsableArguments {
         if let resume { values["aggregate.resume"] = .string(resume) }
         if let streamIdle { values["aggregate.stream_idle"] = .double(streamIdle) }
         if let maxStreams { values["aggregate.max_streams"] = .int(maxStreams) }
+
+        if let webConfig { values["aggregate.web_config"] = .string(webConfig) }
+        if let openHealthz { values["aggregate.open_healthz"] = .bool(openHealthz) }
         return values
     }
 }
