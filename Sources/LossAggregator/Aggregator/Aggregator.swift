@@ -71,6 +71,11 @@ public final class Aggregator: Sendable {
         state.withLock { $0.takeStepChanges() }
     }
 
+    /// The divergence events raised since the last call, oldest first, for the writer.
+    func takeEvents() -> [DivergenceEvent] {
+        state.withLock { $0.takeEvents() }
+    }
+
     /// A copy of the whole state, e.g. to save it.
     public var aggregation: Aggregation {
         state.withLock { $0 }
