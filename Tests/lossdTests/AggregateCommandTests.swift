@@ -181,6 +181,19 @@ struct AggregateCommandTests {
         #expect(check.output.contains("SUCCESS"), "\(check.output)")
     }
 
+    @Test("promtool's unit tests of Config/alerts.yml pass (LossdDiverging fires while lossd_diverging is 1)")
+    func alertRuleUnitTests() async throws {
+        guard let promtool = TestEnvironment.program("promtool") else {
+            Issue.record("promtool is not installed: run scripts/install-deps.sh")
+            return
+        }
+        let tests = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("Fixtures/alerts/alerts-test.yml")
+        let check = try await TestEnvironment.run(promtool, ["test", "rules", tests.path])
+        #expect(check.status == 0, "\(check.output)")
+        #expect(check.output.contains("SUCCESS"), "\(check.output)")
+    }
+
     @Test("SIGTERM saves the state and a restart serves the same statistics; gaps count as lost at shutdown")
     func restart() async throws {
         let folder = try TestEnvironment.folder()

@@ -68,7 +68,9 @@ public struct DivergenceEvent: Sendable, Hashable {
                 + "the threshold\(threshold), the latest \(value.map { "\($0)" } ?? "not finite")"
         case (.diverging, .nonfinite):
             let counts = nonfinite.map { counts in
-                ": " + counts.sorted { $0.key < $1.key }.map { "\($0.key) has \($0.value)" }.joined(separator: ", ")
+                ": "
+                    + counts.filter { $0.value > 0 }.sorted { $0.key < $1.key }.map { "\($0.key) has \($0.value)" }
+                    .joined(separator: ", ")
             }
             return "run \(run), split \(split) is diverging at \(place): a batch with NaN or infinite values"
                 + (counts ?? "")
