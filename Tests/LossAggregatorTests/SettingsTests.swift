@@ -194,7 +194,8 @@ struct SettingsTests {
         let settings = try await SettingsReader.load(
             flags: ["aggregate.divergence_steps": .int(2)], configFile: file,
             environment: ["LOSSD_AGGREGATE_DIVERGENCE_FACTOR": "2.5", "LOSSD_AGGREGATE_DIVERGENCE_STEPS": "5"])
-        #expect(try AggregatorSettings(reading: settings).parameters.divergence == DivergenceRule(factor: 2.5, steps: 2))
+        #expect(
+            try AggregatorSettings(reading: settings).parameters.divergence == DivergenceRule(factor: 2.5, steps: 2))
     }
 
     @Test("HTTP addresses parse as host:port and [ipv6]:port")

@@ -75,7 +75,8 @@ public struct DivergenceEvent: Sendable, Hashable {
             return "run \(run), split \(split) is diverging at \(place): a batch with NaN or infinite values"
                 + (counts ?? "")
         case (.recovered, _):
-            return "run \(run), split \(split) recovered at \(place): \(rule.steps) losses in a row within the threshold"
+            return
+                "run \(run), split \(split) recovered at \(place): \(rule.steps) losses in a row within the threshold"
         }
     }
 }
