@@ -168,28 +168,20 @@ struct AggregateCommandTests {
         #expect(try await aggregator.stop() == 0)
     }
 
-    @Test("Config/alerts.yml passes promtool check rules")
-    func alertRules() async throws {
+    @Test(
+        "promtool accepts Config/alerts.yml, and its unit tests pass (LossdDiverging fires while lossd_diverging is 1)",
+        arguments: [
+            ["check", "rules", "Config/alerts.yml"], ["test", "rules", "Tests/Fixtures/alerts/alerts-test.yml"],
+        ])
+    func alertRules(_ arguments: [String]) async throws {
         guard let promtool = TestEnvironment.program("promtool") else {
             Issue.record("promtool is not installed: run scripts/install-deps.sh")
             return
         }
-        let rules = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent().appendingPathComponent("Config/alerts.yml")
-        let check = try await TestEnvironment.run(promtool, ["check", "rules", rules.path])
-        #expect(check.status == 0, "\(check.output)")
-        #expect(check.output.contains("SUCCESS"), "\(check.output)")
-    }
-
-    @Test("promtool's unit tests of Config/alerts.yml pass (LossdDiverging fires while lossd_diverging is 1)")
-    func alertRuleUnitTests() async throws {
-        guard let promtool = TestEnvironment.program("promtool") else {
-            Issue.record("promtool is not installed: run scripts/install-deps.sh")
-            return
-        }
-        let tests = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .appendingPathComponent("Fixtures/alerts/alerts-test.yml")
-        let check = try await TestEnvironment.run(promtool, ["test", "rules", tests.path])
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent()
+        let file = root.appendingPathComponent(arguments[2]).path
+        let check = try await TestEnvironment.run(promtool, Array(arguments[0..<2]) + [file])
         #expect(check.status == 0, "\(check.output)")
         #expect(check.output.contains("SUCCESS"), "\(check.output)")
     }
