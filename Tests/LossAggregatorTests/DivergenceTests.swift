@@ -89,13 +89,13 @@ struct DivergenceTests {
     @Test("batches without ranks: each batch's loss is a figure; the event names the batch and the values")
     func batches() throws {
         var aggregation = aggregation(losses: [5, 4, 3, 31, 40, 50])
-        let events = aggregation.takeEvents()
+        let events = aggregation.takeEvents().events
         let event = try #require(events.first)
         #expect(events.count == 1)
         #expect(event.kind == .diverging && event.reason == .rising && event.figure == .batch)
         #expect(event.run == "r" && event.split == "train" && event.step == nil && event.batches == 6)
         #expect(event.value == 50 && event.minimum == 3 && event.above == 3)
-        #expect(aggregation.takeEvents().isEmpty, "taken once")
+        #expect(aggregation.takeEvents().events.isEmpty, "taken once")
         let split = try #require(aggregation.snapshot(at: 6, steps: 0).splits.first)
         #expect(split.divergence.diverging && split.divergence.reason == .rising && split.divergence.since == 6)
     }
@@ -115,7 +115,7 @@ struct DivergenceTests {
                     at: Double(step))
             }
         }
-        let events = aggregation.takeEvents()
+        let events = aggregation.takeEvents().events
         #expect(events.count == 1)
         let event = try #require(events.first)
         #expect(event.figure == .stepMean && event.step == 3 && event.value == 45 && event.minimum == 1.5)
@@ -131,9 +131,9 @@ struct DivergenceTests {
         aggregation.ingest(
             Records.rank(0, of: 2, step: 1, stream: "a", classificationSum: 200, localizationSum: 0, positives: 1),
             at: 0.5)
-        #expect(aggregation.takeEvents().isEmpty, "steps wait for rank 1")
+        #expect(aggregation.takeEvents().events.isEmpty, "steps wait for rank 1")
         aggregation.housekeeping(at: 2)
-        let event = try #require(aggregation.takeEvents().first)
+        let event = try #require(aggregation.takeEvents().events.first)
         #expect(event.figure == .stepMean && event.step == 1 && event.value == 200)
     }
 
@@ -144,7 +144,7 @@ struct DivergenceTests {
             counts: ["y_pred": 7, "y_true": 0], labels: BatchLabels(run: "r", split: "train", step: 41, seq: 2))
         aggregation.ingest(.error(error), at: 3)
         aggregation.ingest(Records.error(.badFrames), at: 4)
-        let events = aggregation.takeEvents()
+        let events = aggregation.takeEvents().events
         #expect(events.count == 1)
         let event = try #require(events.first)
         #expect(event.reason == .nonfinite && event.figure == .errorRecord && event.step == 41)
@@ -156,6 +156,18 @@ struct DivergenceTests {
         let values = try #require(json["values"] as? [String: Any])
         #expect((values["nonfinite"] as? [String: Int])?["y_pred"] == 7)
         #expect(values["minimum"] as? Double == 2 && values["threshold"] as? Double == 20)
+    }
+
+    @Test("at most maxPendingEvents events wait; the oldest go first and are counted")
+    func pendingEventsAreBounded() {
+        // With steps 1, each figure of 100 marks the split and each 1 ends the mark: an event each.
+        let count = Aggregation.maxPendingEvents + 76
+        var aggregation = aggregation(
+            losses: (0...count).map { $0 % 2 == 0 ? 1 : 100 }, rule: DivergenceRule(factor: 10, steps: 1))
+        let (events, dropped) = aggregation.takeEvents()
+        #expect(events.count == Aggregation.maxPendingEvents && dropped == 76)
+        #expect(events.last?.batches == count + 1 && events.first?.batches == 78)
+        #expect(aggregation.takeEvents().dropped == 0)
     }
 
     @Test("the flag is on /metrics and /stats, and survives the state file")

@@ -52,7 +52,7 @@ public struct Aggregation: Sendable {
     var rate = RateEstimator()
     /// Divergence events not yet taken by the writer (never saved).
     var events: [DivergenceEvent] = []
-    /// Divergence events dropped because the writer had not taken them in time.
+    /// Divergence events dropped since the writer last took them (it logs the count).
     var droppedEvents = 0
 
     /// An empty aggregation started at `startTime` (seconds since the Unix epoch).

@@ -71,8 +71,9 @@ public final class Aggregator: Sendable {
         state.withLock { $0.takeStepChanges() }
     }
 
-    /// The divergence events raised since the last call, oldest first, for the writer.
-    func takeEvents() -> [DivergenceEvent] {
+    /// The divergence events raised since the last call, oldest first, and how many were dropped
+    /// meanwhile, for the writer.
+    func takeEvents() -> (events: [DivergenceEvent], dropped: Int) {
         state.withLock { $0.takeEvents() }
     }
 

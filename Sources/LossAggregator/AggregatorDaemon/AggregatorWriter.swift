@@ -104,7 +104,15 @@ enum AggregatorWriter {
         }
 
         func publishEvents() {
-            for event in aggregator.takeEvents() {
+            let (events, dropped) = aggregator.takeEvents()
+            if dropped > 0 {
+                logger.warning(
+                    """
+                    \(dropped) divergence events were dropped: more than \(Aggregation.maxPendingEvents) waited to \
+                    be published
+                    """)
+            }
+            for event in events {
                 switch event.kind {
                 case .diverging: logger.warning("\(event.summary)")
                 case .recovered: logger.notice("\(event.summary)")

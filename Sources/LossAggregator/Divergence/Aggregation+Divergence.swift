@@ -9,10 +9,14 @@ extension Aggregation {
     /// The most events kept waiting for the writer.
     static let maxPendingEvents = 1024
 
-    /// The events raised since the last call, oldest first.
-    mutating func takeEvents() -> [DivergenceEvent] {
-        defer { events.removeAll() }
-        return events
+    /// The events raised since the last call, oldest first, and how many were dropped meanwhile
+    /// because more than ``maxPendingEvents`` waited.
+    mutating func takeEvents() -> (events: [DivergenceEvent], dropped: Int) {
+        defer {
+            events.removeAll()
+            droppedEvents = 0
+        }
+        return (events, droppedEvents)
     }
 
     /// Feeds the detector of `key` after a loss record was aggregated: its steps that closed, or,
@@ -35,31 +39,30 @@ extension Aggregation {
     /// Feeds the detector of `key` an error record: one with code `nonfinite` marks the split
     /// diverging.
     mutating func detectDivergence(after error: WireError, of key: SplitKey, at time: Double) {
-        guard error.code == .nonfinite, let statistics = splits[key] else { return }
-        var detector = statistics.divergence
-        guard let change = detector.observeNonfinite(at: error.labels.step) else { return }
-        splits[key]?.divergence = detector
+        guard error.code == .nonfinite, let change = splits[key]?.divergence.observeNonfinite(at: error.labels.step),
+            let statistics = splits[key]
+        else { return }
         var counts: [String: Int]?
         if case .object(let members)? = error.details?["nonfinite"] {
             counts = members.compactMapValues(\.intValue)
         }
         raise(
-            change, figure: .errorRecord, value: nil, step: error.labels.step, of: key, detector: detector,
-            batches: statistics.batches, nonfinite: counts, at: time)
+            change, figure: .errorRecord, value: nil, step: error.labels.step, of: key,
+            detector: statistics.divergence, batches: statistics.batches, nonfinite: counts, at: time)
     }
 
     private mutating func observe(
         _ value: Double, at step: Int?, figure: DivergenceEvent.Figure, of key: SplitKey, at time: Double
     ) {
-        guard let statistics = splits[key] else { return }
-        var detector = statistics.divergence
-        let position = step ?? statistics.batches
-        let change = detector.observe(value, at: position, rule: parameters.divergence)
-        splits[key]?.divergence = detector
-        guard let change else { return }
+        let rule = parameters.divergence
+        // Only the detector is touched per figure; the statistics are read when an event is raised.
+        guard let batches = splits[key]?.batches,
+            let change = splits[key]?.divergence.observe(value, at: step ?? batches, rule: rule),
+            let detector = splits[key]?.divergence
+        else { return }
         raise(
             change, figure: figure, value: value.isFinite ? value : nil, step: step, of: key, detector: detector,
-            batches: statistics.batches, nonfinite: nil, at: time)
+            batches: batches, nonfinite: nil, at: time)
     }
 
     private mutating func raise(
