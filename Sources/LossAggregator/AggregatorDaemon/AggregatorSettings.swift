@@ -114,7 +114,12 @@ public struct AggregatorSettings: Sendable {
             streamIdle: try settings.double(
                 "aggregate.stream_idle", default: builtIn.streamIdle, in: AggregationParameters.streamIdleRange),
             maxStreams: try settings.int(
-                "aggregate.max_streams", default: builtIn.maxStreams, in: AggregationParameters.maxStreamsRange))
+                "aggregate.max_streams", default: builtIn.maxStreams, in: AggregationParameters.maxStreamsRange),
+            divergence: DivergenceRule(
+                factor: try settings.double(
+                    "aggregate.divergence_factor", default: builtIn.divergence.factor, in: DivergenceRule.factorRange),
+                steps: try settings.int(
+                    "aggregate.divergence_steps", default: builtIn.divergence.steps, in: DivergenceRule.stepsRange)))
         inputName = defaults.inputName
         inputSecurity = try SocketSecurity(server: inputName, reading: settings)
         if let path = try Self.path(settings, "aggregate.web_config") {

@@ -29,6 +29,14 @@ struct AggregateCommand: AsyncParsableCommand {
             from a checkpoint replaces the steps it repeats (--resume). --tensorboard DIR writes \
             them as TensorBoard event files. docs/DISTRIBUTED.md explains it all.
 
+            Divergence: a (run, split) is marked diverging when its loss (each step's mean across \
+            ranks, or each batch's loss for records without ranks) stays above --divergence-factor \
+            times its running minimum for --divergence-steps figures in a row, or at once when a \
+            batch holds NaN or infinite values; it recovers after as many figures in a row within \
+            the threshold. /stats shows it (divergence), /metrics too (lossd_diverging), and \
+            --publish sends an event (topic "event") when it starts and ends. docs/DIAGNOSTICS.md \
+            explains it, and how a trainer stops on it (lossd_client's DivergenceWatcher).
+
             HTTP on --http (default 127.0.0.1:9180): GET / (the dashboard: loss curves per \
             (run, split), drawn on the server, no script), GET /metrics (Prometheus), GET /stats \
             (the same as JSON; ?steps=N for the last N steps), GET /healthz. Each (run, split) \
@@ -38,7 +46,8 @@ struct AggregateCommand: AsyncParsableCommand {
             --state FILE keeps the statistics across restarts: saved atomically every \
             --state-interval seconds and at shutdown, loaded at start (a damaged file is moved \
             aside and the daemon starts fresh). --snapshots FILE appends one JSON line per \
-            --snapshot-interval; --publish EP sends the same JSON on a PUB socket, topic "stats".
+            --snapshot-interval; --publish EP sends the same JSON on a PUB socket, topic "stats" \
+            (and the divergence events, topic "event").
 
             SIGINT or SIGTERM: ingest the records already received, count every seq gap as lost, \
             save the state and exit 0; a second signal exits at once. Exit 2 when records it took \

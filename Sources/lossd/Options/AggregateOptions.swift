@@ -15,7 +15,11 @@ struct AggregateOptions: ParsableArguments {
         completion: .file(extensions: ["jsonl"]))
     var snapshots: String?
 
-    @Option(help: "Publish each snapshot on a PUB socket, topic \"stats\" (bare endpoints bind; default: none).")
+    @Option(
+        help: """
+            Publish each snapshot on a PUB socket, topic "stats", and each divergence event, topic "event" (bare \
+            endpoints bind; default: none).
+            """)
     var publish: String?
 
     @Option(
@@ -78,6 +82,20 @@ struct AggregateOptions: ParsableArguments {
     var maxStreams: Int?
 
     @Option(
+        help: """
+            A (run, split) diverges when its loss stays above this multiple of its running minimum for \
+            --divergence-steps figures in a row (default 10).
+            """)
+    var divergenceFactor: Double?
+
+    @Option(
+        help: """
+            Figures in a row (step means, or batches without ranks) above the threshold that mark a run diverging, \
+            and within it that end the mark (default 3).
+            """)
+    var divergenceSteps: Int?
+
+    @Option(
         help: ArgumentHelp(
             "A web configuration file (Prometheus exporters' format): TLS and basic authentication for HTTP.",
             discussion: """
@@ -114,6 +132,8 @@ struct AggregateOptions: ParsableArguments {
         if let resume { values["aggregate.resume"] = .string(resume) }
         if let streamIdle { values["aggregate.stream_idle"] = .double(streamIdle) }
         if let maxStreams { values["aggregate.max_streams"] = .int(maxStreams) }
+        if let divergenceFactor { values["aggregate.divergence_factor"] = .double(divergenceFactor) }
+        if let divergenceSteps { values["aggregate.divergence_steps"] = .int(divergenceSteps) }
 
         if let webConfig { values["aggregate.web_config"] = .string(webConfig) }
         if let openHealthz { values["aggregate.open_healthz"] = .bool(openHealthz) }
