@@ -328,8 +328,8 @@ def run_recipe(recipe: Recipe, commands: List[Command], snippets: List[str], sid
         elif not command.is_lossd and command not in checks and command not in steps:
             assert command.program and command.program[0] in TRAINER_LAUNCHERS, (
                 f"the recipe runner does not know how to run `{command.text}`: teach test_doc_recipes.py, or "
-                "keep the recipe's commands to lossd, export, curl and trainer launchers (which the runner's "
-                "trainers stand in for)")
+                "keep the recipe's commands to lossd, export, curl, the file steps of FILE_STEPS and trainer "
+                "launchers (which the runner's trainers stand in for)")
             recipe.notes.append(f"stood in for: {command.text}")
     assert len(aggregators) <= 1, f"a recipe has one aggregator, not {len(aggregators)}"
     assert aggregators or sidecars, "a recipe runs an aggregator or sidecars"
