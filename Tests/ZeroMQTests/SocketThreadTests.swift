@@ -33,11 +33,19 @@ struct SocketThreadTests {
             return try pull.lastEndpoint()
         }
         let endpoint = try #require(try await thread.value)
-        // Closed with the body: the port can be bound again at once.
+        // Closed with the body: the port can be bound again. libzmq closes a socket's listener on
+        // its I/O thread shortly after zmq_close returns, so the bind is tried for up to 10 s.
         let rebound = try await onSocketThread {
             let again = try Socket(context, type: .pull)
-            try again.bind(endpoint)
-            return try again.lastEndpoint()
+            let deadline = ContinuousClock.now + .seconds(10)
+            while true {
+                do {
+                    try again.bind(endpoint)
+                    return try again.lastEndpoint()
+                } catch where ContinuousClock.now < deadline {
+                    usleep(10_000)
+                }
+            }
         }
         #expect(rebound == endpoint)
     }
