@@ -15,6 +15,8 @@ public struct SidecarReport: Sendable, Hashable {
     /// Received messages missing from the `--record` recording (a write failed; they were still
     /// processed). Known once the recording is closed, at the end of the run.
     public var recordingFailures: Int
+    /// Messages written whole to the `--record` recording so far (handed to the file system).
+    public var recorded: Int
 }
 
 /// Lock-free counters shared by the receiver, the emitter and the status line.
@@ -24,10 +26,12 @@ final class SidecarCounters: Sendable {
     private let rejectedCount = Atomic<Int>(0)
     private let outputFailureCount = Atomic<Int>(0)
     private let recordingFailureCount = Atomic<Int>(0)
+    private let recordedCount = Atomic<Int>(0)
 
     func received() { receivedCount.add(1, ordering: .relaxed) }
     func outputFailed() { outputFailureCount.add(1, ordering: .relaxed) }
     func setRecordingFailures(_ count: Int) { recordingFailureCount.store(count, ordering: .relaxed) }
+    func setRecorded(_ count: Int) { recordedCount.store(count, ordering: .relaxed) }
 
     /// Counts a record the output accepted.
     func recordWritten(_ record: ResultRecord) {
@@ -43,6 +47,7 @@ final class SidecarCounters: Sendable {
             computed: computedCount.load(ordering: .relaxed),
             rejected: rejectedCount.load(ordering: .relaxed),
             outputFailures: outputFailureCount.load(ordering: .relaxed),
-            recordingFailures: recordingFailureCount.load(ordering: .relaxed))
+            recordingFailures: recordingFailureCount.load(ordering: .relaxed),
+            recorded: recordedCount.load(ordering: .relaxed))
     }
 }
