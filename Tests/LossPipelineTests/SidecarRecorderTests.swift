@@ -41,6 +41,25 @@ struct SidecarRecorderTests {
         #expect(read == messages)
     }
 
+    /// Small records are gathered in the writer's buffer while messages keep coming, and written
+    /// as soon as none is waiting: a reader of the file, or a crash, finds every record handed over.
+    @Test("small records reach the file once the writer has nothing waiting")
+    func idleWriterFlushes() throws {
+        let path = temporaryPath("idle.lossrec")
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let counters = SidecarCounters()
+        let recorder = try SidecarRecorder.start(path: path, version: .v2, counters: counters, logger: logger)
+        defer { _ = recorder.finish() }
+        for index in 0..<3 { recorder.record(WireMessage(copying: [[UInt8(index)], [1, 2, 3]])) }
+        let deadline = ContinuousClock.now.advanced(by: .seconds(10))
+        while counters.report.recorded < 3 && ContinuousClock.now < deadline { usleep(1000) }
+        #expect(counters.report.recorded == 3)
+        var read = 0
+        let reader = try RecordingReader(path: path)
+        while try reader.next() != nil { read += 1 }
+        #expect(read == 3)
+    }
+
     /// A message's frames stay alive while the writer holds it and are released once written:
     /// the recorder adds at most one message to what the receiver holds.
     @Test("record returns once the writer has taken the message; it is released once written")

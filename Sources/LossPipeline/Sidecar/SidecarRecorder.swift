@@ -41,14 +41,20 @@ final class SidecarRecorder: Sendable {
                 return
             }
             opened.open(nil)
-            while let message = handoff.take() {
-                do throws(RecordingError) {
-                    try writer.append(message)
-                } catch .closed {
-                    // A write failed earlier (and was logged): the writer takes nothing more.
-                } catch {
-                    logger.error("cannot append to the recording", metadata: ["error": "\(error)"])
-                }
+            var failed = false
+            func log(_ error: RecordingError) {
+                // After a failed write the writer takes nothing more (it throws `closed`): one line.
+                guard !failed else { return }
+                failed = true
+                logger.error("cannot append to the recording", metadata: ["error": "\(error)"])
+            }
+            // With nothing waiting, the buffered small records go to the file: it is never more
+            // than one hand-off behind the receiver.
+            while let message = handoff.take(whenIdle: {
+                do throws(RecordingError) { try writer.flush() } catch { log(error) }
+                counters.setRecorded(writer.writtenRecordCount)
+            }) {
+                do throws(RecordingError) { try writer.append(message) } catch { log(error) }
                 counters.setRecorded(writer.writtenRecordCount)
             }
             do { try writer.close() } catch {
@@ -103,10 +109,16 @@ extension SidecarRecorder {
             slot = nil
         }
 
-        /// The next message, or `nil` once closed and empty.
-        func take() -> WireMessage? {
+        /// The next message, or `nil` once closed and empty; runs `whenIdle` (unlocked) first when
+        /// no message is waiting.
+        func take(whenIdle: () -> Void) -> WireMessage? {
             condition.lock()
             defer { condition.unlock() }
+            if slot == nil && !closed {
+                condition.unlock()
+                whenIdle()
+                condition.lock()
+            }
             while slot == nil && !closed { condition.wait() }
             let message = slot
             slot = nil
