@@ -10,7 +10,10 @@ struct SidecarOptions: ParsableArguments {
     @Option(help: "Worker threads computing losses (default: the number of cores).")
     var workers: Int?
 
-    @Option(help: "Batches waiting for a worker (default 2); memory stays within (queue + workers + 1) batches.")
+    @Option(
+        help:
+            "Batches waiting for a worker (default 2); memory stays within (queue + workers + 1) batches, +1 with --record."
+    )
     var queue: Int?
 
     @Option(help: "Tee every received message, valid or not, into this .lossrec recording.")
