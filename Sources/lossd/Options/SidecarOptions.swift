@@ -11,8 +11,10 @@ struct SidecarOptions: ParsableArguments {
     var workers: Int?
 
     @Option(
-        help:
-            "Batches waiting for a worker (default 2); memory stays within (queue + workers + 1) batches, +1 with --record."
+        help: """
+            Batches waiting for a worker (default 2); memory stays within (queue + workers + 1) batches, \
+            one more with --record.
+            """
     )
     var queue: Int?
 
