@@ -26,7 +26,7 @@ public struct RecordBenchmark: Sendable {
     public var version: RecordingFormat.Version
     /// Where the recordings and the floor's files are written.
     public var directory: String
-    /// Timed repetitions of each of the three runs.
+    /// Timed repetitions of each of the four runs.
     public var repetitions: Int
 
     /// Creates a benchmark; by default 30 SSD300 batches (74 MB each) per run, in the temporary folder.
@@ -89,7 +89,7 @@ public struct RecordBenchmark: Sendable {
         }
     }
 
-    /// Times the three runs alternately.
+    /// Times the four runs alternately.
     public func run() async throws -> Result {
         let message = SyntheticBatchGenerator(spec: spec).message(step: 100)
         let pipeline = PipelineBenchmark(spec: spec, messages: messages, workers: workers, repetitions: 1)

@@ -35,7 +35,7 @@ struct RecordingBenchCommandTests {
         #expect(try files(in: folder).isEmpty, "the generated recording was left behind")
     }
 
-    @Test("bench record --json: the three runs and the ratio; every file removed", arguments: ["1", "2"])
+    @Test("bench record --json: the four runs and the ratio; every file removed", arguments: ["1", "2"])
     func record(version: String) throws {
         let folder = try LossdProcess.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: folder) }

@@ -67,15 +67,16 @@ struct ReplayBenchCommand: ParsableCommand {
 struct RecordBenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "record",
-        abstract: "Time a sidecar with --record against the same sidecar without it and a plain write of the bytes.",
+        abstract: "Time a sidecar with --record against the same sidecar without it and a disk write of the bytes.",
         discussion: """
             Sends one synthetic message --messages times over tcp loopback to a real sidecar, \
-            alternating three runs: without --record, with --record into a new file in \
-            --directory (timed to the last record and the last message written), and a plain \
-            sequential write of the same bytes into the same folder (the disk's speed; buffered, \
-            no sync, like the recorder). Files are removed after each run. The ratio is the \
-            batches/s with --record over the lesser of the other two, the median of each \
-            repetition's ratio. Target: ≥ 0.8.
+            alternating: without --record, with --record into a new file in --directory (timed \
+            to the last record and the last message written), and two sequential writes of the \
+            same bytes into the same folder, buffered and not synced, like the recorder: plain \
+            write() calls as dd makes them, and the same with the recorder's write-behind. The \
+            faster write is the disk's speed. Files are removed after each run. The ratio is the \
+            batches/s with --record over the lesser of the sidecar's without it and the disk's, \
+            the median of each repetition's ratio. Target: ≥ 0.8.
 
             Examples:
               lossd bench record
@@ -105,7 +106,7 @@ struct RecordBenchCommand: AsyncParsableCommand {
     @Option(help: "Where the recordings and the floor's file are written (and removed after each run).")
     var directory: String = FileManager.default.temporaryDirectory.path
 
-    @Option(name: .customLong("repeat"), help: "Timed repetitions of each of the three runs.")
+    @Option(name: .customLong("repeat"), help: "Timed repetitions of each run.")
     var repetitions: Int = 3
 
     @Flag(help: "One JSON object instead of a table.")

@@ -55,7 +55,7 @@ extension BenchReport {
         return encoded(object)
     }
 
-    /// The recording figures: batches/s of the three runs and the ratio.
+    /// The recording figures: batches/s of the four runs and the ratio.
     static func table(_ r: RecordBenchmark.Result) -> String {
         let b = r.benchmark
         let messages = Double(b.messages)
