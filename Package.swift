@@ -126,14 +126,18 @@ let package = Package(
         .testTarget(
             name: "SSDLossTests", dependencies: ["SSDLoss"], resources: [.copy("golden")], swiftSettings: strict),
         .testTarget(name: "ChecksumsTests", dependencies: ["Checksums"], swiftSettings: strict),
-        .testTarget(name: "LossWireTests", dependencies: ["LossWire", "SSDLoss", "Checksums"], swiftSettings: strict),
+        .testTarget(
+            name: "LossWireTests", dependencies: ["LossWire", "SSDLoss", "Checksums", "LossdTestSupport"],
+            swiftSettings: strict),
         .testTarget(name: "ZeroMQTests", dependencies: ["ZeroMQ"], swiftSettings: strict),
         .testTarget(
             name: "LossSynthesisTests", dependencies: ["LossSynthesis", "LossWire", "SSDLoss"], swiftSettings: strict),
-        // Helpers several test targets share: an XML tree for the dashboard's SVG, a small HTTP GET.
+        // Helpers several test targets share: an XML tree for the dashboard's SVG, a small HTTP GET,
+        // a temporary folder.
         .target(name: "LossdTestSupport", dependencies: ["ZeroMQ"], path: "Tests/Support", swiftSettings: strict),
         .testTarget(
-            name: "LossPipelineTests", dependencies: ["LossPipeline", "LossWire", "SSDLoss", "ZeroMQ"],
+            name: "LossPipelineTests",
+            dependencies: ["LossPipeline", "LossWire", "SSDLoss", "ZeroMQ", "LossdTestSupport"],
             swiftSettings: strict),
         .testTarget(
             name: "LossAggregatorTests",

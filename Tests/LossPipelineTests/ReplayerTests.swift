@@ -1,5 +1,6 @@
 import Foundation
 import LossWire
+import LossdTestSupport
 import SSDLoss
 import Testing
 
@@ -9,19 +10,6 @@ import Testing
 /// damaged record ending its file exactly where a reader on one thread would stop.
 @Suite("Replayer", .timeLimit(.minutes(1)))
 struct ReplayerTests {
-    /// A temporary folder, removed when the test ends.
-    final class TemporaryDirectory {
-        let url: URL
-
-        init() throws {
-            url = FileManager.default.temporaryDirectory.appendingPathComponent("lossd-replayer-\(UUID().uuidString)")
-            try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
-        }
-
-        func path(_ name: String) -> String { url.appendingPathComponent(name).path }
-
-        deinit { try? FileManager.default.removeItem(at: url) }
-    }
 
     /// A recording of `count` small valid batches, seq 0, 1, 2, …; the byte offset of each record.
     private static func write(

@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import LossWire
+import LossdTestSupport
 import Synchronization
 import Testing
 
@@ -12,17 +13,12 @@ import Testing
 struct SidecarRecorderTests {
     private let logger = Logger(label: "test.recorder")
 
-    private func temporaryPath(_ name: String) -> String {
-        FileManager.default.temporaryDirectory.appendingPathComponent("lossd-recorder-\(UUID().uuidString)-\(name)")
-            .path
-    }
-
     @Test(
         "every message handed over is in the file, in order, in the chosen version",
         arguments: RecordingFormat.Version.allCases)
     func writesEveryMessageInOrder(version: RecordingFormat.Version) throws {
-        let path = temporaryPath("order.lossrec")
-        defer { try? FileManager.default.removeItem(atPath: path) }
+        let directory = try TemporaryDirectory()
+        let path = directory.path("order.lossrec")
         let counters = SidecarCounters()
         let recorder = try SidecarRecorder.start(path: path, version: version, counters: counters, logger: logger)
         let messages = (0..<50).map { index in
@@ -45,8 +41,8 @@ struct SidecarRecorderTests {
     /// as soon as none is waiting: a reader of the file, or a crash, finds every record handed over.
     @Test("small records reach the file once the writer has nothing waiting")
     func idleWriterFlushes() throws {
-        let path = temporaryPath("idle.lossrec")
-        defer { try? FileManager.default.removeItem(atPath: path) }
+        let directory = try TemporaryDirectory()
+        let path = directory.path("idle.lossrec")
         let counters = SidecarCounters()
         let recorder = try SidecarRecorder.start(path: path, version: .v2, counters: counters, logger: logger)
         defer { _ = recorder.finish() }
@@ -64,8 +60,8 @@ struct SidecarRecorderTests {
     /// the recorder adds at most one message to what the receiver holds.
     @Test("record returns once the writer has taken the message; it is released once written")
     func handsOffWithoutAQueue() throws {
-        let path = temporaryPath("handoff.lossrec")
-        defer { try? FileManager.default.removeItem(atPath: path) }
+        let directory = try TemporaryDirectory()
+        let path = directory.path("handoff.lossrec")
         let recorder = try SidecarRecorder.start(
             path: path, version: .v2, counters: SidecarCounters(), logger: logger)
         let alive = Atomic<Int>(0)

@@ -1,23 +1,10 @@
 import Checksums
 import Foundation
+import LossdTestSupport
 import SSDLoss
 import Testing
 
 @testable import LossWire
-
-/// A temporary directory removed when the test ends.
-final class TemporaryDirectory {
-    let url: URL
-
-    init() throws {
-        url = FileManager.default.temporaryDirectory.appendingPathComponent("lossd-tests-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
-    }
-
-    func path(_ name: String) -> String { url.appendingPathComponent(name).path }
-
-    deinit { try? FileManager.default.removeItem(at: url) }
-}
 
 @Suite("Recordings")
 struct RecordingTests {
