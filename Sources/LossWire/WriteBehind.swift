@@ -11,10 +11,10 @@ import Darwin
 /// Why: a recording is written once and read much later, so its pages in the cache only push out
 /// pages others need; and where the page cache grows into memory the host of a virtual machine has
 /// taken back, every new page costs a fault in the host. On the 2-vCPU VM lossd is measured on, a
-/// plain buffered write of 2.2 GB ran at 160–300 MB/s and the same write with this at
-/// 1.0–1.6 GB/s (docs/PERFORMANCE.md, "Recording"). The page cache then holds about ``window``
-/// bytes of the file, and a writer faster than the disk waits for it (the kernel's dirty-page
-/// limits) instead of piling up dirty pages.
+/// plain buffered write of 2.2 GB ran at 140–310 MB/s and the same write with this 3–10 times
+/// faster, at 0.47–1.6 GB/s (docs/PERFORMANCE.md, "Recording"). The page cache then holds about
+/// ``window`` bytes of the file, and a writer faster than the disk waits for it (the kernel's
+/// dirty-page limits) instead of piling up dirty pages.
 ///
 /// Advisory only (`posix_fadvise`), on Linux; elsewhere it does nothing. One owner: the writer.
 public struct WriteBehind: Sendable {
