@@ -11,7 +11,7 @@ import Darwin
 /// Why: a recording is written once and read much later, so its pages in the cache only push out
 /// pages others need; and where the page cache grows into memory the host of a virtual machine has
 /// taken back, every new page costs a fault in the host. On the 2-vCPU VM lossd is measured on, a
-/// plain buffered write of 2.2 GB ran at 140–380 MB/s and the same write with this 3–10 times
+/// plain buffered write of 2.2 GB ran at 140–430 MB/s and the same write with this 3–10 times
 /// faster, at 0.47–1.7 GB/s (docs/PERFORMANCE.md, "Recording"). The page cache then holds about
 /// ``window`` bytes of the file, and a writer faster than the disk waits for it (the kernel's
 /// dirty-page limits) instead of piling up dirty pages.
