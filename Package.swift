@@ -157,16 +157,20 @@ let package = Package(
         .testTarget(name: "ChecksumsTests", dependencies: ["Checksums"], swiftSettings: strict),
         .testTarget(
             name: "TensorBoardEventsTests", dependencies: ["TensorBoardEvents", "Checksums"], swiftSettings: strict),
-        .testTarget(name: "LossWireTests", dependencies: ["LossWire", "SSDLoss", "Checksums"], swiftSettings: strict),
+        .testTarget(
+            name: "LossWireTests", dependencies: ["LossWire", "SSDLoss", "Checksums", "LossdTestSupport"],
+            swiftSettings: strict),
         .testTarget(name: "ZeroMQTests", dependencies: ["ZeroMQ"], swiftSettings: strict),
         .testTarget(
             name: "LossSynthesisTests", dependencies: ["LossSynthesis", "LossWire", "SSDLoss"], swiftSettings: strict),
-        // Helpers several test targets share: an XML tree for the dashboard's SVG, a small HTTP GET.
+        // Helpers several test targets share: an XML tree for the dashboard's SVG, a small HTTP GET,
+        // a temporary folder.
         .target(name: "LossdTestSupport", dependencies: ["ZeroMQ"], path: "Tests/Support", swiftSettings: strict),
         .testTarget(
             name: "LossPipelineTests",
             dependencies: [
-                "LossPipeline", "LossWire", "SSDLoss", "ZeroMQ", .product(name: "Logging", package: "swift-log"),
+                "LossPipeline", "LossWire", "SSDLoss", "ZeroMQ", "LossdTestSupport",
+                .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict),
         .testTarget(

@@ -108,7 +108,11 @@ public struct PipelineBenchmark: Sendable {
         return started.duration(to: .now)
     }
 
-    private func timeSidecar(_ message: WireMessage) async throws -> (Duration, Int) {
+    /// The time from the first send to the last loss record (and, with `recording`, to the last
+    /// message written to it), and the loss records the sink received.
+    func timeSidecar(
+        _ message: WireMessage, recording: (path: String, version: RecordingFormat.Version)? = nil
+    ) async throws -> (Duration, Int) {
         let context = try Context()
         let count = messages
         let sinkBound = Latch<String>()
@@ -132,6 +136,8 @@ public struct PipelineBenchmark: Sendable {
         settings.workers = workers
         settings.statusInterval = .zero
         settings.processor.limits.maxMessageBytes = Int.max
+        settings.recordPath = recording?.path
+        settings.recordVersion = recording?.version ?? RecordingFormat.currentVersion
         var logger = Logger(label: "lossd.bench")
         logger.logLevel = .warning
         let listening = Latch<String?>()
@@ -147,6 +153,7 @@ public struct PipelineBenchmark: Sendable {
         let started = ContinuousClock.now
         try await send(message, to: input, context: context)
         let losses = try await sink.value
+        if recording != nil { try await RecordBenchmark.waitUntilRecorded(count, by: sidecar) }
         let duration = started.duration(to: .now)
         sidecar.stop()
         _ = try await running.value

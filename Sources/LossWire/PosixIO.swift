@@ -10,18 +10,37 @@ import Darwin
 /// Written by hand rather than with swift-system (which the modules above LossWire use) because
 /// LossWire depends on nothing but SSDLoss: the fuzzers compile it with `swiftc` alone.
 enum PosixIO {
-    /// Writes all of `bytes`; returns `errno` on failure.
-    static func writeAll(_ fd: Int32, _ bytes: UnsafeRawBufferPointer) -> Int32? {
-        guard var pointer = bytes.baseAddress else { return nil }
-        var remaining = bytes.count
-        while remaining > 0 {
-            let written = write(fd, pointer, remaining)
+    /// Writes all of `vectors`, in order, with as few `writev` calls as the kernel allows; returns
+    /// `errno` on failure. `vectors` is consumed: on return it describes what was left unwritten.
+    static func writeAll(_ fd: Int32, _ vectors: inout [iovec]) -> Int32? {
+        let maxVectors = 1024  // IOV_MAX on Linux and macOS
+        var index = 0
+        while index < vectors.count {
+            if vectors[index].iov_len == 0 {
+                index += 1
+                continue
+            }
+            let count = min(vectors.count - index, maxVectors)
+            let written = vectors.withUnsafeBufferPointer { all in
+                all.baseAddress.map { writev(fd, $0 + index, Int32(count)) } ?? 0
+            }
             if written < 0 {
                 if errno == EINTR { continue }
                 return errno
             }
-            pointer += written
-            remaining -= written
+            guard written > 0 else { return EIO }
+            var remaining = written
+            while remaining > 0 {
+                if remaining >= vectors[index].iov_len {
+                    remaining -= vectors[index].iov_len
+                    vectors[index].iov_len = 0
+                    index += 1
+                } else {
+                    vectors[index].iov_base = vectors[index].iov_base.map { $0 + remaining }
+                    vectors[index].iov_len -= remaining
+                    remaining = 0
+                }
+            }
         }
         return nil
     }

@@ -32,6 +32,7 @@ struct SettingsTests {
         #expect(fromFile.sendHighWaterMark == builtIn.sendHighWaterMark)
         #expect(fromFile.outputLinger == builtIn.outputLinger)
         #expect(fromFile.recordPath == builtIn.recordPath)
+        #expect(fromFile.recordVersion == builtIn.recordVersion)
         #expect(fromFile.statusInterval == builtIn.statusInterval)
         #expect(fromFile.processor.defaults == builtIn.processor.defaults)
         #expect(fromFile.processor.limits == builtIn.processor.limits)
@@ -65,7 +66,8 @@ struct SettingsTests {
         let yaml = try String(contentsOfFile: Self.documentedConfig, encoding: .utf8)
         let keys = [
             "sidecar": [
-                "input", "output", "workers", "queue", "send_hwm", "linger_seconds", "record", "sidecar_id",
+                "input", "output", "workers", "queue", "send_hwm", "linger_seconds", "record", "record_version",
+                "sidecar_id",
                 "status_interval_seconds", "input_key_file", "input_allowed_clients", "output_server_key",
                 "output_key_file",
             ],
@@ -109,6 +111,7 @@ struct SettingsTests {
         arguments: [
             (["LOSSD_SIDECAR_WORKERS": "many"], "sidecar.workers"),
             (["LOSSD_SIDECAR_QUEUE": "0"], "sidecar.queue"),
+            (["LOSSD_SIDECAR_RECORD_VERSION": "3"], "sidecar.record_version"),
             (["LOSSD_LOSS_ALPHA": "-1"], "loss.alpha"),
             (["LOSSD_LOSS_MINING": "sometimes"], "loss.mining"),
             (["LOSSD_SIDECAR_INPUT": "udp://127.0.0.1:1"], "sidecar.input"),

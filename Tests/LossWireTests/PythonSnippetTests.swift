@@ -1,4 +1,5 @@
 import Foundation
+import LossdTestSupport
 import SSDLoss
 import Testing
 

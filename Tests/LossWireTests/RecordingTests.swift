@@ -1,23 +1,10 @@
 import Checksums
 import Foundation
+import LossdTestSupport
 import SSDLoss
 import Testing
 
 @testable import LossWire
-
-/// A temporary directory removed when the test ends.
-final class TemporaryDirectory {
-    let url: URL
-
-    init() throws {
-        url = FileManager.default.temporaryDirectory.appendingPathComponent("lossd-tests-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
-    }
-
-    func path(_ name: String) -> String { url.appendingPathComponent(name).path }
-
-    deinit { try? FileManager.default.removeItem(at: url) }
-}
 
 @Suite("Recordings")
 struct RecordingTests {
@@ -95,11 +82,14 @@ struct RecordingTests {
         let small = WireMessage(copying: [[1, 2, 3]])
         try writer.append(small)
         #expect((writer.recordCount, writer.writtenRecordCount) == (1, 0))  // still in the buffer
-        // A frame of at least half the buffer is written directly; its record ends in the buffer.
+        // A frame of at least half the buffer is written from where it lies, in one write with
+        // what was buffered and the rest of its record: both records are then in the file.
         try writer.append(WireMessage(copying: [[UInt8](repeating: 7, count: 3000)]))
-        #expect((writer.recordCount, writer.writtenRecordCount) == (2, 1))
+        #expect((writer.recordCount, writer.writtenRecordCount) == (2, 2))
+        try writer.append(small)
+        #expect((writer.recordCount, writer.writtenRecordCount) == (3, 2))
         try writer.close()
-        #expect(writer.writtenRecordCount == 2)
+        #expect(writer.writtenRecordCount == 3)
     }
 
     @Test("a record whose last frame was written directly and needs no padding counts as written at close")
@@ -130,6 +120,50 @@ struct RecordingTests {
         #expect(writer.recordCount == 10)
         #expect(writer.writtenRecordCount == 0)  // /dev/full took none of them
         try writer.close()
+    }
+
+    /// Frames below the direct size are gathered in the buffer, frames at or above it are written
+    /// from where they lie, in the same `writev` as their record's header and padding; buffer-full
+    /// flushes fall inside records. Every mix reads back byte for byte, with and without write-behind.
+    @Test(arguments: RecordingFormat.Version.allCases, [false, true])
+    func framesOnBothSidesOfTheDirectSizeReadBack(version: RecordingFormat.Version, writeBehind: Bool) throws {
+        let directory = try TemporaryDirectory()
+        let path = directory.path("mixed.lossrec")
+        let writer = try RecordingWriter(
+            path: path, version: version, bufferCapacity: 4096,
+            writeBehind: writeBehind ? WriteBehind(window: 1 << 20) : nil)
+        #expect(writer.directFrameBytes == 2048)
+        let sizes = [0, 1, 63, 64, 2047, 2048, 2049, 4000, 4096, 70_000, 300_000]
+        var messages: [[[UInt8]]] = []
+        for index in 0..<40 {
+            let count = 1 + index % RecordingFormat.maxFrames
+            messages.append(
+                (0..<count).map { frame in
+                    let size = sizes[(index * 7 + frame * 3) % sizes.count]
+                    return (0..<size).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ frame &+ index) }
+                })
+        }
+        var offsets: [UInt64] = []
+        for (index, frames) in messages.enumerated() {
+            offsets.append(writer.byteCount)
+            try writer.append(WireMessage(copying: frames, receiveTimeNs: UInt64(index)))
+            // A record with a frame written directly is in the file, whole, when append returns.
+            if frames.contains(where: { $0.count >= writer.directFrameBytes }) {
+                #expect(writer.writtenRecordCount == index + 1)
+            }
+        }
+        try writer.close()
+        #expect(writer.writtenRecordCount == messages.count)
+        let size = try #require(try FileManager.default.attributesOfItem(atPath: path)[.size] as? Int)
+        #expect(UInt64(size) == writer.byteCount)
+        let reader = try RecordingReader(path: path)
+        for (index, expected) in messages.enumerated() {
+            #expect(reader.byteOffset == offsets[index])
+            let message = try #require(try reader.next())
+            #expect(frames(message) == expected)
+            #expect(message.receiveTimeNs == UInt64(index))
+        }
+        #expect(try reader.next() == nil)
     }
 
     @Test(arguments: versionsAndAccesses)

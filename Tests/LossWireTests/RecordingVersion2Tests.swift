@@ -1,5 +1,6 @@
 import Checksums
 import Foundation
+import LossdTestSupport
 import Testing
 
 @testable import LossWire

@@ -1,4 +1,5 @@
 import Foundation
+import LossdTestSupport
 import SSDLoss
 import Testing
 
@@ -55,11 +56,19 @@ struct RobustnessTests {
         let directory = try TemporaryDirectory()
         let path = directory.path("random.lossrec")
         var random = SplitMix64(state: 7)
-        for round in 0..<200 {
-            var bytes = Array("LOSSREC1".utf8)
-            // A plausible record header half of the time, pure noise otherwise.
+        for round in 0..<400 {
+            // Both versions; a plausible start of a record half of the time, pure noise otherwise.
+            let version: RecordingFormat.Version = round % 4 < 2 ? .v1 : .v2
+            var bytes = version.magic + [UInt8](repeating: 0, count: version.fileHeaderBytes - 8)
             if round % 2 == 0 {
-                bytes += [UInt8](repeating: 0, count: 8) + [UInt8(round % 18), 0, 0, 0]
+                switch version {
+                case .v1: bytes += [UInt8](repeating: 0, count: 8) + [UInt8(round % 18), 0, 0, 0]
+                case .v2:
+                    // record_bytes, receive time, frame count, then noise where the rest belongs.
+                    bytes += withUnsafeBytes(of: UInt64(64 * (1 + round % 5)).littleEndian) { Array($0) }
+                    bytes += [UInt8](repeating: 0, count: 8)
+                    bytes += [UInt8(round % 18), 0, 0, 0]
+                }
             }
             bytes += (0..<Int.random(in: 0..<300, using: &random)).map { _ in UInt8.random(in: 0...255, using: &random)
             }

@@ -35,7 +35,16 @@ public struct ReplayOptions: Sendable {
     }
 }
 
-/// Reads recordings, computes every message on a worker pool and writes the records in order.
+/// Reads recordings, verifies and computes every message on a worker pool and writes the records
+/// in order.
+///
+/// The reading thread only checks each record's framing (``RecordingReader/nextRecord()``: for
+/// version 2 the header's own CRC-32C) and hands the record, a view of the memory-mapped file, to
+/// the pool; each worker verifies the payload's checksum (``RecordedMessage/verify()``) and then
+/// computes the loss over the same bytes, so checksums and losses run on every worker at once and
+/// no byte is copied. The emitter writes the results in recording order; the first record that
+/// fails its checksum ends its file there, exactly as a single-threaded reader would stop: the
+/// records after it that were already in flight are dropped, and the reader moves to the next file.
 public struct Replayer: Sendable {
     /// The options this replayer runs with.
     public var options: ReplayOptions
@@ -73,40 +82,51 @@ public struct Replayer: Sendable {
         *, noasync, message: "run(sink:progress:) blocks until the replay ends; call it from a thread of its own"
     )
     public func run(sink: any RecordSink, progress: ((ReplayProgress) -> Void)? = nil) -> Outcome {
-        let tally = Tally(sink: sink)
+        let tally = Tally(sink: sink, files: options.files.count)
         let processor = options.processor
-        let pool = OrderedWorkerPool<WireMessage, ResultRecord>(
+        let pool = OrderedWorkerPool<ReplayJob, ReplayResult>(
             name: "replay",
             workers: options.workers,
             capacity: options.queueDepth,
             makeWorker: {
                 let workspace = LossWorkspace()
-                return { message in processor.process(message, workspace: workspace) }
+                return { job in
+                    var result = ReplayResult(file: job.file, index: job.record.index, offset: job.record.offset)
+                    // A record after its file's first damaged one is never written: skip its work.
+                    guard !tally.endsBefore(file: result.file, index: result.index) else { return result }
+                    do throws(RecordingError) {
+                        try job.record.verify()
+                        result.outcome = .record(processor.process(job.record.message, workspace: workspace))
+                    } catch {
+                        result.outcome = .damaged(error)
+                    }
+                    return result
+                }
             },
-            makeEmitter: { PoolEmitter(emit: { record in tally.emit(record) }) }
+            makeEmitter: { PoolEmitter(emit: { tally.emit($0) }) }
         )
-        var reports: [ReplayFileReport] = []
+        var readingProblems: [ReplayFileReport.Damage?] = []
         var state = ReplayProgress(startedAt: .now)
         var lastProgress = ContinuousClock.now
-        for path in options.files {
-            var report = ReplayFileReport(path: path, records: 0, damage: nil)
+        for (file, path) in options.files.enumerated() {
+            var problem: ReplayFileReport.Damage?
             do {
                 let reader = try RecordingReader(path: path, limits: processor.limits)
                 var pacer = Pacer(pace: options.pace)
-                while true {
-                    let message: WireMessage?
+                // Stops early once the emitter has found a record of this file damaged.
+                while !tally.isDamaged(file: file) {
+                    let record: RecordedMessage?
                     do {
-                        message = try reader.next()
+                        record = try reader.nextRecord()
                     } catch {
-                        report.damage = .init(offset: Int(reader.byteOffset), message: "\(error)")
+                        problem = .init(offset: Int(reader.byteOffset), message: "\(error)")
                         break
                     }
-                    guard let message else { break }
-                    pacer.wait(for: message.receiveTimeNs)
-                    pool.submit(message)
-                    report.records += 1
+                    guard let record else { break }
+                    pacer.wait(for: record.message.receiveTimeNs)
+                    pool.submit(ReplayJob(file: file, record: record))
                     state.messages += 1
-                    state.bytes += message.totalBytes
+                    state.bytes += record.message.totalBytes
                     if let progress, lastProgress.duration(to: .now) > .milliseconds(500) {
                         lastProgress = .now
                         state.written = pool.emittedCount
@@ -114,17 +134,46 @@ public struct Replayer: Sendable {
                     }
                 }
             } catch {
-                report.damage = .init(offset: 0, message: "\(error)")
+                problem = .init(offset: 0, message: "\(error)")
             }
-            reports.append(report)
+            readingProblems.append(problem)
         }
         pool.finish()
         if let progress {
             state.written = pool.emittedCount
             progress(state)
         }
+        let reports = options.files.enumerated().map { file, path in
+            // A damaged payload comes before whatever stopped the reader: it was handed out first.
+            ReplayFileReport(
+                path: path, records: tally.written(file: file),
+                damage: tally.damage(file: file) ?? readingProblems[file])
+        }
         return Outcome(summary: tally.summary, files: reports, outputError: tally.firstError)
     }
+}
+
+/// One record on its way through the pool, with the file it came from.
+private struct ReplayJob: Sendable {
+    var file: Int
+    var record: RecordedMessage
+}
+
+/// What a worker made of a ``ReplayJob``: where the record lay, and its outcome.
+private struct ReplayResult: Sendable {
+    enum Outcome: Sendable {
+        /// The record's checksum matched: its loss or error record.
+        case record(ResultRecord)
+        /// The record's checksum did not match.
+        case damaged(RecordingError)
+        /// The record follows a damaged one of its file: not verified, not computed.
+        case skipped
+    }
+
+    var file: Int
+    var index: Int
+    var offset: UInt64
+    var outcome = Outcome.skipped
 }
 
 /// Counts of a running replay, for a progress line.
@@ -161,27 +210,60 @@ private struct Pacer {
     }
 }
 
-/// The emitter's end of a replay: writes each record to the sink and keeps the running summary.
+/// The emitter's end of a replay: writes each record to the sink, keeps the running summary and
+/// each file's count of records written, and marks a file as ended at its first damaged record.
 ///
 /// `@unchecked Sendable` is honest here: the sink is touched only by the pool's single emitter
-/// thread, and the counters only under `lock`; the caller reads them after the pool has joined.
+/// thread, and every other stored property only under `lock`.
 private final class Tally: @unchecked Sendable {
     private let sink: any RecordSink
     private let lock = NSLock()
     private var running = ReplaySummary()
     private var error: String?
+    private var writtenPerFile: [Int]
+    /// Per file, where its first damaged record is and what was wrong, once the emitter reached it.
+    private var damagePerFile: [(index: Int, damage: ReplayFileReport.Damage)?]
 
-    init(sink: any RecordSink) { self.sink = sink }
-
-    func emit(_ record: ResultRecord) {
-        do {
-            try sink.write(record)
-        } catch {
-            lock.withLock { if self.error == nil { self.error = "\(error)" } }
-        }
-        lock.withLock { running.add(record) }
+    init(sink: any RecordSink, files: Int) {
+        self.sink = sink
+        writtenPerFile = Array(repeating: 0, count: files)
+        damagePerFile = Array(repeating: nil, count: files)
     }
 
+    /// Handles one result, in recording order.
+    func emit(_ result: ReplayResult) {
+        let file = result.file
+        switch result.outcome {
+        case .record(let record):
+            guard !endsBefore(file: file, index: result.index) else { return }
+            do {
+                try sink.write(record)
+            } catch {
+                lock.withLock { if self.error == nil { self.error = "\(error)" } }
+            }
+            lock.withLock {
+                running.add(record)
+                writtenPerFile[file] += 1
+            }
+        case .damaged(let error):
+            lock.withLock {
+                if damagePerFile[file] == nil {
+                    damagePerFile[file] = (result.index, .init(offset: Int(result.offset), message: "\(error)"))
+                }
+            }
+        case .skipped:
+            break
+        }
+    }
+
+    /// Whether record `index` of `file` comes after the first damaged record of its file.
+    func endsBefore(file: Int, index: Int) -> Bool {
+        lock.withLock { damagePerFile[file].map { index > $0.index } ?? false }
+    }
+
+    func isDamaged(file: Int) -> Bool { lock.withLock { damagePerFile[file] != nil } }
+    func damage(file: Int) -> ReplayFileReport.Damage? { lock.withLock { damagePerFile[file]?.damage } }
+    func written(file: Int) -> Int { lock.withLock { writtenPerFile[file] } }
     var summary: ReplaySummary { lock.withLock { running } }
     var firstError: String? { lock.withLock { error } }
 }

@@ -8,20 +8,27 @@ public import ZeroMQ
 /// The sidecar: PULL batches, compute them on a worker pool, write one record per batch in order.
 ///
 /// Threads and ownership (docs/ARCHITECTURE.md draws them):
-/// - the **receiver** thread owns the PULL socket and the optional recording; it receives each
-///   message without copying its frames, appends it to the recording, and submits it to the pool;
+/// - the **receiver** thread owns the PULL socket; it receives each message without copying its
+///   frames, submits it to the pool, and hands it to the recorder if there is one;
+/// - the **recorder** thread (``SidecarRecorder``) owns the optional `--record` recording and writes
+///   each message it is handed, so that checksums and disk writes stay off the receive path;
 /// - **workers** decode and compute (``BatchProcessor``), each with its own scratch workspace;
 /// - the **emitter** thread owns the output (a PUSH socket or a JSON Lines file) and writes the
 ///   records in arrival order.
 ///
 /// Backpressure: the pool holds at most `queue + workers - 1` batches; when it is full the
 /// receiver stops receiving, libzmq's receive pipe (high-water mark 1) fills, and the trainer's
-/// sends block. Memory therefore stays within about `queue + workers + 1` batches.
+/// sends block; a recorder slower than the pool holds the receiver up the same way. Memory
+/// therefore stays within about `queue + workers + 1` batches, one more with a recording.
 ///
 /// Shutdown: ``stop()`` makes the receiver stop receiving; every batch already received is
 /// computed and its record written, the output is flushed (lingering for queued records), and
 /// ``run()`` returns the counts.
 public final class Sidecar: Sendable {
+    /// The bytes of a `--record` recording that may stay in the page cache behind its end
+    /// (``WriteBehind``): 256 MiB, a few SSD300 batches.
+    public static let recordingPageCacheWindow = 256 << 20
+
     /// The settings this sidecar runs with.
     public let settings: SidecarSettings
     private let logger: Logger
@@ -167,9 +174,12 @@ public final class Sidecar: Sendable {
                 inputReady.open("\(error)")
                 return
             }
-            let recorder: RecordingWriter?
+            let recorder: SidecarRecorder?
             do {
-                recorder = try settings.recordPath.map { path in try RecordingWriter(path: path) }
+                recorder = try settings.recordPath.map { path throws(RecordingError) in
+                    try SidecarRecorder.start(
+                        path: path, version: settings.recordVersion, counters: counters, logger: logger)
+                }
             } catch {
                 inputReady.open("cannot create the recording: \(error)")
                 return
@@ -195,7 +205,7 @@ public final class Sidecar: Sendable {
             metadata: [
                 "input": "\(settings.input.map(\.description).joined(separator: ","))",
                 "output": "\(settings.output)", "workers": "\(settings.workers)", "queue": "\(settings.queue)",
-                "record": "\(settings.recordPath ?? "off")",
+                "record": "\(settings.recordPath.map { "\($0) (format version \(settings.recordVersion))" } ?? "off")",
                 "input_security": "\(settings.inputSecurity)", "output_security": "\(outputSecurity)",
             ])
         try receiver.join()
@@ -213,19 +223,16 @@ public final class Sidecar: Sendable {
         return report
     }
 
-    /// Receives until stopped: each message is recorded, then queued for a worker.
+    /// Receives until stopped: each message is queued for a worker, then handed to the recorder.
     private func receiveLoop(
-        socket: Socket, pool: OrderedWorkerPool<WireMessage, ResultRecord>, recorder: RecordingWriter?
+        socket: Socket, pool: OrderedWorkerPool<WireMessage, ResultRecord>, recorder: SidecarRecorder?
     ) {
         var status = StatusLine(interval: settings.statusInterval)
         defer {
             if let recorder {
-                do { try recorder.close() } catch {
-                    logger.error("closing the recording failed", metadata: ["error": "\(error)"])
-                }
                 // Every received message missing from the file, including those that were still
                 // in the writer's buffer when a write failed.
-                counters.setRecordingFailures(counters.report.received - recorder.writtenRecordCount)
+                counters.setRecordingFailures(counters.report.received - recorder.finish())
             }
         }
         while !stopping.load(ordering: .acquiring) {
@@ -245,16 +252,8 @@ public final class Sidecar: Sendable {
                 receiveTimeNs: UInt64(Date().timeIntervalSince1970 * 1e9),
                 release: { withExtendedLifetime(received) {} })
             counters.received()
-            if let recorder {
-                do {
-                    try recorder.append(message)
-                } catch .closed {
-                    // A write failed earlier (and was logged): the writer takes nothing more.
-                } catch {
-                    logger.error("cannot append to the recording", metadata: ["error": "\(error)"])
-                }
-            }
             pool.submit(message)
+            recorder?.record(message)
         }
     }
 

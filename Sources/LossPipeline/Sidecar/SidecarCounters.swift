@@ -15,6 +15,8 @@ public struct SidecarReport: Sendable, Hashable {
     /// Received messages missing from the `--record` recording (a write failed; they were still
     /// processed). Known once the recording is closed, at the end of the run.
     public var recordingFailures: Int
+    /// Messages written whole to the `--record` recording so far (handed to the file system).
+    public var recorded: Int
     /// Handshakes that failed on the input: a client that does not match its CURVE settings
     /// (docs/SECURITY.md). Such a client delivers nothing.
     public var handshakeFailures: Int = 0
@@ -47,6 +49,7 @@ final class SidecarCounters: Sendable {
     private let rejectedCount = Atomic<Int>(0)
     private let outputFailureCount = Atomic<Int>(0)
     private let recordingFailureCount = Atomic<Int>(0)
+    private let recordedCount = Atomic<Int>(0)
 
     init(inputHandshakes: HandshakeFailureLog, outputHandshakes: HandshakeFailureLog) {
         self.inputHandshakes = inputHandshakes
@@ -56,6 +59,7 @@ final class SidecarCounters: Sendable {
     func received() { receivedCount.add(1, ordering: .relaxed) }
     func outputFailed() { outputFailureCount.add(1, ordering: .relaxed) }
     func setRecordingFailures(_ count: Int) { recordingFailureCount.store(count, ordering: .relaxed) }
+    func setRecorded(_ count: Int) { recordedCount.store(count, ordering: .relaxed) }
 
     /// Counts a record the output accepted.
     func recordWritten(_ record: ResultRecord) {
@@ -72,6 +76,7 @@ final class SidecarCounters: Sendable {
             rejected: rejectedCount.load(ordering: .relaxed),
             outputFailures: outputFailureCount.load(ordering: .relaxed),
             recordingFailures: recordingFailureCount.load(ordering: .relaxed),
+            recorded: recordedCount.load(ordering: .relaxed),
             handshakeFailures: inputHandshakes.total, outputHandshakeFailures: outputHandshakes.total)
     }
 }

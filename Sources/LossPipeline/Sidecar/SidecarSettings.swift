@@ -18,8 +18,10 @@ public struct SidecarSettings: Sendable {
     public var sendHighWaterMark: Int
     /// How long, at shutdown, queued records may take to reach the sink.
     public var outputLinger: Duration
-    /// A `.lossrec` file that receives every message before it is processed, or nil.
+    /// A `.lossrec` file that receives every message as it arrives, or nil.
     public var recordPath: String?
+    /// The format version of the recording: 2 (the default), or 1 for readers that know only it.
+    public var recordVersion: RecordingFormat.Version
     /// How often a status line is logged; zero turns it off.
     public var statusInterval: Duration
     /// Decoding limits, loss defaults and the sidecar id.
@@ -48,6 +50,7 @@ public struct SidecarSettings: Sendable {
         sendHighWaterMark: Int = 10_000,
         outputLinger: Duration = .seconds(30),
         recordPath: String? = nil,
+        recordVersion: RecordingFormat.Version = RecordingFormat.currentVersion,
         statusInterval: Duration = .seconds(10),
         processor: BatchProcessor = BatchProcessor(),
         inputSecurity: SocketSecurity = .plain,
@@ -60,6 +63,7 @@ public struct SidecarSettings: Sendable {
         self.sendHighWaterMark = sendHighWaterMark
         self.outputLinger = outputLinger
         self.recordPath = recordPath
+        self.recordVersion = recordVersion
         self.statusInterval = statusInterval
         self.processor = processor
         self.inputSecurity = inputSecurity
@@ -99,6 +103,10 @@ public struct SidecarSettings: Sendable {
             Int64(1000 * (try settings.double("sidecar.linger_seconds", default: 30, in: 0...3600))))
         let record = try settings.string("sidecar.record", default: nil)
         recordPath = (record?.isEmpty ?? true) ? nil : record
+        let version = try settings.int(
+            "sidecar.record_version", default: defaults.recordVersion.rawValue,
+            in: RecordingFormat.Version.v1.rawValue...RecordingFormat.Version.v2.rawValue)
+        recordVersion = RecordingFormat.Version(rawValue: version) ?? defaults.recordVersion
         statusInterval = .milliseconds(
             Int64(1000 * (try settings.double("sidecar.status_interval_seconds", default: 10, in: 0...86_400))))
         processor = try BatchProcessor(reading: settings)

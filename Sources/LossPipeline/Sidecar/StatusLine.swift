@@ -18,7 +18,9 @@ struct StatusLine {
         guard elapsed >= interval else { return }
         let report = counters.report
         let previous =
-            lastReport ?? SidecarReport(received: 0, computed: 0, rejected: 0, outputFailures: 0, recordingFailures: 0)
+            lastReport
+            ?? SidecarReport(
+                received: 0, computed: 0, rejected: 0, outputFailures: 0, recordingFailures: 0, recorded: 0)
         let done = (report.computed + report.rejected) - (previous.computed + previous.rejected)
         let rate = Double(done) / (elapsed / .seconds(1))
         logger.info(

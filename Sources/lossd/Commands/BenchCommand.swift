@@ -19,6 +19,7 @@ struct BenchCommand: ParsableCommand {
             """,
         subcommands: [
             SummaryBenchCommand.self, KernelBenchCommand.self, PipelineBenchCommand.self, AggregateBenchCommand.self,
+            ReplayBenchCommand.self, RecordBenchCommand.self,
         ],
         defaultSubcommand: SummaryBenchCommand.self
     )

@@ -14,9 +14,11 @@ struct SummaryBenchCommand: AsyncParsableCommand {
             Runs the kernel (keras float32 probabilities and logits against the memory floor; \
             ns per box from 10^4 to 10^7 boxes), the pipeline (the sidecar against a bare \
             PUSH → PULL over tcp loopback; compact float16 against keras float32), the memory of \
-            a real sidecar process under a flood, and the aggregator's records/s. Each row gives \
-            the measured figure, the target and whether it is met. Takes a few minutes; \
-            --quick skips the 10^7-box scaling point (about 5 GB).
+            a real sidecar process under a flood, the aggregator's records/s, and replaying and \
+            recording SSD300 batches (lossd bench replay, lossd bench record: 1.2 GB and 2.2 GB \
+            of files in the temporary folder, removed afterwards). Each row gives the measured \
+            figure, the target and whether it is met. Takes a few minutes; --quick skips the \
+            10^7-box scaling point (about 5 GB).
             """
     )
 
@@ -133,6 +135,10 @@ struct SummaryBenchCommand: AsyncParsableCommand {
                 what: "aggregator, one thread", measured: aggregate.recordsPerSecond, unit: "records/s",
                 target: "≥ 100000", met: aggregate.recordsPerSecond >= 100_000))
 
+        // Replay and recording.
+        let recordings = try await recordingTargets(emit: emit)
+        rows += recordings.rows
+
         if json {
             for row in rows { print(BenchReport.json(row)) }
         } else {
@@ -142,6 +148,10 @@ struct SummaryBenchCommand: AsyncParsableCommand {
             print()
             print(BenchReport.table(aggregate))
             print()
+            for table in recordings.tables {
+                print(table)
+                print()
+            }
             print(BenchReport.table(rows))
         }
     }

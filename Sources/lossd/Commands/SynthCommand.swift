@@ -21,6 +21,7 @@ struct SynthCommand: ParsableCommand {
               lossd synth -o batches.lossrec
               lossd synth -o coco.lossrec --batch 32 --boxes 8732 --classes 81 --count 10
               lossd synth -o small.lossrec --layout compact --dtype float16 --scores logits
+              lossd synth -o old.lossrec --recording-version 1    (for readers of format version 1)
             """
     )
 
@@ -28,6 +29,9 @@ struct SynthCommand: ParsableCommand {
         name: .shortAndLong, help: "The recording to write (created or truncated).",
         completion: .file(extensions: ["lossrec"]))
     var output: String
+
+    @Option(help: "The recording's format version: 2, or 1 for readers that know only version 1.")
+    var recordingVersion: RecordingFormat.Version = RecordingFormat.currentVersion
 
     @Option(help: "Number of batches.")
     var count: Int = 20
@@ -106,7 +110,7 @@ struct SynthCommand: ParsableCommand {
         let generator = SyntheticBatchGenerator(spec: spec)
         let writer: RecordingWriter
         do {
-            writer = try RecordingWriter(path: output)
+            writer = try RecordingWriter(path: output, version: recordingVersion)
         } catch {
             throw ValidationError("\(error)")
         }

@@ -10,11 +10,19 @@ struct SidecarOptions: ParsableArguments {
     @Option(help: "Worker threads computing losses (default: the number of cores).")
     var workers: Int?
 
-    @Option(help: "Batches waiting for a worker (default 2); memory stays within (queue + workers + 1) batches.")
+    @Option(
+        help: """
+            Batches waiting for a worker (default 2); memory stays within (queue + workers + 1) batches, \
+            one more with --record.
+            """
+    )
     var queue: Int?
 
     @Option(help: "Tee every received message, valid or not, into this .lossrec recording.")
     var record: String?
+
+    @Option(help: "The recording's format version: 2 (default), or 1 for readers that know only version 1.")
+    var recordVersion: Int?
 
     @Option(help: "The identifier in each loss record's sidecar field (default host:pid).")
     var sidecarId: String?
@@ -29,6 +37,7 @@ struct SidecarOptions: ParsableArguments {
         if let workers { values["sidecar.workers"] = .int(workers) }
         if let queue { values["sidecar.queue"] = .int(queue) }
         if let record { values["sidecar.record"] = .string(record) }
+        if let recordVersion { values["sidecar.record_version"] = .int(recordVersion) }
         if let sidecarId { values["sidecar.sidecar_id"] = .string(sidecarId) }
         if let statusIntervalSeconds { values["sidecar.status_interval_seconds"] = .double(statusIntervalSeconds) }
         return values

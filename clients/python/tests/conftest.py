@@ -50,13 +50,14 @@ def start_sidecar(lossd_bin: str, tmp_path: Path) -> Callable[..., Sidecar]:
     and waits until it accepts connections on PORT_IN (a free port, or ``port`` to restart a
     sidecar on the endpoint of one that is gone).
 
+    ``preexec_fn`` runs in the child before lossd starts (resource limits, signal dispositions).
     Every sidecar started through this fixture is killed at the end of the test if still running.
     """
     started: List[LossdProcess] = []
 
     def start(output: str, workers: int = 2, record: Optional[Path] = None, sidecar_id: Optional[str] = None,
               extra: Sequence[str] = (), log_level: str = "info", wait: bool = True,
-              port: Optional[int] = None) -> Sidecar:
+              port: Optional[int] = None, preexec_fn: Optional[Callable[[], None]] = None) -> Sidecar:
         port = free_tcp_port() if port is None else port
         args = [lossd_bin, "sidecar", "--input", f"@tcp://127.0.0.1:{port}", "--output", output,
                 "--workers", str(workers), "--log-level", log_level]
@@ -65,7 +66,7 @@ def start_sidecar(lossd_bin: str, tmp_path: Path) -> Callable[..., Sidecar]:
         if sidecar_id is not None:
             args += ["--sidecar-id", sidecar_id]
         args += list(extra)
-        process = LossdProcess(args, tmp_path, f"sidecar{len(started)}")
+        process = LossdProcess(args, tmp_path, f"sidecar{len(started)}", preexec_fn=preexec_fn)
         started.append(process)
         if wait:
             wait_listening(process, port)

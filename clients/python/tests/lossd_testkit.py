@@ -12,7 +12,7 @@ import subprocess
 import time
 import urllib.request
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -122,13 +122,15 @@ class LossdProcess:
     """One ``lossd`` process (a sidecar unless a subclass says otherwise); stdout and stderr go to
     files (no pipe can fill up)."""
 
-    def __init__(self, args: Sequence[str], workdir: Path, name: str) -> None:
+    def __init__(self, args: Sequence[str], workdir: Path, name: str,
+                 preexec_fn: Optional[Callable[[], None]] = None) -> None:
         self.args = list(args)
         self.stdout_path = workdir / f"{name}.stdout"
         self.stderr_path = workdir / f"{name}.stderr"
         self._stdout = open(self.stdout_path, "wb")
         self._stderr = open(self.stderr_path, "wb")
-        self.proc = subprocess.Popen(self.args, stdout=self._stdout, stderr=self._stderr, stdin=subprocess.DEVNULL)
+        self.proc = subprocess.Popen(self.args, stdout=self._stdout, stderr=self._stderr, stdin=subprocess.DEVNULL,
+                                     preexec_fn=preexec_fn)
 
     @property
     def pid(self) -> int:

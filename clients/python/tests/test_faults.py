@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import resource
 import signal
 import threading
 import time
@@ -19,8 +20,8 @@ import pytest
 import zmq
 
 from aggregate_model import check_stats, expected_stats
-from lossd_client import LossClient, ResultSink, read_recording
-from lossd_testkit import drain, source_stats, synthetic_batch, wait_for
+from lossd_client import LossClient, RecordingError, ResultSink, read_recording
+from lossd_testkit import drain, run_replay, source_stats, synthetic_batch, wait_for
 
 SMALL = dict(boxes=64, classes=5, batch=2)  # 17 KB a message: thousands per second, even in debug
 
@@ -125,7 +126,8 @@ class Tee(threading.Thread):
         self.push.close(linger=10_000)
 
 
-def test_sigterm_mid_flood_sink_sidecar_and_recording_agree(start_sidecar, tmp_path):
+@pytest.mark.parametrize("version", [1, 2])
+def test_sigterm_mid_flood_sink_sidecar_and_recording_agree(start_sidecar, tmp_path, version):
     """SIGTERM while a trainer floods a sidecar started with --record: it exits 0, and the
     records at the sink, the messages it says it received and the messages in the recording are
     the same number, the same seqs, in the same order."""
@@ -133,7 +135,8 @@ def test_sigterm_mid_flood_sink_sidecar_and_recording_agree(start_sidecar, tmp_p
     context = zmq.Context()
     try:
         with ResultSink("@tcp://127.0.0.1:*", context=context) as sink:
-            sidecar = start_sidecar(">" + sink.endpoint, workers=2, record=recording)
+            sidecar = start_sidecar(">" + sink.endpoint, workers=2, record=recording,
+                                    extra=["--record-version", str(version)])
             # linger 0: what is still queued for the stopped sidecar is dropped at the end.
             trainer = Trainer(sidecar.input, run="flood", source="t0", send_timeout_ms=200, linger_ms=0)
             trainer.start()
@@ -423,14 +426,16 @@ def test_records_the_output_refuses_are_counted_as_output_failures(start_sidecar
 
 
 @pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full (Linux)")
-def test_messages_missing_from_the_recording_are_counted_as_recording_failures(start_sidecar, tmp_path):
+@pytest.mark.parametrize("version", [1, 2])
+def test_messages_missing_from_the_recording_are_counted_as_recording_failures(start_sidecar, tmp_path, version):
     """Regression: with --record on a full disk (/dev/full), the messages still in the recording's
     buffer when a write failed were lost from it uncounted (41 of 100 were reported). Now the
     last line counts every received message missing from the recording; all are still computed."""
     recording = tmp_path / "full.lossrec"
     recording.symlink_to("/dev/full")
     with ResultSink("@tcp://127.0.0.1:*") as sink:
-        sidecar = start_sidecar(">" + sink.endpoint, workers=1, record=recording)
+        sidecar = start_sidecar(">" + sink.endpoint, workers=1, record=recording,
+                                extra=["--record-version", str(version)])
         y_true, y_pred = synthetic_batch(seed=6, **SMALL)
         with LossClient(sidecar.input, run="full", linger_ms=10_000) as client:
             for _ in range(100):  # 1.7 MB: more than the recording's 1 MiB buffer
@@ -442,3 +447,51 @@ def test_messages_missing_from_the_recording_are_counted_as_recording_failures(s
     assert summary == {"received": 100, "computed": 100, "rejected": 0, "output_failures": 0,
                        "recording_failures": 100, "handshake_failures": 0, "output_handshake_failures": 0}, \
         sidecar.stderr()[-2000:]
+
+
+@pytest.mark.parametrize("version", [1, 2])
+def test_a_recording_cut_short_by_a_file_size_limit_is_counted_and_replays_up_to_the_cut(
+        start_sidecar, lossd_bin, tmp_path, version):
+    """A write that fails part way through a record (here a file-size limit, as a disk that fills
+    up mid-write): every message is still computed, the first failure is logged, the last line
+    counts every received message missing from the recording, and the recording replays to the
+    records written whole before the cut, then reports the cut record (exit status 2)."""
+    limit = 2_000_000
+
+    def limit_file_size() -> None:  # in the sidecar's process, before lossd starts
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the limit then fails with EFBIG
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
+    recording = tmp_path / "limited.lossrec"
+    y_true, y_pred = synthetic_batch(seed=8, boxes=2000, classes=5, batch=2)  # 544 KB a message
+    with ResultSink("@tcp://127.0.0.1:*") as sink:
+        sidecar = start_sidecar(">" + sink.endpoint, workers=1, record=recording, preexec_fn=limit_file_size,
+                                extra=["--record-version", str(version)])
+        with LossClient(sidecar.input, run="limited", linger_ms=10_000) as client:
+            for _ in range(10):
+                client.send(y_true, y_pred)
+        records = [sink.receive(30.0) for _ in range(10)]
+    assert all(r is not None and r["kind"] == "loss" for r in records)
+    assert sidecar.stop(signal.SIGTERM) == 2, sidecar.stderr()[-4000:]
+    assert sidecar.stderr().count("cannot append to the recording") == 1, sidecar.stderr()[-4000:]
+
+    size = recording.stat().st_size
+    assert size == limit  # the last write stopped at the limit, inside a record
+    whole = []
+    try:
+        for item in read_recording(recording):
+            whole.append(item)
+        raise AssertionError("a recording cut at the file-size limit read to a clean end")
+    except RecordingError as error:
+        cut_at, good = error.offset, error.good_records
+    assert 0 < good == len(whole) < 10
+    summary = sidecar.final_summary()
+    assert summary == {"received": 10, "computed": 10, "rejected": 0, "output_failures": 0,
+                       "recording_failures": 10 - good, "handshake_failures": 0,
+                       "output_handshake_failures": 0}, sidecar.stderr()[-2000:]
+
+    replayed, replay_summary, done = run_replay(lossd_bin, recording, workers=2)
+    assert done.returncode == 2, done.stderr.decode()[-2000:]
+    assert [r["seq"] for r in replayed] == [r["seq"] for r in records[:good]]
+    assert replay_summary["files"][0]["damaged_at"] == cut_at
+    assert "ends inside the record" in done.stderr.decode()

@@ -1,9 +1,11 @@
 """Recordings end to end: `lossd sidecar --record FILE` then `lossd replay FILE`, and
-`lossd replay` over recordings written by lossd_client.Recorder."""
+`lossd replay` over recordings written by lossd_client.Recorder; each in both format versions."""
 
 from __future__ import annotations
 
 import signal
+
+import pytest
 
 from lossd_client import LossClient, Recorder, RecordingError, ResultSink, read_recording
 from lossd_testkit import (check_loss_record, collect, golden_names, load_golden, loss_overrides, run_replay,
@@ -14,11 +16,16 @@ SEND_TIMEOUT_MS = 30_000
 VOLATILE = ("compute_us", "sidecar")  # the only fields a replay may change
 
 
-def test_sidecar_recording_replays_to_the_same_records(start_sidecar, lossd_bin, tmp_path):
+VERSIONS = pytest.mark.parametrize("version", [1, 2])
+
+
+@VERSIONS
+def test_sidecar_recording_replays_to_the_same_records(start_sidecar, lossd_bin, tmp_path, version):
     recording = tmp_path / "tee.lossrec"
     messages = build_messages()  # golden batches interleaved with six malformed messages
     with ResultSink("@tcp://127.0.0.1:*") as sink:
-        sidecar = start_sidecar(">" + sink.endpoint, workers=2, record=recording)
+        sidecar = start_sidecar(">" + sink.endpoint, workers=2, record=recording,
+                                extra=["--record-version", str(version)])
         with LossClient(sidecar.input, send_timeout_ms=SEND_TIMEOUT_MS) as client:
             for frames, _ in messages:
                 client.send_frames(frames)
@@ -27,7 +34,8 @@ def test_sidecar_recording_replays_to_the_same_records(start_sidecar, lossd_bin,
         assert sidecar.stop(signal.SIGTERM) == 0, sidecar.stderr()[-4000:]
         assert sidecar.counts()[0] == len(messages)
 
-    # the recording holds every message exactly as sent, in order
+    # the recording holds every message exactly as sent, in order, in the version asked for
+    assert recording.read_bytes()[:8] == f"LOSSREC{version}".encode()
     recorded = list(read_recording(recording))
     assert [frames for _, frames in recorded] == [[bytes(f) for f in frames] for frames, _ in messages]
     times = [t for t, _ in recorded]
@@ -43,11 +51,12 @@ def test_sidecar_recording_replays_to_the_same_records(start_sidecar, lossd_bin,
         assert sum(summary["errors"].values()) == errors
 
 
-def test_replay_of_a_client_recording(lossd_bin, tmp_path):
+@VERSIONS
+def test_replay_of_a_client_recording(lossd_bin, tmp_path, version):
     """A Recorder-written file is a valid recording: lossd replay reproduces every golden case."""
     recording = tmp_path / "client.lossrec"
     cases = [load_golden(name) for name in golden_names()]
-    with Recorder(recording, run="offline", source="rec") as rec:
+    with Recorder(recording, run="offline", source="rec", version=version) as rec:
         for i, case in enumerate(cases):
             rec.record(case["y_true"], case["y_pred"], step=i, loss=loss_overrides(case),
                        scores=case["params"]["scores"], receive_time_ns=1_000_000 * (i + 1))
@@ -64,11 +73,12 @@ def test_replay_of_a_client_recording(lossd_bin, tmp_path):
     assert abs(summary["loss"] - mean) <= 1e-4 * abs(mean)
 
 
-def test_replay_of_a_damaged_recording(lossd_bin, tmp_path):
+@VERSIONS
+def test_replay_of_a_damaged_recording(lossd_bin, tmp_path, version):
     """lossd replay processes the good records before the damage and says where it stopped."""
     recording = tmp_path / "damaged.lossrec"
     cases = [load_golden(name) for name in ("basic", "ties", "clip")]
-    with Recorder(recording) as rec:
+    with Recorder(recording, version=version) as rec:
         for case in cases:
             rec.record(case["y_true"], case["y_pred"], loss=loss_overrides(case), scores=case["params"]["scores"])
     data = bytearray(recording.read_bytes())

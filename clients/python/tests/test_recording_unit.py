@@ -261,7 +261,8 @@ FIXTURES = __import__("pathlib").Path(__file__).resolve().parents[3] / "Tests" /
 
 
 @pytest.mark.parametrize("name", ["Examples/sample.lossrec", "Tests/Fixtures/recordings-v1/synth-keras-float32.lossrec",
-                                  "Tests/Fixtures/recordings-v1/synth-compact-float16.lossrec"])
+                                  "Tests/Fixtures/recordings-v1/synth-compact-float16.lossrec",
+                                  "Tests/Fixtures/recordings-v1/sidecar-mixed.lossrec"])
 def test_version_1_files_from_before_version_2_read_the_same(name):
     root = FIXTURES.parents[2]
     manifest = json.loads((FIXTURES / "manifest.json").read_text())[name]
