@@ -13,13 +13,21 @@ import Testing
 struct SidecarRecorderTests {
     private let logger = Logger(label: "test.recorder")
 
+    /// Counters as a plain sidecar's (no CURVE on either socket).
+    private func counters() -> SidecarCounters {
+        SidecarCounters(
+            inputHandshakes: HandshakeFailureLog(socket: "sidecar.input", role: .server, security: .plain, logger: logger),
+            outputHandshakes: HandshakeFailureLog(
+                socket: "sidecar.output", role: .client, security: .plain, logger: logger))
+    }
+
     @Test(
         "every message handed over is in the file, in order, in the chosen version",
         arguments: RecordingFormat.Version.allCases)
     func writesEveryMessageInOrder(version: RecordingFormat.Version) throws {
         let directory = try TemporaryDirectory()
         let path = directory.path("order.lossrec")
-        let counters = SidecarCounters()
+        let counters = self.counters()
         let recorder = try SidecarRecorder.start(path: path, version: version, counters: counters, logger: logger)
         let messages = (0..<50).map { index in
             [Array("{\"seq\":\(index)}".utf8), [UInt8](repeating: UInt8(index), count: 100 + 1000 * (index % 7))]
@@ -43,7 +51,7 @@ struct SidecarRecorderTests {
     func idleWriterFlushes() throws {
         let directory = try TemporaryDirectory()
         let path = directory.path("idle.lossrec")
-        let counters = SidecarCounters()
+        let counters = self.counters()
         let recorder = try SidecarRecorder.start(path: path, version: .v2, counters: counters, logger: logger)
         defer { _ = recorder.finish() }
         for index in 0..<3 { recorder.record(WireMessage(copying: [[UInt8(index)], [1, 2, 3]])) }
@@ -63,7 +71,7 @@ struct SidecarRecorderTests {
         let directory = try TemporaryDirectory()
         let path = directory.path("handoff.lossrec")
         let recorder = try SidecarRecorder.start(
-            path: path, version: .v2, counters: SidecarCounters(), logger: logger)
+            path: path, version: .v2, counters: counters(), logger: logger)
         let alive = Atomic<Int>(0)
         let highest = Atomic<Int>(0)
         for index in 0..<40 {
@@ -91,7 +99,7 @@ struct SidecarRecorderTests {
         .enabled(if: FileManager.default.fileExists(atPath: "/dev/full")),
         arguments: RecordingFormat.Version.allCases)
     func failedWritesAreCountedNotBlocking(version: RecordingFormat.Version) throws {
-        let counters = SidecarCounters()
+        let counters = self.counters()
         let recorder = try SidecarRecorder.start(
             path: "/dev/full", version: version, counters: counters, logger: logger)
         for index in 0..<20 {
@@ -105,7 +113,7 @@ struct SidecarRecorderTests {
     func cannotCreate() {
         let path = "/nonexistent-folder/run.lossrec"
         #expect(throws: RecordingError.openFailed(path: path, errno: ENOENT)) {
-            try SidecarRecorder.start(path: path, version: .v2, counters: SidecarCounters(), logger: logger)
+            try SidecarRecorder.start(path: path, version: .v2, counters: counters(), logger: logger)
         }
     }
 }
