@@ -221,6 +221,9 @@ struct ReplayCommandTests {
         var record = record
         record["compute_us"] = nil
         record["profile"] = nil
+        // Keys loss records gained after the fixtures were written (the sums before the division,
+        // for the steps across ranks); the other keys must still be equal.
+        for key in ["classification_sum", "localization_sum", "normalizer"] { record[key] = nil }
         if var files = record["files"] as? [[String: Any]] {
             for index in files.indices { files[index]["path"] = nil }
             record["files"] = files
