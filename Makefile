@@ -24,9 +24,10 @@ release: deps ## Release build (what demo and bench run).
 demo: release ## Watch lossd work: lossd demo (serve + built-in trainers, a live table, a summary).
 	$(RELEASE_BIN) demo
 
-test: deps ## Every test: Swift (unit and integration) and Python.
+test: deps ## Every test: Swift (unit and integration), the loss's again on the baseline kernel, and Python.
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build
+	LOSSD_KERNEL=baseline $(SWIFT) test --skip-build --filter SSDLossTests
 	$(MAKE) --no-print-directory test-python
 
 test-python: ## The Python tests (they run the debug lossd binary).

@@ -31,8 +31,11 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
     ],
     targets: [
-        // The SSD loss: pure Swift, no I/O, no dependencies.
-        .target(name: "SSDLoss", swiftSettings: strict),
+        // The SSD loss: no I/O, no dependencies; its vectorized passes are CLossKernels.
+        .target(name: "SSDLoss", dependencies: ["CLossKernels"], swiftSettings: strict),
+        // The loss's hot loops in C, compiled for baseline x86-64 and for AVX2 + FMA + F16C, the
+        // copy chosen at run time (Swift cannot compile one function for two instruction sets).
+        .target(name: "CLossKernels"),
         // Protocol v1 headers, result records and `.lossrec` recordings.
         .target(name: "LossWire", dependencies: ["SSDLoss"], swiftSettings: strict),
         // libzmq, found through pkg-config.
@@ -72,7 +75,7 @@ let package = Package(
             swiftSettings: strict
         ),
 
-        .testTarget(name: "SSDLossTests", dependencies: ["SSDLoss"], resources: [.copy("golden")], swiftSettings: strict),
+        .testTarget(name: "SSDLossTests", dependencies: ["SSDLoss", "CLossKernels"], resources: [.copy("golden")], swiftSettings: strict),
         .testTarget(name: "LossWireTests", dependencies: ["LossWire", "SSDLoss"], swiftSettings: strict),
         .testTarget(name: "ZeroMQTests", dependencies: ["ZeroMQ"], swiftSettings: strict),
         // Helpers two test targets share: an XML tree for the dashboard's SVG, a small HTTP GET.

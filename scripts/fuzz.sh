@@ -23,7 +23,9 @@ out=.build/fuzz
 mkdir -p "$out/modules" "$out/lib"
 
 flags=(-swift-version 6 -enable-upcoming-feature ExistentialAny -enable-upcoming-feature InternalImportsByDefault
-       -O -g -sanitize="$sanitizers" -parse-as-library -use-ld=lld -I "$out/modules")
+       -O -g -sanitize="$sanitizers" -parse-as-library -use-ld=lld -I "$out/modules" -I Sources/CLossKernels/include)
+# The C kernels get the same sanitizers; libFuzzer's main comes with the Swift link.
+c_sanitizers=${sanitizers//fuzzer/fuzzer-no-link}
 
 # Whether $1 is missing or older than any of the remaining files (or this script).
 stale() {
@@ -49,10 +51,27 @@ library() {
     fi
 }
 
+# A static library of a C module: c_library NAME (its include/ holds the module map swiftc reads).
+c_library() {
+    local name=$1
+    local sources=(Sources/"$name"/*.c)
+    if stale "$out/lib/lib$name.a" "${sources[@]}" Sources/"$name"/*.h Sources/"$name"/include/*; then
+        echo "fuzz: compiling $name" >&2
+        local objects=() source
+        for source in "${sources[@]}"; do
+            objects+=("$out/lib/$name-$(basename "$source" .c).o")
+            clang -O2 -g -fsanitize="$c_sanitizers" -I Sources/"$name"/include -I Sources/"$name" -c "$source" -o "${objects[-1]}"
+        done
+        rm -f "$out/lib/lib$name.a"
+        ar rcs "$out/lib/lib$name.a" "${objects[@]}"
+    fi
+}
+
 build() {
-    library SSDLoss
+    c_library CLossKernels
+    library SSDLoss "$out/lib/libCLossKernels.a"
     library LossWire "$out/lib/libSSDLoss.a"
-    local libs=("$out/lib/libLossWire.a" "$out/lib/libSSDLoss.a")
+    local libs=("$out/lib/libLossWire.a" "$out/lib/libSSDLoss.a" "$out/lib/libCLossKernels.a")
     local decoder=(Fuzz/DecoderFuzzer.swift Fuzz/FuzzFraming.swift
                    Sources/LossPipeline/Processing/BatchProcessor.swift Sources/LossPipeline/Processing/LossFailure.swift)
     if stale "$out/decoder-fuzzer" "${decoder[@]}" "${libs[@]}"; then

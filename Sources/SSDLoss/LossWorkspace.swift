@@ -1,3 +1,5 @@
+import CLossKernels
+
 /// Reusable scratch memory for ``MultiBoxLoss``: the per-box negative losses and the selection's keys.
 ///
 /// A workspace grows to the largest batch it has served and keeps that memory, so a worker thread
@@ -21,9 +23,12 @@ public final class LossWorkspace {
     private(set) var negativeBoxes: UnsafeMutablePointer<Int>
     /// Lower bounds of `expm1(nl)` for the same negatives (see ``LogitRefinement``).
     private(set) var bounds: UnsafeMutablePointer<Double>
-    /// An OR of bytes loaded only to bring them into the cache early; kept so that the loads
-    /// are not optimized away.
-    var touched: UInt8 = 0
+    /// The code path of the last vectorized pass on this workspace, as the kernel reported it
+    /// (nil before the first).
+    var lastPath: KernelPath?
+    /// The share of its non-zero negatives that the last batch on this workspace mined: with
+    /// logits, a large share makes the exact pass the faster one for the next batch.
+    var minedShare = 0.0
 
     /// Creates an empty workspace; it allocates on first use.
     public init() {
@@ -42,6 +47,13 @@ public final class LossWorkspace {
         indices.deallocate()
         negativeBoxes.deallocate()
         bounds.deallocate()
+    }
+
+    /// The scratch as the C kernels take it.
+    var kernelScratch: lk_workspace {
+        lk_workspace(
+            negative_losses: negativeLosses, class_losses: classLosses, bounds: bounds, negative_boxes: negativeBoxes,
+            indices: indices)
     }
 
     /// Makes room for `boxes` boxes. The previous contents are discarded.
