@@ -5,29 +5,29 @@
 // Scores are checked for non-finite values block by block (1024 boxes, small enough to stay in
 // cache for the loss that follows) as the contiguous tensor they are; the offsets in one sweep
 // each after the pass. With probabilities a box needs only its label's score: the 16-bit table
-// or a deferred logarithm. With logits a negative is estimated (LogitNegatives.h) unless the
+// or a pending logarithm. With logits a negative is estimated (LogitNegatives.h) unless the
 // pass is exact; a positive gets its exact log-sum-exp at once.
 
-/// ORs the exponent test of elements `from ..< to` at `base` into `marks` (32 bytes at a time)
-/// and `scalar` (the rest).
+/// Folds the exponent test of elements `from ..< to` at `base` into `marks` (32 bytes at a time,
+/// see `marks_fold`) and `scalar` (the rest).
 LK_INLINE void mark_elements(lk_format format, const uint8_t *base, intptr_t from, intptr_t to, u64x4 *marks, uint64_t *scalar) {
     const intptr_t w = element_bytes(format);
     const u64x4 exponent = exponent_bits32(format);
     intptr_t byte = from * w;
     const intptr_t end = to * w;
-    u64x4 m = 0;
+    u64x4 m = *marks;
     while (byte + 128 <= end) {
-        m |= exponent_marks(format, load_bytes32(base + byte) & exponent);
-        m |= exponent_marks(format, load_bytes32(base + byte + 32) & exponent);
-        m |= exponent_marks(format, load_bytes32(base + byte + 64) & exponent);
-        m |= exponent_marks(format, load_bytes32(base + byte + 96) & exponent);
+        m = marks_fold(format, m, load_bytes32(base + byte) & exponent);
+        m = marks_fold(format, m, load_bytes32(base + byte + 32) & exponent);
+        m = marks_fold(format, m, load_bytes32(base + byte + 64) & exponent);
+        m = marks_fold(format, m, load_bytes32(base + byte + 96) & exponent);
         byte += 128;
     }
     while (byte + 32 <= end) {
-        m |= exponent_marks(format, load_bytes32(base + byte) & exponent);
+        m = marks_fold(format, m, load_bytes32(base + byte) & exponent);
         byte += 32;
     }
-    *marks |= m;
+    *marks = m;
     for (intptr_t element = byte / w; element < to; element++) *scalar |= nonfinite_mark(load_scalar(format, base, element));
 }
 
@@ -42,9 +42,11 @@ LK_INLINE double compact_localization(lk_format format, const uint8_t *gt_offset
     return ll;
 }
 
+/// The pass; `fixed_elements` is the number of chunks of eight of a box's scores when the copy
+/// is specialized for it, 0 when it is read from `masks`.
 LK_INLINE void compact_pass_body(
     const lk_format format, const int logits, const int exact, const lk_batch *batch, const lk_workspace *workspace,
-    lk_sums *sums, const lane_masks *masks) {
+    lk_sums *sums, const lane_masks *masks, const intptr_t fixed_elements) {
     const intptr_t classes = batch->classes;
     const intptr_t w = element_bytes(format);
     const uint8_t *labels = batch->labels;
@@ -62,12 +64,12 @@ LK_INLINE void compact_pass_body(
 
     const double *table = (!logits && (format == LK_FLOAT16 || format == LK_BFLOAT16)) ? lk_negative_log_table(format) : NULL;
     const int estimating = logits && !exact && format != LK_FLOAT64;
-    deferred_logs logs;
-    deferred_logs_init(&logs, workspace, !logits);
+    // A compact negative is one-hot: its class loss is its negative loss, stored once.
+    pending_logs logs;
+    pending_logs_init(&logs, workspace, logits);
     logit_negatives negatives;
     logit_negatives_init(&negatives, workspace, estimating);
     double *negative_losses = workspace->negative_losses;
-    double *class_losses = workspace->class_losses;
     intptr_t count = 0;
     u64x4 marks = 0;
     uint64_t scalar_marks = 0;
@@ -79,8 +81,36 @@ LK_INLINE void compact_pass_body(
         for (intptr_t block = 0; block < batch->boxes; block += 1024) {
             const intptr_t block_end = block + 1024 < batch->boxes ? block + 1024 : batch->boxes;
             mark_elements(format, scores, (first_box + block) * classes, (first_box + block_end) * classes, &marks, &scalar_marks);
+            // The sweep above reads the block from memory and the boxes below compute from the
+            // caches; prefetching the next block while they compute overlaps the two (the next
+            // sweep then reads from the second-level cache).
+            const uint8_t *next_block = scores + (first_box + block_end) * classes * w;
+            const uint8_t *end_of_scores = scores + box_count * classes * w;
+            const intptr_t block_bytes = (block_end - block) * classes * w;
+            intptr_t prefetched = 0;
             for (intptr_t n = block; n < block_end; n++) {
+                if (next_block + prefetched < end_of_scores && prefetched < block_bytes) {
+                    __builtin_prefetch(next_block + prefetched);
+                    __builtin_prefetch(next_block + prefetched + 64);
+                    prefetched += 128;
+                }
                 const intptr_t box = first_box + n;
+                if (estimating && n + 8 <= block_end && box + 8 <= direct_boxes) {
+                    // Eight negatives in a row (most groups of eight in an SSD batch): their
+                    // estimates summed and recorded together.
+                    u64x4 eight = load_bytes32(labels + box * 4);
+                    if (is_zero32(eight)) {
+                        const uint8_t *row = scores + box * classes * w;
+                        const f32x8 estimates = logit_odds_eight(format, row, classes * w, masks, fixed_elements);
+                        logit_negatives_record_eight(&negatives, estimates, box, format, row, classes * w, masks, &logs, &count);
+                        for (int line = 0; line < 6 && next_block + prefetched < end_of_scores && prefetched < block_bytes; line++) {
+                            __builtin_prefetch(next_block + prefetched);
+                            prefetched += 64;
+                        }
+                        n += 7;
+                        continue;
+                    }
+                }
                 int32_t label;
                 memcpy(&label, labels + box * 4, 4);
                 if ((uint64_t)((int64_t)label + 1) > (uint64_t)classes) {
@@ -103,7 +133,6 @@ LK_INLINE void compact_pass_body(
                         if (label == 0) {
                             if (cl != 0) {
                                 negative_losses[count] = cl;
-                                class_losses[count] = cl;
                                 count += 1;
                             }
                             continue;
@@ -112,8 +141,9 @@ LK_INLINE void compact_pass_body(
                         double argument = dmax(load_scalar(format, row, label), 1e-15);
                         if (label == 0) {
                             if (argument != 1) {
-                                deferred_logs_append(&logs, argument, 0, count);
+                                negative_losses[count] = argument;
                                 count += 1;
+                                pending_logs_taken(&logs, count);
                             }
                             continue;
                         }
@@ -126,7 +156,7 @@ LK_INLINE void compact_pass_body(
                 }
                 if (label == 0) {
                     if (estimating) {
-                        logit_negatives_record(&negatives, logit_odds(format, row, masks), box, format, row, masks, &logs, &count);
+                        logit_negatives_record(&negatives, logit_odds(format, row, masks, fixed_elements), box, format, row, masks, &logs, &count);
                     } else {
                         logit_negatives_exact(&negatives, box_loss_terms(format, row, 0, 0, masks), &logs, &count);
                     }
@@ -143,10 +173,11 @@ LK_INLINE void compact_pass_body(
         sums->localization[b] = image.localization;
         sums->segment_ends[b] = count;
     }
-    deferred_logs_flush(&logs);
+    if (!table) pending_logs_flush(&logs, count);
     free(tail);
+    sums->class_losses_separate = 0;
     mark_elements(format, gt_offsets, 0, box_count * 4, &marks, &scalar_marks);
     mark_elements(format, pred_offsets, 0, box_count * 4, &marks, &scalar_marks);
     sums->estimated = negatives.estimated;
-    sums->saw_nonfinite = saw_nonfinite_scalar(scalar_marks) || !is_zero32(marks & sign_bits32(format));
+    sums->saw_nonfinite = saw_nonfinite_scalar(scalar_marks) || marks_saw_nonfinite(format, marks);
 }

@@ -41,6 +41,7 @@ int lk_avx2_supported(void) { return 0; }
 #define lk_compact_pass_avx2 lk_compact_pass_baseline
 #define lk_refine_avx2 lk_refine_baseline
 #define lk_stream_sum_avx2 lk_stream_sum_baseline
+#define lk_count_labels_avx2 lk_count_labels_baseline
 #define lk_vector_log_avx2 lk_vector_log_baseline
 #define lk_vector_exp_avx2 lk_vector_exp_baseline
 #define lk_vector_exp64_avx2 lk_vector_exp64_baseline
@@ -61,6 +62,10 @@ void lk_refine(
     const lk_workspace *workspace, intptr_t start, intptr_t end, double gate) {
     (LK_USE_AVX2(path) ? lk_refine_avx2 : lk_refine_baseline)(
         format, scores, row_stride, elements, classes, workspace, start, end, gate);
+}
+
+void lk_count_labels(lk_path path, const void *labels, intptr_t count, intptr_t *positives, intptr_t *negatives) {
+    (LK_USE_AVX2(path) ? lk_count_labels_avx2 : lk_count_labels_baseline)(labels, count, positives, negatives);
 }
 
 double lk_stream_sum(lk_path path, const void *bytes, size_t count) {

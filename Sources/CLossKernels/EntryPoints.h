@@ -7,6 +7,7 @@
         lk_format format, const void *scores, intptr_t row_stride, intptr_t elements, intptr_t classes,  \
         const lk_workspace *workspace, intptr_t start, intptr_t end, double gate);                       \
     double lk_stream_sum_##suffix(const void *bytes, size_t count);                                      \
+    void lk_count_labels_##suffix(const void *labels, intptr_t count, intptr_t *positives, intptr_t *negatives); \
     void lk_vector_log_##suffix(const double *x, double *result, size_t count);                          \
     void lk_vector_exp_##suffix(const float *x, float *result, size_t count);                            \
     void lk_vector_exp64_##suffix(const double *x, double *result, size_t count);                        \

@@ -141,8 +141,7 @@ LK_INLINE u64x4 sign_bits32(lk_format format) {
 
 /// The exponent test on 32 bytes of elements, `masked` being their bits ANDed with the exponent
 /// bits of the lanes to test: `masked + step` in the element's width sets the top bit of a lane
-/// exactly when its exponent is all ones (NaN, ±Inf). OR the results together and test them
-/// with `sign_bits32`.
+/// exactly when its exponent is all ones (NaN, ±Inf).
 LK_INLINE u64x4 exponent_marks(lk_format format, u64x4 masked) {
     switch (format) {
     case LK_FLOAT32: return (u64x4)((u32x8)masked + 0x00800000u);
@@ -151,6 +150,37 @@ LK_INLINE u64x4 exponent_marks(lk_format format, u64x4 masked) {
     case LK_FLOAT64: return masked + 0x0010000000000000ull;
     }
     return (u64x4)0;
+}
+
+/// Folds masked exponent bits (see `exponent_marks`) into an accumulator that
+/// `marks_saw_nonfinite` reads. With AVX2 the accumulator keeps each lane's largest masked
+/// exponent (one `vpmaxud`/`vpmaxuw`; the all-ones exponent is the largest value a lane can
+/// hold, so the maximum loses nothing); otherwise, and for float64 (no 64-bit maximum), it ORs
+/// the marks themselves.
+LK_INLINE u64x4 marks_fold(lk_format format, u64x4 accumulator, u64x4 masked) {
+#if LK_AVX2
+    switch (format) {
+    case LK_FLOAT32: {
+        u32x8 a = (u32x8)accumulator, b = (u32x8)masked;
+        return (u64x4)(a > b ? a : b);
+    }
+    case LK_FLOAT16:
+    case LK_BFLOAT16: {
+        u16x16 a = (u16x16)accumulator, b = (u16x16)masked;
+        return (u64x4)(a > b ? a : b);
+    }
+    case LK_FLOAT64: break;
+    }
+#endif
+    return accumulator | exponent_marks(format, masked);
+}
+
+/// Whether an accumulator of `marks_fold` saw a NaN or an infinity.
+LK_INLINE int marks_saw_nonfinite(lk_format format, u64x4 accumulator) {
+#if LK_AVX2
+    if (format != LK_FLOAT64) accumulator = exponent_marks(format, accumulator);
+#endif
+    return !is_zero32(accumulator & sign_bits32(format));
 }
 
 /// The one-element version of the exponent test, for values read as float64.

@@ -26,27 +26,67 @@
 #include "Refinement.h"
 #include "Floor.h"
 
-// One specialized copy of each pass per format and score kind; `exact` stays a run-time flag.
-#define LK_PASS_VARIANT(body, name, format, logits)                                                 \
+// One specialized copy of each pass per format and score kind (`exact` stays a run-time flag).
+// The keras pass has further copies for boxes of up to 32 classes, whose chunk loops the compiler
+// then unrolls: by chunks of eight logits (1 to 4; the 32-byte chunks of their class entries
+// follow: as many for float32, half as many for 16-bit formats), or for float64, which has no
+// estimate, by chunks of 32 bytes (1 to 4: up to 16 classes).
+#define LK_KERAS_CASE(chunks, elements) \
+    keras_pass_body(format, logits, batch->exact, batch, workspace, sums, masks, chunks, elements); break;
+#define LK_KERAS_VARIANT(name, format_, logits_)                                                     \
     static void name(const lk_batch *batch, const lk_workspace *workspace, lk_sums *sums, const lane_masks *masks) { \
-        body(format, logits, batch->exact, batch, workspace, sums, masks);                          \
+        const lk_format format = format_;                                                           \
+        const int logits = logits_;                                                                 \
+        if (format == LK_FLOAT64) {                                                                 \
+            switch (masks->class_byte_chunks) {                                                     \
+            case 1: LK_KERAS_CASE(1, 0)                                                             \
+            case 2: LK_KERAS_CASE(2, 0)                                                             \
+            case 3: LK_KERAS_CASE(3, 0)                                                             \
+            case 4: LK_KERAS_CASE(4, 0)                                                             \
+            default: LK_KERAS_CASE(0, 0)                                                            \
+            }                                                                                       \
+        } else {                                                                                    \
+            const int wide = format == LK_FLOAT32;                                                  \
+            switch (masks->chunks) {                                                                \
+            case 1: LK_KERAS_CASE(1, 1)                                                             \
+            case 2: LK_KERAS_CASE(wide ? 2 : 1, 2)                                                  \
+            case 3: LK_KERAS_CASE(wide ? 3 : 2, 3)                                                  \
+            case 4: LK_KERAS_CASE(wide ? 4 : 2, 4)                                                  \
+            default: LK_KERAS_CASE(0, 0)                                                            \
+            }                                                                                       \
+        }                                                                                           \
     }
-LK_PASS_VARIANT(keras_pass_body, keras_f32_probabilities, LK_FLOAT32, 0)
-LK_PASS_VARIANT(keras_pass_body, keras_f32_logits, LK_FLOAT32, 1)
-LK_PASS_VARIANT(keras_pass_body, keras_f16_probabilities, LK_FLOAT16, 0)
-LK_PASS_VARIANT(keras_pass_body, keras_f16_logits, LK_FLOAT16, 1)
-LK_PASS_VARIANT(keras_pass_body, keras_bf16_probabilities, LK_BFLOAT16, 0)
-LK_PASS_VARIANT(keras_pass_body, keras_bf16_logits, LK_BFLOAT16, 1)
-LK_PASS_VARIANT(keras_pass_body, keras_f64_probabilities, LK_FLOAT64, 0)
-LK_PASS_VARIANT(keras_pass_body, keras_f64_logits, LK_FLOAT64, 1)
-LK_PASS_VARIANT(compact_pass_body, compact_f32_probabilities, LK_FLOAT32, 0)
-LK_PASS_VARIANT(compact_pass_body, compact_f32_logits, LK_FLOAT32, 1)
-LK_PASS_VARIANT(compact_pass_body, compact_f16_probabilities, LK_FLOAT16, 0)
-LK_PASS_VARIANT(compact_pass_body, compact_f16_logits, LK_FLOAT16, 1)
-LK_PASS_VARIANT(compact_pass_body, compact_bf16_probabilities, LK_BFLOAT16, 0)
-LK_PASS_VARIANT(compact_pass_body, compact_bf16_logits, LK_BFLOAT16, 1)
-LK_PASS_VARIANT(compact_pass_body, compact_f64_probabilities, LK_FLOAT64, 0)
-LK_PASS_VARIANT(compact_pass_body, compact_f64_logits, LK_FLOAT64, 1)
+// The compact pass with logits, by chunks of eight scores (1 to 4: up to 32 classes).
+#define LK_COMPACT_CASE(elements) \
+    compact_pass_body(format, logits, batch->exact, batch, workspace, sums, masks, elements); break;
+#define LK_COMPACT_VARIANT(name, format_, logits_)                                                   \
+    static void name(const lk_batch *batch, const lk_workspace *workspace, lk_sums *sums, const lane_masks *masks) { \
+        const lk_format format = format_;                                                           \
+        const int logits = logits_;                                                                 \
+        switch (logits && format != LK_FLOAT64 ? masks->chunks : 0) {                               \
+        case 1: LK_COMPACT_CASE(1)                                                                  \
+        case 2: LK_COMPACT_CASE(2)                                                                  \
+        case 3: LK_COMPACT_CASE(3)                                                                  \
+        case 4: LK_COMPACT_CASE(4)                                                                  \
+        default: LK_COMPACT_CASE(0)                                                                 \
+        }                                                                                           \
+    }
+LK_KERAS_VARIANT(keras_f32_probabilities, LK_FLOAT32, 0)
+LK_KERAS_VARIANT(keras_f32_logits, LK_FLOAT32, 1)
+LK_KERAS_VARIANT(keras_f16_probabilities, LK_FLOAT16, 0)
+LK_KERAS_VARIANT(keras_f16_logits, LK_FLOAT16, 1)
+LK_KERAS_VARIANT(keras_bf16_probabilities, LK_BFLOAT16, 0)
+LK_KERAS_VARIANT(keras_bf16_logits, LK_BFLOAT16, 1)
+LK_KERAS_VARIANT(keras_f64_probabilities, LK_FLOAT64, 0)
+LK_KERAS_VARIANT(keras_f64_logits, LK_FLOAT64, 1)
+LK_COMPACT_VARIANT(compact_f32_probabilities, LK_FLOAT32, 0)
+LK_COMPACT_VARIANT(compact_f32_logits, LK_FLOAT32, 1)
+LK_COMPACT_VARIANT(compact_f16_probabilities, LK_FLOAT16, 0)
+LK_COMPACT_VARIANT(compact_f16_logits, LK_FLOAT16, 1)
+LK_COMPACT_VARIANT(compact_bf16_probabilities, LK_BFLOAT16, 0)
+LK_COMPACT_VARIANT(compact_bf16_logits, LK_BFLOAT16, 1)
+LK_COMPACT_VARIANT(compact_f64_probabilities, LK_FLOAT64, 0)
+LK_COMPACT_VARIANT(compact_f64_logits, LK_FLOAT64, 1)
 
 typedef void (*pass_variant)(const lk_batch *, const lk_workspace *, lk_sums *, const lane_masks *);
 
@@ -54,6 +94,7 @@ static void run_pass(const pass_variant variants[4][2], const lk_batch *batch, c
     lane_masks masks;
     if (!lane_masks_make(&masks, batch->classes, batch->format)) abort();
     sums->estimated = 0;
+    sums->class_losses_separate = 0;
     sums->saw_nonfinite = 0;
     sums->bad_label_box = -1;
     sums->bad_label = 0;
@@ -89,6 +130,31 @@ void LK_NAME(lk_refine)(
 }
 
 double LK_NAME(lk_stream_sum)(const void *bytes, size_t count) { return stream_sum_body(bytes, count); }
+
+void LK_NAME(lk_count_labels)(const void *labels, intptr_t count, intptr_t *positives, intptr_t *negatives) {
+    const uint8_t *bytes = labels;
+    i32x8 above = 0, zero = 0;
+    intptr_t i = 0;
+    for (; i + 8 <= count; i += 8) {
+        i32x8 chunk;
+        memcpy(&chunk, bytes + i * 4, 32);
+        above -= chunk > 0;
+        zero -= chunk == 0;
+    }
+    intptr_t p = 0, n = 0;
+    for (int lane = 0; lane < 8; lane++) {
+        p += above[lane];
+        n += zero[lane];
+    }
+    for (; i < count; i++) {
+        int32_t label;
+        memcpy(&label, bytes + i * 4, 4);
+        p += label > 0;
+        n += label == 0;
+    }
+    *positives = p;
+    *negatives = n;
+}
 
 void LK_NAME(lk_vector_log)(const double *x, double *result, size_t count) {
     for (size_t i = 0; i < count; i += 8) {

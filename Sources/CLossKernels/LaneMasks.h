@@ -14,16 +14,19 @@ typedef struct {
     i64x8 class_lanes64;
 } chunk_masks;
 
-/// Masks for one chunk of 32 bytes.
+/// Masks for the bit tests of a keras box, which read its class entries in chunks of 32 bytes
+/// and its 4 offsets with one more 32-byte load from where they start.
 typedef struct {
-    /// `y_true`'s bytes of a one-hot negative (class 0 = 1, the others 0) where a class entry
-    /// lies, zero elsewhere.
+    /// `y_true`'s first 32 bytes for a one-hot negative (class 0 = 1, the others 0), zero past
+    /// the class entries.
     u64x4 negative_target;
-    /// All ones in the bytes of class entries.
-    u64x4 class_bytes;
-    /// The exponent bits of the class entries and the 4 offsets (what `y_pred` must check).
-    u64x4 prediction_exponents;
-    /// The exponent bits of the 4 offsets only (what `y_true` must check besides its targets).
+    /// All ones in the bytes of class entries of the last class chunk.
+    u64x4 last_class_bytes;
+    /// The exponent bits of every element (a full chunk of class entries).
+    u64x4 exponents;
+    /// The exponent bits of the class entries of the last class chunk.
+    u64x4 last_class_exponents;
+    /// The exponent bits of the 4 offsets, at the start of their 32 bytes.
     u64x4 offset_exponents;
 } byte_masks;
 
@@ -34,11 +37,10 @@ typedef struct {
     chunk_masks *chunk;
     /// Chunks of 32 bytes covering the class entries: ⌈C·w / 32⌉.
     intptr_t class_byte_chunks;
-    /// Chunks of 32 bytes covering the class entries and the offsets: ⌈(C + 4)·w / 32⌉.
-    intptr_t box_byte_chunks;
-    /// The first chunk of 32 bytes holding an offset.
-    intptr_t first_offset_chunk;
-    byte_masks *bytes;
+    /// The bytes from a box's start that its bit tests read: the class chunks, and 32 bytes
+    /// from the offsets (`C·w`).
+    intptr_t test_span;
+    byte_masks bytes;
     /// Scratch for one box's values in float32 (`chunks` entries) and float64 (`2·chunks`).
     f32x8 *staged;
     f64x8 *staged64;
@@ -50,13 +52,12 @@ static void *aligned_bytes(size_t size) {
     return posix_memalign(&memory, 64, (size + 63) & ~(size_t)63) == 0 ? memory : NULL;
 }
 
-/// Sets `count` bytes from `offset` of the 32-byte chunks at `chunks` to `value` (bytes beyond
-/// `total` chunks are ignored).
-static void fill_bytes(u64x4 *chunks, intptr_t total, intptr_t offset, intptr_t count, const uint8_t *value, intptr_t width) {
-    uint8_t *bytes = (uint8_t *)chunks;
+/// Sets `count` bytes from `offset` of the 32 bytes at `chunk` to `value`, repeated (bytes past
+/// the 32 are ignored).
+static void fill_bytes(u64x4 *chunk, intptr_t offset, intptr_t count, const uint8_t *value, intptr_t width) {
+    uint8_t *bytes = (uint8_t *)chunk;
     for (intptr_t i = 0; i < count; i++) {
-        intptr_t at = offset + i;
-        if (at < total * 32) bytes[at] = value[i % width];
+        if (offset + i >= 0 && offset + i < 32) bytes[offset + i] = value[i % width];
     }
 }
 
@@ -66,13 +67,12 @@ static int lane_masks_make(lane_masks *masks, intptr_t classes, lk_format format
     masks->classes = classes;
     masks->chunks = (classes + 7) / 8;
     masks->class_byte_chunks = (classes * width + 31) / 32;
-    masks->box_byte_chunks = ((classes + 4) * width + 31) / 32;
-    masks->first_offset_chunk = classes * width / 32;
+    masks->test_span = classes * width + 32;
+    if (masks->class_byte_chunks * 32 > masks->test_span) masks->test_span = masks->class_byte_chunks * 32;
     masks->chunk = aligned_bytes((size_t)masks->chunks * sizeof(chunk_masks));
-    masks->bytes = aligned_bytes((size_t)masks->box_byte_chunks * sizeof(byte_masks));
     masks->staged = aligned_bytes((size_t)masks->chunks * sizeof(f32x8));
     masks->staged64 = aligned_bytes((size_t)masks->chunks * sizeof(f64x8));
-    if (!masks->chunk || !masks->bytes || !masks->staged || !masks->staged64) return 0;
+    if (!masks->chunk || !masks->staged || !masks->staged64) return 0;
     for (intptr_t c = 0; c < masks->chunks; c++) {
         uint32_t class_bits[8], fill[8], other[8];
         int64_t class64[8];
@@ -88,11 +88,6 @@ static int lane_masks_make(lane_masks *masks, intptr_t classes, lk_format format
         memcpy(&masks->chunk[c].other_class_bits, other, 32);
         memcpy(&masks->chunk[c].class_lanes64, class64, 64);
     }
-    intptr_t chunks = masks->box_byte_chunks;
-    u64x4 *target = aligned_bytes((size_t)chunks * 32 * 4);
-    if (!target) return 0;
-    u64x4 *class_bytes = target + chunks, *prediction = class_bytes + chunks, *offsets = prediction + chunks;
-    memset(target, 0, (size_t)chunks * 32 * 4);
     static const uint8_t ones[8] = {0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF};
     uint8_t one[8], exponent[8];
     switch (format) {
@@ -104,23 +99,19 @@ static int lane_masks_make(lane_masks *masks, intptr_t classes, lk_format format
         memcpy(exponent, (uint8_t[]){0, 0, 0, 0, 0, 0, 0xF0, 0x7F}, 8);
         break;
     }
-    fill_bytes(target, chunks, 0, width, one, width);
-    fill_bytes(class_bytes, chunks, 0, classes * width, ones, 8);
-    fill_bytes(prediction, chunks, 0, (classes + 4) * width, exponent, width);
-    fill_bytes(offsets, chunks, classes * width, 4 * width, exponent, width);
-    for (intptr_t c = 0; c < chunks; c++) {
-        masks->bytes[c].negative_target = target[c];
-        masks->bytes[c].class_bytes = class_bytes[c];
-        masks->bytes[c].prediction_exponents = prediction[c];
-        masks->bytes[c].offset_exponents = offsets[c];
-    }
-    free(target);
+    byte_masks *bytes = &masks->bytes;
+    memset(bytes, 0, sizeof *bytes);
+    const intptr_t last = (masks->class_byte_chunks - 1) * 32;
+    fill_bytes(&bytes->negative_target, 0, width, one, width);
+    fill_bytes(&bytes->last_class_bytes, 0, classes * width - last, ones, 8);
+    fill_bytes(&bytes->exponents, 0, 32, exponent, width);
+    fill_bytes(&bytes->last_class_exponents, 0, classes * width - last, exponent, width);
+    fill_bytes(&bytes->offset_exponents, 0, 4 * width, exponent, width);
     return 1;
 }
 
 static void lane_masks_free(lane_masks *masks) {
     free(masks->chunk);
-    free(masks->bytes);
     free(masks->staged);
     free(masks->staged64);
 }

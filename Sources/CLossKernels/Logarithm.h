@@ -34,70 +34,97 @@ LK_INLINE f64x8 log_f64(f64x8 x) {
     return s * (half_square + r) + k * ln2_low - half_square + f + k * ln2_high;
 }
 
-/// Negative losses of the form `addend ± log(argument)`, collected eight at a time so that their
-/// logarithms are taken together.
+/// Negative losses of the form `addend ± log(argument)` whose logarithms are taken in blocks.
 ///
-/// A pass reserves the negative's workspace slot when it meets the box and the slot is filled at
-/// the next flush. A pass flushes before it stores a negative directly, so the scheduled slots
-/// are consecutive. Whether a loss is zero is decided before appending, from the argument and
-/// addend alone, so `n_nonzero` never depends on the logarithm's rounding.
+/// A pass writes a negative's argument straight into its slot of `negative_losses` (and, with
+/// logits, its addend into the same slot of `bounds`, free until refinement) and moves on;
+/// every 64 slots, `pending_logs_flush` turns the waiting slots `first ..< end` into losses,
+/// eight logarithms at a time while they are still in the first-level cache. A pass flushes
+/// before it stores a loss directly, so the waiting slots are always consecutive. Whether a
+/// loss is zero is decided before the slot is taken, from the argument and addend alone, so
+/// `n_nonzero` never depends on the logarithm's rounding.
 typedef struct {
-    double arguments[8];
-    double addends[8];
-    intptr_t first;
-    int count;
+    double *negative_losses;
+    /// Where the class losses go too, or NULL while they are the negative losses themselves.
+    double *class_losses;
+    /// The addends (logits), or NULL when they are all 0 (probabilities).
+    double *addends;
     /// Whether the loss is `addend − log(argument)` (probabilities) rather than `+`.
     int negate;
-    double *negative_losses;
-    double *class_losses;
-} deferred_logs;
+    intptr_t first;
+} pending_logs;
 
-LK_INLINE void deferred_logs_init(deferred_logs *logs, const lk_workspace *workspace, int negate) {
-    for (int lane = 0; lane < 8; lane++) {
-        logs->arguments[lane] = 1;
-        logs->addends[lane] = 0;
-    }
-    logs->first = 0;
-    logs->count = 0;
-    logs->negate = negate;
+LK_INLINE void pending_logs_init(pending_logs *logs, const lk_workspace *workspace, int logits) {
     logs->negative_losses = workspace->negative_losses;
-    logs->class_losses = workspace->class_losses;
+    logs->class_losses = NULL;
+    logs->addends = logits ? workspace->bounds : NULL;
+    logs->negate = !logits;
+    logs->first = 0;
 }
 
-/// Computes and stores every scheduled loss (`nl` and `cl` are the same for these negatives).
-static void deferred_logs_flush_now(deferred_logs *logs) {
-    int count = logs->count;
-    // Unused lanes take log(1) = 0 and are not stored.
-    for (int lane = count; lane < 8; lane++) logs->arguments[lane] = 1;
-    f64x8 logarithms = log_f64(load_f64x8(logs->arguments));
-    f64x8 addends = load_f64x8(logs->addends);
-    f64x8 losses = logs->negate ? addends - logarithms : addends + logarithms;
-    if (count == 8) {
-        store_f64x8(logs->negative_losses + logs->first, losses);
-        store_f64x8(logs->class_losses + logs->first, losses);
-    } else {
-        double lanes[8];
-        store_f64x8(lanes, losses);
-        for (int lane = 0; lane < count; lane++) {
-            logs->negative_losses[logs->first + lane] = lanes[lane];
-            logs->class_losses[logs->first + lane] = lanes[lane];
+/// Computes the losses of slots `first ..< end` in place.
+static void pending_logs_flush_now(pending_logs *logs, intptr_t end) {
+    double *losses = logs->negative_losses;
+    intptr_t slot = logs->first;
+    for (; slot + 8 <= end; slot += 8) {
+        f64x8 logarithms = log_f64(load_f64x8(losses + slot));
+        f64x8 addends = logs->addends ? load_f64x8(logs->addends + slot) : (f64x8)0;
+        f64x8 results = logs->negate ? addends - logarithms : addends + logarithms;
+        store_f64x8(losses + slot, results);
+        if (logs->class_losses) store_f64x8(logs->class_losses + slot, results);
+    }
+    if (slot < end) {
+        // The last few, through a padded copy (unused lanes take log(1) = 0 and are not stored).
+        const int lanes = (int)(end - slot);
+        double arguments[8] = {1, 1, 1, 1, 1, 1, 1, 1}, addends[8] = {0}, values[8];
+        for (int lane = 0; lane < lanes; lane++) {
+            arguments[lane] = losses[slot + lane];
+            if (logs->addends) addends[lane] = logs->addends[slot + lane];
+        }
+        f64x8 logarithms = log_f64(load_f64x8(arguments));
+        store_f64x8(values, logs->negate ? load_f64x8(addends) - logarithms : load_f64x8(addends) + logarithms);
+        for (int lane = 0; lane < lanes; lane++) {
+            losses[slot + lane] = values[lane];
+            if (logs->class_losses) logs->class_losses[slot + lane] = values[lane];
         }
     }
-    logs->count = 0;
+    logs->first = end;
 }
 
-LK_INLINE void deferred_logs_flush(deferred_logs *logs) {
-    if (logs->count > 0) deferred_logs_flush_now(logs);
+/// Computes every waiting loss before slot `end`.
+LK_INLINE void pending_logs_flush(pending_logs *logs, intptr_t end) {
+    if (logs->first < end) pending_logs_flush_now(logs, end);
 }
 
-/// Schedules `addend ± log(argument)` for workspace slot `slot`, the slot after the last
-/// scheduled one if any; `argument` is positive and normal.
-LK_INLINE void deferred_logs_append(deferred_logs *logs, double argument, double addend, intptr_t slot) {
-    if (logs->count == 0) logs->first = slot;
-    logs->arguments[logs->count] = argument;
-    logs->addends[logs->count] = addend;
-    logs->count += 1;
-    if (logs->count == 8) deferred_logs_flush_now(logs);
+/// Called after a slot was taken: computes the waiting losses once there are 64.
+LK_INLINE void pending_logs_taken(pending_logs *logs, intptr_t end) {
+    if (end - logs->first >= 64) pending_logs_flush_now(logs, end);
+}
+
+/// Where a pass stores the class losses of its negatives. For a one-hot negative `cl = nl`, so
+/// until a negative with another `t[0]` comes along (a soft target) the class losses are the
+/// negative losses and are not stored twice; from the first such negative on, the pass copies
+/// what it has and stores both.
+typedef struct {
+    double *class_losses;
+    int separate;
+} class_loss_store;
+
+/// Makes the class losses separate from slot `count` on, copying the earlier ones.
+static void class_losses_separate(class_loss_store *store, pending_logs *logs, intptr_t count) {
+    pending_logs_flush(logs, count);
+    memcpy(store->class_losses, logs->negative_losses, (size_t)count * 8);
+    logs->class_losses = store->class_losses;
+    store->separate = 1;
+}
+
+/// Stores a negative's losses in slot `slot` (the waiting logarithms are flushed first).
+LK_INLINE void store_negative(pending_logs *logs, class_loss_store *store, intptr_t slot, double nl, double cl) {
+    pending_logs_flush(logs, slot);
+    if (cl != nl && !store->separate) class_losses_separate(store, logs, slot);
+    logs->negative_losses[slot] = nl;
+    if (store->separate) store->class_losses[slot] = cl;
+    logs->first = slot + 1;
 }
 
 /// One logarithm, through the same code (for the few losses computed one at a time).

@@ -44,6 +44,12 @@ LK_INLINE u16x8 load_u16x8(const void *p) {
     return v;
 }
 
+LK_INLINE i64x8 load_i64x8(const void *p) {
+    i64x8 v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
+
 LK_INLINE f64x8 load_f64x8(const void *p) {
     f64x8 v;
     memcpy(&v, p, sizeof v);

@@ -12,8 +12,13 @@ public final class LossWorkspace {
     private(set) var capacity: Int = 0
     /// `nl = cl * neg` of the negatives with a non-zero loss, in flat-index order.
     private(set) var negativeLosses: UnsafeMutablePointer<Double>
-    /// `cl` of the same negatives, in the same order.
-    private(set) var classLosses: UnsafeMutablePointer<Double>
+    /// `cl` of the same negatives, in the same order: ``negativeLosses`` itself when the last
+    /// vectorized pass found every negative one-hot (then `cl = nl`, stored once).
+    var classLosses: UnsafeMutablePointer<Double> { classLossesAreNegativeLosses ? negativeLosses : separateClassLosses }
+    /// The storage of ``classLosses`` when they differ from the negative losses.
+    private(set) var separateClassLosses: UnsafeMutablePointer<Double>
+    /// Whether ``classLosses`` are the negative losses (set from what the pass reports).
+    var classLossesAreNegativeLosses = false
     /// Order-preserving integer keys of the negative losses, filtered in place by the selection.
     private(set) var keys: UnsafeMutablePointer<UInt64>
     /// The entry index of each of ``keys`` still a candidate of the selection.
@@ -33,7 +38,7 @@ public final class LossWorkspace {
     /// Creates an empty workspace; it allocates on first use.
     public init() {
         negativeLosses = .allocate(capacity: 1)
-        classLosses = .allocate(capacity: 1)
+        separateClassLosses = .allocate(capacity: 1)
         keys = .allocate(capacity: 1)
         indices = .allocate(capacity: 1)
         negativeBoxes = .allocate(capacity: 1)
@@ -42,14 +47,14 @@ public final class LossWorkspace {
 
     deinit {
         negativeLosses.deallocate()
-        classLosses.deallocate()
+        separateClassLosses.deallocate()
         keys.deallocate()
         indices.deallocate()
         negativeBoxes.deallocate()
         bounds.deallocate()
     }
 
-    /// The scratch as the C kernels take it.
+    /// The scratch as the C kernels take it (``classLosses`` as they are now).
     var kernelScratch: lk_workspace {
         lk_workspace(
             negative_losses: negativeLosses, class_losses: classLosses, bounds: bounds, negative_boxes: negativeBoxes,
@@ -60,13 +65,13 @@ public final class LossWorkspace {
     func reserve(boxes: Int) {
         guard boxes > capacity else { return }
         negativeLosses.deallocate()
-        classLosses.deallocate()
+        separateClassLosses.deallocate()
         keys.deallocate()
         indices.deallocate()
         negativeBoxes.deallocate()
         bounds.deallocate()
         negativeLosses = .allocate(capacity: boxes)
-        classLosses = .allocate(capacity: boxes)
+        separateClassLosses = .allocate(capacity: boxes)
         keys = .allocate(capacity: boxes)
         indices = .allocate(capacity: boxes)
         negativeBoxes = .allocate(capacity: boxes)

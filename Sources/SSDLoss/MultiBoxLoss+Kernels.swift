@@ -33,6 +33,7 @@ extension MultiBoxLoss {
             (scores, rowStride) = (s, shape.classes)
         }
         batch.exact = prefersExactPass(input, shape: shape, workspace: workspace) ? 1 : 0
+        workspace.classLossesAreNegativeLosses = false
         var scratch = workspace.kernelScratch
         var sums = BatchSums(images: shape.batch)
         let ran = sums.withKernelSums { output in
@@ -44,6 +45,8 @@ extension MultiBoxLoss {
             return output
         }
         workspace.lastPath = KernelPath(ran.path)
+        workspace.classLossesAreNegativeLosses = ran.class_losses_separate == 0
+        scratch = workspace.kernelScratch
         if ran.bad_label_box >= 0 {
             throw .labelOutOfRange(box: ran.bad_label_box, label: ran.bad_label, classes: shape.classes)
         }
@@ -77,26 +80,15 @@ extension MultiBoxLoss {
     /// The largest share of a mining scope's negatives that the ratio keeps, from compact labels:
     /// `neg_pos_ratio · n_pos / n_neg` (an upper bound: some negatives may have a zero loss).
     private func minedShare(labels: UnsafeRawBufferPointer, shape: BatchShape) -> Double {
-        guard parameters.negPosRatio > 0 else { return 0 }
-        var largest = 0.0
-        var positives = 0
-        var negatives = 0
-        for b in 0..<shape.batch {
-            if parameters.mining == .image {
-                positives = 0
-                negatives = 0
-            }
-            for n in 0..<shape.boxes {
-                let label = Int32(littleEndian: labels.loadUnaligned(fromByteOffset: (b &* shape.boxes &+ n) &* 4, as: Int32.self))
-                positives &+= label > 0 ? 1 : 0
-                negatives &+= label == 0 ? 1 : 0
-            }
-            if parameters.mining == .image || b == shape.batch - 1 {
-                let share = Double(parameters.negPosRatio) * Double(positives) / Double(max(1, negatives))
-                largest = max(largest, share)
-            }
+        guard parameters.negPosRatio > 0, let base = labels.baseAddress else { return 0 }
+        func share(_ first: Int, _ count: Int) -> Double {
+            var positives = 0
+            var negatives = 0
+            lk_count_labels(path.kernel, base + first &* 4, count, &positives, &negatives)
+            return Double(parameters.negPosRatio) * Double(positives) / Double(max(1, negatives))
         }
-        return largest
+        guard parameters.mining == .image else { return share(0, shape.boxCount) }
+        return (0..<shape.batch).map { share($0 &* shape.boxes, shape.boxes) }.max() ?? 0
     }
 
     /// The share of the negatives mined above which the exact pass is taken instead of estimates

@@ -72,7 +72,8 @@ public struct MultiBoxLoss: Sendable {
     private func streamScalar(
         _ input: LossInput, dtype: ScalarType, shape: BatchShape, workspace: LossWorkspace
     ) throws(LossError) -> BatchSums {
-        switch dtype {
+        workspace.classLossesAreNegativeLosses = false
+        return switch dtype {
         case .float32: try stream(input, Float32Reader.self, shape: shape, workspace: workspace)
         case .float16: try stream(input, Float16Reader.self, shape: shape, workspace: workspace)
         case .bfloat16: try stream(input, BFloat16Reader.self, shape: shape, workspace: workspace)

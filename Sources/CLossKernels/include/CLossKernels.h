@@ -62,7 +62,7 @@ int lk_avx2_supported(void);
 typedef struct {
     /// `nl` of the negatives with a non-zero loss, in flat-index order (−∞ for an estimate).
     double *negative_losses;
-    /// `cl` of the same negatives.
+    /// `cl` of the same negatives, when they differ (see `lk_sums.class_losses_separate`).
     double *class_losses;
     /// For an estimated negative, a lower bound of `expm1(nl)`.
     double *bounds;
@@ -107,6 +107,10 @@ typedef struct {
     intptr_t estimated;
     /// Nonzero when a value the loss reads is NaN or ±Inf (the sums are then meaningless).
     int saw_nonfinite;
+    /// Zero when the class losses of the negatives equal their negative losses (every negative
+    /// one-hot) and were not stored apart: `class_losses` then holds nothing, and a reader takes
+    /// `negative_losses` for both.
+    int class_losses_separate;
     /// Compact: the first box whose label is outside −1 … C−1 (the pass stopped there), or −1.
     intptr_t bad_label_box;
     int32_t bad_label;
@@ -122,13 +126,17 @@ void lk_keras_pass(lk_path path, const lk_batch *batch, const lk_workspace *work
 void lk_compact_pass(lk_path path, const lk_batch *batch, const lk_workspace *workspace, lk_sums *sums);
 
 /// Computes the exact loss of every estimated negative among workspace entries `start ..< end`
-/// whose bound is at least `gate` (logits; float32, float16 and bfloat16 only).
+/// whose bound is at least `gate` (logits; float32, float16 and bfloat16 only), storing it in
+/// `negative_losses` and `class_losses` (which may be the same array).
 ///
 /// `scores` holds each box's C logits, box `i` from element `i * row_stride`; it has `elements`
 /// elements in all.
 void lk_refine(
     lk_path path, lk_format format, const void *scores, intptr_t row_stride, intptr_t elements,
     intptr_t classes, const lk_workspace *workspace, intptr_t start, intptr_t end, double gate);
+
+/// Counts the positive (> 0) and background (0) labels among the `count` int32 labels at `labels`.
+void lk_count_labels(lk_path path, const void *labels, intptr_t count, intptr_t *positives, intptr_t *negatives);
 
 /// A vectorized sum of the `count / 4` float32 lanes at `bytes`: the memory floor.
 double lk_stream_sum(lk_path path, const void *bytes, size_t count);
