@@ -17,6 +17,12 @@ struct Lossd: AsyncParsableCommand {
         version: LossdVersion.current,
         subcommands: [DemoCommand.self, ServeCommand.self, SidecarCommand.self, AggregateCommand.self, ReplayCommand.self, SynthCommand.self, ReportCommand.self, BenchCommand.self, KeygenCommand.self]
     )
+
+    /// Sets up the allocator for large receive buffers before anything allocates, then runs.
+    static func main() async {
+        ReceiveBufferMemory.configure()
+        await main(nil)
+    }
 }
 
 /// The version `lossd --version` prints.

@@ -1,13 +1,16 @@
 import Foundation
 
 /// A value handed from one thread to another exactly once; `wait()` blocks until it is there.
-final class OneShot<Value: Sendable>: @unchecked Sendable {
+package final class OneShot<Value: Sendable>: @unchecked Sendable {
     // `value` is guarded by `condition`.
     private let condition = NSCondition()
     private var value: Value?
 
+    /// An empty one.
+    package init() {}
+
     /// Stores the value and wakes the waiters; later calls are ignored.
-    func fulfil(_ newValue: Value) {
+    package func fulfil(_ newValue: Value) {
         condition.lock()
         defer { condition.unlock() }
         guard value == nil else { return }
@@ -16,14 +19,14 @@ final class OneShot<Value: Sendable>: @unchecked Sendable {
     }
 
     /// The value if it is there, without waiting.
-    var current: Value? {
+    package var current: Value? {
         condition.lock()
         defer { condition.unlock() }
         return value
     }
 
     /// Waits without blocking a thread (polling every millisecond) until the value is there.
-    func value() async throws -> Value {
+    package func value() async throws -> Value {
         while true {
             if let value = current { return value }
             try await Task.sleep(for: .milliseconds(1))
@@ -31,7 +34,7 @@ final class OneShot<Value: Sendable>: @unchecked Sendable {
     }
 
     /// Blocks the calling thread until the value is there.
-    func wait() -> Value {
+    package func wait() -> Value {
         condition.lock()
         defer { condition.unlock() }
         while true {

@@ -28,12 +28,17 @@ struct KernelBenchCommand: ParsableCommand {
         discussion: """
             The floor is one SIMD pass summing every byte of the batch's tensors: no loss can \
             take less, since it must read them all. The SPEC's targets: keras float32 ≤ 1.25 × \
-            the floor, logits ≤ 2.5 ×.
+            the floor, logits ≤ 2.5 ×. --matrix times every layout, scalar type, score kind and \
+            mining mode against its own floor (targets: keras float32 probabilities ≤ 1.15 ×, \
+            everything else ≤ 2.5 ×). Kernel and floor run the machine code that --path names \
+            (default: the process's, which LOSSD_KERNEL=baseline forces to the baseline).
 
             Examples:
               lossd bench kernel
               lossd bench kernel --shape 32,8732,81 --scores logits
               lossd bench kernel --layout compact --dtype float16 --json
+              lossd bench kernel --matrix --markdown
+              lossd bench kernel --matrix --path baseline
             """
     )
 
@@ -58,23 +63,56 @@ struct KernelBenchCommand: ParsableCommand {
     @Flag(help: "Evict the caches before every timed run, so that small batches read from memory as large ones must.")
     var cold = false
 
+    @Flag(help: "Every layout × dtype × scores × mining, each against its floor, with its target and verdict.")
+    var matrix = false
+
+    @Option(help: "The kernel's machine code: auto, avx2 or baseline (default: the process's).", transform: KernelPathChoice.parse)
+    var path: KernelPath = .active
+
     @Flag(help: "One JSON object per configuration instead of a table.")
     var json = false
 
+    @Flag(help: "With --matrix: the table as Markdown rows, as docs/PERFORMANCE.md shows them.")
+    var markdown = false
+
     func validate() throws {
         guard repetitions >= 1 else { throw ValidationError("--repeat must be at least 1.") }
+        guard !markdown || matrix else { throw ValidationError("--markdown goes with --matrix.") }
     }
 
     func run() throws {
+        if matrix {
+            let rows = try KernelMatrix(shape: shape, repetitions: repetitions, path: path).run { row in
+                if json { print(BenchReport.json(row)) }
+            }
+            if !json { print(markdown ? BenchReport.markdown(rows) : BenchReport.table(rows)) }
+            return
+        }
         let spec = SyntheticBatchSpec(shape: shape, layout: layout, dtype: dtype, scores: scores)
         let benchmark = KernelBenchmark(
             spec: spec, parameters: LossParameters(mining: mining, scores: scores), repetitions: repetitions,
-            coldCache: cold)
+            coldCache: cold, path: path)
         let result = try benchmark.run()
         if json {
             print(BenchReport.json(result))
         } else {
             print(BenchReport.table([result]))
+        }
+    }
+}
+
+/// `--path auto|avx2|baseline`.
+enum KernelPathChoice {
+    static func parse(_ text: String) throws -> KernelPath {
+        switch text.lowercased() {
+        case "auto": return .fastest
+        case "avx2":
+            guard KernelPath.avx2.isSupported else {
+                throw ValidationError("--path avx2: this CPU lacks AVX2, FMA or F16C; use auto or baseline.")
+            }
+            return .avx2
+        case "baseline": return .baseline
+        default: throw ValidationError("--path takes auto, avx2 or baseline, not '\(text)'.")
         }
     }
 }

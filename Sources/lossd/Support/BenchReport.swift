@@ -6,7 +6,7 @@ enum BenchReport {
     /// A table with one row per kernel configuration.
     static func table(_ results: [KernelBenchmark.Result]) -> String {
         var lines = ["kernel (median of repetitions; min–max in brackets)",
-                     "  shape            dtype     layout   scores         mining  ms/batch                 ns/box   floor ms                 ratio"]
+                     "  shape            dtype     layout   scores         mining  ms/batch                 ns/box   floor ms                 ratio   path"]
         for r in results {
             let shape = "\(r.spec.shape.batch)×\(r.spec.shape.boxes)×\(r.spec.shape.classes)"
             let labels = [pad(shape, 16), pad(r.spec.dtype.rawValue, 9), pad(r.spec.layout.rawValue, 8),
@@ -15,7 +15,7 @@ enum BenchReport {
                 format: "%7.2f [%6.2f–%6.2f] %7.2f %7.2f [%6.2f–%6.2f] %6.2f×",
                 r.kernel.median * 1e3, r.kernel.min * 1e3, r.kernel.max * 1e3, r.nanosecondsPerBox,
                 r.floor.median * 1e3, r.floor.min * 1e3, r.floor.max * 1e3, r.ratio)
-            lines.append("  " + labels.joined(separator: " ") + " " + figures)
+            lines.append("  " + labels.joined(separator: " ") + " " + figures + "  \(r.path)")
         }
         return lines.joined(separator: "\n")
     }
@@ -29,13 +29,13 @@ enum BenchReport {
             "ms_min": r.kernel.min * 1e3, "ms_max": r.kernel.max * 1e3, "floor_ms": r.floor.median * 1e3,
             "floor_ms_min": r.floor.min * 1e3, "floor_ms_max": r.floor.max * 1e3, "ratio": r.ratio,
             "ns_per_box": r.nanosecondsPerBox, "bytes_per_box": r.bytesPerBox, "repetitions": r.kernel.samples.count,
-            "loss": r.loss, "cold_cache": r.coldCache,
+            "loss": r.loss, "cold_cache": r.coldCache, "path": r.path.rawValue,
         ]
         guard let data = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]) else { return "{}" }
         return String(decoding: data, as: UTF8.self)
     }
 
-    private static func pad(_ text: String, _ width: Int) -> String {
+    static func pad(_ text: String, _ width: Int) -> String {
         text.count >= width ? text : text + String(repeating: " ", count: width - text.count)
     }
 
