@@ -31,9 +31,6 @@ public final class LossWorkspace {
     /// The code path of the last vectorized pass on this workspace, as the kernel reported it
     /// (nil before the first).
     var lastPath: KernelPath?
-    /// The share of its non-zero negatives that the last batch on this workspace mined: with
-    /// logits, a large share makes the exact pass the faster one for the next batch.
-    var minedShare = 0.0
 
     /// Creates an empty workspace; it allocates on first use.
     public init() {

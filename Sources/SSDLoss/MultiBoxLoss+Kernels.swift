@@ -32,7 +32,7 @@ extension MultiBoxLoss {
             batch.pred_offsets = q
             (scores, rowStride) = (s, shape.classes)
         }
-        batch.exact = prefersExactPass(input, shape: shape, workspace: workspace) ? 1 : 0
+        batch.exact = prefersExactPass(input, shape: shape) ? 1 : 0
         workspace.classLossesAreNegativeLosses = false
         var scratch = workspace.kernelScratch
         var sums = BatchSums(images: shape.batch)
@@ -64,17 +64,21 @@ extension MultiBoxLoss {
     /// when mining keeps so large a share of the negatives that refinement would compute most of
     /// them again after the estimate (see ``exactPassShare``).
     ///
-    /// Known before the pass: `n_neg_min` against the boxes of a mining scope, and, in the
-    /// compact layout, the positives (from the labels). Otherwise the share the last batch on
-    /// this workspace mined stands for this one (a stream's batches are alike).
-    func prefersExactPass(_ input: LossInput, shape: BatchShape, workspace: LossWorkspace) -> Bool {
+    /// Decided from what is known before the pass, so that a batch's result depends on its bytes
+    /// and parameters alone (the two passes can differ in the last bit of a sum, because the
+    /// miner then adds the kept losses in another order): `n_neg_min` against the boxes of a
+    /// mining scope, and, in the compact layout, the positives its labels hold. A keras batch
+    /// with so many positives that the ratio keeps most negatives takes the estimates, which
+    /// then cost up to 1.4 × the exact pass, still well under the single exact pass of earlier
+    /// versions (docs/PERFORMANCE.md).
+    func prefersExactPass(_ input: LossInput, shape: BatchShape) -> Bool {
         guard parameters.scores == .logits else { return false }
         let scope = parameters.mining == .batch ? shape.boxCount : shape.boxes
         if Double(parameters.nNegMin) >= Self.exactPassShare * Double(scope) { return true }
         if case .compact(let labels, _, _, _) = input {
             return minedShare(labels: labels, shape: shape) >= Self.exactPassShare
         }
-        return workspace.minedShare >= Self.exactPassShare
+        return false
     }
 
     /// The largest share of a mining scope's negatives that the ratio keeps, from compact labels:
@@ -92,8 +96,10 @@ extension MultiBoxLoss {
     }
 
     /// The share of the negatives mined above which the exact pass is taken instead of estimates
-    /// and refinement.
-    static let exactPassShare = 0.25
+    /// and refinement. Measured (keras float32 logits, B=8, AVX2, CPU time): with `n_neg_min`
+    /// at 35 % of the boxes the estimates took 2.3 ms against 2.7 for the exact pass, at 50 %
+    /// 3.3–4.2 against 2.9, at 99 % 3.4–3.5 against 2.4–2.7 (docs/PERFORMANCE.md).
+    static let exactPassShare = 0.4
 
     /// Computes the exact loss of every estimated negative that mining can pick, when the pass
     /// estimated some (logits): per mining scope, the k-th largest lower bound of `expm1(nl)`

@@ -63,9 +63,7 @@ public struct MultiBoxLoss: Sendable {
         // The vectorized passes load lanes as the bytes lie, which needs a little-endian host.
         sums = try streamScalar(input, dtype: dtype, shape: shape, workspace: workspace)
         #endif
-        let result = mine(sums, shape: shape, workspace: workspace)
-        workspace.minedShare = result.negativesAvailable > 0 ? Double(result.negatives) / Double(result.negativesAvailable) : 0
-        return result
+        return mine(sums, shape: shape, workspace: workspace)
     }
 
     /// The generic scalar pass for the batch's scalar type.

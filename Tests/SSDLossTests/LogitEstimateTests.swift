@@ -147,4 +147,60 @@ struct LogitEstimateTests {
         let second = Foundation.log1p(0.5 + 0.125 + 0.03125 + 0.015625 + 0.0078125)
         #expect(isClose(actual.classPerItem[0], 40 * second, tolerance: 1e-6))
     }
+
+    @Test("the exact pass is chosen when mining keeps a large share, and gives what the estimates give")
+    func exactPass() throws {
+        let shape = BatchShape(batch: 2, boxes: 400, classes: 21)
+        let (batch, labels) = KerasBatch.random(shape: shape, seed: 9, logits: true)
+        let t = encode(batch.yTrue, as: .float32), p = encode(batch.yPred, as: .float32)
+        let chosen: (LossParameters) -> Bool = { parameters in
+            t.withUnsafeBytes { tb in
+                p.withUnsafeBytes { pb in
+                    MultiBoxLoss(parameters: parameters).prefersExactPass(.keras(yTrue: tb, yPred: pb), shape: shape)
+                }
+            }
+        }
+        #expect(!chosen(LossParameters(scores: .logits)))
+        #expect(chosen(LossParameters(nNegMin: shape.boxCount / 2, scores: .logits)))
+        #expect(!chosen(LossParameters(nNegMin: shape.boxes / 2, scores: .logits)))
+        #expect(chosen(LossParameters(nNegMin: shape.boxes / 2, mining: .image, scores: .logits)))
+        #expect(!chosen(LossParameters(nNegMin: shape.boxCount, scores: .probabilities)))
+        // In the compact layout the labels tell before the pass: 10 % positives, 90 % negatives,
+        // so 3 per positive keeps a third of the negatives (estimates), 5 per positive more than
+        // half (the exact pass).
+        let crowded = labels.indices.map { Int32($0 % 10 == 0 ? 1 + $0 % 3 : 0) }
+        let compactChosen: (LossParameters) -> Bool = { parameters in
+            let bytes = crowded.flatMap { label in withUnsafeBytes(of: label.littleEndian) { Array($0) } }
+            return bytes.withUnsafeBytes { l in
+                MultiBoxLoss(parameters: parameters).prefersExactPass(
+                    .compact(labels: l, gtOffsets: l, scores: l, predOffsets: l), shape: shape)
+            }
+        }
+        #expect(!compactChosen(LossParameters(scores: .logits)))
+        #expect(compactChosen(LossParameters(negPosRatio: 5, scores: .logits)))
+        #expect(compactChosen(LossParameters(negPosRatio: 5, mining: .image, scores: .logits)))
+        // Either way the same negatives are mined and the losses agree (the kept losses may be
+        // added in another order), on every lane type.
+        for dtype in [ScalarType.float32, .float16, .bfloat16] {
+            let carried = KerasBatch(
+                shape: shape, yTrue: roundTrip(batch.yTrue, through: dtype), yPred: roundTrip(batch.yPred, through: dtype))
+            for mining in MiningMode.allCases {
+                let scope = mining == .batch ? shape.boxCount : shape.boxes
+                let exact = try carried.loss(LossParameters(nNegMin: scope / 2, mining: mining, scores: .logits), dtype: dtype)
+                let estimated = try carried.loss(LossParameters(nNegMin: scope / 3, mining: mining, scores: .logits), dtype: dtype)
+                let reference = try carried.scalarReference(LossParameters(nNegMin: scope / 2, mining: mining, scores: .logits))
+                #expect(agree(exact, reference, tolerance: 1e-6), "\(dtype) \(mining)")
+                #expect(agree(estimated, try carried.scalarReference(LossParameters(nNegMin: scope / 3, mining: mining, scores: .logits)), tolerance: 1e-6))
+                let compact = CompactBatch(carried, labels: crowded)
+                var oneHot = carried
+                for box in 0..<shape.boxCount {
+                    for k in 0..<shape.classes { oneHot.yTrue[oneHot.index(box: box, k)] = crowded[box] == Int32(k) ? 1 : 0 }
+                }
+                for ratio in [3, 5] {
+                    let parameters = LossParameters(negPosRatio: ratio, mining: mining, scores: .logits)
+                    #expect(agree(try compact.loss(parameters, dtype: dtype), try oneHot.scalarReference(parameters), tolerance: 1e-6))
+                }
+            }
+        }
+    }
 }
