@@ -98,6 +98,8 @@ LK_INLINE void keras_pass_body(
     class_loss_store store = {workspace->class_losses, 0};
     logit_negatives negatives;
     logit_negatives_init(&negatives, workspace, estimating);
+    staged_negatives stage;
+    stage.count = 0;
     double *negative_losses = workspace->negative_losses;
     const byte_masks *bytes = &masks->bytes;
     intptr_t count = 0;
@@ -119,7 +121,15 @@ LK_INLINE void keras_pass_body(
             }
             if (keras_box_is_negative(format, t, p, bytes, chunks, offsets, &marks)) {
                 if (logits) {
-                    if (estimating) {
+                    if (estimating && box < direct_boxes) {
+                        // Staged: eight at a time, their estimates are summed and recorded together.
+                        stage.odds[stage.count] = logit_odds_lanes(format, p, masks, fixed_elements);
+                        stage.boxes[stage.count] = box;
+                        stage.rows[stage.count] = p;
+                        stage.count += 1;
+                        if (stage.count == 8) staged_negatives_record(&stage, &negatives, format, masks, &logs, &count);
+                    } else if (estimating) {
+                        staged_negatives_record(&stage, &negatives, format, masks, &logs, &count);
                         logit_negatives_record(
                             &negatives, logit_odds(format, p, masks, fixed_elements), box, format, p, masks, &logs, &count);
                     } else {
@@ -148,6 +158,7 @@ LK_INLINE void keras_pass_body(
                 targets |= load_bytes32(t + c * 32) & (c == chunks - 1 ? bytes->last_class_bytes : (u64x4)~0ull);
             }
             if (is_zero32(targets)) continue; // ignored: cl, neg and pos are 0
+            if (stage.count > 0) staged_negatives_record(&stage, &negatives, format, masks, &logs, &count);
             const intptr_t row = box * width;
             intptr_t label;
             if (logits && keras_box_positive_label(format, y_true, row, classes, &label)) {
@@ -177,6 +188,7 @@ LK_INLINE void keras_pass_body(
                 }
             }
         }
+        if (stage.count > 0) staged_negatives_record(&stage, &negatives, format, masks, &logs, &count);
         sums->positives[b] = image.positives;
         sums->class_positive[b] = image.class_positive;
         sums->localization[b] = image.localization;

@@ -82,41 +82,78 @@ LK_INLINE f32x8 pairwise_sums(f32x8 a, f32x8 b) {
     return __builtin_shufflevector(a, b, 0, 2, 8, 10, 4, 6, 12, 14) + __builtin_shufflevector(a, b, 1, 3, 9, 11, 5, 7, 13, 15);
 }
 
-/// `ĝ` of eight consecutive boxes whose rows start `stride` bytes apart from `row`: their odds
-/// lanes summed across, lane i for box i (a different order of additions than `logit_odds`,
-/// which the bracket's allowance for rounding covers).
-LK_INLINE f32x8 logit_odds_eight(lk_format format, const uint8_t *row, intptr_t stride, const lane_masks *masks, intptr_t elements) {
-    f32x8 v[8];
-    for (int i = 0; i < 8; i++) v[i] = logit_odds_lanes(format, row + i * stride, masks, elements);
+/// The sums of eight vectors' lanes, lane i for vector i (another order of additions than
+/// `hsum_f32`, which the bracket's allowance for rounding covers).
+LK_INLINE f32x8 sums_across(const f32x8 v[8]) {
     const f32x8 s01 = pairwise_sums(v[0], v[1]), s23 = pairwise_sums(v[2], v[3]);
     const f32x8 s45 = pairwise_sums(v[4], v[5]), s67 = pairwise_sums(v[6], v[7]);
     const f32x8 low = pairwise_sums(s01, s23), high = pairwise_sums(s45, s67);
-    // low holds boxes 0-3 from the first 128-bit half, then from the second; high 4-7.
+    // low holds vectors 0-3 from the first 128-bit half, then from the second; high 4-7.
     return __builtin_shufflevector(low, high, 0, 1, 2, 3, 8, 9, 10, 11) + __builtin_shufflevector(low, high, 4, 5, 6, 7, 12, 13, 14, 15);
 }
 
-/// Records eight consecutive one-hot negatives from `box` by their estimates: when all eight
-/// are clearly non-zero (the common case), with vector stores; otherwise one by one.
-LK_INLINE void logit_negatives_record_eight(
-    logit_negatives *negatives, f32x8 estimates, intptr_t box, lk_format format, const uint8_t *row,
-    intptr_t stride, const lane_masks *masks, pending_logs *logs, intptr_t *count) {
+/// `ĝ` of eight consecutive boxes whose rows start `stride` bytes apart from `row`.
+LK_INLINE f32x8 logit_odds_eight(lk_format format, const uint8_t *row, intptr_t stride, const lane_masks *masks, intptr_t elements) {
+    f32x8 v[8];
+    for (int i = 0; i < 8; i++) v[i] = logit_odds_lanes(format, row + i * stride, masks, elements);
+    return sums_across(v);
+}
+
+/// Stores eight one-hot negatives, the boxes `boxes`, as estimates with vector stores when all
+/// eight are clearly non-zero (the common case): returns whether it did.
+LK_INLINE int logit_negatives_store_eight(
+    logit_negatives *negatives, f32x8 estimates, i64x8 boxes, pending_logs *logs, intptr_t *count) {
     const i32x8 clear = (estimates > LK_NONZERO_LIMIT) & (estimates < LK_LARGE_ESTIMATE);
     uint32_t all[8];
     memcpy(all, &clear, sizeof all);
-    if ((all[0] & all[1] & all[2] & all[3] & all[4] & all[5] & all[6] & all[7]) != 0) {
-        pending_logs_flush(logs, *count);
-        const intptr_t slot = *count;
-        store_i64x8(negatives->negative_boxes + slot, (i64x8){0, 1, 2, 3, 4, 5, 6, 7} + box);
-        store_f64x8(negatives->bounds + slot, __builtin_convertvector(estimates, f64x8) * LK_INVERSE_UPPER_FACTOR);
-        store_f64x8(negatives->negative_losses + slot, (f64x8)-__builtin_inf());
-        *count += 8;
-        logs->first = *count;
-        negatives->estimated += 8;
-        return;
-    }
+    if ((all[0] & all[1] & all[2] & all[3] & all[4] & all[5] & all[6] & all[7]) == 0) return 0;
+    pending_logs_flush(logs, *count);
+    const intptr_t slot = *count;
+    store_i64x8(negatives->negative_boxes + slot, boxes);
+    store_f64x8(negatives->bounds + slot, __builtin_convertvector(estimates, f64x8) * LK_INVERSE_UPPER_FACTOR);
+    store_f64x8(negatives->negative_losses + slot, (f64x8)-__builtin_inf());
+    *count += 8;
+    logs->first = *count;
+    negatives->estimated += 8;
+    return 1;
+}
+
+/// Records eight consecutive one-hot negatives from `box` by their estimates: together when
+/// they are all clearly non-zero, otherwise one by one.
+LK_INLINE void logit_negatives_record_eight(
+    logit_negatives *negatives, f32x8 estimates, intptr_t box, lk_format format, const uint8_t *row,
+    intptr_t stride, const lane_masks *masks, pending_logs *logs, intptr_t *count) {
+    if (logit_negatives_store_eight(negatives, estimates, (i64x8){0, 1, 2, 3, 4, 5, 6, 7} + box, logs, count)) return;
     float lanes[8];
     memcpy(lanes, &estimates, sizeof lanes);
     for (int i = 0; i < 8; i++) {
         logit_negatives_record(negatives, lanes[i], box + i, format, row + i * stride, masks, logs, count);
     }
+}
+
+/// Up to eight one-hot negatives whose odds lanes wait to be summed and recorded together (the
+/// keras pass meets them among other boxes). Whatever is staged must be recorded before any
+/// other slot is taken, so that slots stay in box order.
+typedef struct {
+    f32x8 odds[8];
+    int64_t boxes[8];
+    const uint8_t *rows[8];
+    int count;
+} staged_negatives;
+
+/// Records the staged negatives and empties the stage.
+static void staged_negatives_record(
+    staged_negatives *stage, logit_negatives *negatives, lk_format format, const lane_masks *masks,
+    pending_logs *logs, intptr_t *count) {
+    if (stage->count == 8) {
+        const f32x8 estimates = sums_across(stage->odds);
+        if (logit_negatives_store_eight(negatives, estimates, load_i64x8(stage->boxes), logs, count)) {
+            stage->count = 0;
+            return;
+        }
+    }
+    for (int i = 0; i < stage->count; i++) {
+        logit_negatives_record(negatives, hsum_f32(stage->odds[i]), stage->boxes[i], format, stage->rows[i], masks, logs, count);
+    }
+    stage->count = 0;
 }
