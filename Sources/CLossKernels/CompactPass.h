@@ -81,20 +81,27 @@ LK_INLINE void compact_pass_body(
         for (intptr_t block = 0; block < batch->boxes; block += 1024) {
             const intptr_t block_end = block + 1024 < batch->boxes ? block + 1024 : batch->boxes;
             mark_elements(format, scores, (first_box + block) * classes, (first_box + block_end) * classes, &marks, &scalar_marks);
-            // The sweep above reads the block from memory and the boxes below compute from the
-            // caches; prefetching the next block while they compute overlaps the two (the next
-            // sweep then reads from the second-level cache).
-            const uint8_t *next_block = scores + (first_box + block_end) * classes * w;
-            const uint8_t *end_of_scores = scores + box_count * classes * w;
-            const intptr_t block_bytes = (block_end - block) * classes * w;
-            intptr_t prefetched = 0;
             for (intptr_t n = block; n < block_end; n++) {
-                if (next_block + prefetched < end_of_scores && prefetched < block_bytes) {
-                    __builtin_prefetch(next_block + prefetched);
-                    __builtin_prefetch(next_block + prefetched + 64);
-                    prefetched += 128;
-                }
                 const intptr_t box = first_box + n;
+                if (!logits && n + 8 <= block_end && is_zero32(load_bytes32(labels + box * 4))) {
+                    // Eight negatives in a row: their losses (or the arguments of their
+                    // logarithms) go straight to the next eight slots, and the slots are kept
+                    // when none of the eight is zero (a probability of exactly 1), as almost
+                    // always; otherwise the boxes are taken one by one below.
+                    const uint8_t *row = scores + box * classes * w;
+                    double *slots = negative_losses + count;
+                    for (int i = 0; i < 8; i++) {
+                        slots[i] = table ? table[load_pattern(row + i * classes * w, 0)]
+                                         : dmax(load_scalar(format, row + i * classes * w, 0), 1e-15);
+                    }
+                    const i64x8 zero = table ? load_f64x8(slots) == 0.0 : load_f64x8(slots) == 1.0;
+                    if (__builtin_reduce_or(zero) == 0) {
+                        count += 8;
+                        if (!table) pending_logs_taken(&logs, count);
+                        n += 7;
+                        continue;
+                    }
+                }
                 if (estimating && n + 8 <= block_end && box + 8 <= direct_boxes) {
                     // Eight negatives in a row (most groups of eight in an SSD batch): their
                     // estimates summed and recorded together.
@@ -103,10 +110,6 @@ LK_INLINE void compact_pass_body(
                         const uint8_t *row = scores + box * classes * w;
                         const f32x8 estimates = logit_odds_eight(format, row, classes * w, masks, fixed_elements);
                         logit_negatives_record_eight(&negatives, estimates, box, format, row, classes * w, masks, &logs, &count);
-                        for (int line = 0; line < 6 && next_block + prefetched < end_of_scores && prefetched < block_bytes; line++) {
-                            __builtin_prefetch(next_block + prefetched);
-                            prefetched += 64;
-                        }
                         n += 7;
                         continue;
                     }

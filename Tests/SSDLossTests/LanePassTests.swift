@@ -94,6 +94,33 @@ struct LanePassTests {
         }
     }
 
+    @Test("runs of negatives, some with a zero loss, are counted as the scalar pass counts them", arguments: laneTypes)
+    func negativeRuns(_ dtype: ScalarType) throws {
+        // Long runs of background boxes (the passes take eight at a time), every seventh one
+        // predicted with certainty (probability 1, or a logit 60 above the others): a zero loss.
+        let shape = BatchShape(batch: 2, boxes: 203, classes: 6)
+        for logits in [false, true] {
+            var (batch, labels) = KerasBatch.random(shape: shape, seed: 41, logits: logits) { rng in
+                Double.random(in: 0..<1, using: &rng) < 0.03 ? 2 : 0
+            }
+            for box in 0..<shape.boxCount where box % 7 == 3 && labels[box] == 0 {
+                for k in 0..<shape.classes {
+                    batch.yPred[batch.index(box: box, k)] = logits ? (k == 0 ? 60 : 0) : (k == 0 ? 1 : 0)
+                }
+            }
+            let carried = KerasBatch(
+                shape: shape, yTrue: roundTrip(batch.yTrue, through: dtype), yPred: roundTrip(batch.yPred, through: dtype))
+            for parameters in [LossParameters(nNegMin: 50, scores: logits ? .logits : .probabilities),
+                               LossParameters(nNegMin: 500, mining: .image, scores: logits ? .logits : .probabilities)] {
+                let expected = try carried.scalarReference(parameters)
+                #expect(expected.negativesAvailable < shape.boxCount - shape.boxCount / 8)
+                let tolerance = logits && dtype != .float64 ? 1e-6 : 1e-12
+                #expect(agree(try carried.loss(parameters, dtype: dtype), expected, tolerance: tolerance))
+                #expect(agree(try CompactBatch(carried, labels: labels).loss(parameters, dtype: dtype), expected, tolerance: tolerance))
+            }
+        }
+    }
+
     @Test("compact non-finite values are counted in every tensor, the last box included", arguments: laneTypes)
     func compactNonfinite(_ dtype: ScalarType) throws {
         let shape = BatchShape(batch: 1, boxes: 13, classes: 21)
