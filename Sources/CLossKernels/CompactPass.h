@@ -63,7 +63,7 @@ LK_INLINE void compact_pass_body(
     if (!tail) abort();
 
     const double *table = (!logits && (format == LK_FLOAT16 || format == LK_BFLOAT16)) ? lk_negative_log_table(format) : NULL;
-    const int estimating = logits && !exact && format != LK_FLOAT64;
+    const int estimating = logits && !exact;
     // A compact negative is one-hot: its class loss is its negative loss, stored once.
     pending_logs logs;
     pending_logs_init(&logs, workspace, logits);

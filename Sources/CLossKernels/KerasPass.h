@@ -92,7 +92,7 @@ LK_INLINE void keras_pass_body(
 
     const double *table = (!logits && (format == LK_FLOAT16 || format == LK_BFLOAT16)) ? lk_negative_log_table(format) : NULL;
     // With estimates, exact entries are marked so that refinement can tell them apart.
-    const int estimating = logits && !exact && format != LK_FLOAT64;
+    const int estimating = logits && !exact;
     pending_logs logs;
     pending_logs_init(&logs, workspace, logits);
     class_loss_store store = {workspace->class_losses, 0};

@@ -29,8 +29,8 @@
 // One specialized copy of each pass per format and score kind (`exact` stays a run-time flag).
 // The keras pass has further copies for boxes of up to 32 classes, whose chunk loops the compiler
 // then unrolls: by chunks of eight logits (1 to 4; the 32-byte chunks of their class entries
-// follow: as many for float32, half as many for 16-bit formats), or for float64, which has no
-// estimate, by chunks of 32 bytes (1 to 4: up to 16 classes).
+// follow: as many for float32, half as many for 16-bit formats), or for float64, by chunks of 32
+// bytes (1 to 4: up to 16 classes).
 #define LK_KERAS_CASE(chunks, elements) \
     keras_pass_body(format, logits, batch->exact, batch, workspace, sums, masks, chunks, elements); break;
 #define LK_KERAS_VARIANT(name, format_, logits_)                                                     \
@@ -63,7 +63,7 @@
     static void name(const lk_batch *batch, const lk_workspace *workspace, lk_sums *sums, const lane_masks *masks) { \
         const lk_format format = format_;                                                           \
         const int logits = logits_;                                                                 \
-        switch (logits && format != LK_FLOAT64 ? masks->chunks : 0) {                               \
+        switch (logits ? masks->chunks : 0) {                                                       \
         case 1: LK_COMPACT_CASE(1)                                                                  \
         case 2: LK_COMPACT_CASE(2)                                                                  \
         case 3: LK_COMPACT_CASE(3)                                                                  \

@@ -53,7 +53,7 @@ LK_INLINE void logit_negatives_record(
         return;
     }
     // Undecided (near the zero threshold), a huge gap, or NaN: computed exactly.
-    logit_negatives_exact(negatives, loss_terms_lanes(format, row, 0, 0, masks), logs, count);
+    logit_negatives_exact(negatives, box_loss_terms(format, row, 0, 0, masks), logs, count);
 }
 
 /// The lanes whose sum is `ĝ` for the box whose C logits start at `row`, in `elements` chunks of
@@ -61,6 +61,20 @@ LK_INLINE void logit_negatives_record(
 /// (class 0) and the last (lanes past the classes) need their lanes masked.
 LK_INLINE f32x8 logit_odds_lanes(lk_format format, const uint8_t *row, const lane_masks *masks, intptr_t elements) {
     const intptr_t chunks = elements ? elements : masks->chunks;
+    if (format == LK_FLOAT64) {
+        // The differences in float64 first, then rounded: rounding the logits themselves would
+        // cost an error relative to their size, not to the differences'.
+        const f64x8 first = load_doubles(row, 0);
+        const f64x8 background = __builtin_shufflevector(first, first, 0, 0, 0, 0, 0, 0, 0, 0);
+        f32x8 odds = bits_to_f32(
+            f32_to_bits(bounding_exp(__builtin_convertvector(first - background, f32x8))) & masks->chunk[0].other_class_bits);
+        for (intptr_t chunk = 1; chunk < chunks; chunk++) {
+            f32x8 term = bounding_exp(__builtin_convertvector(load_doubles(row, chunk * 8) - background, f32x8));
+            if (chunk == chunks - 1) term = bits_to_f32(f32_to_bits(term) & masks->chunk[chunk].class_bits);
+            odds += term;
+        }
+        return odds;
+    }
     const f32x8 first = load_floats(format, row, 0);
     const f32x8 background = __builtin_shufflevector(first, first, 0, 0, 0, 0, 0, 0, 0, 0);
     f32x8 odds = bits_to_f32(f32_to_bits(bounding_exp(first - background)) & masks->chunk[0].other_class_bits);

@@ -83,7 +83,7 @@ static void refine_body(
                 memcpy(tail, row, (size_t)(classes * w));
                 row = tail;
             }
-            loss_terms terms = loss_terms_lanes(format, row, 0, 0, &masks);
+            loss_terms terms = box_loss_terms(format, row, 0, 0, &masks);
             pending.sums[pending.count] = terms.sum;
             pending.addends[pending.count] = terms.addend;
             pending.entries[pending.count] = entry;

@@ -51,8 +51,10 @@ struct LogitEstimateTests {
             let parameters = LossParameters(mining: mining, scores: .logits)
             let expected = try batch.scalarReference(parameters)
             #expect(expected.negativesAvailable > 0 && expected.negativesAvailable < batch.shape.boxCount - 4)
-            #expect(agree(try batch.loss(parameters, dtype: .float32), expected, tolerance: 1e-6))
-            #expect(agree(try compact.loss(parameters, dtype: .float32), expected, tolerance: 1e-6))
+            for dtype in [ScalarType.float32, .float64] {
+                #expect(agree(try batch.loss(parameters, dtype: dtype), expected, tolerance: 1e-6), "\(dtype)")
+                #expect(agree(try compact.loss(parameters, dtype: dtype), expected, tolerance: 1e-6), "\(dtype)")
+            }
         }
     }
 
@@ -143,6 +145,7 @@ struct LogitEstimateTests {
         let expected = try batch.scalarReference(parameters)
         let actual = try batch.loss(parameters, dtype: .float32)
         #expect(agree(actual, expected, tolerance: 1e-6))
+        #expect(agree(try batch.loss(parameters, dtype: .float64), expected, tolerance: 1e-9))
         // The 40 largest losses are exactly the second kind's.
         let second = Foundation.log1p(0.5 + 0.125 + 0.03125 + 0.015625 + 0.0078125)
         #expect(isClose(actual.classPerItem[0], 40 * second, tolerance: 1e-6))

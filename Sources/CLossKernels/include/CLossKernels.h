@@ -126,7 +126,7 @@ void lk_keras_pass(lk_path path, const lk_batch *batch, const lk_workspace *work
 void lk_compact_pass(lk_path path, const lk_batch *batch, const lk_workspace *workspace, lk_sums *sums);
 
 /// Computes the exact loss of every estimated negative among workspace entries `start ..< end`
-/// whose bound is at least `gate` (logits; float32, float16 and bfloat16 only), storing it in
+/// whose bound is at least `gate` (logits), storing it in
 /// `negative_losses` and `class_losses` (which may be the same array).
 ///
 /// `scores` holds each box's C logits, box `i` from element `i * row_stride`; it has `elements`
