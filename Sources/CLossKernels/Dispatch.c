@@ -41,11 +41,13 @@ int lk_avx2_supported(void) { return 0; }
 #define lk_compact_pass_avx2 lk_compact_pass_baseline
 #define lk_refine_avx2 lk_refine_baseline
 #define lk_stream_sum_avx2 lk_stream_sum_baseline
+#define lk_kth_largest_avx2 lk_kth_largest_baseline
 #define lk_count_labels_avx2 lk_count_labels_baseline
 #define lk_vector_log_avx2 lk_vector_log_baseline
 #define lk_vector_exp_avx2 lk_vector_exp_baseline
 #define lk_vector_exp64_avx2 lk_vector_exp64_baseline
 #define lk_bounding_exp_avx2 lk_bounding_exp_baseline
+#define lk_bounding_exp_from_avx2 lk_bounding_exp_from_baseline
 #define lk_widen_avx2 lk_widen_baseline
 #endif
 
@@ -68,6 +70,10 @@ void lk_count_labels(lk_path path, const void *labels, intptr_t count, intptr_t 
     (LK_USE_AVX2(path) ? lk_count_labels_avx2 : lk_count_labels_baseline)(labels, count, positives, negatives);
 }
 
+double lk_kth_largest(lk_path path, const double *values, intptr_t count, intptr_t k, void *scratch) {
+    return (LK_USE_AVX2(path) ? lk_kth_largest_avx2 : lk_kth_largest_baseline)(values, count, k, scratch);
+}
+
 double lk_stream_sum(lk_path path, const void *bytes, size_t count) {
     return (LK_USE_AVX2(path) ? lk_stream_sum_avx2 : lk_stream_sum_baseline)(bytes, count);
 }
@@ -86,6 +92,10 @@ void lk_vector_exp64(lk_path path, const double *x, double *result, size_t count
 
 void lk_bounding_exp(lk_path path, const float *x, float *result, size_t count) {
     (LK_USE_AVX2(path) ? lk_bounding_exp_avx2 : lk_bounding_exp_baseline)(x, result, count);
+}
+
+void lk_bounding_exp_from(lk_path path, const float *x, float background, float *result, size_t count) {
+    (LK_USE_AVX2(path) ? lk_bounding_exp_from_avx2 : lk_bounding_exp_from_baseline)(x, background, result, count);
 }
 
 void lk_widen(lk_path path, lk_format format, const void *elements, float *result, size_t count) {

@@ -55,6 +55,32 @@ LK_INLINE f32x8 bounding_exp(f32x8 d) {
 #endif
 }
 
+/// `log₂e · 2²³`, as float32 (12102203; the lost fraction is 1.3 · 10⁻⁸ of it).
+#define LK_EXPONENT_SCALE 12102203.0f
+
+/// The offset `bounding_exp_from` takes for a background `b` with `|b| ≤ 64`:
+/// `127 · 2²³ − b · log₂e · 2²³`, rounded once to float32.
+LK_INLINE float bounding_exp_offset(float background) {
+    return (float)(1065353216.0 - (double)background * 12102203.161561485);
+}
+
+/// `bounding_exp(x − b)` in four operations, from `offset = bounding_exp_offset(b)`.
+///
+/// `y = x · log₂e · 2²³ + 127 · 2²³ − b · log₂e · 2²³` is `(t + 127) · 2²³` for
+/// `t = (x − b) · log₂e`; the float32 whose bits are the integer ⌊y⌋ has exponent `⌊t⌋` and
+/// mantissa `t − ⌊t⌋`, which is the same chord `2ⁿ · (1 + f)` (the construction of Schraudolph's
+/// fast exponential, here kept one-sided). `y` is rounded (to 2⁻¹⁶ of the result's mantissa at
+/// worst: the offset once, the fused multiply-add once, or the product and the sum once each on
+/// the baseline), an error of at most 3 · 10⁻⁵ of the result, inside the bracket's allowance for
+/// rounding for `|x| ≤ 151` (`|b| ≤ 64`; terms of larger `x` are clamped away or send the box to
+/// the exact computation). The clamps keep `t` in [−125.5, 115] as `bounding_exp` does.
+LK_INLINE f32x8 bounding_exp_from(f32x8 x, float offset) {
+    f32x8 y = x * LK_EXPONENT_SCALE + offset;
+    y = y < 12582912.0f ? (f32x8)12582912.0f : y;        // t ≥ −125.5
+    y = y > 2030043136.0f ? (f32x8)2030043136.0f : y;    // t ≤ 115
+    return bits_to_f32((u32x8)__builtin_convertvector(y, i32x8));
+}
+
 /// `exp(x)` for `x ≤ 0` in float64, about 1 ulp: `x = n ln 2 + r` (Cody and Waite's two-part
 /// ln 2), `|r| ≤ ln 2 / 2`, and the Taylor series of `exp(r)` to degree 13 (its truncation error
 /// is below 10⁻¹⁷), by Estrin's scheme. Lanes below −708 are clamped there.

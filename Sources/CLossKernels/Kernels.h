@@ -131,6 +131,12 @@ void LK_NAME(lk_refine)(
 
 double LK_NAME(lk_stream_sum)(const void *bytes, size_t count) { return stream_sum_body(bytes, count); }
 
+double LK_NAME(lk_kth_largest)(const double *values, intptr_t count, intptr_t k, void *scratch) {
+    if (k <= 0) return __builtin_inf();
+    if (k >= count) return -__builtin_inf();
+    return kth_largest_body(values, count, k, scratch);
+}
+
 void LK_NAME(lk_count_labels)(const void *labels, intptr_t count, intptr_t *positives, intptr_t *negatives) {
     const uint8_t *bytes = labels;
     i32x8 above = 0, zero = 0;
@@ -187,6 +193,13 @@ void LK_NAME(lk_vector_exp64)(const double *x, double *result, size_t count) {
 void LK_NAME(lk_vector_exp)(const float *x, float *result, size_t count) { LK_MAP_F32(exp_f32, x, result, count) }
 
 void LK_NAME(lk_bounding_exp)(const float *x, float *result, size_t count) { LK_MAP_F32(bounding_exp, x, result, count) }
+
+void LK_NAME(lk_bounding_exp_from)(const float *x, float background, float *result, size_t count) {
+    const float offset = bounding_exp_offset(background);
+#define LK_FROM(values) bounding_exp_from(values, offset)
+    LK_MAP_F32(LK_FROM, x, result, count)
+#undef LK_FROM
+}
 
 void LK_NAME(lk_widen)(lk_format format, const void *elements, float *result, size_t count) {
     const intptr_t w = element_bytes(format);

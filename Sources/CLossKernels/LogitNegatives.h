@@ -76,6 +76,17 @@ LK_INLINE f32x8 logit_odds_lanes(lk_format format, const uint8_t *row, const lan
         return odds;
     }
     const f32x8 first = load_floats(format, row, 0);
+    if (__builtin_fabsf(first.s0) <= 64.0f) {
+        // The usual logits: one multiply-add per eight terms.
+        const float offset = bounding_exp_offset(first.s0);
+        f32x8 odds = bits_to_f32(f32_to_bits(bounding_exp_from(first, offset)) & masks->chunk[0].other_class_bits);
+        for (intptr_t chunk = 1; chunk < chunks; chunk++) {
+            f32x8 term = bounding_exp_from(load_floats(format, row, chunk * 8), offset);
+            if (chunk == chunks - 1) term = bits_to_f32(f32_to_bits(term) & masks->chunk[chunk].class_bits);
+            odds += term;
+        }
+        return odds;
+    }
     const f32x8 background = __builtin_shufflevector(first, first, 0, 0, 0, 0, 0, 0, 0, 0);
     f32x8 odds = bits_to_f32(f32_to_bits(bounding_exp(first - background)) & masks->chunk[0].other_class_bits);
     for (intptr_t chunk = 1; chunk < chunks; chunk++) {

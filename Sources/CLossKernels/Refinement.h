@@ -5,6 +5,75 @@
 // it gets its exact loss here; the others keep their −∞ and can never be mined. In an SSD batch
 // that is barely more than the k mined: a few percent of the boxes.
 
+/// Orders doubles from the largest down (for `qsort`).
+static int descending(const void *a, const void *b) {
+    const double x = *(const double *)a, y = *(const double *)b;
+    return (x < y) - (x > y);
+}
+
+/// The k-th largest of `values[0 ..< count]` (`1 ≤ k < count`, no NaN), using `scratch` (room
+/// for `count` doubles): a sample of about a thousand values gives a threshold a few standard
+/// deviations below where the k-th largest should fall, one pass keeps the values above it
+/// (eight tested at once), and a selection over those finds the k-th. When fewer than k pass the
+/// sample misled, and the selection runs over every value: the result is exact either way.
+static double kth_largest_body(const double *values, intptr_t count, intptr_t k, double *scratch) {
+    double sample[1024];
+    const intptr_t stride = count / 1024 > 1 ? count / 1024 : 1;
+    intptr_t samples = count / stride;
+    if (samples > 1024) samples = 1024;
+    for (intptr_t i = 0; i < samples; i++) sample[i] = values[i * stride];
+    qsort(sample, (size_t)samples, sizeof(double), descending);
+    const double expected = (double)k * (double)samples / (double)count;
+    const intptr_t rank = (intptr_t)(expected + 4 * sqrt(expected) + 8);
+    intptr_t kept = 0;
+    if (rank < samples / 2) {
+        const double threshold = sample[rank];
+        intptr_t i = 0;
+        for (; i + 8 <= count; i += 8) {
+            const f64x8 chunk = load_f64x8(values + i);
+            if (__builtin_reduce_or(chunk > threshold) == 0) continue;
+            for (int lane = 0; lane < 8; lane++) {
+                scratch[kept] = chunk[lane];
+                kept += chunk[lane] > threshold;
+            }
+        }
+        for (; i < count; i++) {
+            scratch[kept] = values[i];
+            kept += values[i] > threshold;
+        }
+    }
+    if (kept < k) {
+        memcpy(scratch, values, (size_t)count * sizeof(double));
+        kept = count;
+    }
+    // Quickselect for the k-th largest of scratch[0 ..< kept].
+    intptr_t low = 0, high = kept - 1;
+    const intptr_t target = k - 1;
+    while (low < high) {
+        const double pivot = scratch[low + (high - low) / 2];
+        intptr_t i = low, j = high;
+        while (i <= j) {
+            while (scratch[i] > pivot) i++;
+            while (scratch[j] < pivot) j--;
+            if (i <= j) {
+                const double swap = scratch[i];
+                scratch[i] = scratch[j];
+                scratch[j] = swap;
+                i++;
+                j--;
+            }
+        }
+        if (target <= j) {
+            high = j;
+        } else if (target >= i) {
+            low = i;
+        } else {
+            break;
+        }
+    }
+    return scratch[target];
+}
+
 /// Prefetches the cache lines of the `bytes` bytes at `row`.
 LK_INLINE void prefetch_row(const uint8_t *row, intptr_t bytes) {
     const uintptr_t first = (uintptr_t)row & ~(uintptr_t)63;
@@ -76,9 +145,9 @@ static void refine_body(
             prefetch_row(scores + negative_boxes[candidates[ahead]] * row_stride * w, classes * w);
         }
         for (intptr_t candidate = group; candidate < group_end; candidate++) {
-            const intptr_t entry = candidates[candidate];
-            const uint8_t *row = scores + negative_boxes[entry] * row_stride * w;
-            if (negative_boxes[entry] * row_stride * w + row_bytes > total_bytes) {
+            const intptr_t refined = candidates[candidate];
+            const uint8_t *row = scores + negative_boxes[refined] * row_stride * w;
+            if (negative_boxes[refined] * row_stride * w + row_bytes > total_bytes) {
                 memset(tail, 0, (size_t)row_bytes);
                 memcpy(tail, row, (size_t)(classes * w));
                 row = tail;
@@ -86,7 +155,7 @@ static void refine_body(
             loss_terms terms = box_loss_terms(format, row, 0, 0, &masks);
             pending.sums[pending.count] = terms.sum;
             pending.addends[pending.count] = terms.addend;
-            pending.entries[pending.count] = entry;
+            pending.entries[pending.count] = refined;
             pending.count += 1;
             if (pending.count == 8) pending_losses_flush(&pending, workspace);
         }

@@ -114,8 +114,7 @@ extension MultiBoxLoss {
             let k = negativesToKeep(positives: sums.positives.reduce(0, +), available: available)
             guard k > 0 else { return }
             if hasExact { LogitRefinement.boundExactEntries(workspace: workspace, entries: 0..<available) }
-            let kth = HardNegativeMiner.kthLargest(workspace, of: workspace.bounds, entries: 0..<available, k: k)
-            refine(0..<available, LogitRefinement.gate(kth: kth))
+            refine(0..<available, LogitRefinement.gate(kth: kthLargestBound(workspace, entries: 0..<available, k: k)))
         case .image:
             if hasExact { LogitRefinement.boundExactEntries(workspace: workspace, entries: 0..<available) }
             var start = 0
@@ -123,12 +122,17 @@ extension MultiBoxLoss {
                 let end = sums.segmentEnds[image]
                 let k = negativesToKeep(positives: sums.positives[image], available: end - start)
                 if k > 0 {
-                    let kth = HardNegativeMiner.kthLargest(workspace, of: workspace.bounds, entries: start..<end, k: k)
-                    refine(start..<end, LogitRefinement.gate(kth: kth))
+                    refine(start..<end, LogitRefinement.gate(kth: kthLargestBound(workspace, entries: start..<end, k: k)))
                 }
                 start = end
             }
         }
+    }
+
+    /// The k-th largest bound of `entries` (the selection in the C kernels, whose scratch is the
+    /// workspace's candidate indices, free until the final mining).
+    private func kthLargestBound(_ workspace: LossWorkspace, entries: Range<Int>, k: Int) -> Double {
+        lk_kth_largest(path.kernel, workspace.bounds + entries.lowerBound, entries.count, k, workspace.indices)
     }
 
     /// The counts of NaN and ±Inf in the values the loss reads, for the error.

@@ -83,6 +83,48 @@ struct KernelFunctionTests {
         #expect(huge.allSatisfy { $0 == 0x1p115 && $0 >= LogitEstimate.largeEstimate })
     }
 
+    @Test("the one-multiply-add bounding exponential keeps the same bracket for backgrounds within ±64", arguments: KernelPathTests.supported)
+    func boundingExponentialFrom(_ path: KernelPath) {
+        var rng = SplitMix64(seed: 23)
+        for background: Float in [0, 1.5, -3.25, 17.2, -40.125, 63.99, -64] {
+            // The terms that matter: differences from −86.9 to 79.7.
+            var inputs = stride(from: -86.9, through: 79.7, by: 0.003).map { background + Float($0) }
+            inputs += (0..<20_000).map { _ in background + Float.random(in: -86.9...79.7, using: &rng) }
+            var bounds = [Float](repeating: 0, count: inputs.count)
+            lk_bounding_exp_from(path.kernel, inputs, background, &bounds, inputs.count)
+            var low = Double.infinity, high = 0.0
+            for (x, bound) in zip(inputs, bounds) {
+                let ratio = Double(bound) / Foundation.exp(Double(x) - Double(background))
+                low = min(low, ratio)
+                high = max(high, ratio)
+            }
+            #expect(low >= 1 - 3e-5 && low > LogitEstimate.lowerFactor, "background \(background): \(low)")
+            #expect(high <= 1.0615 + 3e-5 && high < LogitEstimate.upperFactor, "background \(background): \(high)")
+            // Far below, tiny; far above, the clamp at 2¹¹⁵ that sends a box to the exact computation.
+            var extremes = [Float](repeating: 0, count: 2)
+            lk_bounding_exp_from(path.kernel, [background - 300, background + 100], background, &extremes, 2)
+            #expect(extremes[0] < 0x1p-124 && extremes[1] == 0x1p115)
+        }
+    }
+
+    @Test("the k-th largest value, sampled or not, ties included", arguments: KernelPathTests.supported)
+    func kthLargest(_ path: KernelPath) {
+        var rng = SplitMix64(seed: 37)
+        for count in [1, 9, 500, 5_000, 70_000] {
+            // Repeated values make ties; one run of equal values at the top misleads the sample.
+            var values = (0..<count).map { _ in Double(Int.random(in: 0..<(count / 3 + 2), using: &rng)) * 0.25 }
+            if count > 1_000 { for i in 0..<(count / 50) { values[i * 50] = 1e9 } }
+            let sorted = values.sorted(by: >)
+            var scratch = [Int](repeating: 0, count: count)
+            for k in Set([1, 2, count / 100, count / 50, count / 50 + 1, count / 10, count / 2, count - 1]) where k >= 1 && k < count {
+                let kth = lk_kth_largest(path.kernel, values, count, k, &scratch)
+                #expect(kth == sorted[k - 1], "count \(count), k \(k)")
+            }
+            #expect(lk_kth_largest(path.kernel, values, count, 0, &scratch) == .infinity)
+            #expect(lk_kth_largest(path.kernel, values, count, count, &scratch) == -.infinity)
+        }
+    }
+
     /// The smallest and largest `bounding_exp(x) / exp(x)` over `inputs`.
     static func ratioRange(_ inputs: [Float], path: KernelPath) -> (low: Double, high: Double) {
         var bounds = [Float](repeating: 0, count: inputs.count)

@@ -135,6 +135,10 @@ void lk_refine(
     lk_path path, lk_format format, const void *scores, intptr_t row_stride, intptr_t elements,
     intptr_t classes, const lk_workspace *workspace, intptr_t start, intptr_t end, double gate);
 
+/// The k-th largest of `values[0 ..< count]` (no NaN): +∞ when `k ≤ 0`, −∞ when `k ≥ count`.
+/// `scratch` has room for `count` doubles.
+double lk_kth_largest(lk_path path, const double *values, intptr_t count, intptr_t k, void *scratch);
+
 /// Counts the positive (> 0) and background (0) labels among the `count` int32 labels at `labels`.
 void lk_count_labels(lk_path path, const void *labels, intptr_t count, intptr_t *positives, intptr_t *negatives);
 
@@ -156,6 +160,9 @@ void lk_vector_exp64(lk_path path, const double *x, double *result, size_t count
 /// The bounding exponential of the logits estimate: never below `exp(x)` and at most 6.15 %
 /// above it for `x · log₂e ≤ 115`; larger inputs give 2¹¹⁵.
 void lk_bounding_exp(lk_path path, const float *x, float *result, size_t count);
+/// The same bound of `exp(x[i] − background)` as the passes take it for `|background| ≤ 64`
+/// (one multiply-add per eight lanes), for tests.
+void lk_bounding_exp_from(lk_path path, const float *x, float background, float *result, size_t count);
 /// The float32 values of `count` elements of `format` (float16, bfloat16 or float32) at `elements`.
 void lk_widen(lk_path path, lk_format format, const void *elements, float *result, size_t count);
 
