@@ -5,29 +5,52 @@
 // it gets its exact loss here; the others keep their −∞ and can never be mined. In an SSD batch
 // that is barely more than the k mined: a few percent of the boxes.
 
-/// Orders doubles from the largest down (for `qsort`).
-static int descending(const void *a, const void *b) {
-    const double x = *(const double *)a, y = *(const double *)b;
-    return (x < y) - (x > y);
+/// Rearranges `values[0 ..< count]` so that `values[target]` is the (target + 1)-th largest
+/// (Hoare's quickselect, middle pivot), and returns it.
+static double select_descending(double *values, intptr_t count, intptr_t target) {
+    intptr_t low = 0, high = count - 1;
+    while (low < high) {
+        const double pivot = values[low + (high - low) / 2];
+        intptr_t i = low, j = high;
+        while (i <= j) {
+            while (values[i] > pivot) i++;
+            while (values[j] < pivot) j--;
+            if (i <= j) {
+                const double swap = values[i];
+                values[i] = values[j];
+                values[j] = swap;
+                i++;
+                j--;
+            }
+        }
+        if (target <= j) {
+            high = j;
+        } else if (target >= i) {
+            low = i;
+        } else {
+            break;
+        }
+    }
+    return values[target];
 }
 
 /// The k-th largest of `values[0 ..< count]` (`1 ≤ k < count`, no NaN), using `scratch` (room
-/// for `count` doubles): a sample of about a thousand values gives a threshold a few standard
-/// deviations below where the k-th largest should fall, one pass keeps the values above it
-/// (eight tested at once), and a selection over those finds the k-th. When fewer than k pass the
-/// sample misled, and the selection runs over every value: the result is exact either way.
+/// for `count` doubles). When k is a small fraction of many values, a sample (one value in
+/// `max(32, count / 1024)`) gives a threshold a few standard deviations below where the k-th
+/// largest should fall, and one pass keeps the values above it (eight tested at once); the
+/// selection then runs over those. When fewer than k pass the sample misled, and the selection
+/// runs over every value: the result is exact either way.
 static double kth_largest_body(const double *values, intptr_t count, intptr_t k, double *scratch) {
     double sample[1024];
-    const intptr_t stride = count / 1024 > 1 ? count / 1024 : 1;
+    const intptr_t stride = count / 1024 > 32 ? count / 1024 : 32;
     intptr_t samples = count / stride;
     if (samples > 1024) samples = 1024;
-    for (intptr_t i = 0; i < samples; i++) sample[i] = values[i * stride];
-    qsort(sample, (size_t)samples, sizeof(double), descending);
     const double expected = (double)k * (double)samples / (double)count;
     const intptr_t rank = (intptr_t)(expected + 4 * sqrt(expected) + 8);
     intptr_t kept = 0;
-    if (rank < samples / 2) {
-        const double threshold = sample[rank];
+    if (count >= 4096 && rank < samples / 2) {
+        for (intptr_t i = 0; i < samples; i++) sample[i] = values[i * stride];
+        const double threshold = select_descending(sample, samples, rank);
         intptr_t i = 0;
         for (; i + 8 <= count; i += 8) {
             const f64x8 chunk = load_f64x8(values + i);
@@ -46,32 +69,7 @@ static double kth_largest_body(const double *values, intptr_t count, intptr_t k,
         memcpy(scratch, values, (size_t)count * sizeof(double));
         kept = count;
     }
-    // Quickselect for the k-th largest of scratch[0 ..< kept].
-    intptr_t low = 0, high = kept - 1;
-    const intptr_t target = k - 1;
-    while (low < high) {
-        const double pivot = scratch[low + (high - low) / 2];
-        intptr_t i = low, j = high;
-        while (i <= j) {
-            while (scratch[i] > pivot) i++;
-            while (scratch[j] < pivot) j--;
-            if (i <= j) {
-                const double swap = scratch[i];
-                scratch[i] = scratch[j];
-                scratch[j] = swap;
-                i++;
-                j--;
-            }
-        }
-        if (target <= j) {
-            high = j;
-        } else if (target >= i) {
-            low = i;
-        } else {
-            break;
-        }
-    }
-    return scratch[target];
+    return select_descending(scratch, kept, k - 1);
 }
 
 /// Prefetches the cache lines of the `bytes` bytes at `row`.
