@@ -25,6 +25,7 @@ let package = Package(
                 .product(name: "Benchmark", package: "benchmark"),
                 .product(name: "SSDLoss", package: "lossd"),
                 .product(name: "LossWire", package: "lossd"),
+                .product(name: "LossSynthesis", package: "lossd"),
             ],
             path: "Benchmarks/LossBenchmarks",
             plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]

@@ -7,7 +7,7 @@ sidecar and watch the loss fall on the aggregator's /stats or dashboard:
     python3 Examples/numpy_trainer.py --endpoint '>tcp://127.0.0.1:5555' --steps 200
 
 In a real training loop the two arrays come from the model and the matched ground truth: see
-keras_snippet.py and pytorch_snippet.py next to this file.
+keras_fit.py (Keras, model.fit) and torchvision_ssd.py (torchvision) next to this file.
 """
 
 from __future__ import annotations

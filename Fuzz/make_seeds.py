@@ -6,7 +6,9 @@ Usage: make_seeds.py OUT_DIR. Makes OUT_DIR/decoder and OUT_DIR/recording:
   bytes, and every golden case (Tests/SSDLossTests/golden) that fits, as a good keras message in the
   same framing (each frame a u32 LE length, then its bytes), plus a compact version of the small ones;
 - recording: a .lossrec file per corpus message that a recording can hold (1 to 16 frames), one
-  recording of a few golden batches, and that recording cut short and with a flipped bit.
+  recording of a few golden batches, and that recording cut short and with a flipped bit; each in
+  format version 1 and version 2 (CRC-32C from lossd_client, whose pure-Python fallback needs
+  nothing installed).
 """
 
 from __future__ import annotations
@@ -20,6 +22,9 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "clients" / "python"))
+from lossd_client.recording import crc32c  # noqa: E402
+
 CORPUS = ROOT / "Tests" / "Fixtures" / "malformed"
 GOLDEN = ROOT / "Tests" / "SSDLossTests" / "golden"
 MAX_SEED = 64 << 10  # the fuzzers run with -max_len of the same size
@@ -43,6 +48,23 @@ def lossrec_record(frames, receive_time_ns: int = 0) -> bytes:
     body += b"".join(struct.pack("<Q", len(f)) for f in frames)
     body += b"".join(bytes(f) for f in frames)
     return body + struct.pack("<I", zlib.crc32(body))
+
+
+def pad64(data: bytes) -> bytes:
+    return data + bytes(-len(data) % 64)
+
+
+def lossrec2_record(frames, receive_time_ns: int = 0) -> bytes:
+    """One version 2 record, written from docs/PROTOCOL.md rather than with lossd_client.Recorder."""
+    payload = b"".join(pad64(bytes(f)) for f in frames)
+    header_size = 24 + 8 * len(frames) + 4
+    head = struct.pack("<QQII", len(pad64(bytes(header_size))) + len(payload), receive_time_ns, len(frames), crc32c(payload))
+    head += b"".join(struct.pack("<Q", len(f)) for f in frames)
+    return pad64(head + struct.pack("<I", crc32c(head))) + payload
+
+
+FILE_HEADER = {1: b"LOSSREC1", 2: b"LOSSREC2" + bytes(56)}
+RECORD = {1: lossrec_record, 2: lossrec2_record}
 
 
 def golden_messages():
@@ -84,9 +106,10 @@ def main() -> int:
         data = frames_file(frames)
         if len(data) <= MAX_SEED:
             (decoder / f"corpus-{name}").write_bytes(data)
-        record = b"LOSSREC1" + lossrec_record(frames, 1)
-        if 1 <= len(frames) <= 16 and len(record) <= MAX_SEED:
-            (recording / f"corpus-{name}.lossrec").write_bytes(record)
+        for version in (1, 2):
+            record = FILE_HEADER[version] + RECORD[version](frames, 1)
+            if 1 <= len(frames) <= 16 and len(record) <= MAX_SEED:
+                (recording / f"corpus-{name}.v{version}.lossrec").write_bytes(record)
 
     good = []
     for name, keras, compact in golden_messages():
@@ -94,17 +117,18 @@ def main() -> int:
             if frames is not None and len(frames_file(frames)) <= MAX_SEED:
                 (decoder / f"golden-{name}-{kind}").write_bytes(frames_file(frames))
                 good.append(frames)
-    several = b"LOSSREC1"
-    for i, frames in enumerate(good):
-        record = lossrec_record(frames, 1_700_000_000_000_000_000 + i)
-        if len(several) + len(record) <= MAX_SEED:
-            several += record
-    (recording / "golden-several.lossrec").write_bytes(several)
-    (recording / "golden-cut.lossrec").write_bytes(several[:len(several) * 2 // 3])
-    flipped = bytearray(several)
-    flipped[len(flipped) // 2] ^= 0x10
-    (recording / "golden-bitflip.lossrec").write_bytes(bytes(flipped))
-    (recording / "empty.lossrec").write_bytes(b"LOSSREC1")
+    for version in (1, 2):
+        several = FILE_HEADER[version]
+        for i, frames in enumerate(good):
+            record = RECORD[version](frames, 1_700_000_000_000_000_000 + i)
+            if len(several) + len(record) <= MAX_SEED:
+                several += record
+        (recording / f"golden-several.v{version}.lossrec").write_bytes(several)
+        (recording / f"golden-cut.v{version}.lossrec").write_bytes(several[:len(several) * 2 // 3])
+        flipped = bytearray(several)
+        flipped[len(flipped) // 2] ^= 0x10
+        (recording / f"golden-bitflip.v{version}.lossrec").write_bytes(bytes(flipped))
+        (recording / f"empty.v{version}.lossrec").write_bytes(FILE_HEADER[version])
     print(f"fuzz seeds: {len(list(decoder.iterdir()))} decoder, {len(list(recording.iterdir()))} recording in {out}")
     return 0
 

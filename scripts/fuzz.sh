@@ -3,8 +3,10 @@
 #
 #   scripts/fuzz.sh [build|run] [decoder|recording ...]
 #
-# build: compiles each target with `swiftc -sanitize=fuzzer,address` (FUZZ_SANITIZERS overrides)
-#        together with the module sources it needs, into .build/fuzz/; skipped when up to date.
+# build: compiles SSDLoss and LossWire (which holds the whole per-batch path, BatchProcessor
+#        included) as static libraries, then each target against them, with
+#        `swiftc -sanitize=fuzzer,address` (FUZZ_SANITIZERS overrides), into .build/fuzz/;
+#        skipped when up to date.
 # run:   (the default) builds, writes the seeds (Fuzz/make_seeds.py), then runs each target for
 #        FUZZ_SECONDS seconds (default 30). New interesting inputs collect in .build/fuzz/corpus/TARGET;
 #        an input that crashes is written to Fuzz/crashers/TARGET/ (commit it: every later run, and
@@ -23,9 +25,10 @@ out=.build/fuzz
 mkdir -p "$out/modules" "$out/lib"
 
 flags=(-swift-version 6 -enable-upcoming-feature ExistentialAny -enable-upcoming-feature InternalImportsByDefault
-       -O -g -sanitize="$sanitizers" -parse-as-library -use-ld=lld -I "$out/modules" -I Sources/CLossKernels/include)
-# The C kernels get the same sanitizers; libFuzzer's main comes with the Swift link.
-c_sanitizers=${sanitizers//fuzzer/fuzzer-no-link}
+       -O -g -sanitize="$sanitizers" -parse-as-library -use-ld=lld -I "$out/modules" -I Sources/CCRC32C/include
+       -I Sources/CLossKernels/include)
+# C targets get the same sanitizers; libFuzzer's main comes from the Swift link.
+c_flags=(-O2 -g -fsanitize="${sanitizers//fuzzer/fuzzer-no-link}")
 
 # Whether $1 is missing or older than any of the remaining files (or this script).
 stale() {
@@ -51,7 +54,8 @@ library() {
     fi
 }
 
-# A static library of a C module: c_library NAME (its include/ holds the module map swiftc reads).
+# A static library of one C target: c_library NAME (its include/ holds the module map swiftc reads;
+# its private headers count for staleness too).
 c_library() {
     local name=$1
     local sources=(Sources/"$name"/*.c)
@@ -59,8 +63,9 @@ c_library() {
         echo "fuzz: compiling $name" >&2
         local objects=() source
         for source in "${sources[@]}"; do
-            objects+=("$out/lib/$name-$(basename "$source" .c).o")
-            clang -O2 -g -fsanitize="$c_sanitizers" -I Sources/"$name"/include -I Sources/"$name" -c "$source" -o "${objects[-1]}"
+            local object="$out/lib/$name-$(basename "$source" .c).o"
+            clang "${c_flags[@]}" -I Sources/"$name"/include -I Sources/"$name" -c "$source" -o "$object"
+            objects+=("$object")
         done
         rm -f "$out/lib/lib$name.a"
         ar rcs "$out/lib/lib$name.a" "${objects[@]}"
@@ -68,12 +73,14 @@ c_library() {
 }
 
 build() {
+    c_library CCRC32C
     c_library CLossKernels
+    library Checksums "$out/lib/libCCRC32C.a"
     library SSDLoss "$out/lib/libCLossKernels.a"
-    library LossWire "$out/lib/libSSDLoss.a"
-    local libs=("$out/lib/libLossWire.a" "$out/lib/libSSDLoss.a" "$out/lib/libCLossKernels.a")
-    local decoder=(Fuzz/DecoderFuzzer.swift Fuzz/FuzzFraming.swift
-                   Sources/LossPipeline/Processing/BatchProcessor.swift Sources/LossPipeline/Processing/LossFailure.swift)
+    library LossWire "$out/lib/libSSDLoss.a" "$out/lib/libChecksums.a"
+    local libs=("$out/lib/libLossWire.a" "$out/lib/libSSDLoss.a" "$out/lib/libCLossKernels.a"
+                "$out/lib/libChecksums.a" "$out/lib/libCCRC32C.a")
+    local decoder=(Fuzz/DecoderFuzzer.swift Fuzz/FuzzFraming.swift)
     if stale "$out/decoder-fuzzer" "${decoder[@]}" "${libs[@]}"; then
         echo "fuzz: linking decoder-fuzzer" >&2
         swiftc "${flags[@]}" -module-name DecoderFuzzer "${decoder[@]}" "${libs[@]}" -o "$out/decoder-fuzzer"

@@ -3,9 +3,38 @@
 # libzmq (Debian's libzmq3-dev, found through pkg-config), Prometheus (Debian's prometheus package:
 # the tests check lossd aggregate's /metrics with promtool and scrape it with a real server) and
 # the Python packages the tests use.
+#
+# With --frameworks it installs only the test-only framework packages instead: torch, torchvision
+# and TensorFlow at the versions the framework tests were checked with (LOSSD_FRAMEWORK_PACKAGES
+# overrides the list). They are large (about 3 GB with the CUDA libraries PyPI's torch wheel
+# pulls in; a CPU-only wheel is not on PyPI) and lossd never needs them at run time. A package
+# already installed at its pinned version is left alone; a failed install fails the script, so
+# `make test` stops rather than running the framework tests without them.
 set -euo pipefail
 
-want_python=${LOSSD_PYTHON_PACKAGES:-"numpy pyzmq pytest PyYAML jsonschema"}
+if [ "${1:-}" = "--frameworks" ]; then
+    python=${PYTHON:-python3}
+    wanted=${LOSSD_FRAMEWORK_PACKAGES:-"torch==2.15.0 torchvision==0.29.2 tensorflow==2.21.0"}
+    missing=()
+    for requirement in $wanted; do
+        name=${requirement%%==*}
+        version=${requirement#*==}
+        [ "$version" = "$requirement" ] && version=""
+        installed=$("$python" -c "import importlib.metadata as m; print(m.version('$name'))" 2>/dev/null || true)
+        if [ -z "$installed" ] || { [ -n "$version" ] && [ "${installed%%+*}" != "$version" ]; }; then
+            missing+=("$requirement")
+        fi
+    done
+    if [ ${#missing[@]} -gt 0 ]; then
+        echo "install-deps: installing the test-only framework packages ${missing[*]} with pip (about 3 GB, 3-5 minutes)" >&2
+        start=$(date +%s)
+        "$python" -m pip install -q "${missing[@]}"
+        echo "install-deps: framework packages installed in $(( $(date +%s) - start )) s" >&2
+    fi
+    exit 0
+fi
+
+want_python=${LOSSD_PYTHON_PACKAGES:-"numpy pyzmq pytest PyYAML jsonschema crc32c tensorboard"}
 
 as_root() {
     if [ "$(id -u)" -eq 0 ]; then "$@"

@@ -8,8 +8,11 @@ public enum BatchDecoder {
     /// 1. the total size against ``WireLimits/maxMessageBytes`` (`too_large`), before reading anything;
     /// 2. the header frame: present, size, UTF-8, JSON object, version, dimensions, settings, labels
     ///    (see ``BatchHeader/init(parsing:limits:)-(UnsafeRawBufferPointer,_)``);
-    /// 3. the frame count for the layout (`keras`: 3, `compact`: 5) and each tensor frame's exact
-    ///    byte size (`bad_frames`).
+    /// 3. the frame count for the layout (`keras`: 3, `compact`: 5), counting every frame the
+    ///    sender sent (``WireMessage/sentFrameCount``), and each tensor frame's exact byte size
+    ///    (`bad_frames`), both from the layout table (``Layout/tensors(shape:dtype:)``);
+    /// 4. the effective settings against the profile (`bad_header` for a setting its framework
+    ///    has no knob for; see ``BatchHeader/parameters(defaults:)``).
     ///
     /// Every size is computed with overflow checks and nothing is allocated from sizes the header
     /// claims. The tensor values themselves (finiteness, class labels) are the kernel's to check.
@@ -37,33 +40,29 @@ public enum BatchDecoder {
                 message: "the message has no frames; frame 0 must be the JSON header, then the tensors")
         }
         let header = try BatchHeader(parsing: headerFrame, limits: limits)
-        guard let tensors = header.tensorFrames() else {
-            // BatchHeader(parsing:) already rejects such dimensions; kept for callers that build headers.
-            throw WireError(
-                code: .badHeader, message: "the header's dimensions overflow; check them", labels: header.labels)
-        }
+        let tensors = header.tensors
         let expectedCount = tensors.count + 1
-        guard message.frames.count == expectedCount else {
+        guard message.sentFrameCount == expectedCount, message.frames.count == expectedCount else {
             let names = (["header"] + tensors.map(\.name)).joined(separator: ", ")
             throw WireError(
                 code: .badFrames,
                 message: "the \(header.layout.rawValue) layout needs \(expectedCount) frames (\(names)); "
-                    + "the message has \(message.frames.count)",
+                    + "the message has \(message.sentFrameCount)",
                 labels: header.labels)
         }
         for (index, tensor) in tensors.enumerated() {
             let actual = message.frames[index + 1].count
+            // BatchHeader(parsing:) rejects shapes whose sizes overflow, so every size is known here.
             guard actual == tensor.byteCount else {
                 let shape = header.shape
-                let type = tensor.name == "labels" ? "int32" : header.dtype.rawValue
                 throw WireError(
                     code: .badFrames,
                     message: "frame \(index + 1) (\(tensor.name)) has \(actual) bytes; the header's "
                         + "batch=\(shape.batch) boxes=\(shape.boxes) classes=\(shape.classes) "
-                        + "\(header.layout.rawValue) \(type) needs \(tensor.byteCount)",
+                        + "\(header.layout.rawValue) \(tensor.elementType) needs \(tensor.byteCount ?? .max)",
                     labels: header.labels)
             }
         }
-        return DecodedBatch(header: header, parameters: header.parameters(defaults: defaults), message: message)
+        return DecodedBatch(header: header, parameters: try header.parameters(defaults: defaults), message: message)
     }
 }

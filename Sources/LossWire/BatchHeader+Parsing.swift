@@ -5,7 +5,7 @@ extension BatchHeader {
     ///
     /// Checks, in order: size (≤ ``WireLimits/maxHeaderBytes``), UTF-8, JSON, a JSON object, `v`
     /// (missing or not an integer → `bad_header`; not 1 → `unsupported_version`), `batch`, `boxes`,
-    /// `classes`, `dtype`, `layout`, `scores`, `loss`, the tensor sizes (overflow → `bad_header`),
+    /// `classes`, `dtype`, `layout`, `scores`, `profile`, `loss`, the tensor sizes (overflow → `bad_header`),
     /// then the grouping labels (`bad_labels`). Every thrown error carries the labels that were valid.
     public init(parsing frame: UnsafeRawBufferPointer, limits: WireLimits = WireLimits()) throws(WireError) {
         guard !frame.isEmpty else {
@@ -36,8 +36,7 @@ extension BatchHeader {
                 code: .badHeader,
                 message: "the header frame (frame 0) is \(root.typeDescription); it must be a JSON object")
         }
-        var fields = HeaderFields(object, limits: limits)
-        self = try fields.validate()
+        self = try HeaderFields(object, limits: limits).validate()
     }
 
     /// Parses a header from bytes; see ``init(parsing:limits:)-(UnsafeRawBufferPointer,_)``.
@@ -49,22 +48,27 @@ extension BatchHeader {
     }
 }
 
-/// The validation of a header object, key by key, remembering the labels read so far.
+/// The validation of a header object, key by key.
+///
+/// The grouping labels are read once, first: every error carries those that are valid, and the
+/// first invalid one (in the order `run`, `split`, `source`, `epoch`, `step`, `seq`) is reported
+/// as `bad_labels` once the rest of the header has passed.
 private struct HeaderFields {
     let object: [String: JSONValue]
     let limits: WireLimits
     var labels = BatchLabels.none
+    /// The first invalid label, reported after every other key has been checked.
+    var labelProblem: String?
 
     init(_ object: [String: JSONValue], limits: WireLimits) {
         self.object = object
         self.limits = limits
-        // Read every label that is valid first, so any later error can carry them.
-        labels.run = validLabel("run", default: "default")
-        labels.split = validLabel("split", default: "train")
-        labels.source = validLabel("source", default: "")
-        labels.epoch = validCounter("epoch")
-        labels.step = validCounter("step")
-        labels.seq = validCounter("seq")
+        labels.run = label("run", default: "default")
+        labels.split = label("split", default: "train")
+        labels.source = label("source", default: "")
+        labels.epoch = counter("epoch")
+        labels.step = counter("step")
+        labels.seq = counter("seq")
     }
 
     private func value(_ key: String) -> JSONValue? {
@@ -74,22 +78,43 @@ private struct HeaderFields {
         }
     }
 
-    private func validLabel(_ key: String, default fallback: String) -> String? {
+    /// A string label, its default when absent, or nil (and the problem noted) when invalid.
+    private mutating func label(_ key: String, default fallback: String) -> String? {
         guard let value = value(key) else { return fallback }
-        guard case .string(let string) = value, string.utf8.count <= limits.maxLabelBytes else { return nil }
+        guard case .string(let string) = value else {
+            note(#"the header's "\#(key)" is \#(value.typeDescription); it must be a string"#)
+            return nil
+        }
+        let length = string.utf8.count
+        guard length <= limits.maxLabelBytes else {
+            note(
+                #"the header's "\#(key)" has \#(length) bytes, more than the \#(limits.maxLabelBytes) allowed; "#
+                    + "use a shorter name")
+            return nil
+        }
         return string
     }
 
-    private func validCounter(_ key: String) -> Int? {
-        guard case .int(let number)? = value(key), number >= 0 else { return nil }
+    /// A counter label (an integer ≥ 0), nil when absent, or nil (and the problem noted) when invalid.
+    private mutating func counter(_ key: String) -> Int? {
+        guard let value = value(key) else { return nil }
+        guard case .int(let number) = value, number >= 0 else {
+            let shown = value.intValue.map(String.init) ?? value.typeDescription
+            note(#"the header's "\#(key)" is \#(shown); it must be an integer ≥ 0"#)
+            return nil
+        }
         return number
+    }
+
+    private mutating func note(_ problem: String) {
+        if labelProblem == nil { labelProblem = problem }
     }
 
     private func fail(_ code: ErrorCode, _ message: String) -> WireError {
         WireError(code: code, message: message, labels: labels)
     }
 
-    mutating func validate() throws(WireError) -> BatchHeader {
+    func validate() throws(WireError) -> BatchHeader {
         guard let version = value("v") else {
             throw fail(.badHeader, #"the header has no "v"; add "v": 1 (protocol version 1)"#)
         }
@@ -109,20 +134,19 @@ private struct HeaderFields {
         let dtype: ScalarType = try choice("dtype", default: .float32)
         let layout: Layout = try choice("layout", default: .keras)
         let scores: ScoreKind? = try optionalChoice("scores", in: object)
+        let profile: LossProfile? = try optionalChoice("profile", in: object)
         let loss = try overrides()
-        var header = BatchHeader(shape: shape, dtype: dtype, layout: layout, scores: scores, loss: loss)
-        guard header.tensorFrames() != nil else {
+        let header = BatchHeader(
+            shape: shape, dtype: dtype, layout: layout, scores: scores,
+            run: labels.run ?? "", split: labels.split ?? "", source: labels.source ?? "",
+            epoch: labels.epoch, step: labels.step, seq: labels.seq, loss: loss, profile: profile)
+        guard header.tensors.allSatisfy({ $0.byteCount != nil }) else {
             throw fail(
                 .badHeader,
                 "the header's batch=\(shape.batch) boxes=\(shape.boxes) classes=\(shape.classes) \(dtype.rawValue) "
                     + "describes tensors too large to address; check the dimensions")
         }
-        header.run = try label("run", default: "default")
-        header.split = try label("split", default: "train")
-        header.source = try label("source", default: "")
-        header.epoch = try counter("epoch")
-        header.step = try counter("step")
-        header.seq = try counter("seq")
+        if let labelProblem { throw fail(.badLabels, labelProblem) }
         return header
     }
 
@@ -185,30 +209,6 @@ private struct HeaderFields {
         guard case .int(let number) = value, number >= 0 else {
             let shown = value.intValue.map(String.init) ?? value.typeDescription
             throw fail(.badHeader, #"the header's "loss.\#(key)" is \#(shown); it must be an integer ≥ 0"#)
-        }
-        return number
-    }
-
-    private func label(_ key: String, default fallback: String) throws(WireError) -> String {
-        guard let value = value(key) else { return fallback }
-        guard case .string(let string) = value else {
-            throw fail(.badLabels, #"the header's "\#(key)" is \#(value.typeDescription); it must be a string"#)
-        }
-        let length = string.utf8.count
-        guard length <= limits.maxLabelBytes else {
-            throw fail(
-                .badLabels,
-                #"the header's "\#(key)" has \#(length) bytes, more than the \#(limits.maxLabelBytes) allowed; "#
-                    + "use a shorter name")
-        }
-        return string
-    }
-
-    private func counter(_ key: String) throws(WireError) -> Int? {
-        guard let value = value(key) else { return nil }
-        guard case .int(let number) = value, number >= 0 else {
-            let shown = value.intValue.map(String.init) ?? value.typeDescription
-            throw fail(.badLabels, #"the header's "\#(key)" is \#(shown); it must be an integer ≥ 0"#)
         }
         return number
     }

@@ -32,6 +32,9 @@ public struct BatchHeader: Sendable, Hashable {
     public var seq: Int?
     /// The `loss` object's overrides.
     public var loss: LossOverrides
+    /// Which framework's loss the batch is computed as (`profile`); `nil` when the header omits
+    /// it, in which case the configured profile applies (lossd's own default is `keras`).
+    public var profile: LossProfile?
 
     /// Creates a header; the defaults are the protocol's.
     public init(
@@ -45,7 +48,8 @@ public struct BatchHeader: Sendable, Hashable {
         epoch: Int? = nil,
         step: Int? = nil,
         seq: Int? = nil,
-        loss: LossOverrides = LossOverrides()
+        loss: LossOverrides = LossOverrides(),
+        profile: LossProfile? = nil
     ) {
         self.shape = shape
         self.dtype = dtype
@@ -58,6 +62,7 @@ public struct BatchHeader: Sendable, Hashable {
         self.step = step
         self.seq = seq
         self.loss = loss
+        self.profile = profile
     }
 
     /// The grouping labels of this header.
@@ -65,47 +70,34 @@ public struct BatchHeader: Sendable, Hashable {
         BatchLabels(run: run, split: split, source: source, epoch: epoch, step: step, seq: seq)
     }
 
-    /// The effective loss settings: `defaults` with this header's `scores` and `loss` overrides applied.
-    public func parameters(defaults: LossParameters) -> LossParameters {
-        var parameters = loss.applied(to: defaults)
+    /// The effective loss settings.
+    ///
+    /// The base is `defaults` (the configured profile with the configured settings) when the
+    /// header names no profile or that same profile, and otherwise the named profile's own
+    /// settings; the header's `scores` and `loss` overrides apply on top.
+    /// - Throws: `bad_header` naming the key and the accepted value when the header sets a
+    ///   setting the profile's framework has no knob for.
+    public func parameters(defaults: LossParameters) throws(WireError) -> LossParameters {
+        let base = profile.map { $0 == defaults.profile ? defaults : $0.parameters } ?? defaults
+        var parameters = loss.applied(to: base)
         if let scores { parameters.scores = scores }
+        if let refused = parameters.profile.firstUnsupported(in: parameters) {
+            let key = refused == .scores ? "scores" : "loss.\(refused.rawValue)"
+            let source =
+                refused == .scores && scores == nil || refused != .scores && !loss.sets(refused)
+                ? "the configured \(key) is \(parameters.value(of: refused)): "
+                : #"the header's "\#(key)" is \#(parameters.value(of: refused)): "#
+            throw WireError(
+                code: .badHeader, message: source + parameters.profile.refusal(of: refused), labels: labels)
+        }
         return parameters
     }
 
-    /// One tensor frame a header calls for.
-    public struct TensorFrame: Sendable, Hashable {
-        /// The tensor's name: `y_true`, `y_pred`, `labels`, `gt_offsets`, `scores` or `pred_offsets`.
-        public var name: String
-        /// The exact byte size the frame must have.
-        public var byteCount: Int
-
-        /// Creates a description of a frame.
-        public init(name: String, byteCount: Int) {
-            self.name = name
-            self.byteCount = byteCount
-        }
-    }
-
     /// The tensor frames this header calls for, in wire order after the header (frames 1, 2, …),
-    /// with their exact byte sizes; `nil` if a size overflows `Int`.
-    public func tensorFrames() -> [TensorFrame]? {
-        let width = dtype.byteWidth
-        guard let boxes = checkedProduct(shape.batch, shape.boxes) else { return nil }
-        switch layout {
-        case .keras:
-            let (entries, overflow) = shape.classes.addingReportingOverflow(12)
-            guard !overflow, let bytes = checkedProduct(boxes, entries, width) else { return nil }
-            return [TensorFrame(name: "y_true", byteCount: bytes), TensorFrame(name: "y_pred", byteCount: bytes)]
-        case .compact:
-            guard let labels = checkedProduct(boxes, 4),
-                let offsets = checkedProduct(boxes, 4, width),
-                let scores = checkedProduct(boxes, shape.classes, width)
-            else { return nil }
-            return [
-                TensorFrame(name: "labels", byteCount: labels), TensorFrame(name: "gt_offsets", byteCount: offsets),
-                TensorFrame(name: "scores", byteCount: scores), TensorFrame(name: "pred_offsets", byteCount: offsets),
-            ]
-        }
+    /// with their exact byte sizes (nil for a size that overflows `Int`): the layout table's
+    /// entries for this shape and dtype (``Layout/tensors(shape:dtype:)``).
+    public var tensors: [BatchTensor] {
+        layout.tensors(shape: shape, dtype: dtype)
     }
 
     /// The header as compact JSON, keys in protocol order; only present optional keys are written.
@@ -137,6 +129,10 @@ public struct BatchHeader: Sendable, Hashable {
         json.optionalInt("epoch", epoch)
         json.optionalInt("step", step)
         json.optionalInt("seq", seq)
+        if let profile {
+            json.key("profile")
+            json.string(profile.rawValue)
+        }
         if !loss.isEmpty {
             json.key("loss")
             json.beginObject()
@@ -155,15 +151,4 @@ public struct BatchHeader: Sendable, Hashable {
         json.endObject()
         return json.bytes
     }
-}
-
-/// The product of `factors`, or `nil` if it overflows `Int`.
-func checkedProduct(_ factors: Int...) -> Int? {
-    var product = 1
-    for factor in factors {
-        let (result, overflow) = product.multipliedReportingOverflow(by: factor)
-        if overflow { return nil }
-        product = result
-    }
-    return product
 }

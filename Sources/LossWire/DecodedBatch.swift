@@ -2,14 +2,14 @@ public import SSDLoss
 
 /// A validated batch message: its header, effective settings and tensor views.
 ///
-/// The tensors are not copied: ``input`` views the frames of ``message``, which this value keeps
-/// alive. Use the views only while the batch is alive, e.g. inside ``withInput(_:)``.
+/// The tensors are not copied: they are views of the frames of ``message``, which this value
+/// keeps alive. They are reachable only inside ``withInput(_:)``, for the duration of the call.
 public struct DecodedBatch: Sendable {
     /// The validated header.
     public let header: BatchHeader
     /// The effective loss settings: the defaults with the header's overrides applied.
     public let parameters: LossParameters
-    /// The message whose frames hold the tensors.
+    /// The message whose frames hold the tensors, one per tensor of the layout, in its order.
     public let message: WireMessage
 
     init(header: BatchHeader, parameters: LossParameters, message: WireMessage) {
@@ -27,19 +27,11 @@ public struct DecodedBatch: Sendable {
     /// The grouping labels.
     public var labels: BatchLabels { header.labels }
 
-    /// Views of the tensor frames, valid only while this batch (and so its message) is alive.
-    public var input: LossInput {
-        let frames = message.frames
-        switch header.layout {
-        case .keras:
-            return .keras(yTrue: frames[1], yPred: frames[2])
-        case .compact:
-            return .compact(labels: frames[1], gtOffsets: frames[2], scores: frames[3], predOffsets: frames[4])
-        }
-    }
-
-    /// Calls `body` with views of the tensor frames, keeping the message alive for the call.
-    public func withInput<Result>(_ body: (LossInput) throws -> Result) rethrows -> Result {
-        try withExtendedLifetime(message) { try body(input) }
+    /// Calls `body` with views of the tensor frames, keeping the message alive for the call; the
+    /// views must not escape it.
+    public func withInput<Result, Failure: Error>(_ body: (LossInput) throws(Failure) -> Result) throws(Failure) -> Result {
+        let message = self.message
+        defer { withExtendedLifetime(message) {} }
+        return try body(LossInput(layout: header.layout, buffers: message.frames.dropFirst()))
     }
 }

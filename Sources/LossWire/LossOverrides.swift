@@ -24,6 +24,17 @@ public struct LossOverrides: Sendable, Hashable {
         negPosRatio == nil && nNegMin == nil && alpha == nil && mining == nil
     }
 
+    /// Whether the `loss` object sets `setting` (`scores` is a key of the header, never of `loss`).
+    public func sets(_ setting: LossSetting) -> Bool {
+        switch setting {
+        case .negPosRatio: negPosRatio != nil
+        case .nNegMin: nNegMin != nil
+        case .alpha: alpha != nil
+        case .mining: mining != nil
+        case .scores: false
+        }
+    }
+
     /// `defaults` with every present override applied.
     public func applied(to defaults: LossParameters) -> LossParameters {
         var parameters = defaults

@@ -30,7 +30,7 @@ public struct LossRecord: Sendable, Hashable {
     public var negatives: Int
     /// `negatives_available`: the negatives with a non-zero loss.
     public var negativesAvailable: Int
-    /// `params`: the effective loss settings.
+    /// `profile` and `params`: the effective loss settings.
     public var parameters: LossParameters
     /// `compute_us`: the kernel's time for the batch, in microseconds.
     public var computeMicros: Int
@@ -121,6 +121,8 @@ public struct LossRecord: Sendable, Hashable {
         json.int(negatives)
         json.key("negatives_available")
         json.int(negativesAvailable)
+        json.key("profile")
+        json.string(parameters.profile.rawValue)
         json.key("params")
         json.beginObject()
         json.key("neg_pos_ratio")

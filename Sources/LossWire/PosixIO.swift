@@ -4,7 +4,11 @@ import Glibc
 import Darwin
 #endif
 
-/// Thin wrappers over POSIX file calls that retry on EINTR and partial transfers.
+/// Thin wrappers over POSIX file calls that retry on EINTR and partial transfers, for the
+/// recording reader and writer.
+///
+/// Written by hand rather than with swift-system (which the modules above LossWire use) because
+/// LossWire depends on nothing but SSDLoss: the fuzzers compile it with `swiftc` alone.
 enum PosixIO {
     /// Writes all of `bytes`; returns `errno` on failure.
     static func writeAll(_ fd: Int32, _ bytes: UnsafeRawBufferPointer) -> Int32? {
@@ -22,12 +26,13 @@ enum PosixIO {
         return nil
     }
 
-    /// Reads into `buffer` until it is full or the file ends; returns the bytes read, or `errno`.
-    static func readFully(_ fd: Int32, _ buffer: UnsafeMutableRawBufferPointer) -> Result<Int, PosixErrno> {
+    /// Reads into `buffer` from `offset` until it is full or the file ends; returns the bytes read,
+    /// or `errno`. Leaves the descriptor's own position alone.
+    static func readFully(_ fd: Int32, _ buffer: UnsafeMutableRawBufferPointer, at offset: UInt64) -> Result<Int, PosixErrno> {
         guard let base = buffer.baseAddress else { return .success(0) }
         var total = 0
         while total < buffer.count {
-            let count = read(fd, base + total, buffer.count - total)
+            let count = pread(fd, base + total, buffer.count - total, off_t(offset) + off_t(total))
             if count < 0 {
                 if errno == EINTR { continue }
                 return .failure(PosixErrno(code: errno))

@@ -15,11 +15,15 @@ public enum RecordingError: Error, Sendable, Hashable, CustomStringConvertible {
     case readFailed(path: String, offset: UInt64, errno: Int32)
     /// Writing failed (`errno` from `write`); the recording ends with a partial record.
     case writeFailed(path: String, errno: Int32)
-    /// The file does not start with `LOSSREC1`.
+    /// The file does not start with `LOSSREC1` or `LOSSREC2`.
     case notARecording(path: String)
+    /// The file is a recording of a format version this build cannot read (`version` is the
+    /// magic's last character).
+    case unsupportedVersion(path: String, version: String)
     /// The file ends inside the record at `offset`.
     case truncated(path: String, offset: UInt64, goodRecords: Int)
-    /// The record at `offset` is damaged: a bad CRC, frame count or length.
+    /// The record at `offset` is damaged: a bad checksum, frame count or length (or, at offset 0,
+    /// a bad version 2 file header).
     case damaged(path: String, offset: UInt64, goodRecords: Int, reason: String)
     /// A message cannot be recorded, e.g. it has no frames or more than 16.
     case invalidMessage(reason: String)
@@ -37,7 +41,10 @@ public enum RecordingError: Error, Sendable, Hashable, CustomStringConvertible {
             "cannot write recording \(path): \(Self.text(code)); the file ends with a partial record, "
                 + "which readers will report as truncated"
         case .notARecording(let path):
-            "\(path) is not a lossd recording: it does not start with LOSSREC1"
+            "\(path) is not a lossd recording: it does not start with LOSSREC1 or LOSSREC2"
+        case .unsupportedVersion(let path, let version):
+            "\(path) is a lossd recording of format version \(version), which this lossd cannot read "
+                + "(it reads versions 1 and 2); read it with the lossd that wrote it, or a newer one"
         case .truncated(let path, let offset, let good):
             "recording \(path) ends inside the record at byte \(offset), after \(good) good records; "
                 + "the records before it are usable (the writer was probably stopped mid-record)"

@@ -4,84 +4,158 @@ import Glibc
 import Darwin
 #endif
 
-/// Reads batch messages back from a `.lossrec` recording, one record at a time.
+/// Reads batch messages back from a `.lossrec` recording of either version, one record at a time.
 ///
-/// The reader never loads the whole file: it holds a small read buffer and the current record.
-/// Before allocating a record it checks the frame count (1…16) and every frame length against the
-/// bytes left in the file and against ``WireLimits/maxMessageBytes``. It stops at the first
-/// truncated or damaged record and throws an error naming the byte offset and the number of good
-/// records before it; every earlier record has already been returned. The error repeats on later
-/// calls. One owner at a time: a reader is not `Sendable`.
+/// The version comes from the file's magic. Two ways to read:
+/// - ``next()`` returns each message verified (its checksum matched), as a single-threaded caller
+///   wants;
+/// - ``nextRecord()`` returns each record with its framing checked but its payload checksum not
+///   yet: the caller runs ``RecordedMessage/verify()`` on a worker thread, so that several records
+///   are verified at once.
+///
+/// Either way, frame counts and lengths are checked against ``WireLimits/maxMessageBytes`` and the
+/// bytes left in the file before anything is allocated or touched, and for version 2 the header's
+/// own CRC-32C is checked before its lengths are believed. The messages view the record's bytes in
+/// place (``Access``). The reader stops at the first truncated or damaged record and throws an error
+/// naming its byte offset and the number of good records before it; every earlier record has
+/// already been returned. The error repeats on later calls. One owner at a time: a reader is not
+/// `Sendable`; the messages and records it returns are.
 public final class RecordingReader {
+    /// Where the messages' bytes live.
+    public enum Access: Sendable, Hashable, CaseIterable {
+        /// The file is memory-mapped and messages view it: no copy, and no memory beyond the page
+        /// cache. Version 2 frames are then 64-byte aligned in memory.
+        case mapped
+        /// Each record is read into a page-aligned buffer that is reused once its message is gone.
+        case buffered
+
+        /// What lossd uses: ``mapped``, the faster of the two on the measured machine
+        /// (docs/PERFORMANCE.md, "Reading recordings").
+        public static let `default` = Access.mapped
+    }
+
     /// The file being read.
     public let path: String
     /// The limits records are checked against.
     public let limits: WireLimits
-    /// The byte offset of the next record (after the last good one).
+    /// The file's format version, from its magic.
+    public let version: RecordingFormat.Version
+    /// How records are read.
+    public let access: Access
+    /// The byte offset of the next record: after the last record returned.
     public private(set) var byteOffset: UInt64 = 0
-    /// The number of good records returned so far.
+    /// The number of records returned so far (by ``next()``, verified; by ``nextRecord()``, with
+    /// their framing checked).
     public private(set) var goodRecords = 0
+
+    /// Whether a mapped reader asks the kernel to map each record's pages in one call before
+    /// handing the record out (measured: see docs/PERFORMANCE.md).
+    var populatesPages = false
 
     private var fd: Int32
     private var knownFileSize: UInt64
-    private var input: BufferedInput
     private var failure: RecordingError?
+    private var map: MappedFile?
+    private var input: BufferedInput
+    private let pool = RecordBufferPool()
+    /// Buffered reading: the header bytes of the record at `scratchOffset` read so far.
+    private var scratch = [UInt8](repeating: 0, count: 256)
+    private var scratchFilled = 0
 
-    /// Opens `path` and checks the `LOSSREC1` magic.
+    /// Opens `path`, reads its magic and, for version 2, checks the rest of the file header.
     ///
-    /// - Throws: ``RecordingError/openFailed(path:errno:)``, ``RecordingError/readFailed(path:offset:errno:)``
-    ///   or ``RecordingError/notARecording(path:)``.
-    public init(path: String, limits: WireLimits = WireLimits()) throws(RecordingError) {
+    /// - Throws: ``RecordingError/openFailed(path:errno:)``, ``RecordingError/readFailed(path:offset:errno:)``,
+    ///   ``RecordingError/notARecording(path:)``, ``RecordingError/unsupportedVersion(path:version:)``,
+    ///   or ``RecordingError/truncated(path:offset:goodRecords:)`` /
+    ///   ``RecordingError/damaged(path:offset:goodRecords:reason:)`` at offset 0 for a bad version 2 file header.
+    public init(path: String, limits: WireLimits = WireLimits(), access: Access = .default) throws(RecordingError) {
         self.path = path
         self.limits = limits
+        self.access = access
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { throw .openFailed(path: path, errno: errno) }
-        self.fd = fd
-        self.knownFileSize = PosixIO.fileSize(fd) ?? 0
-        self.input = BufferedInput(fd: fd)
-        let magicCount = RecordingFormat.magic.count
-        var magic = [UInt8](repeating: 0, count: magicCount)
-        let read = magic.withUnsafeMutableBytes { input.read(into: $0) }
-        switch read {
-        // `close()`, not a bare close of `fd`: once every property is set, a throwing init still
-        // runs deinit, which would close the descriptor a second time — by then perhaps another
-        // thread's newly opened file.
-        case .failure(let error):
-            close()
-            throw .readFailed(path: path, offset: 0, errno: error.code)
-        case .success(let count) where count < magicCount || magic != RecordingFormat.magic:
-            close()
-            throw .notARecording(path: path)
-        case .success:
-            break
+        // From here on, every throw closes the descriptor first (a throwing init whose stored
+        // properties are all set also runs deinit; `fd = -1` keeps it from closing twice).
+        func fail(_ error: RecordingError) -> RecordingError {
+            PosixIO.closeFile(fd)
+            return error
         }
-        byteOffset = UInt64(magicCount)
+        var header = [UInt8](repeating: 0, count: RecordingFormat.Version.v2.fileHeaderBytes)
+        let count: Int
+        switch header.withUnsafeMutableBytes({ PosixIO.readFully(fd, $0, at: 0) }) {
+        case .failure(let error): throw fail(.readFailed(path: path, offset: 0, errno: error.code))
+        case .success(let read): count = read
+        }
+        guard count >= 8, header.starts(with: RecordingFormat.magicPrefix) else { throw fail(.notARecording(path: path)) }
+        guard let version = RecordingFormat.Version.allCases.first(where: { header.starts(with: $0.magic) }) else {
+            throw fail(.unsupportedVersion(path: path, version: String(decoding: [header[7]], as: UTF8.self)))
+        }
+        if version == .v2 {
+            guard count == version.fileHeaderBytes else { throw fail(.truncated(path: path, offset: 0, goodRecords: 0)) }
+            guard header[8...].allSatisfy({ $0 == 0 }) else {
+                throw fail(.damaged(path: path, offset: 0, goodRecords: 0, reason: "the reserved bytes of its file header are not zero"))
+            }
+        }
+        self.version = version
+        self.fd = fd
+        self.byteOffset = UInt64(version.fileHeaderBytes)
+        self.knownFileSize = PosixIO.fileSize(fd) ?? 0
+        self.input = BufferedInput(fd: fd, position: UInt64(version.fileHeaderBytes))
+        if access == .mapped {
+            switch MappedFile.map(fd: fd, size: Int(knownFileSize)) {
+            case .success(let map): self.map = map
+            case .failure(let error):
+                close()
+                throw .readFailed(path: path, offset: 0, errno: error.code)
+            }
+        }
     }
 
     deinit {
         close()
     }
 
-    /// Closes the file; later calls to ``next()`` return `nil`.
+    /// Closes the file; later calls to ``next()`` return `nil`. Messages already returned stay valid.
     public func close() {
         guard fd >= 0 else { return }
         PosixIO.closeFile(fd)
         fd = -1
+        map = nil
         input.release()
     }
 
-    /// The next message, or `nil` at a clean end of the file.
+    /// The next message, verified, or `nil` at a clean end of the file.
     ///
     /// - Throws: ``RecordingError/truncated(path:offset:goodRecords:)`` when the file ends inside a
-    ///   record, ``RecordingError/damaged(path:offset:goodRecords:reason:)`` for a bad CRC, frame
-    ///   count or length, ``RecordingError/readFailed(path:offset:errno:)`` for an I/O error.
+    ///   record, ``RecordingError/damaged(path:offset:goodRecords:reason:)`` for a bad checksum,
+    ///   frame count or length, ``RecordingError/readFailed(path:offset:errno:)`` for an I/O error.
     public func next() throws(RecordingError) -> WireMessage? {
+        guard let record = try nextRecord() else { return nil }
+        do {
+            try record.verify()
+        } catch {
+            // The record is not good after all: the reader ends before it.
+            byteOffset = record.offset
+            goodRecords -= 1
+            failure = error
+            throw error
+        }
+        return record.message
+    }
+
+    /// The next record with its framing checked and its payload not yet verified, or `nil` at a
+    /// clean end of the file. Call ``RecordedMessage/verify()`` (on any thread) before using it.
+    ///
+    /// - Throws: as ``next()``, except that a payload checksum mismatch is thrown by
+    ///   ``RecordedMessage/verify()`` instead.
+    public func nextRecord() throws(RecordingError) -> RecordedMessage? {
         if let failure { throw failure }
         guard fd >= 0 else { return nil }
         do {
-            let message = try readRecord()
-            if message != nil { goodRecords += 1 }
-            return message
+            guard let record = try readRecord() else { return nil }
+            goodRecords += 1
+            byteOffset = record.offset + record.byteCount
+            return record
         } catch {
             failure = error
             throw error
@@ -96,112 +170,119 @@ public final class RecordingReader {
         .damaged(path: path, offset: byteOffset, goodRecords: goodRecords, reason: reason)
     }
 
-    /// Whether a read filled `expected` bytes; `false` if the file ended first.
-    private func complete(_ read: Result<Int, PosixErrno>, _ expected: Int, at offset: UInt64) throws(RecordingError) -> Bool {
-        switch read {
-        case .success(let count): return count == expected
-        case .failure(let error): throw .readFailed(path: path, offset: offset, errno: error.code)
+    /// Whether the file holds `end` bytes, looking again at its size if it seemed too short (a
+    /// recording may still be growing while it is read).
+    private func fileHolds(_ end: UInt64) -> Bool {
+        if end <= knownFileSize { return true }
+        knownFileSize = PosixIO.fileSize(fd) ?? knownFileSize
+        return end <= knownFileSize
+    }
+
+    /// The first `count` bytes of the record at ``byteOffset``, `nil` if the file ends there.
+    private func headerBytes(_ count: Int) throws(RecordingError) -> UnsafeRawBufferPointer? {
+        let start = byteOffset
+        let (end, overflow) = start.addingReportingOverflow(UInt64(count))
+        guard !overflow, fileHolds(end) else {
+            if fileHolds(start + 1) { throw truncated() }
+            return nil
+        }
+        switch access {
+        case .mapped:
+            guard let map = try mapping(covering: end) else { throw truncated() }
+            return UnsafeRawBufferPointer(rebasing: map.bytes[Int(start)..<Int(end)])
+        case .buffered:
+            if count > scratchFilled {
+                let read = scratch.withUnsafeMutableBytes { input.read(into: UnsafeMutableRawBufferPointer(rebasing: $0[scratchFilled..<count])) }
+                switch read {
+                case .failure(let error): throw .readFailed(path: path, offset: start + UInt64(scratchFilled), errno: error.code)
+                case .success(let got) where got < count - scratchFilled: throw truncated()
+                case .success: scratchFilled = count
+                }
+            }
+            return scratch.withUnsafeBytes { UnsafeRawBufferPointer(rebasing: $0[..<count]) }
         }
     }
 
-    private func readRecord() throws(RecordingError) -> WireMessage? {
-        // Receive time and frame count.
-        let fixedCount = RecordingFormat.fixedHeaderBytes
-        var header = [UInt8](repeating: 0, count: fixedCount)
-        switch header.withUnsafeMutableBytes({ input.read(into: $0) }) {
+    /// The map, remade if the file has grown past it; `nil` if the file does not reach `end`.
+    private func mapping(covering end: UInt64) throws(RecordingError) -> MappedFile? {
+        if let map, UInt64(map.bytes.count) >= end { return map }
+        guard fileHolds(end) else { return nil }
+        switch MappedFile.map(fd: fd, size: Int(knownFileSize)) {
+        case .success(let grown):
+            map = grown
+            return grown
         case .failure(let error): throw .readFailed(path: path, offset: byteOffset, errno: error.code)
-        case .success(0): return nil
-        case .success(let count) where count < fixedCount: throw truncated()
-        case .success: break
         }
-        let receiveTimeNs = UInt64(littleEndian: header.withUnsafeBytes { $0.loadUnaligned(as: UInt64.self) })
-        let frameCount = Int(UInt32(littleEndian: header.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: 8, as: UInt32.self) }))
-        guard (1...RecordingFormat.maxFrames).contains(frameCount) else {
-            throw damaged("its frame count is \(frameCount), not 1 to \(RecordingFormat.maxFrames)")
-        }
-
-        // Frame lengths, each checked before anything is allocated from them.
-        var lengthBytes = [UInt8](repeating: 0, count: frameCount * 8)
-        let lengthsRead = lengthBytes.withUnsafeMutableBytes { input.read(into: $0) }
-        guard try complete(lengthsRead, lengthBytes.count, at: byteOffset) else { throw truncated() }
-        header.append(contentsOf: lengthBytes)
-        let headerBytes = UInt64(header.count)
-        var lengths: [Int] = []
-        lengths.reserveCapacity(frameCount)
-        var payload: UInt64 = 0
-        let maxBytes = UInt64(clamping: limits.maxMessageBytes)
-        for index in 0..<frameCount {
-            let length = UInt64(littleEndian: header.withUnsafeBytes {
-                $0.loadUnaligned(fromByteOffset: fixedCount + index * 8, as: UInt64.self)
-            })
-            guard length <= maxBytes, payload + length <= maxBytes else {
-                throw damaged(
-                    "frame \(index) claims \(length) bytes, beyond max_message_bytes (\(limits.maxMessageBytes)); "
-                        + "if the recording is intact, read it with a larger max_message_bytes")
-            }
-            payload += length
-            let needed = byteOffset + headerBytes + payload + 4
-            if needed > knownFileSize {
-                knownFileSize = PosixIO.fileSize(fd) ?? knownFileSize  // the file may still be growing
-                guard needed <= knownFileSize else { throw truncated() }
-            }
-            lengths.append(Int(length))
-        }
-
-        // The frames, each on an aligned offset of one allocation.
-        let alignment = RecordingFormat.frameAlignment
-        var offsets: [Int] = []
-        var size = 0
-        for length in lengths {
-            size = (size + alignment - 1) / alignment * alignment
-            offsets.append(size)
-            size += length
-        }
-        let storage = UnsafeMutableRawBufferPointer.allocate(byteCount: max(size, 1), alignment: alignment)
-        var keep = false
-        defer { if !keep { storage.deallocate() } }
-        var crc = CRC32()
-        header.withUnsafeBytes { crc.update($0) }
-        var frames: [UnsafeRawBufferPointer] = []
-        frames.reserveCapacity(frameCount)
-        var position = byteOffset + headerBytes
-        for (offset, length) in zip(offsets, lengths) {
-            let frame = UnsafeMutableRawBufferPointer(rebasing: storage[offset..<(offset + length)])
-            guard try complete(input.read(into: frame), length, at: position) else { throw truncated() }
-            crc.update(UnsafeRawBufferPointer(frame))
-            frames.append(UnsafeRawBufferPointer(frame))
-            position += UInt64(length)
-        }
-        var stored: UInt32 = 0
-        let crcRead = withUnsafeMutableBytes(of: &stored) { input.read(into: $0) }
-        guard try complete(crcRead, 4, at: position) else { throw truncated() }
-        stored = UInt32(littleEndian: stored)
-        guard stored == crc.value else {
-            throw damaged(
-                "its CRC-32 is \(hex(stored)) but its bytes give \(hex(crc.value)) (the file was altered or corrupted)")
-        }
-        keep = true
-        byteOffset = position + 4
-        let owned = OwnedAllocation(storage)
-        return WireMessage(frames: frames, receiveTimeNs: receiveTimeNs) { owned.free() }
     }
 
-    private func hex(_ value: UInt32) -> String {
-        let digits = String(value, radix: 16)
-        return "0x" + String(repeating: "0", count: max(0, 8 - digits.count)) + digits
+    private func readRecord() throws(RecordingError) -> RecordedMessage? {
+        let start = byteOffset
+        scratchFilled = 0
+        let layout: RecordLayout
+        do {
+            guard let leading = try headerBytes(RecordLayout.leadingBytes(version)) else { return nil }
+            let headerCount = try RecordLayout.headerBytes(version, leading: leading)
+            guard let header = try headerBytes(headerCount) else { throw truncated() }
+            layout = try RecordLayout.parse(version, header: header, limits: limits)
+        } catch let problem as LayoutProblem {
+            throw damaged(problem.reason)
+        } catch let error as RecordingError {
+            throw error
+        } catch {
+            throw damaged("\(error)")
+        }
+        let (end, overflow) = start.addingReportingOverflow(layout.totalBytes)
+        guard !overflow, fileHolds(end) else { throw truncated() }
+        let total = Int(layout.totalBytes)
+
+        let record: UnsafeRawBufferPointer
+        let release: @Sendable () -> Void
+        switch access {
+        case .mapped:
+            guard let map = try mapping(covering: end) else { throw truncated() }
+            record = UnsafeRawBufferPointer(rebasing: map.bytes[Int(start)..<Int(end)])
+            if populatesPages { map.populate(Int(start)..<Int(end)) }
+            release = { withExtendedLifetime(map) {} }
+        case .buffered:
+            let buffer = pool.take(total)
+            let pool = self.pool
+            // The header is in `scratch` already; the rest goes straight into the buffer.
+            scratch.withUnsafeBytes { buffer.copyMemory(from: UnsafeRawBufferPointer(rebasing: $0[..<scratchFilled])) }
+            let rest = UnsafeMutableRawBufferPointer(rebasing: buffer[scratchFilled..<total])
+            switch input.read(into: rest) {
+            case .failure(let error):
+                pool.give(buffer)
+                throw .readFailed(path: path, offset: start + UInt64(scratchFilled), errno: error.code)
+            case .success(let got) where got < rest.count:
+                pool.give(buffer)
+                throw truncated()
+            case .success: break
+            }
+            record = UnsafeRawBufferPointer(rebasing: buffer[..<total])
+            let box = UnsafeMutableRawBufferPointerBox(buffer: buffer)
+            release = { pool.give(box.buffer) }
+        }
+        guard let base = record.baseAddress else { throw truncated() }
+        let frames = layout.frames.map { UnsafeRawBufferPointer(start: base + $0.offset, count: $0.count) }
+        let message = WireMessage(frames: frames, receiveTimeNs: layout.receiveTimeNs, release: release)
+        return RecordedMessage(
+            message: message, path: path, offset: start, index: goodRecords, version: version, record: record, layout: layout)
     }
 }
 
-/// A read buffer over a file descriptor: small reads come from the buffer, large ones go straight
-/// into the caller's memory.
+/// A read buffer over a file descriptor from a given position: small reads come from the buffer,
+/// large ones go straight into the caller's memory.
 struct BufferedInput {
     private let fd: Int32
     private var storage: UnsafeMutableRawBufferPointer
     private var start = 0
     private var end = 0
+    /// The file offset of `storage[end]`.
+    private var position: UInt64
 
-    init(fd: Int32, capacity: Int = 64 << 10) {
+    init(fd: Int32, position: UInt64, capacity: Int = 64 << 10) {
         self.fd = fd
+        self.position = position
         storage = .allocate(byteCount: capacity, alignment: 16)
     }
 
@@ -226,17 +307,20 @@ struct BufferedInput {
             }
             let remaining = target.count - filled
             if remaining >= storage.count {
-                switch PosixIO.readFully(fd, UnsafeMutableRawBufferPointer(rebasing: target[filled...])) {
-                case .success(let count): return .success(filled + count)
+                switch PosixIO.readFully(fd, UnsafeMutableRawBufferPointer(rebasing: target[filled...]), at: position) {
+                case .success(let count):
+                    position += UInt64(count)
+                    return .success(filled + count)
                 case .failure(let error): return .failure(error)
                 }
             }
             guard !storage.isEmpty else { return .success(filled) }
-            switch PosixIO.readFully(fd, storage) {
+            switch PosixIO.readFully(fd, storage, at: position) {
             case .success(0): return .success(filled)
             case .success(let count):
                 start = 0
                 end = count
+                position += UInt64(count)
             case .failure(let error): return .failure(error)
             }
         }

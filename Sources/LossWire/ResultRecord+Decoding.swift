@@ -180,6 +180,13 @@ private struct RecordFields {
 
     private func parameters() throws(RecordDecodingError) -> LossParameters {
         var parameters = LossParameters()
+        if let profile = values["profile"], profile != .null {
+            guard let named = profile.stringValue.flatMap(LossProfile.init(rawValue:)) else {
+                let known = LossProfile.allCases.map(\.rawValue).joined(separator: ", ")
+                throw RecordDecodingError(#"the record's "profile" is not one of \#(known)"#)
+            }
+            parameters.profile = named
+        }
         guard let value = values["params"], value != .null else { return parameters }
         guard case .object(let params) = value else { throw mismatch("params", "an object") }
         if params["neg_pos_ratio"] != nil { parameters.negPosRatio = try int("neg_pos_ratio", in: params) }
@@ -200,7 +207,7 @@ private struct RecordFields {
         return parameters
     }
 
-    private func errorRecord() throws(RecordDecodingError) -> ErrorRecord {
+    private func errorRecord() throws(RecordDecodingError) -> WireError {
         let codeName = try string("code")
         guard let code = ErrorCode(rawValue: codeName) else {
             throw RecordDecodingError(#"the record's "code" is "\#(codeName)", which this lossd does not know"#)
@@ -214,7 +221,7 @@ private struct RecordFields {
         case nil, .null?: details = nil
         default: throw mismatch("details", "an object")
         }
-        return ErrorRecord(code: code, message: try string("error"), labels: labels, details: details)
+        return WireError(code: code, message: try string("error"), labels: labels, details: details)
     }
 }
 
@@ -224,7 +231,7 @@ private struct KnownMembers {
     /// The slot of `per_item`, which is read separately and never stored here.
     static let perItemSlot = 23
 
-    private var slots = [JSONValue?](repeating: nil, count: 24)
+    private var slots = [JSONValue?](repeating: nil, count: 25)
 
     /// The slot of the key spelled by `bytes`, or nil for a key records do not have.
     static func slot(of bytes: UnsafeRawBufferPointer) -> Int? {
@@ -254,6 +261,7 @@ private struct KnownMembers {
         case 7:
             if matches("classes") { return 10 }
             if matches("sidecar") { return 19 }
+            if matches("profile") { return 24 }
             if matches("details") { return 22 }
         case 8: if matches("per_item") { return perItemSlot }
         case 9:

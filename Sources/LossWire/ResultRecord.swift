@@ -3,7 +3,7 @@ public enum ResultRecord: Sendable, Hashable {
     /// A computed batch.
     case loss(LossRecord)
     /// A rejected batch.
-    case error(ErrorRecord)
+    case error(WireError)
 
     /// The record as one line of JSON, without the trailing newline.
     public func jsonLine() -> [UInt8] {

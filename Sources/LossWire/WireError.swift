@@ -1,16 +1,20 @@
-/// Why a batch message was rejected: the content of an error record.
+public import SSDLoss
+
+/// Why a batch was rejected: thrown by the decoder, and carried as it is by the batch's error
+/// record (``ResultRecord/error(_:)``), from the sidecar to the aggregator.
 ///
 /// The ``message`` is a sentence a person can act on, naming the offending key or frame and the
 /// values involved. ``labels`` holds the grouping labels read before the failure, so the error
 /// record can still be attributed to its run, split and source.
 public struct WireError: Error, Sendable, Hashable, CustomStringConvertible {
-    /// The error code.
+    /// The error code (`code`).
     public var code: ErrorCode
-    /// What was wrong and what to do about it.
+    /// What was wrong and what to do about it (`error`).
     public var message: String
-    /// The labels read from the header before validation failed.
+    /// The labels read from the header before validation failed (`run`, `split`, `source`,
+    /// `epoch`, `step`, `seq`).
     public var labels: BatchLabels
-    /// Extra machine-readable facts, e.g. non-finite counts per tensor; written as the record's `details`.
+    /// Extra machine-readable facts, e.g. non-finite counts per tensor (`details`); omitted when nil.
     public var details: [String: JSONValue]?
 
     /// Creates an error.
@@ -39,6 +43,34 @@ public struct WireError: Error, Sendable, Hashable, CustomStringConvertible {
             labels: labels,
             details: ["nonfinite": .object(details)]
         )
+    }
+
+    /// What the kernel found wrong with a batch, in the codes and sentences of SPEC §2.
+    ///
+    /// - Parameters:
+    ///   - error: the kernel's error.
+    ///   - labels: the batch's labels.
+    public init(_ error: LossError, labels: BatchLabels) {
+        switch error {
+        case .nonfinite(let report):
+            var counts: [String: Int] = [:]
+            for entry in report.entries { counts[entry.tensor] = entry.counts.total }
+            self = .nonfinite(counts: counts, labels: labels)
+            message = "\(report); check the model's outputs and the ground truth for overflow before sending"
+        case .labelOutOfRange:
+            self.init(code: .badLabels, message: "\(error)", labels: labels)
+        case .sizeMismatch:
+            self.init(code: .badFrames, message: "\(error)", labels: labels)
+        }
+    }
+
+    /// The error for finite inputs whose loss still overflowed (values near the type's maximum).
+    public static func nonfiniteResult(labels: BatchLabels) -> WireError {
+        WireError(
+            code: .nonfinite,
+            message: "the inputs are finite but the loss overflowed to infinity; the offsets or scores "
+                + "are far outside any trained model's range: check for unscaled values",
+            labels: labels)
     }
 
     /// "<code>: <message>".

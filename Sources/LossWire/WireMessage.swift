@@ -6,11 +6,14 @@
 ///
 /// `@unchecked Sendable` is honest here: every stored property is a `let` set in `init`, the frame
 /// memory is never written through these views, and the owner promises (by the contract of
-/// ``init(frames:receiveTimeNs:release:)``) not to mutate or free it before `release` runs. Sharing
+/// ``init(frames:sentFrameCount:receiveTimeNs:release:)``) not to mutate or free it before `release` runs. Sharing
 /// a message between threads therefore only ever shares immutable bytes.
 public final class WireMessage: @unchecked Sendable {
     /// The frames in wire order: frame 0 is the JSON header, then the tensors.
     public let frames: [UnsafeRawBufferPointer]
+    /// How many frames the sender sent: more than `frames.count` when the receiver kept only the
+    /// first ones (a message with more frames than any batch has), so the decoder can say so.
+    public let sentFrameCount: Int
     /// When the message was received, in nanoseconds since the Unix epoch; 0 if unknown.
     public let receiveTimeNs: UInt64
     /// The sum of the frames' byte counts.
@@ -21,15 +24,19 @@ public final class WireMessage: @unchecked Sendable {
     ///
     /// - Parameters:
     ///   - frames: views of the frames. The memory must stay valid and unmodified until `release` runs.
+    ///   - sentFrameCount: how many frames the sender sent, when the receiver kept fewer; by
+    ///     default, `frames.count`.
     ///   - receiveTimeNs: the receive time in nanoseconds since the Unix epoch, or 0.
     ///   - release: frees the frames; runs once, when the message is deinitialized, on whatever thread
     ///     drops the last reference.
     public init(
         frames: [UnsafeRawBufferPointer],
+        sentFrameCount: Int? = nil,
         receiveTimeNs: UInt64,
         release: @escaping @Sendable () -> Void
     ) {
         self.frames = frames
+        self.sentFrameCount = max(sentFrameCount ?? frames.count, frames.count)
         self.receiveTimeNs = receiveTimeNs
         // A sum of real buffers' sizes cannot overflow Int: they all live in one address space.
         self.totalBytes = frames.reduce(0) { $0 + $1.count }

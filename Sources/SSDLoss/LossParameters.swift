@@ -22,7 +22,7 @@ public enum MiningMode: String, Sendable, Hashable, CaseIterable, Codable {
     case image
 }
 
-/// The five settings that determine the loss of a batch.
+/// The settings that determine the loss of a batch: a profile and the five values it computes with.
 public struct LossParameters: Sendable, Hashable, Codable {
     /// Negatives kept per positive (`k = neg_pos_ratio * floor(n_pos)` before the floor and cap).
     public var negPosRatio: Int
@@ -34,6 +34,10 @@ public struct LossParameters: Sendable, Hashable, Codable {
     public var mining: MiningMode
     /// What the predicted class entries hold.
     public var scores: ScoreKind
+    /// Which framework's loss the batch is computed as (``LossProfile``). Profiles other than
+    /// `keras` always mine per image with no minimum, whatever ``mining`` and ``nNegMin`` say:
+    /// ``LossProfile/firstUnsupported(in:)`` tells a caller which settings a profile refuses.
+    public var profile: LossProfile
 
     /// Creates parameters; the defaults are the reference loss's.
     public init(
@@ -41,13 +45,28 @@ public struct LossParameters: Sendable, Hashable, Codable {
         nNegMin: Int = 0,
         alpha: Double = 1.0,
         mining: MiningMode = .batch,
-        scores: ScoreKind = .probabilities
+        scores: ScoreKind = .probabilities,
+        profile: LossProfile = .keras
     ) {
         self.negPosRatio = negPosRatio
         self.nNegMin = nNegMin
         self.alpha = alpha
         self.mining = mining
         self.scores = scores
+        self.profile = profile
+    }
+
+    /// Decodes the settings; a `profile` that is absent (as in data written before profiles
+    /// existed, and in the golden cases) means `keras`.
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        self.init(
+            negPosRatio: try container.decode(Int.self, forKey: .negPosRatio),
+            nNegMin: try container.decode(Int.self, forKey: .nNegMin),
+            alpha: try container.decode(Double.self, forKey: .alpha),
+            mining: try container.decode(MiningMode.self, forKey: .mining),
+            scores: try container.decode(ScoreKind.self, forKey: .scores),
+            profile: try container.decodeIfPresent(LossProfile.self, forKey: .profile) ?? .keras)
     }
 
     enum CodingKeys: String, CodingKey {
@@ -56,5 +75,6 @@ public struct LossParameters: Sendable, Hashable, Codable {
         case alpha
         case mining
         case scores
+        case profile
     }
 }

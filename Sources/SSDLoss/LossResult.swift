@@ -1,20 +1,23 @@
 /// The loss of one batch and the counts that explain it.
 public struct LossResult: Sendable, Hashable {
-    /// The per-image loss, `(class_b + alpha * loc_b) / max(1, n_pos) * B`, as the reference returns it.
+    /// The per-image loss: with the keras profile `(class_b + alpha * loc_b) / max(1, n_pos) * B`,
+    /// as the reference returns it; with the others, image b's share of ``loss``,
+    /// `(class_b + alpha * loc_b) / normaliser`, with no factor B.
     public var perItem: [Double]
     /// Per image, `class_b`: classification loss of the positives plus the mined negatives.
     public var classPerItem: [Double]
     /// Per image, `loc_b`: smooth-L1 localization loss of the positives.
     public var locPerItem: [Double]
-    /// The mean of ``perItem``: `classification + alpha * localization`.
+    /// `classification + alpha * localization`: the mean of ``perItem`` (keras), their sum (other profiles).
     public var loss: Double
-    /// `sum_b class_b / max(1, n_pos)`.
+    /// `sum_b class_b / normaliser`: `max(1, n_pos)`, or for mmdet `sum_b max(1, n_pos_b)`.
     public var classification: Double
-    /// `sum_b loc_b / max(1, n_pos)`.
+    /// `sum_b loc_b / normaliser`.
     public var localization: Double
     /// `n_pos`, the sum of the positive mask over the batch (fractional with soft labels).
     public var positives: Double
-    /// The number of negatives mined (summed over images with `image` mining).
+    /// The number of negatives mined (summed over images with `image` mining); for the other
+    /// profiles, the boxes the framework's own selection takes (docs/LOSSES.md).
     public var negatives: Int
     /// `n_nonzero`, the negatives with a non-zero loss (summed over images with `image` mining).
     public var negativesAvailable: Int

@@ -67,14 +67,16 @@ extension MultiBoxLoss {
     /// Decided from what is known before the pass, so that a batch's result depends on its bytes
     /// and parameters alone (the two passes can differ in the last bit of a sum, because the
     /// miner then adds the kept losses in another order): `n_neg_min` against the boxes of a
-    /// mining scope, and, in the compact layout, the positives its labels hold. A keras batch
-    /// with so many positives that the ratio keeps most negatives takes the estimates, which
-    /// then cost up to 1.4 × the exact pass, still well under the single exact pass of earlier
-    /// versions (docs/PERFORMANCE.md).
+    /// mining scope (``miningScope``: each image for the profiles other than keras), and, in the
+    /// compact layout, the positives its labels hold. A keras batch with so many positives that
+    /// the ratio keeps most negatives takes the estimates, which then cost up to 1.4 × the exact
+    /// pass, still well under the single exact pass of earlier versions (docs/PERFORMANCE.md).
     func prefersExactPass(_ input: LossInput, shape: BatchShape) -> Bool {
         guard parameters.scores == .logits else { return false }
-        let scope = parameters.mining == .batch ? shape.boxCount : shape.boxes
-        if Double(parameters.nNegMin) >= Self.exactPassShare * Double(scope) { return true }
+        let scope = miningScope == .batch ? shape.boxCount : shape.boxes
+        // Only the keras profile keeps a minimum (the others mine each image with none).
+        let minimum = parameters.profile == .keras ? parameters.nNegMin : 0
+        if Double(minimum) >= Self.exactPassShare * Double(scope) { return true }
         if case .compact(let labels, _, _, _) = input {
             return minedShare(labels: labels, shape: shape) >= Self.exactPassShare
         }
@@ -91,7 +93,7 @@ extension MultiBoxLoss {
             lk_count_labels(path.kernel, base + first &* 4, count, &positives, &negatives)
             return Double(parameters.negPosRatio) * Double(positives) / Double(max(1, negatives))
         }
-        guard parameters.mining == .image else { return share(0, shape.boxCount) }
+        guard miningScope == .image else { return share(0, shape.boxCount) }
         return (0..<shape.batch).map { share($0 &* shape.boxes, shape.boxes) }.max() ?? 0
     }
 
@@ -109,7 +111,7 @@ extension MultiBoxLoss {
         let available = sums.segmentEnds.last ?? 0
         // Exact entries (soft targets, undecided estimates) are rare: skip the pass without them.
         let hasExact = sums.estimated < available
-        switch parameters.mining {
+        switch miningScope {
         case .batch:
             let k = negativesToKeep(positives: sums.positives.reduce(0, +), available: available)
             guard k > 0 else { return }

@@ -65,6 +65,9 @@ public struct MultiBoxLoss: Sendable {
         // The vectorized passes load lanes as the bytes lie, which needs a little-endian host.
         sums = try streamScalar(input, dtype: dtype, shape: shape, workspace: workspace)
         #endif
+        guard parameters.profile == .keras else {
+            return mineByProfile(sums, shape: shape, workspace: workspace, input: input, dtype: dtype)
+        }
         return mine(sums, shape: shape, workspace: workspace)
     }
 
@@ -169,44 +172,27 @@ public struct MultiBoxLoss: Sendable {
             positives: positives, negatives: negatives, negativesAvailable: available)
     }
 
-    /// `k = min(max(neg_pos_ratio * floor(n_pos), n_neg_min), n_nonzero)`, computed without overflow.
+    /// `k = min(max(neg_pos_ratio * floor(n_pos), n_neg_min), n_nonzero)`, computed without overflow:
+    /// the non-zero negatives whose loss is summed. Profiles other than keras keep no minimum.
     func negativesToKeep(positives: Double, available: Int) -> Int {
         let wanted = Double(parameters.negPosRatio) * positives.rounded(.down)
         let byRatio = wanted >= Double(available) ? available : (wanted > 0 ? Int(wanted) : 0)
-        return max(0, min(max(byRatio, parameters.nNegMin), available))
+        let minimum = parameters.profile == .keras ? parameters.nNegMin : 0
+        return max(0, min(max(byRatio, minimum), available))
+    }
+
+    /// Where negatives are mined: the configured scope for keras, each image for the others.
+    var miningScope: MiningMode {
+        parameters.profile == .keras ? parameters.mining : .image
     }
 
     /// Throws ``LossError/sizeMismatch(tensor:expectedBytes:actualBytes:)`` for the first tensor
-    /// whose byte count does not match the shape.
+    /// whose byte count does not match the layout table (``Layout/tensors(shape:dtype:)``).
     private static func checkSizes(_ input: LossInput, shape: BatchShape, dtype: ScalarType) throws(LossError) {
-        let width = dtype.byteWidth
-        switch input {
-        case .keras(let yTrue, let yPred):
-            let expected = product(shape.batch, shape.boxes, shape.kerasWidth, width)
-            try check("y_true", yTrue, expected)
-            try check("y_pred", yPred, expected)
-        case .compact(let labels, let gtOffsets, let scores, let predOffsets):
-            try check("labels", labels, product(shape.batch, shape.boxes, 4))
-            try check("gt_offsets", gtOffsets, product(shape.batch, shape.boxes, 4, width))
-            try check("scores", scores, product(shape.batch, shape.boxes, shape.classes, width))
-            try check("pred_offsets", predOffsets, product(shape.batch, shape.boxes, 4, width))
+        for (tensor, buffer) in zip(input.layout.tensors(shape: shape, dtype: dtype), input.buffers) {
+            guard buffer.count == tensor.byteCount else {
+                throw .sizeMismatch(tensor: tensor.name, expectedBytes: tensor.byteCount ?? .max, actualBytes: buffer.count)
+            }
         }
-    }
-
-    private static func check(_ tensor: String, _ buffer: UnsafeRawBufferPointer, _ expected: Int) throws(LossError) {
-        guard buffer.count == expected else {
-            throw .sizeMismatch(tensor: tensor, expectedBytes: expected, actualBytes: buffer.count)
-        }
-    }
-
-    /// The product of `factors`, or `Int.max` when it overflows.
-    private static func product(_ factors: Int...) -> Int {
-        var result = 1
-        for factor in factors {
-            let (value, overflow) = result.multipliedReportingOverflow(by: factor)
-            if overflow { return Int.max }
-            result = value
-        }
-        return result
     }
 }

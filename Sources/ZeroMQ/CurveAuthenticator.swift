@@ -41,18 +41,17 @@ public final class CurveAuthenticator: Sendable {
             }
         }
         let state = State()
-        let bound = Latch()
-        let bindError = Mutex<ZeroMQError?>(nil)
+        // Opened with nil once the handler is bound, or with the reason it could not bind.
+        let bound = Latch<ZeroMQError?>()
         self.thread = try SocketThread(name: "zap-handler", context: context, type: .rep) { socket in
             do throws(ZeroMQError) {
                 try socket.setOption(.linger(.zero))
                 try socket.bind(Self.endpoint)
             } catch {
-                bindError.withLock { $0 = error }
-                bound.open()
+                bound.open(error)
                 return
             }
-            bound.open()
+            bound.open(nil)
             while !state.stopping.load(ordering: .acquiring) {
                 guard let request = try socket.receive(timeout: .milliseconds(100), maxFrames: 16) else { continue }
                 let reply = Self.answer(request, allowed: allowedClientKeys, onDecision: onDecision)
@@ -61,8 +60,7 @@ public final class CurveAuthenticator: Sendable {
             }
         }
         self.state = state
-        bound.wait()
-        if let error = bindError.withLock({ $0 }) {
+        if let error = bound.wait() {
             _ = try? thread.join()
             throw error
         }

@@ -1,5 +1,3 @@
-import Synchronization
-
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -18,30 +16,16 @@ import Darwin
 public final class SocketThread<Success: Sendable>: Sendable {
     /// The thread's name, as shown by `top -H` and debuggers (the OS keeps its first 15 bytes).
     public let name: String
-    private let state = Mutex<State>(State())
-    private let finished = Latch()
-
-    private struct State {
-        var outcome: Result<Success, any Error>?
-        var waiters: [CheckedContinuation<Result<Success, any Error>, Never>] = []
-    }
+    private let outcome = Latch<Result<Success, any Error>>()
 
     /// Starts a thread called `name` that runs `body`.
     ///
     /// Throws ``ZeroMQError/failed(operation:errno:message:)`` if the OS cannot start a thread.
     public init(name: String, body: @escaping @Sendable () throws -> Success) throws(ZeroMQError) {
         self.name = name
-        let start = Start(name: name) { [self] in
-            let outcome = Result { try body() }
-            let waiters = state.withLock { state in
-                state.outcome = outcome
-                defer { state.waiters = [] }
-                return state.waiters
-            }
-            finished.open()
-            for waiter in waiters {
-                waiter.resume(returning: outcome)
-            }
+        let outcome = self.outcome
+        let start = Start(name: name) {
+            outcome.open(Result { try body() })
         }
         try start.launch()
     }
@@ -63,34 +47,23 @@ public final class SocketThread<Success: Sendable>: Sendable {
     /// or rethrows what it threw. May be called from several threads and more than once.
     @available(*, noasync, message: "join() blocks its thread; use `await thread.value` in async code")
     public func join() throws -> Success {
-        finished.wait()
-        guard let outcome = state.withLock({ $0.outcome }) else {
-            preconditionFailure("SocketThread \(name) opened its latch without an outcome")
-        }
-        return try outcome.get()
+        try outcome.wait().get()
     }
 
     /// The body's result once it has finished, awaited without blocking a thread.
+    ///
+    /// Cancelling the awaiting task does not end the wait: the thread is still running, and
+    /// whatever it owns is released only when it returns. Stop it first (for instance with
+    /// ``Context/shutdown()``), then await its value.
     public var value: Success {
         get async throws {
-            let outcome = await withCheckedContinuation { continuation in
-                let ready = state.withLock { state -> Result<Success, any Error>? in
-                    if state.outcome == nil {
-                        state.waiters.append(continuation)
-                    }
-                    return state.outcome
-                }
-                if let ready {
-                    continuation.resume(returning: ready)
-                }
-            }
-            return try outcome.get()
+            try await outcome.value.get()
         }
     }
 
     /// Whether the body has finished.
     public var isFinished: Bool {
-        state.withLock { $0.outcome != nil }
+        outcome.isOpen
     }
 
     /// Runs `body` on a new thread called `name` and waits for it without blocking the caller.

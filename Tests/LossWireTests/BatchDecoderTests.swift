@@ -124,6 +124,26 @@ struct BatchDecoderTests {
                 == "frame 2 (y_pred) has 1000 bytes; the header's batch=2 boxes=50 classes=4 keras float32 needs 6400")
     }
 
+    /// A receiver keeps at most 16 frames and tells the message how many were sent: the decoder
+    /// counts those, and a message that fails earlier keeps its own sentence.
+    @Test func messagesCutShortByTheReceiverAreJudgedOnTheFramesSent() throws {
+        let header = BatchHeader(shape: BatchShape(batch: 2, boxes: 50, classes: 4), seq: 3)
+        let frames = [header.jsonBytes()] + TestMessages.tensors(for: header) + Array(repeating: [UInt8](), count: 14)
+        func truncated(_ frames: [[UInt8]]) -> WireMessage {
+            let kept = WireMessage(copying: Array(frames.prefix(16)))
+            return WireMessage(frames: kept.frames, sentFrameCount: frames.count, receiveTimeNs: 0) { withExtendedLifetime(kept) {} }
+        }
+        let tooMany = try #require(throws: WireError.self) { try BatchDecoder.decode(truncated(frames), defaults: LossParameters()) }
+        #expect(tooMany.code == .badFrames)
+        #expect(tooMany.message.contains("the message has 17"), "\(tooMany.message)")
+        #expect(tooMany.labels.seq == 3)
+        let badHeader = try #require(throws: WireError.self) {
+            try BatchDecoder.decode(truncated([TestMessages.bytes("{v:1}")] + frames.dropFirst()), defaults: LossParameters())
+        }
+        #expect(badHeader.code == .badHeader)
+        #expect(badHeader.message.contains("not valid JSON"), "\(badHeader.message)")
+    }
+
     @Test func errorsCarryTheLabelsReadSoFar() throws {
         let message = TestMessages.message(
             header: #"{"v":1,"batch":0,"boxes":50,"classes":4,"run":"r1","split":"val","seq":7,"epoch":2}"#,
@@ -175,14 +195,16 @@ struct BatchDecoderTests {
         let header = BatchHeader(shape: BatchShape(batch: 3, boxes: 7, classes: 2), dtype: dtype, layout: .compact)
         let message = TestMessages.message(header)
         let batch = try BatchDecoder.decode(message, defaults: LossParameters())
-        guard case .compact(let labels, let gtOffsets, let scores, let predOffsets) = batch.input else {
-            Issue.record("expected compact input")
-            return
+        batch.withInput { input in
+            guard case .compact(let labels, let gtOffsets, let scores, let predOffsets) = input else {
+                Issue.record("expected compact input")
+                return
+            }
+            #expect(labels.count == 3 * 7 * 4)
+            #expect(gtOffsets.count == 3 * 7 * 4 * dtype.byteWidth)
+            #expect(scores.count == 3 * 7 * 2 * dtype.byteWidth)
+            #expect(predOffsets.baseAddress == message.frames[4].baseAddress)
         }
-        #expect(labels.count == 3 * 7 * 4)
-        #expect(gtOffsets.count == 3 * 7 * 4 * dtype.byteWidth)
-        #expect(scores.count == 3 * 7 * 2 * dtype.byteWidth)
-        #expect(predOffsets.baseAddress == message.frames[4].baseAddress)
     }
 
     @Test func appliesDefaultsWhenTheHeaderIsSilent() throws {

@@ -1,3 +1,4 @@
+import Checksums
 import Foundation
 import SSDLoss
 import Testing
@@ -27,8 +28,12 @@ struct RecordingTests {
         }
     }
 
-    private func write(_ messages: [[[UInt8]]], to path: String) throws -> [UInt64] {
-        let writer = try RecordingWriter(path: path, bufferCapacity: 4096)
+    /// Every version, read every way.
+    static let versionsAndAccesses: [(RecordingFormat.Version, RecordingReader.Access)] =
+        RecordingFormat.Version.allCases.flatMap { version in RecordingReader.Access.allCases.map { (version, $0) } }
+
+    private func write(_ messages: [[[UInt8]]], to path: String, version: RecordingFormat.Version = .v2) throws -> [UInt64] {
+        let writer = try RecordingWriter(path: path, version: version, bufferCapacity: 4096)
         var offsets: [UInt64] = []
         for (index, frames) in messages.enumerated() {
             offsets.append(writer.byteCount)
@@ -40,13 +45,15 @@ struct RecordingTests {
 
     private func frames(_ message: WireMessage) -> [[UInt8]] { message.frames.map { Array($0) } }
 
-    @Test func roundTripsRecordsOfEveryFrameCount() throws {
+    @Test(arguments: versionsAndAccesses)
+    func roundTripsRecordsOfEveryFrameCount(version: RecordingFormat.Version, access: RecordingReader.Access) throws {
         let directory = try TemporaryDirectory()
         let path = directory.path("round.lossrec")
-        _ = try write(Self.messages, to: path)
+        _ = try write(Self.messages, to: path, version: version)
         let size = try #require(try FileManager.default.attributesOfItem(atPath: path)[.size] as? Int)
 
-        let reader = try RecordingReader(path: path)
+        let reader = try RecordingReader(path: path, access: access)
+        #expect(reader.version == version)
         for (index, expected) in Self.messages.enumerated() {
             let message = try #require(try reader.next())
             #expect(frames(message) == expected)
@@ -57,10 +64,10 @@ struct RecordingTests {
         #expect(reader.byteOffset == UInt64(size))
     }
 
-    @Test func fileLayoutMatchesTheFormat() throws {
+    @Test func fileLayoutMatchesTheFormatVersion1() throws {
         let directory = try TemporaryDirectory()
         let path = directory.path("layout.lossrec")
-        _ = try write([[[1, 2, 3]]], to: path)
+        _ = try write([[[1, 2, 3]]], to: path, version: .v1)
         let bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: path)))
         let record: [UInt8] = [0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 3, 0, 0, 0, 0, 0, 0, 0, 1, 2, 3]
         let crc = CRC32.checksum(record)
@@ -104,17 +111,18 @@ struct RecordingTests {
         try writer.close()
     }
 
-    @Test func truncationAtEveryByteOfTheLastRecordIsReported() throws {
+    @Test(arguments: versionsAndAccesses)
+    func truncationAtEveryByteOfTheLastRecordIsReported(version: RecordingFormat.Version, access: RecordingReader.Access) throws {
         let directory = try TemporaryDirectory()
         let path = directory.path("full.lossrec")
         let messages = Array(Self.messages.prefix(3))
-        let offsets = try write(messages, to: path)
+        let offsets = try write(messages, to: path, version: version)
         let bytes = try Data(contentsOf: URL(fileURLWithPath: path))
         let lastOffset = try #require(offsets.last)
         let cutPath = directory.path("cut.lossrec")
         for cut in (Int(lastOffset) + 1)..<bytes.count {
             try bytes.prefix(cut).write(to: URL(fileURLWithPath: cutPath))
-            let reader = try RecordingReader(path: cutPath)
+            let reader = try RecordingReader(path: cutPath, access: access)
             for expected in messages.dropLast() {
                 #expect(try reader.next().map(frames) == expected)
             }
@@ -128,17 +136,18 @@ struct RecordingTests {
         }
         // Cut exactly at a record boundary: a clean end after two records.
         try bytes.prefix(Int(lastOffset)).write(to: URL(fileURLWithPath: cutPath))
-        let reader = try RecordingReader(path: cutPath)
+        let reader = try RecordingReader(path: cutPath, access: access)
         #expect(try reader.next() != nil)
         #expect(try reader.next() != nil)
         #expect(try reader.next() == nil)
     }
 
-    @Test func aFlippedByteAnywhereInARecordStopsTheReaderThere() throws {
+    @Test(arguments: versionsAndAccesses)
+    func aFlippedByteAnywhereInARecordStopsTheReaderThere(version: RecordingFormat.Version, access: RecordingReader.Access) throws {
         let directory = try TemporaryDirectory()
         let path = directory.path("flip.lossrec")
         let messages = Array(Self.messages.prefix(3))
-        let offsets = try write(messages, to: path)
+        let offsets = try write(messages, to: path, version: version)
         let original = try Data(contentsOf: URL(fileURLWithPath: path))
         let damagedPath = directory.path("damaged.lossrec")
         let start = Int(offsets[1])
@@ -147,7 +156,7 @@ struct RecordingTests {
             var bytes = original
             bytes[position] ^= 0x40
             try bytes.write(to: URL(fileURLWithPath: damagedPath))
-            let reader = try RecordingReader(path: damagedPath)
+            let reader = try RecordingReader(path: damagedPath, access: access)
             #expect(try reader.next().map(frames) == messages[0])
             #expect {
                 _ = try reader.next()
@@ -160,9 +169,9 @@ struct RecordingTests {
         }
         // A flipped payload byte is reported as a CRC mismatch.
         var bytes = original
-        bytes[end - 5] ^= 0x01
+        bytes[end - (version == .v1 ? 5 : 1)] ^= 0x01
         try bytes.write(to: URL(fileURLWithPath: damagedPath))
-        let reader = try RecordingReader(path: damagedPath)
+        let reader = try RecordingReader(path: damagedPath, access: access)
         _ = try reader.next()
         let error = try #require(throws: RecordingError.self) { try reader.next() }
         guard case .damaged(_, let offset, 1, let reason) = error else {
@@ -170,7 +179,7 @@ struct RecordingTests {
             return
         }
         #expect(offset == UInt64(start))
-        #expect(reason.contains("CRC-32"))
+        #expect(reason.contains(version == .v1 ? "CRC-32 " : "CRC-32C "))
         #expect(error.description.contains("at byte \(start), after 1 good records"))
     }
 
@@ -206,21 +215,27 @@ struct RecordingTests {
 
         // Within the limit but beyond the end of the file: truncated.
         let smallPath = directory.path("short.lossrec")
-        _ = try write([[[UInt8](repeating: 9, count: 1000)]], to: smallPath)
-        let whole = try Data(contentsOf: URL(fileURLWithPath: smallPath))
-        try whole.prefix(40).write(to: URL(fileURLWithPath: smallPath))
-        #expect(throws: RecordingError.truncated(path: smallPath, offset: 8, goodRecords: 0)) {
-            try RecordingReader(path: smallPath).next()
+        for version in RecordingFormat.Version.allCases {
+            _ = try write([[[UInt8](repeating: 9, count: 1000)]], to: smallPath, version: version)
+            let whole = try Data(contentsOf: URL(fileURLWithPath: smallPath))
+            let start = UInt64(version.fileHeaderBytes)
+            try whole.prefix(Int(start) + 160).write(to: URL(fileURLWithPath: smallPath))
+            for access in RecordingReader.Access.allCases {
+                #expect(throws: RecordingError.truncated(path: smallPath, offset: start, goodRecords: 0)) {
+                    try RecordingReader(path: smallPath, access: access).next()
+                }
+            }
+            // And a small max_message_bytes rejects an intact record.
+            _ = try write([[[UInt8](repeating: 9, count: 1000)]], to: smallPath, version: version)
+            let limited = try RecordingReader(path: smallPath, limits: WireLimits(maxMessageBytes: 999))
+            let error = try #require(throws: RecordingError.self) { try limited.next() }
+            #expect(error.description.contains("max_message_bytes"))
         }
-        // And a small max_message_bytes rejects an intact record.
-        _ = try write([[[UInt8](repeating: 9, count: 1000)]], to: smallPath)
-        let limited = try RecordingReader(path: smallPath, limits: WireLimits(maxMessageBytes: 999))
-        #expect(throws: RecordingError.self) { try limited.next() }
     }
 
     @Test func filesWithoutTheMagicAreNotRecordings() throws {
         let directory = try TemporaryDirectory()
-        for (name, contents) in [("wrong", "LOSSREC2 and more"), ("short", "LOSS"), ("empty", "")] {
+        for (name, contents) in [("wrong", "LOSSRED1 and more"), ("short", "LOSS"), ("empty", ""), ("seven", "LOSSREC")] {
             let path = directory.path(name)
             try Data(contents.utf8).write(to: URL(fileURLWithPath: path))
             #expect(throws: RecordingError.notARecording(path: path)) { try RecordingReader(path: path) }
@@ -228,9 +243,13 @@ struct RecordingTests {
         let missing = directory.path("missing.lossrec")
         #expect(throws: RecordingError.openFailed(path: missing, errno: ENOENT)) { try RecordingReader(path: missing) }
         #expect(RecordingError.openFailed(path: missing, errno: ENOENT).description.contains("No such file"))
+        let newer = directory.path("newer.lossrec")
+        try Data("LOSSREC3 from a later lossd".utf8).write(to: URL(fileURLWithPath: newer))
+        #expect(throws: RecordingError.unsupportedVersion(path: newer, version: "3")) { try RecordingReader(path: newer) }
     }
 
-    @Test func recordedBatchesDecode() throws {
+    @Test(arguments: versionsAndAccesses)
+    func recordedBatchesDecode(version: RecordingFormat.Version, access: RecordingReader.Access) throws {
         let directory = try TemporaryDirectory()
         let path = directory.path("batches.lossrec")
         let headers = (0..<4).map { seq in
@@ -238,10 +257,10 @@ struct RecordingTests {
                 shape: BatchShape(batch: 2, boxes: 5, classes: 3), dtype: seq % 2 == 0 ? .float32 : .float16,
                 layout: seq % 2 == 0 ? .keras : .compact, run: "rec", seq: seq)
         }
-        let writer = try RecordingWriter(path: path)
+        let writer = try RecordingWriter(path: path, version: version)
         for header in headers { try writer.append(TestMessages.message(header)) }
         try writer.close()
-        let reader = try RecordingReader(path: path)
+        let reader = try RecordingReader(path: path, access: access)
         var decoded: [BatchHeader] = []
         while let message = try reader.next() {
             decoded.append(try BatchDecoder.decode(message, defaults: LossParameters()).header)
@@ -252,12 +271,13 @@ struct RecordingTests {
     /// The reader holds one record at a time: after each record its offset is that record's end,
     /// not the file's, and each message owns only its own bytes. (Whole-process memory is measured
     /// by the sidecar benchmarks, where no other test shares the process.)
-    @Test func streamsRecordByRecord() throws {
+    @Test(arguments: versionsAndAccesses)
+    func streamsRecordByRecord(version: RecordingFormat.Version, access: RecordingReader.Access) throws {
         let directory = try TemporaryDirectory()
         let path = directory.path("stream.lossrec")
         let count = 300
         let frameBytes = 64 << 10
-        let writer = try RecordingWriter(path: path)
+        let writer = try RecordingWriter(path: path, version: version)
         var payload = [UInt8](repeating: 0, count: frameBytes)
         for index in 0..<count {
             payload[0] = UInt8(truncatingIfNeeded: index)
@@ -268,10 +288,12 @@ struct RecordingTests {
             }
         }
         try writer.close()
-        // magic, then per record: time, count, two lengths, the frames, the CRC.
-        let recordBytes = 8 + 4 + 2 * 8 + 2 + frameBytes + 4
+        // v1: magic, then per record: time, count, two lengths, the frames, the CRC.
+        // v2: file header, then per record: a 64-byte header, "{}" padded to 64, the frame.
+        let fileHeader = version.fileHeaderBytes
+        let recordBytes = version == .v1 ? 8 + 4 + 2 * 8 + 2 + frameBytes + 4 : 64 + 64 + frameBytes
 
-        let reader = try RecordingReader(path: path)
+        let reader = try RecordingReader(path: path, access: access)
         var seen = 0
         while let message = try reader.next() {
             #expect(message.frames[1].count == frameBytes)
@@ -279,7 +301,7 @@ struct RecordingTests {
             #expect(message.receiveTimeNs == UInt64(seen))
             #expect(message.totalBytes == 2 + frameBytes)
             seen += 1
-            #expect(reader.byteOffset == UInt64(8 + seen * recordBytes))
+            #expect(reader.byteOffset == UInt64(fileHeader + seen * recordBytes))
         }
         #expect(seen == count)
     }

@@ -21,7 +21,7 @@ struct ResultRecordTests {
             text(.loss(Self.lossRecord))
                 == #"{"v":1,"kind":"loss","run":"r","split":"train","source":"rank0","epoch":1,"seq":3,"#
                 + #""batch":2,"boxes":4,"classes":3,"loss":0.75,"classification":0.5,"localization":0.25,"#
-                + #""per_item":[1.0,0.5],"positives":2.5,"negatives":6,"negatives_available":8,"#
+                + #""per_item":[1.0,0.5],"positives":2.5,"negatives":6,"negatives_available":8,"profile":"keras","#
                 + #""params":{"neg_pos_ratio":3,"n_neg_min":0,"alpha":1.0,"mining":"batch","scores":"probabilities"},"#
                 + #""compute_us":120,"sidecar":"host:1"}"#)
     }
@@ -29,7 +29,7 @@ struct ResultRecordTests {
     @Test func writesTheExactErrorLine() {
         let error = WireError.nonfinite(
             counts: ["y_pred": 3, "y_true": 0], labels: BatchLabels(run: "r", split: "val", source: "", seq: 9))
-        let line = text(.error(ErrorRecord(error: error)))
+        let line = text(.error(error))
         #expect(
             line
                 == #"{"v":1,"kind":"error","code":"nonfinite","error":"the batch holds NaN or infinite values "#
@@ -38,7 +38,7 @@ struct ResultRecordTests {
     }
 
     @Test func errorRecordOmitsLabelsThatWereNotRead() {
-        let record = ErrorRecord(code: .badHeader, message: "m")
+        let record = WireError(code: .badHeader, message: "m")
         #expect(text(.error(record)) == #"{"v":1,"kind":"error","code":"bad_header","error":"m"}"#)
     }
 
@@ -51,8 +51,8 @@ struct ResultRecordTests {
                 positives: 0, negatives: 0, negativesAvailable: 0,
                 parameters: LossParameters(negPosRatio: 0, nNegMin: 5, alpha: 0.3, mining: .image, scores: .logits),
                 computeMicros: 0, sidecar: "")),
-        .error(ErrorRecord(code: .tooLarge, message: "big", labels: BatchLabels(run: "a", epoch: 4, step: 5))),
-        .error(ErrorRecord(code: .badFrames, message: "", labels: .none, details: ["x": .array([.int(1), .double(2.5), .null, .bool(false)])])),
+        .error(WireError(code: .tooLarge, message: "big", labels: BatchLabels(run: "a", epoch: 4, step: 5))),
+        .error(WireError(code: .badFrames, message: "", labels: .none, details: ["x": .array([.int(1), .double(2.5), .null, .bool(false)])])),
     ])
     func roundTrips(_ record: ResultRecord) throws {
         let line = record.jsonLine()

@@ -7,7 +7,7 @@ enum TestMessages {
 
     /// Zero-filled tensor frames of the right sizes for `header`.
     static func tensors(for header: BatchHeader) -> [[UInt8]] {
-        (header.tensorFrames() ?? []).map { [UInt8](repeating: 0, count: $0.byteCount) }
+        header.tensors.map { [UInt8](repeating: 0, count: $0.byteCount ?? 0) }
     }
 
     /// A valid message for `header`.

@@ -3,8 +3,16 @@ import Testing
 
 @testable import LossWire
 
+/// The tensor values of decoded batches, checked on the one batch path: the kernel finds
+/// non-finite values and compact labels out of range, and ``BatchProcessor`` turns what it finds
+/// into the error record.
 @Suite("Tensor value checks")
 struct ValueValidationTests {
+    /// The one record of `frames`.
+    private func record(_ frames: [[UInt8]]) -> ResultRecord {
+        BatchProcessor(sidecarID: "test").process(WireMessage(copying: frames), workspace: LossWorkspace())
+    }
+
     /// The little-endian bytes of one non-finite value and of 1.0 in `dtype`.
     private func encoded(_ dtype: ScalarType) -> (nan: [UInt8], inf: [UInt8]) {
         switch dtype {
@@ -27,10 +35,10 @@ struct ValueValidationTests {
         tensors[0].replaceSubrange(((16 + 12) * width)..<((16 + 13) * width), with: nan)
         // y_pred: one Inf.
         tensors[1].replaceSubrange(0..<width, with: inf)
-        let batch = try BatchDecoder.decode(
-            WireMessage(copying: [header.jsonBytes()] + tensors), defaults: LossParameters())
-        #expect(batch.nonfiniteCounts() == ["y_true": 2, "y_pred": 1])
-        let error = try #require(throws: WireError.self) { try batch.validateValues() }
+        guard case .error(let error) = record([header.jsonBytes()] + tensors) else {
+            Issue.record("a batch with non-finite values was computed")
+            return
+        }
         #expect(error.code == .nonfinite)
         #expect(error.labels.seq == 4)
         #expect(error.details == ["nonfinite": .object(["y_true": .int(2), "y_pred": .int(1)])])
@@ -38,9 +46,11 @@ struct ValueValidationTests {
 
     @Test func cleanBatchesPass() throws {
         let header = BatchHeader(shape: BatchShape(batch: 2, boxes: 3, classes: 4), layout: .compact)
-        let batch = try BatchDecoder.decode(TestMessages.message(header), defaults: LossParameters())
-        try batch.validateValues()
-        #expect(batch.nonfiniteCounts() == ["gt_offsets": 0, "scores": 0, "pred_offsets": 0])
+        let outcome = record([header.jsonBytes()] + TestMessages.tensors(for: header))
+        guard case .loss = outcome else {
+            Issue.record("a clean batch was rejected: \(String(decoding: outcome.jsonLine(), as: UTF8.self))")
+            return
+        }
     }
 
     @Test func compactLabelsOutOfRangeAreBadLabels() throws {
@@ -48,11 +58,13 @@ struct ValueValidationTests {
         var tensors = TestMessages.tensors(for: header)
         let labels: [Int32] = [-1, 2, 3, -2]
         tensors[0] = labels.flatMap { value in withUnsafeBytes(of: value.littleEndian) { Array($0) } }
-        let batch = try BatchDecoder.decode(
-            WireMessage(copying: [header.jsonBytes()] + tensors), defaults: LossParameters())
-        #expect(batch.outOfRangeLabelCount() == 2)
-        let error = try #require(throws: WireError.self) { try batch.validateValues() }
+        guard case .error(let error) = record([header.jsonBytes()] + tensors) else {
+            Issue.record("a batch with labels out of range was computed")
+            return
+        }
         #expect(error.code == .badLabels)
         #expect(error.labels.run == "r")
+        // The first label out of range, 3 at box 2, is named.
+        #expect(error.message.contains("label 3 of box 2"), "\(error.message)")
     }
 }

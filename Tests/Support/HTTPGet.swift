@@ -12,11 +12,15 @@ import Darwin
 public enum HTTPGet {
     /// A parsed answer.
     public struct Response: Sendable {
+        /// The status code, e.g. 200.
         public var status: Int
+        /// The header fields, names in lower case.
         public var headers: [String: String]
+        /// The body as UTF-8 text.
         public var body: String
     }
 
+    /// Why there is no answer: the connection failed (with `errno`), or the answer is not HTTP.
     public enum Failure: Error {
         case connect(Int32)
         case malformed(String)

@@ -9,11 +9,16 @@ import FoundationXML
 public final class XMLTree {
     /// One element: its name, attributes, children and the text directly inside it.
     public final class Element {
+        /// The element's name, e.g. `svg`.
         public let name: String
+        /// Its attributes by name.
         public let attributes: [String: String]
+        /// The elements directly inside it, in document order.
         public var children: [Element] = []
+        /// The text directly inside it.
         public var text = ""
 
+        /// An element without children or text yet.
         public init(name: String, attributes: [String: String]) {
             self.name = name
             self.attributes = attributes
@@ -39,6 +44,7 @@ public final class XMLTree {
 
     /// Why a text is not well-formed XML.
     public struct Malformed: Error, CustomStringConvertible {
+        /// Where the parser stopped, and why.
         public var description: String
     }
 
@@ -57,20 +63,20 @@ public final class XMLTree {
     }
 
     private final class Builder: NSObject, XMLParserDelegate {
-        public var root: Element?
-        public var stack: [Element] = []
+        var root: Element?
+        var stack: [Element] = []
 
-        public func parser(_ parser: XMLParser, didStartElement elementName: String, namespaceURI: String?, qualifiedName: String?, attributes: [String: String] = [:]) {
+        func parser(_ parser: XMLParser, didStartElement elementName: String, namespaceURI: String?, qualifiedName: String?, attributes: [String: String] = [:]) {
             let element = Element(name: elementName, attributes: attributes)
             if let parent = stack.last { parent.children.append(element) } else { root = element }
             stack.append(element)
         }
 
-        public func parser(_ parser: XMLParser, didEndElement elementName: String, namespaceURI: String?, qualifiedName: String?) {
+        func parser(_ parser: XMLParser, didEndElement elementName: String, namespaceURI: String?, qualifiedName: String?) {
             stack.removeLast()
         }
 
-        public func parser(_ parser: XMLParser, foundCharacters string: String) {
+        func parser(_ parser: XMLParser, foundCharacters string: String) {
             stack.last?.text += string
         }
     }
@@ -78,9 +84,12 @@ public final class XMLTree {
 
 /// Reading a chart back: its plot's mapping and its paths' vertices as data values.
 public struct ChartReader {
+    /// The chart.
     public let svg: XMLTree.Element
+    /// Its plot area (`<g class="plot">`).
     public let plot: XMLTree.Element
 
+    /// Reads `svg`; fails the test when it has no plot area.
     public init(_ svg: XMLTree.Element) throws {
         self.svg = svg
         plot = try #require(svg.all.first { $0.name == "g" && $0.hasClass("plot") })

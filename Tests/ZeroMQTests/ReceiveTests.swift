@@ -47,7 +47,7 @@ struct ReceiveTests {
 
     @Test func aReceiveDuringShutdownThrowsTerminatedAndTheThreadEnds() async throws {
         let context = try Context()
-        let ready = SocketThreadLatch()
+        let ready = Latch<Void>()
         let thread = try SocketThread(name: "zmq-pull", context: context, type: .pull) { pull in
             // The timeout only bounds the test should shutdown fail to wake the receive.
             try pull.setOption(.receiveTimeout(.seconds(20)))
@@ -60,27 +60,11 @@ struct ReceiveTests {
                 return "terminated"
             }
         }
-        await ready.wait()
+        try await ready.wait()
         try await Task.sleep(for: .milliseconds(50))
         context.shutdown()
         #expect(try await thread.value == "terminated")
         #expect(thread.isFinished)
         #expect(throws: ZeroMQError.terminated) { try Socket(context, type: .push) }
-    }
-}
-
-/// Lets a test wait, without blocking, until a socket thread has bound its socket.
-final class SocketThreadLatch: Sendable {
-    private let stream: AsyncStream<Void>
-    private let continuation: AsyncStream<Void>.Continuation
-
-    init() {
-        (stream, continuation) = AsyncStream.makeStream()
-    }
-
-    func open() { continuation.finish() }
-
-    func wait() async {
-        for await _ in stream {}
     }
 }

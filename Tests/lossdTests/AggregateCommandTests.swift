@@ -34,7 +34,7 @@ struct AggregateCommandTests {
         line(seq: 4, epoch: 1, batch: 8, loss: 0.5),
         line(split: "val", source: "eval", seq: 0, batch: 3, loss: 3.0),
         line(run: "quote\"back\\slash\nnewline", seq: nil, batch: 1, loss: 9.0),
-        ErrorRecord(code: .nonfinite, message: "the batch holds NaN", labels: BatchLabels(run: "exp", split: "train", source: "rank0", seq: 5)).jsonLine(),
+        WireError(code: .nonfinite, message: "the batch holds NaN", labels: BatchLabels(run: "exp", split: "train", source: "rank0", seq: 5)).jsonLine(),
         Array("this is not a record".utf8),
     ]
     /// (2·1 + 4·2 + 2·4 + 8·0.5) / 16

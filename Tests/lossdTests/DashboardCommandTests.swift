@@ -23,7 +23,7 @@ struct DashboardCommandTests {
             let seq = n < 200 ? n : n + 3
             lines.append(AggregateCommandTests.line(seq: seq, epoch: n / 100, batch: 4, loss: loss))
         }
-        lines.append(ErrorRecord(code: .badFrames, message: "frames", labels: BatchLabels(run: "exp", split: "train", source: "rank0", seq: 500)).jsonLine())
+        lines.append(WireError(code: .badFrames, message: "frames", labels: BatchLabels(run: "exp", split: "train", source: "rank0", seq: 500)).jsonLine())
         lines.append(AggregateCommandTests.line(run: #"<script>&""#, split: "val", source: "eval", seq: nil, batch: 2, loss: 3))
         return lines
     }

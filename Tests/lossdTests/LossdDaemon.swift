@@ -16,6 +16,11 @@ final class LossdDaemon: @unchecked Sendable {
     let process = Process()
     let stdoutPath: URL
     let stderrPath: URL
+    /// When the process was started.
+    let launched: ContinuousClock.Instant
+    /// Opened with the moment the process exited, by Foundation's process monitor (not by the
+    /// test's own tasks, which a busy test run can hold up).
+    let exited = Latch<ContinuousClock.Instant>()
 
     /// Starts `lossd arguments…` with its output in `folder`.
     convenience init(_ arguments: [String], folder: URL, name: String = "lossd") throws {
@@ -37,6 +42,9 @@ final class LossdDaemon: @unchecked Sendable {
         process.standardOutput = try FileHandle(forWritingTo: stdoutPath)
         process.standardError = try FileHandle(forWritingTo: stderrPath)
         process.standardInput = FileHandle.nullDevice
+        let exited = self.exited
+        process.terminationHandler = { _ in exited.open(.now) }
+        launched = .now
         try process.run()
     }
 
@@ -61,6 +69,16 @@ final class LossdDaemon: @unchecked Sendable {
         }
         Issue.record("lossd did not serve HTTP on port \(port) within \(timeout) s:\n\(stderr)")
         throw CancellationError()
+    }
+
+    /// Waits, on a thread of its own, at most `timeout` seconds for the process to exit: the
+    /// moment it exited, or nil (and the process is killed) if it was still running.
+    func waitForExit(timeout: Duration) async throws -> ContinuousClock.Instant? {
+        let exited = self.exited
+        let instant = try await SocketThread.run(name: "test-wait") { exited.wait(timeout: timeout) }
+        if instant == nil { kill(process.processIdentifier, SIGKILL) }
+        process.waitUntilExit()
+        return instant
     }
 
     /// Sends `signal` and waits at most `timeout` seconds for the exit status (SIGKILL after that).

@@ -1,55 +1,31 @@
 import Benchmark
-import Foundation
+import LossSynthesis
 import LossWire
 import SSDLoss
 
-/// One keras-layout batch built in memory: one-hot targets with 1 % positives and 1 % ignored
-/// boxes, softmax-like predictions, little-endian float32.
+/// One keras-layout float32 batch from lossd's synthetic generator (1 % positives, 1 % ignored
+/// boxes), with its predictions both as probabilities and as logits (the same draws).
 private struct Batch {
     let shape: BatchShape
-    let header: [UInt8]
-    let yTrue: [UInt8]
-    let yPred: [UInt8]
-    /// The same predictions as logits: the log of each class probability.
-    let yPredLogits: [UInt8]
+    /// The header and tensors with probabilities.
+    let frames: [[UInt8]]
+    /// The same batch with logits.
+    let logitFrames: [[UInt8]]
 
     init(batch: Int, boxes: Int, classes: Int, seed: UInt64 = 1) {
         shape = BatchShape(batch: batch, boxes: boxes, classes: classes)
-        header = Array(#"{"v":1,"batch":\#(batch),"boxes":\#(boxes),"classes":\#(classes),"run":"bench","seq":0}"#.utf8)
-        var state = seed
-        func next() -> Double {
-            state = state &* 6364136223846793005 &+ 1442695040888963407
-            return Double(state >> 11) * 0x1.0p-53
-        }
-        let width = classes + 12
-        var truth = [Float](repeating: 0, count: shape.boxCount * width)
-        var prediction = [Float](repeating: 0, count: shape.boxCount * width)
-        for box in 0..<shape.boxCount {
-            let draw = next()
-            let label = draw < 0.01 ? -1 : draw < 0.02 ? 1 + Int(next() * Double(classes - 1)) : 0
-            if label >= 0 { truth[box * width + label] = 1 }
-            var total: Float = 0
-            for k in 0..<classes {
-                let value = Float(0.05 + next()) + (k == max(label, 0) ? 2 : 0)
-                prediction[box * width + k] = value
-                total += value
-            }
-            for k in 0..<classes { prediction[box * width + k] /= total }
-            for j in 0..<4 {
-                truth[box * width + classes + j] = Float(next() - 0.5)
-                prediction[box * width + classes + j] = Float(next() - 0.5)
-            }
-        }
-        yTrue = truth.withUnsafeBytes { Array($0) }
-        yPred = prediction.withUnsafeBytes { Array($0) }
-        var logits = prediction
-        for box in 0..<shape.boxCount {
-            for k in 0..<classes { logits[box * width + k] = Foundation.log(prediction[box * width + k]) }
-        }
-        yPredLogits = logits.withUnsafeBytes { Array($0) }
+        var spec = SyntheticBatchSpec(
+            shape: shape, positiveFraction: 0.01, ignoredFraction: 0.01, seed: seed, run: "bench")
+        frames = SyntheticBatchGenerator(spec: spec).frames(step: 100, seq: 0)
+        spec.scores = .logits
+        logitFrames = SyntheticBatchGenerator(spec: spec).frames(step: 100, seq: 0)
     }
 
-    func message() -> WireMessage { WireMessage(copying: [header, yTrue, yPred]) }
+    var yTrue: [UInt8] { frames[1] }
+    var yPred: [UInt8] { frames[2] }
+    var yPredLogits: [UInt8] { logitFrames[2] }
+
+    func message() -> WireMessage { WireMessage(copying: frames) }
 }
 
 let benchmarks: @Sendable () -> Void = {

@@ -1,10 +1,12 @@
-public import Foundation
+import Foundation
 public import LossWire
+import SystemPackage
 
-/// Writes records as JSON Lines to standard output or to a file, through a buffer.
+/// Writes records as JSON Lines to standard output or to a file, through a buffer (swift-system
+/// file descriptors).
 public final class JSONLinesSink: RecordSink {
-    private let descriptor: Int32
-    private let ownsDescriptor: Bool
+    private let file: FileDescriptor
+    private let ownsFile: Bool
     private let path: String
     private var buffer: [UInt8] = []
     private let flushThreshold: Int
@@ -14,22 +16,24 @@ public final class JSONLinesSink: RecordSink {
     ///
     /// - Parameter flushEveryLine: Write each line at once (a live stream, or a terminal) rather
     ///   than in blocks of 64 KiB (a batch job); by default, only when stdout is a terminal.
-    public static func standardOutput(flushEveryLine: Bool = isatty(STDOUT_FILENO) != 0) -> JSONLinesSink {
-        JSONLinesSink(descriptor: STDOUT_FILENO, owns: false, path: "-", flushEveryLine: flushEveryLine)
+    public static func standardOutput(flushEveryLine: Bool? = nil) -> JSONLinesSink {
+        JSONLinesSink(file: .standardOutput, owns: false, path: "-", flushEveryLine: flushEveryLine ?? (isatty(STDOUT_FILENO) != 0))
     }
 
     /// Creates (or truncates) the file at `path` and writes records to it.
     ///
     /// - Parameter flushEveryLine: Write each line at once rather than in blocks of 64 KiB.
     public convenience init(path: String, flushEveryLine: Bool = false) throws(OutputError) {
-        let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-        guard fd >= 0 else { throw .cannotOpen(path: path, reason: String(cString: strerror(errno))) }
-        self.init(descriptor: fd, owns: true, path: path, flushEveryLine: flushEveryLine)
+        do {
+            self.init(file: try .openForWriting(path), owns: true, path: path, flushEveryLine: flushEveryLine)
+        } catch {
+            throw .cannotOpen(path: path, reason: "\(error)")
+        }
     }
 
-    private init(descriptor: Int32, owns: Bool, path: String, flushEveryLine: Bool) {
-        self.descriptor = descriptor
-        self.ownsDescriptor = owns
+    private init(file: FileDescriptor, owns: Bool, path: String, flushEveryLine: Bool) {
+        self.file = file
+        self.ownsFile = owns
         self.path = path
         self.flushEveryLine = flushEveryLine
         self.flushThreshold = 64 * 1024
@@ -50,32 +54,24 @@ public final class JSONLinesSink: RecordSink {
         }
     }
 
-    /// Writes the buffered lines to the descriptor.
+    /// Writes the buffered lines to the file; on failure they are dropped, not retried.
     public func flush() throws(OutputError) {
-        var offset = 0
-        while offset < buffer.count {
-            let written = buffer.withUnsafeBytes { bytes in
-                Foundation.write(descriptor, bytes.baseAddress.map { $0 + offset }, bytes.count - offset)
-            }
-            if written < 0 {
-                if errno == EINTR { continue }
-                let reason = String(cString: strerror(errno))
-                buffer.removeAll(keepingCapacity: true)
-                throw .writeFailed(path: path, reason: reason)
-            }
-            offset += written
+        defer { buffer.removeAll(keepingCapacity: true) }
+        do {
+            _ = try file.writeAll(buffer)
+        } catch {
+            throw .writeFailed(path: path, reason: "\(error)")
         }
-        buffer.removeAll(keepingCapacity: true)
     }
 
-    /// Flushes and, for a file, closes it.
+    /// Flushes and, for a file, syncs and closes it.
     public func close() throws {
         try flush()
-        if ownsDescriptor {
-            if fsync(descriptor) != 0 && errno != EINVAL {
-                throw OutputError.writeFailed(path: path, reason: String(cString: strerror(errno)))
-            }
-            Foundation.close(descriptor)
+        guard ownsFile else { return }
+        defer { try? file.close() }
+        // fsync is not wrapped by swift-system; EINVAL means a file that cannot be synced (a pipe).
+        if fsync(file.rawValue) != 0 && errno != EINVAL {
+            throw OutputError.writeFailed(path: path, reason: "\(Errno(rawValue: errno))")
         }
     }
 }
@@ -87,6 +83,7 @@ public enum OutputError: Error, CustomStringConvertible, Sendable {
     /// Writing failed part way (disk full, closed pipe…).
     case writeFailed(path: String, reason: String)
 
+    /// A sentence saying what failed and what to change.
     public var description: String {
         switch self {
         case .cannotOpen(let path, let reason):

@@ -62,6 +62,7 @@ public final class OrderedWorkerPool<Input: Sendable, Output: Sendable>: Sendabl
     /// Queues one input, blocking while `capacity` items are already in flight.
     ///
     /// Must not be called after ``finish()``.
+    @available(*, noasync, message: "submit(_:) blocks while the pool is full; call it from a thread of its own")
     public func submit(_ input: Input) {
         state.enqueue(input)
     }
@@ -73,6 +74,7 @@ public final class OrderedWorkerPool<Input: Sendable, Output: Sendable>: Sendabl
     public var emittedCount: Int { state.emittedTotal }
 
     /// Waits until every submitted item has been emitted, then stops and joins all threads.
+    @available(*, noasync, message: "finish() blocks until every item is emitted; call it from a thread of its own")
     public func finish() {
         state.closeAndJoin()
     }

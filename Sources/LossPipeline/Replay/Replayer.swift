@@ -1,5 +1,5 @@
 import Foundation
-import LossWire
+public import LossWire
 import SSDLoss
 
 /// How fast a replay feeds recorded messages to the workers.
@@ -67,6 +67,7 @@ public struct Replayer: Sendable {
     ///     it until this method returns; the caller closes it afterwards.
     ///   - progress: Called on the reading thread about twice a second with the counts so far.
     /// - Returns: The summary and what happened to each file.
+    @available(*, noasync, message: "run(sink:progress:) blocks until the replay ends; call it from a thread of its own")
     public func run(sink: any RecordSink, progress: ((ReplayProgress) -> Void)? = nil) -> Outcome {
         let tally = Tally(sink: sink)
         let processor = options.processor

@@ -1,4 +1,5 @@
 import Foundation
+import SystemPackage
 public import ZeroMQ
 
 /// CURVE key files as `lossd keygen` writes them: `NAME.key` (the pair, mode 0600) and
@@ -67,13 +68,20 @@ public enum KeyFile {
     }
 
     private static func create(_ path: String, contents: String, mode: mode_t) throws(SecurityError) {
-        let descriptor = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode)
-        guard descriptor >= 0 else { throw .unwritable(path: path, reason: String(cString: strerror(errno))) }
-        defer { close(descriptor) }
-        fchmod(descriptor, mode)
-        let bytes = Array(contents.utf8)
-        let written = bytes.withUnsafeBytes { Foundation.write(descriptor, $0.baseAddress, $0.count) }
-        guard written == bytes.count else { throw .unwritable(path: path, reason: String(cString: strerror(errno))) }
+        let file: FileDescriptor
+        do {
+            file = try .openForWriting(path, permissions: FilePermissions(rawValue: CInterop.Mode(mode)))
+        } catch {
+            throw .unwritable(path: path, reason: "\(error)")
+        }
+        defer { try? file.close() }
+        // The umask may have taken bits off: set the mode itself (swift-system has no fchmod).
+        guard fchmod(file.rawValue, mode) == 0 else { throw .unwritable(path: path, reason: "\(Errno(rawValue: errno))") }
+        do {
+            _ = try file.writeAll(contents.utf8)
+        } catch {
+            throw .unwritable(path: path, reason: "\(error)")
+        }
     }
 }
 
@@ -88,6 +96,7 @@ public enum SecurityError: Error, Sendable, Hashable, CustomStringConvertible {
     /// The file's content is not a key file.
     case malformed(path: String, reason: String)
 
+    /// A sentence saying what failed and what to change.
     public var description: String {
         switch self {
         case .exists(let path): "\(path) exists; lossd keygen does not overwrite keys (remove it, or choose another name)"

@@ -5,6 +5,7 @@ public enum SettingsError: Error, Sendable, Hashable, CustomStringConvertible {
     /// The configuration file could not be read or parsed.
     case unreadableFile(path: String, reason: String)
 
+    /// A sentence saying what failed and what to change.
     public var description: String {
         switch self {
         case .invalid(let key, let value, let reason):

@@ -98,6 +98,30 @@ public struct SettingsReader: Sendable {
         return value
     }
 
+    /// Whether no source sets `name`, or it is set to empty text (which means "not set").
+    private func isUnsetOrEmpty(_ name: String) -> Bool {
+        !isSet(name) || reader.string(forKey: key(name)) == ""
+    }
+
+    /// An integer setting within `range`, or nil when it is not set or set to empty text.
+    public func optionalInt(_ name: String, in range: ClosedRange<Int> = Int.min...Int.max) throws(SettingsError) -> Int? {
+        isUnsetOrEmpty(name) ? nil : try int(name, default: 0, in: range)
+    }
+
+    /// A finite number setting within `range`, or nil when it is not set or set to empty text.
+    public func optionalDouble(_ name: String, in range: ClosedRange<Double>) throws(SettingsError) -> Double? {
+        isUnsetOrEmpty(name) ? nil : try double(name, default: 0, in: range)
+    }
+
+    /// A setting whose text is one of `Value`'s cases, or nil when it is not set or set to empty text.
+    public func optionalChoice<Value: RawRepresentable & CaseIterable>(_ name: String, as type: Value.Type) throws(SettingsError) -> Value? where Value.RawValue == String {
+        guard !isUnsetOrEmpty(name), let text = try string(name, default: nil) else { return nil }
+        guard let value = Value(rawValue: text) else {
+            throw .invalid(key: name, value: text, reason: "expected one of \(Value.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        return value
+    }
+
     /// A setting whose text is one of `Value`'s cases.
     public func choice<Value: RawRepresentable & CaseIterable>(_ name: String, default defaultValue: Value) throws(SettingsError) -> Value where Value.RawValue == String {
         guard let text = try string(name, default: nil) else { return defaultValue }

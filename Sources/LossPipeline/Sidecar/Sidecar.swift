@@ -29,16 +29,25 @@ public final class Sidecar: Sendable {
     private let counters = SidecarCounters()
     private let boundInput = Mutex<String?>(nil)
     private let sharedContext: Context?
+    private let onListening: @Sendable (String?) -> Void
 
     /// Creates a sidecar; nothing is bound until ``run()``.
     ///
-    /// - Parameter context: A ZeroMQ context shared with other parts of the process (so that
-    ///   `inproc://` endpoints join them), or nil for a context of the sidecar's own. With a
-    ///   shared context, its owner runs the CURVE authenticator, if any: a context has one.
-    public init(settings: SidecarSettings, logger: Logger, context: Context? = nil) {
+    /// - Parameters:
+    ///   - context: A ZeroMQ context shared with other parts of the process (so that
+    ///     `inproc://` endpoints join them), or nil for a context of the sidecar's own. With a
+    ///     shared context, its owner runs the CURVE authenticator, if any: a context has one.
+    ///   - onListening: Called once, on the receiver's thread, when the output is open and the
+    ///     input attached, with ``inputEndpoint`` (nil when the input only connects). Not called
+    ///     when the sidecar cannot start.
+    public init(
+        settings: SidecarSettings, logger: Logger, context: Context? = nil,
+        onListening: @escaping @Sendable (String?) -> Void = { _ in }
+    ) {
         self.settings = settings
         self.logger = logger
         self.sharedContext = context
+        self.onListening = onListening
     }
 
     /// Asks the sidecar to stop receiving and drain. Safe from any thread or signal handler task.
@@ -63,29 +72,30 @@ public final class Sidecar: Sendable {
     ///
     /// - Throws: ``SidecarError`` when the input cannot be bound, the output cannot be opened or
     ///   the recording cannot be created. Failures after start are logged and counted instead.
+    @available(*, noasync, message: "runBlocking() blocks its thread until the sidecar stops; use `try await run()`")
     public func runBlocking() throws -> SidecarReport {
         let context = try sharedContext ?? Context()
         let settings = self.settings
         let logger = self.logger
         let counters = self.counters
-        let outputReady = OneShot<String?>()
+        let outputReady = Latch<String?>()
         let processor = settings.processor
 
-        let pool = OrderedWorkerPool<ReceivedBatch, ResultRecord>(
+        let pool = OrderedWorkerPool<WireMessage, ResultRecord>(
             name: "sidecar",
             workers: settings.workers,
             capacity: settings.workers + settings.queue - 1,
             makeWorker: {
                 let workspace = LossWorkspace()
-                return { batch in batch.process(with: processor, workspace: workspace) }
+                return { message in processor.process(message, workspace: workspace) }
             },
             makeEmitter: {
                 let sink: any RecordSink
                 do {
                     sink = try Self.openSink(settings, context: context)
-                    outputReady.fulfil(nil)
+                    outputReady.open(nil)
                 } catch {
-                    outputReady.fulfil("\(error)")
+                    outputReady.open("\(error)")
                     return PoolEmitter(emit: { _ in })
                 }
                 return PoolEmitter(
@@ -119,7 +129,7 @@ public final class Sidecar: Sendable {
         }
         defer { authenticator?.stop() }
 
-        let inputReady = OneShot<String?>()
+        let inputReady = Latch<String?>()
         let receiver = try SocketThread(name: "sidecar-recv", context: context, type: .pull) { socket in
             do {
                 try socket.setOptions([.receiveHighWaterMark(1), .linger(.zero)] + settings.curve.serverOptions)
@@ -129,17 +139,18 @@ public final class Sidecar: Sendable {
                     self.boundInput.withLock { $0 = bound }
                 }
             } catch {
-                inputReady.fulfil("\(error)")
+                inputReady.open("\(error)")
                 return
             }
             let recorder: RecordingWriter?
             do {
                 recorder = try settings.recordPath.map { path in try RecordingWriter(path: path) }
             } catch {
-                inputReady.fulfil("cannot create the recording: \(error)")
+                inputReady.open("cannot create the recording: \(error)")
                 return
             }
-            inputReady.fulfil(nil)
+            inputReady.open(nil)
+            self.onListening(self.inputEndpoint)
             self.receiveLoop(socket: socket, pool: pool, recorder: recorder)
         }
         if let problem = inputReady.wait() {
@@ -172,7 +183,7 @@ public final class Sidecar: Sendable {
     }
 
     /// Receives until stopped: each message is recorded, then queued for a worker.
-    private func receiveLoop(socket: Socket, pool: OrderedWorkerPool<ReceivedBatch, ResultRecord>, recorder: RecordingWriter?) {
+    private func receiveLoop(socket: Socket, pool: OrderedWorkerPool<WireMessage, ResultRecord>, recorder: RecordingWriter?) {
         var status = StatusLine(interval: settings.statusInterval)
         defer {
             if let recorder {
@@ -192,18 +203,22 @@ public final class Sidecar: Sendable {
                 return
             }
             guard let received else { continue }
-            let batch = ReceivedBatch(received, receiveTimeNs: UInt64(Date().timeIntervalSince1970 * 1e9))
+            // The message views the libzmq frames in place and keeps them alive until it is done;
+            // it carries how many frames were sent, so the decoder can name a message cut short.
+            let message = WireMessage(
+                frames: received.frames, sentFrameCount: received.sentFrameCount,
+                receiveTimeNs: UInt64(Date().timeIntervalSince1970 * 1e9), release: { withExtendedLifetime(received) {} })
             counters.received()
             if let recorder {
                 do {
-                    try recorder.append(batch.message)
+                    try recorder.append(message)
                 } catch .closed {
                     // A write failed earlier (and was logged): the writer takes nothing more.
                 } catch {
                     logger.error("cannot append to the recording", metadata: ["error": "\(error)"])
                 }
             }
-            pool.submit(batch)
+            pool.submit(message)
         }
     }
 
@@ -225,25 +240,6 @@ public final class Sidecar: Sendable {
     }
 }
 
-/// One received message on its way through the pool, with the zero-copy frames it views.
-struct ReceivedBatch: Sendable {
-    let message: WireMessage
-    let sentFrameCount: Int
-
-    init(_ received: ReceivedMessage, receiveTimeNs: UInt64) {
-        // The WireMessage views the libzmq frames in place and keeps them alive until it is done.
-        message = WireMessage(frames: received.frames, receiveTimeNs: receiveTimeNs, release: { withExtendedLifetime(received) {} })
-        sentFrameCount = received.sentFrameCount
-    }
-
-    func process(with processor: BatchProcessor, workspace: LossWorkspace) -> ResultRecord {
-        let record = processor.process(message, workspace: workspace)
-        guard sentFrameCount > message.frames.count, case .error(var error) = record else { return record }
-        error.message = "the message has \(sentFrameCount) frames; a batch has 3 (keras) or 5 (compact): the header, then the tensors"
-        return .error(error)
-    }
-}
-
 /// A failure to start the sidecar.
 public enum SidecarError: Error, CustomStringConvertible, Sendable {
     /// The input endpoints could not be bound or connected.
@@ -251,6 +247,7 @@ public enum SidecarError: Error, CustomStringConvertible, Sendable {
     /// The output could not be opened.
     case output(target: String, reason: String)
 
+    /// A sentence saying what failed and what to change.
     public var description: String {
         switch self {
         case .input(let endpoints, let reason):

@@ -1,5 +1,5 @@
 public import Foundation
-import LossWire
+public import LossWire
 import SSDLoss
 public import ZeroMQ
 
@@ -113,13 +113,21 @@ public struct SidecarSettings: Sendable {
 
 extension BatchProcessor {
     /// Reads `loss.*`, `limits.*` and `sidecar.sidecar_id`.
+    ///
+    /// `loss.profile` (default `keras`) gives the settings; each of the other `loss.*` keys that
+    /// is set (and not empty) overrides its value, and one the profile's framework has no knob
+    /// for is refused with the key's name.
     public init(reading settings: SettingsReader) throws(SettingsError) {
-        let parameters = LossParameters(
-            negPosRatio: try settings.int("loss.neg_pos_ratio", default: 3, in: 0...1_000_000),
-            nNegMin: try settings.int("loss.n_neg_min", default: 0, in: 0...Int(Int32.max)),
-            alpha: try settings.double("loss.alpha", default: 1.0, in: 0...Double.greatestFiniteMagnitude),
-            mining: try settings.choice("loss.mining", default: MiningMode.batch),
-            scores: try settings.choice("loss.scores", default: ScoreKind.probabilities))
+        let profile = try settings.choice("loss.profile", default: LossProfile.keras)
+        var parameters = profile.parameters
+        if let value = try settings.optionalInt("loss.neg_pos_ratio", in: 0...1_000_000) { parameters.negPosRatio = value }
+        if let value = try settings.optionalInt("loss.n_neg_min", in: 0...Int(Int32.max)) { parameters.nNegMin = value }
+        if let value = try settings.optionalDouble("loss.alpha", in: 0...Double.greatestFiniteMagnitude) { parameters.alpha = value }
+        if let value = try settings.optionalChoice("loss.mining", as: MiningMode.self) { parameters.mining = value }
+        if let value = try settings.optionalChoice("loss.scores", as: ScoreKind.self) { parameters.scores = value }
+        if let refused = profile.firstUnsupported(in: parameters) {
+            throw .invalid(key: "loss.\(refused.rawValue)", value: parameters.value(of: refused), reason: profile.refusal(of: refused))
+        }
         var limits = WireLimits()
         limits.maxMessageBytes = try settings.int("limits.max_message_bytes", default: limits.maxMessageBytes, in: 64...Int.max)
         let id = try settings.string("sidecar.sidecar_id", default: nil)

@@ -1,6 +1,8 @@
 import ArgumentParser
 import Foundation
+import LossBench
 import LossPipeline
+import LossSynthesis
 import SSDLoss
 
 /// `lossd bench`: the performance figures of the SPEC, as ratios to floors measured in the same run.
@@ -39,6 +41,7 @@ struct KernelBenchCommand: ParsableCommand {
               lossd bench kernel --layout compact --dtype float16 --json
               lossd bench kernel --matrix --markdown
               lossd bench kernel --matrix --path baseline
+              lossd bench kernel --profile torchvision --layout compact --scores logits
             """
     )
 
@@ -56,6 +59,9 @@ struct KernelBenchCommand: ParsableCommand {
 
     @Option(help: "Mining: batch or image.")
     var mining: MiningMode = .batch
+
+    @Option(help: "Loss profile: keras (default), torchvision, mmdet or ssd.pytorch (the last three mine per image; use --scores logits).")
+    var profile: LossProfile = .keras
 
     @Option(name: .customLong("repeat"), help: "Timed repetitions of kernel and floor.")
     var repetitions: Int = 9
@@ -78,6 +84,9 @@ struct KernelBenchCommand: ParsableCommand {
     func validate() throws {
         guard repetitions >= 1 else { throw ValidationError("--repeat must be at least 1.") }
         guard !markdown || matrix else { throw ValidationError("--markdown goes with --matrix.") }
+        guard !matrix || profile == .keras else {
+            throw ValidationError("--matrix times the keras profile; leave out --profile, or drop --matrix.")
+        }
     }
 
     func run() throws {
@@ -90,8 +99,11 @@ struct KernelBenchCommand: ParsableCommand {
         }
         let spec = SyntheticBatchSpec(shape: shape, layout: layout, dtype: dtype, scores: scores)
         let benchmark = KernelBenchmark(
-            spec: spec, parameters: LossParameters(mining: mining, scores: scores), repetitions: repetitions,
-            coldCache: cold, path: path)
+            spec: spec,
+            parameters: LossParameters(mining: profile == .keras ? mining : .image, scores: scores, profile: profile),
+            repetitions: repetitions,
+            coldCache: cold,
+            path: path)
         let result = try benchmark.run()
         if json {
             print(BenchReport.json(result))

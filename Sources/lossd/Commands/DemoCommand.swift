@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Logging
+import LossAggregator
 import LossPipeline
 import SSDLoss
 
@@ -90,15 +91,17 @@ struct DemoCommand: AsyncParsableCommand {
         }
         var logger = Logger(label: "lossd.demo")
         logger.logLevel = level
-        let summary: DemoSummary
+        let demo: Demo
         do {
-            summary = try await Demo(settings: settings, logger: logger).run(live: Terminal.standardOutputIsTerminal) { text in
+            demo = try Demo(settings: settings, logger: logger, live: Terminal.standardOutputIsTerminal) { text in
                 FileHandle.standardOutput.write(Data(text.utf8))
             }
         } catch {
             logger.critical("\(error)")
             throw ExitCode(1)
         }
+        try await ServiceRunner.run(demo.services, logger: logger)
+        let summary = demo.summary
         print(DemoReport.summary(summary))
     }
 }

@@ -1,6 +1,8 @@
 import ArgumentParser
 import Foundation
+import LossBench
 import LossPipeline
+import LossSynthesis
 import SSDLoss
 
 

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import LossAggregator
 import LossPipeline
 
 /// `lossd report`: the dashboard's charts as one self-contained HTML file.

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Configuration
 import Logging
+import LossAggregator
 import LossPipeline
 import ServiceLifecycle
 

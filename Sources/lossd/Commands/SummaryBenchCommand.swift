@@ -1,6 +1,8 @@
 import ArgumentParser
 import Foundation
+import LossBench
 import LossPipeline
+import LossSynthesis
 import SSDLoss
 
 /// `lossd bench` (`lossd bench all`): every SPEC §7 target, measured in one run, with a verdict.

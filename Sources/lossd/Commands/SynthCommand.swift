@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import LossPipeline
+import LossSynthesis
 import LossWire
 import SSDLoss
 

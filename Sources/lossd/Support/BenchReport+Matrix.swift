@@ -1,5 +1,7 @@
 import Foundation
+import LossBench
 import LossPipeline
+import LossSynthesis
 
 /// The kernel matrix (`lossd bench kernel --matrix`) as a table, Markdown rows or JSON lines.
 extension BenchReport {

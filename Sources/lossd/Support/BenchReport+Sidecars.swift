@@ -1,5 +1,7 @@
 import Foundation
+import LossBench
 import LossPipeline
+import LossSynthesis
 
 /// Sidecar processes side by side (`lossd bench pipeline --against-tunables`).
 extension BenchReport {

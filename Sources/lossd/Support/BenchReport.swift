@@ -1,5 +1,7 @@
 import Foundation
+import LossBench
 import LossPipeline
+import LossSynthesis
 
 /// Formats benchmark results as a table for people or JSON lines for programs.
 enum BenchReport {

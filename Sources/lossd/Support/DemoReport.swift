@@ -1,4 +1,5 @@
 import Foundation
+import LossAggregator
 import LossPipeline
 
 /// The closing summary of `lossd demo`.

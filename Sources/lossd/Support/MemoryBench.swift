@@ -1,5 +1,6 @@
 import Foundation
 import LossPipeline
+import LossSynthesis
 import SSDLoss
 import ZeroMQ
 
@@ -29,16 +30,16 @@ struct MemoryBench {
         let message = SyntheticBatchGenerator(spec: spec).message(step: 100)
         let context = try Context()
         let count = messages
-        let sinkReady = OneShotFlag()
+        let sinkReady = Latch<Void>()
         let sink = try SocketThread<Int>(name: "mem-sink", context: context, type: .pull) { socket in
             try socket.setOptions([.linger(.zero)])
             try socket.bind(output)
-            sinkReady.set()
+            sinkReady.open()
             var records = 0
             while records < count, try socket.receive(timeout: .seconds(120)) != nil { records += 1 }
             return records
         }
-        while !sinkReady.isSet { try await Task.sleep(for: .milliseconds(5)) }
+        try await sinkReady.wait()
 
         let child = Process()
         child.executableURL = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
@@ -74,13 +75,4 @@ struct MemoryBench {
         else { return nil }
         return kilobytes * 1024
     }
-}
-
-/// A flag raised once, polled by async code.
-final class OneShotFlag: @unchecked Sendable {
-    // Guarded by `lock`.
-    private let lock = NSLock()
-    private var raised = false
-    var isSet: Bool { lock.withLock { raised } }
-    func set() { lock.withLock { raised = true } }
 }

@@ -1,5 +1,7 @@
 import Foundation
+import LossBench
 import LossPipeline
+import LossSynthesis
 import LossWire
 import ZeroMQ
 
@@ -81,35 +83,40 @@ struct SidecarProcessBench {
         let context = try Context()
         let address = transport == .tcp ? "tcp://127.0.0.1:*" : "ipc://\(FileManager.default.temporaryDirectory.path)/lossd-bench-\(UUID().uuidString.prefix(8))"
         let count = messages + 1
-        let sinkBound = OneShot<String>()
-        let firstRecord = OneShotFlag(), lastRecord = OneShotFlag()
+        let sinkBound = Latch<String>()
+        // `started` opens with the first record (or when the sink gives up), `finished` when the
+        // sink's thread ends: the sender waits on them instead of polling.
+        let started = Latch<Void>(), finished = Latch<Void>()
         let sink = try SocketThread<ContinuousClock.Instant>(name: "bench-sink", context: context, type: .pull) { socket in
-            defer { lastRecord.set() }
+            defer {
+                started.open()
+                finished.open()
+            }
             try socket.setOptions([.linger(.zero)])
             try socket.bind(transport == .tcp ? address : address + "-out")
-            sinkBound.fulfil(try socket.lastEndpoint() ?? "")
+            sinkBound.open(try socket.lastEndpoint() ?? "")
             for received in 0..<count {
                 guard try socket.receive(timeout: .seconds(120)) != nil else { throw BenchError.noRecords(variant.label) }
-                if received == 0 { firstRecord.set() }
+                if received == 0 { started.open() }
             }
             return .now
         }
-        let sinkEndpoint = try await sinkBound.value()
-        let senderBound = OneShot<String>()
+        let sinkEndpoint = try await sinkBound.wait()
+        let senderBound = Latch<String>()
         let sender = try SocketThread<ContinuousClock.Instant>(name: "bench-push", context: context, type: .push) { socket in
             try socket.setOptions([.sendHighWaterMark(1), .linger(.seconds(30))])
             try socket.bind(transport == .tcp ? address : address + "-in")
-            senderBound.fulfil(try socket.lastEndpoint() ?? "")
+            senderBound.open(try socket.lastEndpoint() ?? "")
             try socket.send(zeroCopy: message.frames, owner: message)
-            while !firstRecord.isSet, !lastRecord.isSet { Thread.sleep(forTimeInterval: 0.002) }
-            let started = ContinuousClock.now
-            for _ in 1..<count where !lastRecord.isSet { try socket.send(zeroCopy: message.frames, owner: message) }
+            started.wait()
+            let start = ContinuousClock.now
+            for _ in 1..<count where !finished.isOpen { try socket.send(zeroCopy: message.frames, owner: message) }
             // The socket stays open until the records are in: closing it would drop the
             // connection while the child still reads from it.
-            while !lastRecord.isSet { Thread.sleep(forTimeInterval: 0.002) }
-            return started
+            finished.wait()
+            return start
         }
-        let inputEndpoint = try await senderBound.value()
+        let inputEndpoint = try await senderBound.wait()
         let child = Process()
         child.executableURL = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
         child.arguments = ["sidecar", "--input", ">" + inputEndpoint, "--output", ">" + sinkEndpoint, "--workers", "\(workers)",
@@ -125,12 +132,12 @@ struct SidecarProcessBench {
             if child.isRunning { child.terminate() }
             child.waitUntilExit()
         }
-        let started = try await sender.value
-        let finished = try await sink.value
+        let startedAt = try await sender.value
+        let finishedAt = try await sink.value
         if transport == .ipc {
             for suffix in ["-in", "-out"] { unlink(String(address.dropFirst("ipc://".count)) + suffix) }
         }
-        return started.duration(to: finished)
+        return startedAt.duration(to: finishedAt)
     }
 
     enum BenchError: Error, CustomStringConvertible {

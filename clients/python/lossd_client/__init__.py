@@ -2,7 +2,7 @@
 
 from .client import LossClient
 from .keys import read_key_pair, read_public_key
-from .recording import MAGIC, RecordingError, Recorder, read_recording
+from .recording import MAGIC, MAGIC_V2, RecordingError, Recorder, crc32c, read_recording
 from .sink import ResultSink
 from .wire import PROTOCOL_VERSION, BatchEncoder, build_header, parse_endpoint
 
@@ -19,5 +19,7 @@ __all__ = [
     "parse_endpoint",
     "PROTOCOL_VERSION",
     "MAGIC",
+    "MAGIC_V2",
+    "crc32c",
 ]
 __version__ = "0.1.0"

@@ -22,6 +22,8 @@ class LossClient:
     endpoint), ``@tcp://…`` binds. ``seq`` counts 0, 1, 2, … per client; ``run``, ``split`` and
     ``source`` label every batch and ``loss`` holds default loss overrides (``neg_pos_ratio``,
     ``n_neg_min``, ``alpha``, ``mining``) that a call's own ``loss`` argument extends.
+    ``profile`` names the framework whose loss lossd computes (``keras``, ``torchvision``,
+    ``mmdet``, ``ssd.pytorch``; docs/LOSSES.md); None leaves it to lossd's configuration.
 
     Arrays are sent without copies when they are already C-contiguous and little-endian: do not
     modify them until the message has left (at the latest when :meth:`close` returns).
@@ -49,8 +51,9 @@ class LossClient:
         curve_public_key: Optional[Any] = None,
         curve_secret_key: Optional[Any] = None,
         send_timeout_ms: Optional[int] = None,
+        profile: Optional[str] = None,
     ) -> None:
-        self._encoder = BatchEncoder(run=run, split=split, source=source, loss=loss)
+        self._encoder = BatchEncoder(run=run, split=split, source=source, loss=loss, profile=profile)
         endpoints = parse_endpoint(endpoint, bind_by_default=False)
         if sndhwm < 0:
             raise ValueError(f"sndhwm must be >= 0, not {sndhwm}")
@@ -108,20 +111,22 @@ class LossClient:
 
     def send(self, y_true: Any, y_pred: Any, step: Optional[int] = None, epoch: Optional[int] = None,
              loss: Optional[Mapping[str, Any]] = None, scores: Optional[str] = None,
-             split: Optional[str] = None) -> int:
+             split: Optional[str] = None, profile: Optional[str] = None) -> int:
         """Sends a keras-layout batch (``y_true``, ``y_pred``: ``[B, N, C + 12]``, same dtype and shape).
 
         ``scores`` is ``"probabilities"`` or ``"logits"`` (absent: lossd's default). Returns the seq.
         """
         if self.closed:
             raise ValueError("this LossClient is closed")
-        seq, frames = self._encoder.keras(y_true, y_pred, step=step, epoch=epoch, loss=loss, scores=scores, split=split)
+        seq, frames = self._encoder.keras(y_true, y_pred, step=step, epoch=epoch, loss=loss, scores=scores, split=split,
+                                          profile=profile)
         self._send(frames)
         return seq
 
     def send_compact(self, labels: Any, gt_offsets: Any, scores: Any, pred_offsets: Any, step: Optional[int] = None,
                      epoch: Optional[int] = None, loss: Optional[Mapping[str, Any]] = None,
-                     scores_kind: Optional[str] = None, split: Optional[str] = None) -> int:
+                     scores_kind: Optional[str] = None, split: Optional[str] = None,
+                     profile: Optional[str] = None) -> int:
         """Sends a compact-layout batch: ``labels`` int32 ``[B, N]`` (-1 ignore, 0 background,
         1..C-1 class), ``gt_offsets [B, N, 4]``, ``scores [B, N, C]``, ``pred_offsets [B, N, 4]``.
 
@@ -130,7 +135,7 @@ class LossClient:
         if self.closed:
             raise ValueError("this LossClient is closed")
         seq, frames = self._encoder.compact(labels, gt_offsets, scores, pred_offsets, step=step, epoch=epoch,
-                                            loss=loss, scores_kind=scores_kind, split=split)
+                                            loss=loss, scores_kind=scores_kind, split=split, profile=profile)
         self._send(frames)
         return seq
 

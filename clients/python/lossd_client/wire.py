@@ -26,6 +26,7 @@ LAYOUTS = ("keras", "compact")
 SCORE_KINDS = ("probabilities", "logits")
 MINING = ("batch", "image")
 LOSS_KEYS = ("neg_pos_ratio", "n_neg_min", "alpha", "mining")
+PROFILES = ("keras", "torchvision", "mmdet", "ssd.pytorch")
 MAX_LABEL_BYTES = 128
 #: Entries after the C class entries on the keras layout's last axis: 4 offsets + 8 ignored.
 KERAS_EXTRA = 12
@@ -100,6 +101,13 @@ def check_scores(scores: Optional[str]) -> Optional[str]:
     return scores
 
 
+def check_profile(profile: Optional[str]) -> Optional[str]:
+    """A loss profile name (docs/LOSSES.md), or None for lossd's configured one."""
+    if profile is not None and profile not in PROFILES:
+        raise ValueError(f"profile must be one of {', '.join(PROFILES)}, not {profile!r}")
+    return profile
+
+
 def _check_int(name: str, value: Optional[int]) -> Optional[int]:
     if value is None:
         return None
@@ -128,6 +136,7 @@ def build_header(
     step: Optional[int] = None,
     scores: Optional[str] = None,
     loss: Optional[Mapping[str, Any]] = None,
+    profile: Optional[str] = None,
 ) -> Dict[str, Any]:
     """The header object of SPEC §2. Optional keys that are absent (None) are left out."""
     header: Dict[str, Any] = {
@@ -149,6 +158,8 @@ def build_header(
         header["step"] = step
     if seq is not None:
         header["seq"] = seq
+    if profile is not None:
+        header["profile"] = profile
     if loss:
         header["loss"] = dict(loss)
     return header
@@ -226,15 +237,17 @@ class BatchEncoder:
     """
 
     def __init__(self, run: str = "default", split: str = "train", source: str = "",
-                 loss: Optional[Mapping[str, Any]] = None) -> None:
+                 loss: Optional[Mapping[str, Any]] = None, profile: Optional[str] = None) -> None:
         self.run = check_label("run", run)
+        self.profile = check_profile(profile)
         self.split = check_label("split", split)
         self.source = check_label("source", source)
         self.loss = check_loss_overrides(loss)
         self.next_seq = 0
 
     def _header(self, shape: Tuple[int, int, int, str], layout: str, *, step: Optional[int], epoch: Optional[int],
-                loss: Optional[Mapping[str, Any]], scores: Optional[str], split: Optional[str]) -> Dict[str, Any]:
+                loss: Optional[Mapping[str, Any]], scores: Optional[str], split: Optional[str],
+                profile: Optional[str] = None) -> Dict[str, Any]:
         merged: Optional[Dict[str, Any]] = dict(self.loss) if self.loss else None
         overrides = check_loss_overrides(loss)
         if overrides:
@@ -250,6 +263,7 @@ class BatchEncoder:
             step=_check_int("step", step),
             scores=check_scores(scores),
             loss=merged,
+            profile=self.profile if profile is None else check_profile(profile),
         )
 
     def _finish(self, header: Dict[str, Any], arrays: List[np.ndarray]) -> Tuple[int, List[Any]]:
@@ -261,18 +275,21 @@ class BatchEncoder:
 
     def keras(self, y_true: Any, y_pred: Any, *, step: Optional[int] = None, epoch: Optional[int] = None,
               loss: Optional[Mapping[str, Any]] = None, scores: Optional[str] = None,
-              split: Optional[str] = None) -> Tuple[int, List[Any]]:
+              split: Optional[str] = None, profile: Optional[str] = None) -> Tuple[int, List[Any]]:
         """(seq, frames) of a keras-layout batch. Validation happens before ``seq`` is used up."""
         shape, arrays = keras_tensors(y_true, y_pred)
-        header = self._header(shape, "keras", step=step, epoch=epoch, loss=loss, scores=scores, split=split)
+        header = self._header(shape, "keras", step=step, epoch=epoch, loss=loss, scores=scores, split=split,
+                              profile=profile)
         return self._finish(header, arrays)
 
     def compact(self, labels: Any, gt_offsets: Any, scores: Any, pred_offsets: Any, *, step: Optional[int] = None,
                 epoch: Optional[int] = None, loss: Optional[Mapping[str, Any]] = None,
-                scores_kind: Optional[str] = None, split: Optional[str] = None) -> Tuple[int, List[Any]]:
+                scores_kind: Optional[str] = None, split: Optional[str] = None,
+                profile: Optional[str] = None) -> Tuple[int, List[Any]]:
         """(seq, frames) of a compact-layout batch."""
         shape, arrays = compact_tensors(labels, gt_offsets, scores, pred_offsets)
-        header = self._header(shape, "compact", step=step, epoch=epoch, loss=loss, scores=scores_kind, split=split)
+        header = self._header(shape, "compact", step=step, epoch=epoch, loss=loss, scores=scores_kind, split=split,
+                              profile=profile)
         return self._finish(header, arrays)
 
 

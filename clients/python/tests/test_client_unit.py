@@ -307,3 +307,18 @@ def test_curve_client_reaches_a_curve_server():
             LossClient(endpoint, curve_secret_key=server_secret)
     finally:
         sock.close(linger=0)
+
+
+def test_profile_goes_into_the_header_per_client_or_per_call():
+    y_true, y_pred = keras_pair()
+    enc = BatchEncoder(profile="torchvision")
+    _, frames = enc.keras(y_true, y_pred)
+    assert header_of(frames)["profile"] == "torchvision"
+    _, frames = enc.compact(*compact_quad(), profile="ssd.pytorch")
+    assert header_of(frames)["profile"] == "ssd.pytorch"
+    _, frames = BatchEncoder().keras(y_true, y_pred)
+    assert "profile" not in header_of(frames)
+    with pytest.raises(ValueError, match="profile must be one of keras, torchvision, mmdet, ssd.pytorch"):
+        BatchEncoder(profile="detectron")
+    with pytest.raises(ValueError, match="profile must be one of"):
+        enc.keras(y_true, y_pred, profile="yolo")

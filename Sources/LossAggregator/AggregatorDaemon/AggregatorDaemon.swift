@@ -1,0 +1,162 @@
+import Foundation
+public import Logging
+import LossWire
+import Synchronization
+public import ZeroMQ
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// The aggregation daemon without its HTTP server: PULL records into an ``Aggregator``, write
+/// snapshots and the state file.
+///
+/// Threads (docs/ARCHITECTURE.md draws them):
+/// - the **receiver** (`aggregate-recv`) owns the PULL socket; it decodes each record and
+///   ingests it, so a record taken off the socket is in the statistics before the next is read;
+/// - the **writer** (`aggregate-write`) owns the snapshots file, the PUB socket and the state
+///   file; every `snapshot_interval` it appends and publishes a snapshot, every `state_interval`
+///   it saves the state atomically.
+///
+/// Readers (the HTTP handlers) take snapshots of ``aggregator`` from any thread.
+///
+/// Shutdown: ``stop()`` makes the receiver stop waiting; it ingests the records already queued in
+/// its socket, then closes it. The writer then counts every pending seq as lost (SPEC §6: at
+/// shutdown, every gap), saves the state and writes a last snapshot.
+public final class AggregatorDaemon: Sendable {
+    /// The settings the daemon runs with.
+    public let settings: AggregatorSettings
+    /// The statistics, for readers.
+    public let aggregator: Aggregator
+    private let logger: Logger
+    private let stopping = Atomic<Bool>(false)
+    private let writerStop = Latch<Void>()
+    private let sharedContext: Context?
+
+    /// Creates a daemon, loading the state file when there is one (a damaged one is moved aside
+    /// and the daemon starts fresh); nothing is bound until ``run()``.
+    ///
+    /// - Throws: ``AggregatorStateError/io(path:operation:reason:)`` when the state file exists
+    ///   but cannot be read or moved aside.
+    ///
+    /// - Parameter context: A ZeroMQ context shared with other parts of the process (so that
+    ///   `inproc://` endpoints join them), or nil for one of the daemon's own. With a shared
+    ///   context, its owner runs the CURVE authenticator, if any: a context has one.
+    public init(settings: AggregatorSettings, logger: Logger, context: Context? = nil) throws(AggregatorStateError) {
+        self.settings = settings
+        self.logger = logger
+        self.sharedContext = context
+        let now = Date().timeIntervalSince1970
+        if let path = settings.statePath {
+            aggregator = Aggregator(try AggregatorStateFile(path: path).load(parameters: settings.parameters, now: now, logger: logger))
+        } else {
+            aggregator = Aggregator(parameters: settings.parameters, startTime: now)
+        }
+    }
+
+    /// Asks the daemon to stop receiving, then save and exit. Safe from any thread.
+    public func stop() {
+        stopping.store(true, ordering: .releasing)
+    }
+
+    /// Runs until ``stop()`` and the final save; the blocking work happens on the daemon's own
+    /// threads, never on the caller's task.
+    public func run() async throws {
+        try await SocketThread.run(name: "aggregate") { try self.runBlocking() }
+    }
+
+    /// Runs on the calling OS thread until ``stop()`` and the final save.
+    ///
+    /// - Throws: ``AggregatorError`` when the input cannot be bound or the snapshots file or the
+    ///   publish socket cannot be opened. Failures after start are logged instead.
+    @available(*, noasync, message: "runBlocking() blocks its thread until the daemon stops; use `try await run()`")
+    public func runBlocking() throws {
+        let context = try sharedContext ?? Context()
+        // CURVE: the authenticator must answer before the input binds, and outlive it.
+        let authenticator: CurveAuthenticator?
+        do {
+            authenticator = sharedContext == nil ? try settings.curve.startAuthenticator(context: context, logger: logger) : nil
+        } catch {
+            throw AggregatorError.input(endpoints: "CURVE authentication", reason: "\(error)")
+        }
+        defer { authenticator?.stop() }
+        let writerReady = Latch<String?>()
+        let writer = try SocketThread(name: "aggregate-write") {
+            AggregatorWriter.run(
+                settings: self.settings, aggregator: self.aggregator, context: context,
+                stop: self.writerStop, ready: writerReady, logger: self.logger)
+        }
+        if let problem = writerReady.wait() {
+            _ = try? writer.join()
+            throw AggregatorError.output(reason: problem)
+        }
+
+        let inputReady = Latch<String?>()
+        let receiver = try SocketThread(name: "aggregate-recv", context: context, type: .pull) { socket in
+            do {
+                try socket.setOptions([.linger(.zero)] + self.settings.curve.serverOptions)
+                try socket.attach(self.settings.input)
+            } catch {
+                inputReady.open("\(error)")
+                return
+            }
+            inputReady.open(nil)
+            self.receiveLoop(socket)
+        }
+        if let problem = inputReady.wait() {
+            _ = try? receiver.join()
+            writerStop.open()
+            _ = try? writer.join()
+            throw AggregatorError.input(endpoints: settings.input.map(\.description).joined(separator: ","), reason: problem)
+        }
+        logger.info(
+            "aggregator listening",
+            metadata: [
+                "input": "\(settings.input.map(\.description).joined(separator: ","))",
+                "state": "\(settings.statePath ?? "off")", "snapshots": "\(settings.snapshotsPath ?? "off")",
+                "publish": "\(settings.publish?.map(\.description).joined(separator: ",") ?? "off")",
+            ])
+        try receiver.join()
+        writerStop.open()
+        try writer.join()
+        let snapshot = aggregator.snapshot()
+        let lost = snapshot.sources.reduce(0) { $0 + $1.lost }
+        let duplicates = snapshot.sources.reduce(0) { $0 + $1.duplicates }
+        logger.info("aggregator stopped: records=\(snapshot.records) invalid=\(snapshot.invalid) overflow=\(snapshot.overflow) lost=\(lost) duplicates=\(duplicates)")
+    }
+
+    /// Receives until stopped, then ingests whatever is still queued in the socket.
+    private func receiveLoop(_ socket: Socket) {
+        var invalidLog = InvalidRecordLog()
+        defer { invalidLog.flush(logger: logger) }
+        while !stopping.load(ordering: .acquiring) {
+            let message: ReceivedMessage?
+            do {
+                message = try socket.receive(timeout: .milliseconds(100), maxFrames: 1)
+            } catch {
+                logger.error("receiving failed; stopping", metadata: ["error": "\(error)"])
+                return
+            }
+            if let message { handle(message, invalidLog: &invalidLog) }
+        }
+        // Drain: every record already queued on this side of the socket is ingested.
+        while let message = try? socket.tryReceive(maxFrames: 1) {
+            handle(message, invalidLog: &invalidLog)
+        }
+    }
+
+    private func handle(_ message: ReceivedMessage, invalidLog: inout InvalidRecordLog) {
+        let now = Date().timeIntervalSince1970
+        guard message.isComplete else {
+            aggregator.ingestInvalid(at: now)
+            invalidLog.note("a record is one frame; this message has \(message.sentFrameCount)", at: now, logger: logger)
+            return
+        }
+        let problem = message.withFrames { frames in aggregator.ingest(jsonLine: frames[0], at: now).problem }
+        if let problem {
+            invalidLog.note(problem.reason, at: now, logger: logger)
+        }
+    }
+}

@@ -1,0 +1,104 @@
+public import LossPipeline
+public import ZeroMQ
+
+/// Everything `lossd aggregate` runs with, resolved and checked (the `aggregate.*` settings).
+public struct AggregatorSettings: Sendable {
+    /// Where records arrive (a bare endpoint binds). Default `@tcp://127.0.0.1:5556`.
+    public var input: [Endpoint]
+    /// Where the HTTP server listens. Default `127.0.0.1:9180`.
+    public var http: HTTPAddress
+    /// The state file, or nil for none (nothing survives a restart).
+    public var statePath: String?
+    /// The JSON Lines file snapshots are appended to, or nil.
+    public var snapshotsPath: String?
+    /// Where snapshots are published (a PUB socket, topic `stats`; a bare endpoint binds), or nil.
+    public var publish: [Endpoint]?
+    /// How often a snapshot is written and published. Default 10 s.
+    public var snapshotInterval: Duration
+    /// How often the state is saved; a restart loses at most this much. Default 10 s.
+    public var stateInterval: Duration
+    /// The statistics' parameters (EMA decay, window, reorder window, max keys, history points).
+    public var parameters: AggregationParameters
+    /// CURVE keys: with a key pair the input requires CURVE (and, with a list, allowed clients).
+    public var curve: CurveSettings
+
+    /// `@tcp://127.0.0.1:5556`: where the sidecars' default output connects.
+    public static let defaultInput: [Endpoint] = (try? Endpoint.parseList("@tcp://127.0.0.1:5556", defaultRole: .bind)) ?? []
+
+    /// The defaults of SPEC §5 and §6.
+    public init(
+        input: [Endpoint] = AggregatorSettings.defaultInput,
+        http: HTTPAddress = HTTPAddress(host: "127.0.0.1", port: 9180),
+        statePath: String? = nil,
+        snapshotsPath: String? = nil,
+        publish: [Endpoint]? = nil,
+        snapshotInterval: Duration = .seconds(10),
+        stateInterval: Duration = .seconds(10),
+        parameters: AggregationParameters = AggregationParameters(),
+        curve: CurveSettings = CurveSettings()
+    ) {
+        self.input = input
+        self.http = http
+        self.statePath = statePath
+        self.snapshotsPath = snapshotsPath
+        self.publish = publish
+        self.snapshotInterval = snapshotInterval
+        self.stateInterval = stateInterval
+        self.parameters = parameters
+        self.curve = curve
+    }
+
+    /// Reads every `aggregate.*` key, checking each.
+    public init(reading settings: SettingsReader) throws(SettingsError) {
+        let defaults = AggregatorSettings()
+        input = try Self.endpoints(settings, "aggregate.input", example: "@tcp://127.0.0.1:5556") ?? defaults.input
+        if let text = try settings.string("aggregate.http", default: nil) {
+            do {
+                http = try HTTPAddress(parsing: text)
+            } catch {
+                throw .invalid(key: "aggregate.http", value: text, reason: error.reason)
+            }
+        } else {
+            http = defaults.http
+        }
+        statePath = try Self.path(settings, "aggregate.state")
+        snapshotsPath = try Self.path(settings, "aggregate.snapshots")
+        publish = try Self.endpoints(settings, "aggregate.publish", example: "@tcp://127.0.0.1:5557")
+        snapshotInterval = try Self.seconds(settings, "aggregate.snapshot_interval", default: 10)
+        stateInterval = try Self.seconds(settings, "aggregate.state_interval", default: 10)
+        let builtIn = AggregationParameters()
+        let decay = try settings.double("aggregate.ema_decay", default: builtIn.emaDecay, in: 0...1)
+        guard decay < 1 else {
+            throw .invalid(key: "aggregate.ema_decay", value: "\(decay)", reason: "expected a number in 0…1, less than 1 (1 would never move)")
+        }
+        parameters = AggregationParameters(
+            emaDecay: decay,
+            window: try settings.int("aggregate.window", default: builtIn.window, in: 1...1_000_000),
+            reorderWindow: try settings.int("aggregate.reorder_window", default: builtIn.reorderWindow, in: 0...AggregationParameters.maxReorderWindow),
+            maxKeys: try settings.int("aggregate.max_keys", default: builtIn.maxKeys, in: 1...1_000_000),
+            historyPoints: try settings.int("aggregate.history_points", default: builtIn.historyPoints, in: AggregationParameters.historyPointsRange))
+        curve = try CurveSettings(reading: settings)
+    }
+
+    /// An endpoint list, or nil when the key is absent or empty.
+    private static func endpoints(_ settings: SettingsReader, _ key: String, example: String) throws(SettingsError) -> [Endpoint]? {
+        guard let text = try settings.string(key, default: nil), !text.isEmpty else { return nil }
+        do {
+            return try Endpoint.parseList(text, defaultRole: .bind)
+        } catch {
+            throw .invalid(key: key, value: text, reason: "expected an endpoint such as \(example) (\(error))")
+        }
+    }
+
+    /// A path, or nil when the key is absent or empty.
+    private static func path(_ settings: SettingsReader, _ key: String) throws(SettingsError) -> String? {
+        guard let text = try settings.string(key, default: nil), !text.isEmpty else { return nil }
+        return text
+    }
+
+    /// A positive interval in seconds (fractions allowed).
+    private static func seconds(_ settings: SettingsReader, _ key: String, default defaultValue: Double) throws(SettingsError) -> Duration {
+        let value = try settings.double(key, default: defaultValue, in: 0.01...86_400)
+        return .milliseconds(Int64((value * 1000).rounded()))
+    }
+}

@@ -1,0 +1,115 @@
+import Foundation
+import Logging
+import LossPipeline
+import SystemPackage
+import ZeroMQ
+
+/// The daemon's writer thread: snapshots to a JSON Lines file and a PUB socket every
+/// `snapshot_interval`, the state file every `state_interval`, and both once more at shutdown.
+///
+/// It owns the snapshots file and the PUB socket, so nothing else touches them.
+enum AggregatorWriter {
+    /// The topic frame of published snapshots.
+    static let topic = "stats"
+
+    /// Runs on the calling (writer) thread until `stop` is raised, then saves for the last time.
+    ///
+    /// Opens `ready` with nil once the outputs are open, or with the reason they are not (and
+    /// returns at once).
+    static func run(
+        settings: AggregatorSettings, aggregator: Aggregator, context: Context, stop: Latch<Void>,
+        ready: Latch<String?>, logger: Logger
+    ) {
+        var snapshotsFile: FileDescriptor?
+        if let path = settings.snapshotsPath {
+            do {
+                snapshotsFile = try .openForWriting(path, appending: true)
+            } catch {
+                ready.open("cannot open the snapshots file \(path): \(error). Check that its folder exists and is writable, or choose another with --snapshots.")
+                return
+            }
+        }
+        defer { try? snapshotsFile?.close() }
+        var publisher: Socket?
+        if let endpoints = settings.publish {
+            do {
+                let socket = try Socket(context, type: .pub)
+                try socket.setOptions([.linger(.seconds(1))])
+                try socket.attach(endpoints)
+                publisher = socket
+            } catch {
+                ready.open("cannot open the publish socket \(endpoints.map(\.description).joined(separator: ",")): \(error). Choose another endpoint with --publish.")
+                return
+            }
+        }
+        defer { publisher?.close() }
+        let stateFile = settings.statePath.map(AggregatorStateFile.init(path:))
+        ready.open(nil)
+
+        let snapshotting = snapshotsFile != nil || publisher != nil
+        let snapshotEvery = settings.snapshotInterval / .seconds(1)
+        let stateEvery = settings.stateInterval / .seconds(1)
+        var nextSnapshot = Date().timeIntervalSince1970 + snapshotEvery
+        var nextState = Date().timeIntervalSince1970 + stateEvery
+
+        func writeSnapshot(_ now: Double) {
+            let line = aggregator.snapshot(at: now).jsonLine()
+            if let snapshotsFile {
+                do {
+                    // The line and its newline in one buffer, so readers never see half a line.
+                    _ = try snapshotsFile.writeAll(line + [UInt8(ascii: "\n")])
+                } catch {
+                    logger.error("cannot append to the snapshots file", metadata: ["path": "\(settings.snapshotsPath ?? "")", "error": "\(error)"])
+                }
+            }
+            if let publisher {
+                do {
+                    try publisher.send([Array(topic.utf8), line], mode: .dontWait)
+                } catch {
+                    logger.debug("a snapshot was not published", metadata: ["error": "\(error)"])
+                }
+            }
+        }
+
+        func saveState(_ now: Double) {
+            guard let stateFile else { return }
+            do {
+                try stateFile.save(aggregator.aggregation, now: now)
+            } catch {
+                logger.error("\(error)")
+            }
+        }
+
+        while true {
+            var deadline = Double.infinity
+            if snapshotting { deadline = min(deadline, nextSnapshot) }
+            if stateFile != nil { deadline = min(deadline, nextState) }
+            // Nothing due (no outputs): wake hourly.
+            let wait = min(deadline, Date().timeIntervalSince1970 + 3600) - Date().timeIntervalSince1970
+            if stop.wait(timeout: .seconds(max(0, wait))) != nil { break }
+            let now = Date().timeIntervalSince1970
+            if snapshotting && now >= nextSnapshot {
+                writeSnapshot(now)
+                nextSnapshot = Self.next(after: nextSnapshot, every: snapshotEvery, now: now)
+            }
+            if stateFile != nil && now >= nextState {
+                saveState(now)
+                nextState = Self.next(after: nextState, every: stateEvery, now: now)
+            }
+        }
+
+        // Shutdown: every gap counts, then the state and one last snapshot.
+        aggregator.countPendingAsLost()
+        let now = Date().timeIntervalSince1970
+        saveState(now)
+        if snapshotting { writeSnapshot(now) }
+        if let path = settings.statePath { logger.info("state saved", metadata: ["state": "\(path)"]) }
+    }
+
+    /// The next due time after `due`, skipping the periods missed while busy.
+    private static func next(after due: Double, every interval: Double, now: Double) -> Double {
+        var next = due + interval
+        if next <= now { next = now + interval }
+        return next
+    }
+}

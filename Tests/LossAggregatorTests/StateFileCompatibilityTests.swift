@@ -1,0 +1,83 @@
+import Foundation
+import Testing
+
+@testable import LossAggregator
+
+/// A state file saved by lossd at commit 860d516, before the state was written with Codable,
+/// loads with today's code to the figures that daemon reported at its shutdown
+/// (Tests/Fixtures/state/README.md tells how the files were made).
+@Suite("State files written by an earlier lossd")
+struct StateFileCompatibilityTests {
+    static let folder = URL(fileURLWithPath: #filePath)
+        .deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("Fixtures/state")
+
+    /// The parameters the daemon ran with (`--window 50 --reorder-window 8 --history-points 64`).
+    static let parameters = AggregationParameters(window: 50, reorderWindow: 8, historyPoints: 64)
+
+    private func fixture(_ name: String) throws -> [UInt8] {
+        [UInt8](try Data(contentsOf: Self.folder.appendingPathComponent(name)))
+    }
+
+    private func object(_ bytes: [UInt8]) throws -> [String: Any] {
+        try #require(try JSONSerialization.jsonObject(with: Data(bytes)) as? [String: Any])
+    }
+
+    /// Every difference between two parsed snapshots, rates and times left out (they are not
+    /// saved), numbers compared to 1e-12 relative (the window's sums are recomputed on load).
+    private func differences(_ lhs: Any, _ rhs: Any, at path: String = "") -> [String] {
+        switch (lhs, rhs) {
+        case (let left as [String: Any], let right as [String: Any]):
+            let ignored: Set<String> = ["time", "records_per_s", "batches_per_s"]
+            let keys = Set(left.keys).union(right.keys).subtracting(ignored)
+            return keys.sorted().flatMap { key -> [String] in
+                guard let l = left[key], let r = right[key] else { return ["\(path).\(key) is missing on one side"] }
+                return differences(l, r, at: "\(path).\(key)")
+            }
+        case (let left as [Any], let right as [Any]):
+            guard left.count == right.count else { return ["\(path) has \(left.count) entries against \(right.count)"] }
+            return zip(left, right).enumerated().flatMap { differences($1.0, $1.1, at: "\(path)[\($0)]") }
+        case (is NSNull, is NSNull):
+            return []
+        case (let left as NSNumber, let right as NSNumber):
+            let (l, r) = (left.doubleValue, right.doubleValue)
+            return abs(l - r) <= 1e-12 * max(1, abs(l), abs(r)) ? [] : ["\(path): \(l) against \(r)"]
+        case (let left as String, let right as String):
+            return left == right ? [] : ["\(path): \(left) against \(right)"]
+        default:
+            return ["\(path): \(lhs) against \(rhs)"]
+        }
+    }
+
+    @Test("the state loads to the figures of the daemon's last snapshot")
+    func loadsToTheLastSnapshot() throws {
+        let state = try fixture("state-860d516.json")
+        let expected = try object(try fixture("stats-860d516.json"))
+        let savedAt = try #require(try object(state)["saved_at"] as? Double)
+        let aggregation = try Aggregation(stateJSON: state, parameters: Self.parameters)
+        let loaded = try object(aggregation.snapshot(at: savedAt).jsonLine())
+        #expect(differences(loaded, expected) == [])
+        // The fixture is not trivial: lost, duplicated and non-finite batches, errors, history.
+        #expect(loaded["records"] as? Int == 523 && loaded["invalid"] as? Int == 1)
+        let sources = try #require(loaded["sources"] as? [[String: Any]])
+        #expect(sources.map { $0["lost"] as? Int ?? -1 } == [5, 3, 0])
+        #expect(aggregation.history(at: savedAt).map(\.points.count).reduce(0, +) > 100)
+    }
+
+    @Test("a state loaded from the old file saves and loads again to the same figures")
+    func savesAgain() throws {
+        let state = try fixture("state-860d516.json")
+        let savedAt = try #require(try object(state)["saved_at"] as? Double)
+        let loaded = try Aggregation(stateJSON: state, parameters: Self.parameters)
+        let again = try Aggregation(stateJSON: loaded.stateJSON(savedAt: savedAt), parameters: Self.parameters)
+        #expect(again.snapshot(at: savedAt).jsonLine() == loaded.snapshot(at: savedAt).jsonLine())
+        #expect(again.stateJSON(savedAt: 1) == loaded.stateJSON(savedAt: 1))
+        #expect(again.history(at: savedAt) == loaded.history(at: savedAt))
+    }
+
+    @Test("lossd report reads the old state file")
+    func reportReadsIt() throws {
+        let report = try DashboardReport.parse(try fixture("state-860d516.json"), path: "state-860d516.json")
+        #expect(report.kind == .state)
+        #expect(report.panels.map { "\($0.run)/\($0.split)" } == ["default/train", "exp/train", "exp/val", "other/train"])
+    }
+}
