@@ -126,14 +126,19 @@ let package = Package(
             swiftSettings: strict
         ),
 
-        .testTarget(name: "SSDLossTests", dependencies: ["SSDLoss", "CLossKernels"], resources: [.copy("golden")], swiftSettings: strict),
+        .testTarget(
+            name: "SSDLossTests", dependencies: ["SSDLoss", "CLossKernels"], resources: [.copy("golden")],
+            swiftSettings: strict),
         .testTarget(name: "ChecksumsTests", dependencies: ["Checksums"], swiftSettings: strict),
         .testTarget(name: "LossWireTests", dependencies: ["LossWire", "SSDLoss", "Checksums"], swiftSettings: strict),
         .testTarget(name: "ZeroMQTests", dependencies: ["ZeroMQ"], swiftSettings: strict),
-        .testTarget(name: "LossSynthesisTests", dependencies: ["LossSynthesis", "LossWire", "SSDLoss"], swiftSettings: strict),
+        .testTarget(
+            name: "LossSynthesisTests", dependencies: ["LossSynthesis", "LossWire", "SSDLoss"], swiftSettings: strict),
         // Helpers several test targets share: an XML tree for the dashboard's SVG, a small HTTP GET.
         .target(name: "LossdTestSupport", dependencies: ["ZeroMQ"], path: "Tests/Support", swiftSettings: strict),
-        .testTarget(name: "LossPipelineTests", dependencies: ["LossPipeline", "LossWire", "SSDLoss", "ZeroMQ"], swiftSettings: strict),
+        .testTarget(
+            name: "LossPipelineTests", dependencies: ["LossPipeline", "LossWire", "SSDLoss", "ZeroMQ"],
+            swiftSettings: strict),
         .testTarget(
             name: "LossAggregatorTests",
             dependencies: [
@@ -145,6 +150,8 @@ let package = Package(
             swiftSettings: strict
         ),
         .testTarget(name: "LossBenchTests", dependencies: ["LossBench"], swiftSettings: strict),
-        .testTarget(name: "lossdTests", dependencies: ["LossWire", "SSDLoss", "ZeroMQ", "LossdTestSupport"], swiftSettings: strict),
+        .testTarget(
+            name: "lossdTests", dependencies: ["LossWire", "SSDLoss", "ZeroMQ", "LossdTestSupport"],
+            swiftSettings: strict),
     ]
 )

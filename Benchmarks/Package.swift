@@ -29,6 +29,6 @@ let package = Package(
             ],
             path: "Benchmarks/LossBenchmarks",
             plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
-        ),
+        )
     ]
 )

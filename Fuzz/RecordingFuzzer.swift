@@ -1,8 +1,9 @@
+import LossWire
+import SSDLoss
+
 #if canImport(Glibc)
 import Glibc
 #endif
-import LossWire
-import SSDLoss
 
 /// libFuzzer target: bytes → a `.lossrec` file of either version → ``RecordingReader``, every
 /// message → ``BatchDecoder``.
@@ -22,7 +23,8 @@ nonisolated(unsafe) private var scratch: (path: String, fd: Int32)?
 
 private func writeScratchFile(_ input: UnsafeRawBufferPointer) -> String {
     if scratch == nil {
-        let directory = access("/dev/shm", W_OK) == 0 ? "/dev/shm" : (getenv("TMPDIR").map { String(cString: $0) } ?? "/tmp")
+        let directory =
+            access("/dev/shm", W_OK) == 0 ? "/dev/shm" : (getenv("TMPDIR").map { String(cString: $0) } ?? "/tmp")
         let path = "\(directory)/lossd-recording-fuzz-\(getpid()).lossrec"
         let fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
         precondition(fd >= 0, "cannot create \(path): errno \(errno)")
@@ -45,7 +47,8 @@ private func recordBytes(_ message: WireMessage, version: RecordingFormat.Versio
     func aligned(_ count: Int) -> Int { (count + 63) / 64 * 64 }
     switch version {
     case .v1: return 16 + 8 * UInt64(message.frames.count) + UInt64(message.totalBytes)
-    case .v2: return UInt64(aligned(28 + 8 * message.frames.count) + message.frames.reduce(0) { $0 + aligned($1.count) })
+    case .v2:
+        return UInt64(aligned(28 + 8 * message.frames.count) + message.frames.reduce(0) { $0 + aligned($1.count) })
     }
 }
 
@@ -56,7 +59,9 @@ private enum Outcome: Equatable {
 }
 
 /// Reads the whole file one way; returns the messages' frames and how it ended.
-private func readAll(path: String, size: Int, access: RecordingReader.Access, verifyLater: Bool) -> (frames: [[[UInt8]]], outcome: Outcome)? {
+private func readAll(
+    path: String, size: Int, access: RecordingReader.Access, verifyLater: Bool
+) -> (frames: [[[UInt8]]], outcome: Outcome)? {
     let limits = WireLimits(maxMessageBytes: 1 << 20)
     let reader: RecordingReader
     do {
@@ -114,10 +119,17 @@ public func recordingFuzzerTestOneInput(_ data: UnsafeRawPointer?, _ size: Int) 
     let buffered = readAll(path: path, size: size, access: .buffered, verifyLater: true)
     switch (mapped, buffered) {
     case (nil, nil):
-        precondition(size < 8 || !(input.starts(with: "LOSSREC1".utf8) || input.starts(with: "LOSSREC2".utf8) && size >= 64 && input[8...].prefix(56).allSatisfy { $0 == 0 }))
+        precondition(
+            size < 8
+                || !(input.starts(with: "LOSSREC1".utf8)
+                    || input.starts(with: "LOSSREC2".utf8) && size >= 64
+                        && input[8...].prefix(56).allSatisfy { $0 == 0 })
+        )
     case let (mapped?, buffered?):
         precondition(mapped.frames == buffered.frames, "the two ways of reading disagree on the messages")
-        precondition(mapped.outcome == buffered.outcome, "the two ways of reading end differently: \(mapped.outcome) and \(buffered.outcome)")
+        precondition(
+            mapped.outcome == buffered.outcome,
+            "the two ways of reading end differently: \(mapped.outcome) and \(buffered.outcome)")
     default:
         preconditionFailure("one way of reading opened the file and the other did not")
     }

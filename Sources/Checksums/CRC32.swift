@@ -38,7 +38,8 @@ public struct CRC32: Sendable, Hashable {
             while count - index >= 8 {
                 let one = UInt32(littleEndian: bytes.loadUnaligned(fromByteOffset: index, as: UInt32.self)) ^ crc
                 let two = UInt32(littleEndian: bytes.loadUnaligned(fromByteOffset: index + 4, as: UInt32.self))
-                crc = table[7 * 256 + Int(one & 0xFF)]
+                crc =
+                    table[7 * 256 + Int(one & 0xFF)]
                     ^ table[6 * 256 + Int((one >> 8) & 0xFF)]
                     ^ table[5 * 256 + Int((one >> 16) & 0xFF)]
                     ^ table[4 * 256 + Int(one >> 24)]

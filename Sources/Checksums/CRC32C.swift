@@ -66,7 +66,8 @@ public struct CRC32C: Sendable, Hashable {
     }
 
     /// The checksum of the bytes that gave `crc`, followed by `bytes`.
-    private static func extend(_ crc: UInt32, _ bytes: UnsafeRawBufferPointer, implementation: Implementation) -> UInt32 {
+    private static func extend(_ crc: UInt32, _ bytes: UnsafeRawBufferPointer, implementation: Implementation) -> UInt32
+    {
         guard let base = bytes.baseAddress, !bytes.isEmpty else { return crc }
         switch implementation {
         case .fastest: return lossd_crc32c(crc, base, bytes.count)

@@ -110,7 +110,11 @@ public struct AggregatorBenchmark: Sendable {
             let epoch = seq / 500
             if index % 100 == 99 {
                 let labels = BatchLabels(run: run, split: split, source: source, epoch: epoch, step: step, seq: seq)
-                lines.append(WireError(code: .nonfinite, message: "the batch holds NaN or infinite values (y_pred has 3)", labels: labels).jsonLine())
+                lines.append(
+                    WireError(
+                        code: .nonfinite, message: "the batch holds NaN or infinite values (y_pred has 3)",
+                        labels: labels
+                    ).jsonLine())
                 continue
             }
             let perItem = (0..<batch).map { _ in 2 + 6 * generator.unit() }
@@ -122,7 +126,8 @@ public struct AggregatorBenchmark: Sendable {
                 shape: BatchShape(batch: batch, boxes: 8732, classes: 21), loss: loss,
                 classification: classification, localization: loss - classification, perItem: perItem,
                 positives: positives, negatives: 3 * Int(positives), negativesAvailable: 279_000,
-                parameters: LossParameters(), computeMicros: 2100 + Int(generator.next() % 500), sidecar: "trainer-3:4121")
+                parameters: LossParameters(), computeMicros: 2100 + Int(generator.next() % 500),
+                sidecar: "trainer-3:4121")
             lines.append(record.jsonLine())
         }
         return lines

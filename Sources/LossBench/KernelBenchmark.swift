@@ -106,18 +106,21 @@ public struct KernelBenchmark: Sendable {
         init(_ benchmark: KernelBenchmark) throws {
             self.benchmark = benchmark
             let parameters = benchmark.parameters
-            let generator = SyntheticBatchGenerator(spec: SyntheticBatchSpec(
-                shape: benchmark.spec.shape, layout: benchmark.spec.layout, dtype: benchmark.spec.dtype,
-                scores: parameters.scores, positiveFraction: benchmark.spec.positiveFraction,
-                ignoredFraction: benchmark.spec.ignoredFraction, seed: benchmark.spec.seed,
-                halfLifeSteps: benchmark.spec.halfLifeSteps))
+            let generator = SyntheticBatchGenerator(
+                spec: SyntheticBatchSpec(
+                    shape: benchmark.spec.shape, layout: benchmark.spec.layout, dtype: benchmark.spec.dtype,
+                    scores: parameters.scores, positiveFraction: benchmark.spec.positiveFraction,
+                    ignoredFraction: benchmark.spec.ignoredFraction, seed: benchmark.spec.seed,
+                    halfLifeSteps: benchmark.spec.halfLifeSteps))
             spec = generator.spec
             message = generator.message(step: 100)
             batch = try BatchDecoder.decode(message, defaults: parameters, limits: WireLimits(maxMessageBytes: Int.max))
             tensors = Array(message.frames.dropFirst())
             kernel = MultiBoxLoss(parameters: batch.parameters, path: benchmark.path)
             let (batch, kernel, workspace) = (batch, kernel, workspace)
-            loss = try batch.withInput { try kernel.compute($0, shape: batch.shape, dtype: batch.dtype, workspace: workspace).loss }
+            loss = try batch.withInput {
+                try kernel.compute($0, shape: batch.shape, dtype: batch.dtype, workspace: workspace).loss
+            }
             sink = MemoryFloor.streamSum(tensors, path: benchmark.path)
         }
 
@@ -129,7 +132,9 @@ public struct KernelBenchmark: Sendable {
             eviction?.evict()
             let (kernel, batch, workspace) = (kernel, batch, workspace)
             loss = try kernelTimes.measure {
-                try batch.withInput { try kernel.compute($0, shape: batch.shape, dtype: batch.dtype, workspace: workspace).loss }
+                try batch.withInput {
+                    try kernel.compute($0, shape: batch.shape, dtype: batch.dtype, workspace: workspace).loss
+                }
             }
         }
 

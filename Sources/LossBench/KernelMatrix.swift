@@ -17,7 +17,10 @@ public struct KernelMatrix: Sendable {
     public var path: KernelPath
 
     /// Creates a matrix.
-    public init(shape: BatchShape = BatchShape(batch: 32, boxes: 8732, classes: 21), repetitions: Int = 15, path: KernelPath = .active) {
+    public init(
+        shape: BatchShape = BatchShape(batch: 32, boxes: 8732, classes: 21), repetitions: Int = 15,
+        path: KernelPath = .active
+    ) {
         self.shape = shape
         self.repetitions = max(1, repetitions)
         self.path = path
@@ -45,10 +48,11 @@ public struct KernelMatrix: Sendable {
             for dtype in [ScalarType.float32, .float16, .bfloat16, .float64] {
                 for scores in ScoreKind.allCases {
                     for mining in MiningMode.allCases {
-                        benchmarks.append(KernelBenchmark(
-                            spec: SyntheticBatchSpec(shape: shape, layout: layout, dtype: dtype, scores: scores),
-                            parameters: LossParameters(mining: mining, scores: scores), repetitions: repetitions,
-                            path: path))
+                        benchmarks.append(
+                            KernelBenchmark(
+                                spec: SyntheticBatchSpec(shape: shape, layout: layout, dtype: dtype, scores: scores),
+                                parameters: LossParameters(mining: mining, scores: scores), repetitions: repetitions,
+                                path: path))
                     }
                 }
             }
@@ -62,7 +66,8 @@ public struct KernelMatrix: Sendable {
             let result = try benchmark.run()
             let row = Row(
                 result: result,
-                target: Self.target(layout: result.spec.layout, dtype: result.spec.dtype, scores: result.parameters.scores))
+                target: Self.target(
+                    layout: result.spec.layout, dtype: result.spec.dtype, scores: result.parameters.scores))
             progress(row)
             return row
         }

@@ -33,7 +33,10 @@ public struct PipelineBenchmark: Sendable {
     public var repetitions: Int
 
     /// Creates a benchmark.
-    public init(spec: SyntheticBatchSpec, transport: Transport = .tcp, messages: Int = 40, workers: Int = 2, repetitions: Int = 3) {
+    public init(
+        spec: SyntheticBatchSpec, transport: Transport = .tcp, messages: Int = 40, workers: Int = 2,
+        repetitions: Int = 3
+    ) {
         self.spec = spec
         self.transport = transport
         self.messages = max(1, messages)
@@ -83,7 +86,8 @@ public struct PipelineBenchmark: Sendable {
     private func address(_ name: String) -> String {
         switch transport {
         case .tcp: "tcp://127.0.0.1:*"
-        case .ipc: "ipc://\(FileManager.default.temporaryDirectory.path)/lossd-bench-\(name)-\(UUID().uuidString.prefix(8))"
+        case .ipc:
+            "ipc://\(FileManager.default.temporaryDirectory.path)/lossd-bench-\(name)-\(UUID().uuidString.prefix(8))"
         }
     }
 
@@ -115,7 +119,9 @@ public struct PipelineBenchmark: Sendable {
             var losses = 0
             for _ in 0..<count {
                 let record = try socket.receive()
-                if record.frames.first.map({ $0.starts(with: Array(#"{"v":1,"kind":"loss""#.utf8)) }) ?? false { losses += 1 }
+                if record.frames.first.map({ $0.starts(with: Array(#"{"v":1,"kind":"loss""#.utf8)) }) ?? false {
+                    losses += 1
+                }
             }
             return losses
         }

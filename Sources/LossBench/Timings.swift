@@ -49,4 +49,3 @@ public struct Timings: Sendable, Hashable {
         return ratios.median
     }
 }
-

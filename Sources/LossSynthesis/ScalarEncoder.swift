@@ -13,9 +13,11 @@ struct ScalarEncoder {
         case .float64:
             buffer.storeBytes(of: value.bitPattern.littleEndian, toByteOffset: index &* 8, as: UInt64.self)
         case .float16:
-            buffer.storeBytes(of: Float16(Float(value)).bitPattern.littleEndian, toByteOffset: index &* 2, as: UInt16.self)
+            buffer.storeBytes(
+                of: Float16(Float(value)).bitPattern.littleEndian, toByteOffset: index &* 2, as: UInt16.self)
         case .bfloat16:
-            buffer.storeBytes(of: Self.bfloat16Bits(Float(value)).littleEndian, toByteOffset: index &* 2, as: UInt16.self)
+            buffer.storeBytes(
+                of: Self.bfloat16Bits(Float(value)).littleEndian, toByteOffset: index &* 2, as: UInt16.self)
         }
     }
 

@@ -131,63 +131,65 @@ public struct SyntheticBatchGenerator: Sendable {
         var predOffsets = [UInt8](repeating: 0, count: isKeras ? 0 : boxes * 4 * width)
 
         truth.withUnsafeMutableBytes { truthBytes in
-        prediction.withUnsafeMutableBytes { predBytes in
-        gtOffsets.withUnsafeMutableBytes { gtBytes in
-        predOffsets.withUnsafeMutableBytes { predOffsetBytes in
-            for box in 0..<boxes {
-                let draw = random.unit()
-                let label: Int32 =
-                    draw < spec.ignoredFraction ? -1
-                    : draw < spec.ignoredFraction + spec.positiveFraction ? Int32(1 + Int(random.next() % UInt64(classes - 1)))
-                    : 0
-                let row = box * rowWidth
-                // Ground truth.
-                if isKeras {
-                    if label >= 0 { encoder.store(1, at: row + Int(label), in: truthBytes) }
-                } else {
-                    truthBytes.storeBytes(of: label.littleEndian, toByteOffset: box * 4, as: Int32.self)
-                }
-                // Scores: noise plus a margin on the true class that grows with skill.
-                let target = label >= 0 ? Int(label) : Int(random.next() % UInt64(classes))
-                var maximum = -Double.infinity
-                for k in 0..<classes {
-                    var value = random.normal()
-                    if k == target { value += margin }
-                    logits[k] = value
-                    maximum = Swift.max(maximum, value)
-                }
-                if spec.scores == .probabilities {
-                    var total = 0.0
-                    for k in 0..<classes {
-                        logits[k] = Foundation.exp(logits[k] - maximum)
-                        total += logits[k]
-                    }
-                    for k in 0..<classes { logits[k] /= total }
-                }
-                for k in 0..<classes { encoder.store(logits[k], at: row + k, in: predBytes) }
-                // Offsets: ground truth near zero, predictions approaching it.
-                for j in 0..<4 {
-                    let gt = random.normal() * 0.8
-                    let predicted = gt + random.normal() * offsetNoise
-                    if isKeras {
-                        encoder.store(gt, at: row + classes + j, in: truthBytes)
-                        encoder.store(predicted, at: row + classes + j, in: predBytes)
-                    } else {
-                        encoder.store(gt, at: box * 4 + j, in: gtBytes)
-                        encoder.store(predicted, at: box * 4 + j, in: predOffsetBytes)
-                    }
-                }
-                // The eight entries the loss ignores: an anchor box and its variances.
-                if isKeras {
-                    for (j, value) in Self.anchor.enumerated() {
-                        encoder.store(value, at: row + classes + 4 + j, in: truthBytes)
-                        encoder.store(value, at: row + classes + 4 + j, in: predBytes)
+            prediction.withUnsafeMutableBytes { predBytes in
+                gtOffsets.withUnsafeMutableBytes { gtBytes in
+                    predOffsets.withUnsafeMutableBytes { predOffsetBytes in
+                        for box in 0..<boxes {
+                            let draw = random.unit()
+                            let label: Int32 =
+                                draw < spec.ignoredFraction
+                                ? -1
+                                : draw < spec.ignoredFraction + spec.positiveFraction
+                                    ? Int32(1 + Int(random.next() % UInt64(classes - 1)))
+                                    : 0
+                            let row = box * rowWidth
+                            // Ground truth.
+                            if isKeras {
+                                if label >= 0 { encoder.store(1, at: row + Int(label), in: truthBytes) }
+                            } else {
+                                truthBytes.storeBytes(of: label.littleEndian, toByteOffset: box * 4, as: Int32.self)
+                            }
+                            // Scores: noise plus a margin on the true class that grows with skill.
+                            let target = label >= 0 ? Int(label) : Int(random.next() % UInt64(classes))
+                            var maximum = -Double.infinity
+                            for k in 0..<classes {
+                                var value = random.normal()
+                                if k == target { value += margin }
+                                logits[k] = value
+                                maximum = Swift.max(maximum, value)
+                            }
+                            if spec.scores == .probabilities {
+                                var total = 0.0
+                                for k in 0..<classes {
+                                    logits[k] = Foundation.exp(logits[k] - maximum)
+                                    total += logits[k]
+                                }
+                                for k in 0..<classes { logits[k] /= total }
+                            }
+                            for k in 0..<classes { encoder.store(logits[k], at: row + k, in: predBytes) }
+                            // Offsets: ground truth near zero, predictions approaching it.
+                            for j in 0..<4 {
+                                let gt = random.normal() * 0.8
+                                let predicted = gt + random.normal() * offsetNoise
+                                if isKeras {
+                                    encoder.store(gt, at: row + classes + j, in: truthBytes)
+                                    encoder.store(predicted, at: row + classes + j, in: predBytes)
+                                } else {
+                                    encoder.store(gt, at: box * 4 + j, in: gtBytes)
+                                    encoder.store(predicted, at: box * 4 + j, in: predOffsetBytes)
+                                }
+                            }
+                            // The eight entries the loss ignores: an anchor box and its variances.
+                            if isKeras {
+                                for (j, value) in Self.anchor.enumerated() {
+                                    encoder.store(value, at: row + classes + 4 + j, in: truthBytes)
+                                    encoder.store(value, at: row + classes + 4 + j, in: predBytes)
+                                }
+                            }
+                        }
                     }
                 }
             }
-        }
-        }
-        }
         }
         return isKeras ? [truth, prediction] : [truth, gtOffsets, prediction, predOffsets]
     }

@@ -23,7 +23,10 @@ public struct BatchProcessor: Sendable {
     public var sidecarID: String
 
     /// Creates a processor.
-    public init(defaults: LossParameters = .init(), limits: WireLimits = .init(), sidecarID: String = BatchProcessor.defaultSidecarID) {
+    public init(
+        defaults: LossParameters = .init(), limits: WireLimits = .init(),
+        sidecarID: String = BatchProcessor.defaultSidecarID
+    ) {
         self.defaults = defaults
         self.limits = limits
         self.sidecarID = sidecarID
@@ -32,7 +35,9 @@ public struct BatchProcessor: Sendable {
     /// `host:pid`, the default identity of this process in loss records.
     public static var defaultSidecarID: String {
         var name = [CChar](repeating: 0, count: 256)
-        let host = gethostname(&name, name.count - 1) == 0 ? String(decoding: name.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self) : "localhost"
+        let host =
+            gethostname(&name, name.count - 1) == 0
+            ? String(decoding: name.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self) : "localhost"
         return "\(host):\(getpid())"
     }
 
@@ -59,6 +64,9 @@ public struct BatchProcessor: Sendable {
             return .error(.nonfiniteResult(labels: batch.labels))
         }
         let micros = Int(elapsed.components.seconds * 1_000_000 + elapsed.components.attoseconds / 1_000_000_000_000)
-        return .loss(LossRecord(header: batch.header, parameters: batch.parameters, result: result, computeMicros: micros, sidecar: sidecarID))
+        return .loss(
+            LossRecord(
+                header: batch.header, parameters: batch.parameters, result: result, computeMicros: micros,
+                sidecar: sidecarID))
     }
 }

@@ -29,7 +29,9 @@ public struct DecodedBatch: Sendable {
 
     /// Calls `body` with views of the tensor frames, keeping the message alive for the call; the
     /// views must not escape it.
-    public func withInput<Result, Failure: Error>(_ body: (LossInput) throws(Failure) -> Result) throws(Failure) -> Result {
+    public func withInput<Result, Failure: Error>(
+        _ body: (LossInput) throws(Failure) -> Result
+    ) throws(Failure) -> Result {
         let message = self.message
         defer { withExtendedLifetime(message) {} }
         return try body(LossInput(layout: header.layout, buffers: message.frames.dropFirst()))

@@ -52,7 +52,9 @@ struct JSONParser {
     /// Like ``nextKey(isFirst:)``, but hands the key to `body` as UTF-8 bytes instead of building
     /// a `String`: viewed in place when the key is plain ASCII without escapes (the common case),
     /// decoded and validated otherwise. Returns `nil` once the object closes.
-    mutating func nextKey<Result>(isFirst: Bool, _ body: (UnsafeRawBufferPointer) -> Result) throws(JSONParseError) -> Result? {
+    mutating func nextKey<Result>(
+        isFirst: Bool, _ body: (UnsafeRawBufferPointer) -> Result
+    ) throws(JSONParseError) -> Result? {
         guard try nextItem(isFirst: isFirst, closing: UInt8(ascii: "}")) else { return nil }
         guard peek() == UInt8(ascii: "\"") else { throw fail("expected a string key") }
         var end = index + 1
@@ -90,7 +92,9 @@ struct JSONParser {
             return false
         }
         if !isFirst {
-            guard byte == UInt8(ascii: ",") else { throw fail("expected ',' or '\(Character(Unicode.Scalar(closing)))'") }
+            guard byte == UInt8(ascii: ",") else {
+                throw fail("expected ',' or '\(Character(Unicode.Scalar(closing)))'")
+            }
             index += 1
             skipWhitespace()
         }
@@ -118,7 +122,9 @@ struct JSONParser {
         }
         if index < bytes.count, bytes[index] == UInt8(ascii: "e") || bytes[index] == UInt8(ascii: "E") {
             index += 1
-            if index < bytes.count, bytes[index] == UInt8(ascii: "+") || bytes[index] == UInt8(ascii: "-") { index += 1 }
+            if index < bytes.count, bytes[index] == UInt8(ascii: "+") || bytes[index] == UInt8(ascii: "-") {
+                index += 1
+            }
             guard index < bytes.count, isDigit(bytes[index]) else { throw fail("invalid number") }
             while index < bytes.count, isDigit(bytes[index]) { index += 1 }
         }

@@ -28,7 +28,9 @@ enum PosixIO {
 
     /// Reads into `buffer` from `offset` until it is full or the file ends; returns the bytes read,
     /// or `errno`. Leaves the descriptor's own position alone.
-    static func readFully(_ fd: Int32, _ buffer: UnsafeMutableRawBufferPointer, at offset: UInt64) -> Result<Int, PosixErrno> {
+    static func readFully(
+        _ fd: Int32, _ buffer: UnsafeMutableRawBufferPointer, at offset: UInt64
+    ) -> Result<Int, PosixErrno> {
         guard let base = buffer.baseAddress else { return .success(0) }
         var total = 0
         while total < buffer.count {

@@ -25,7 +25,9 @@ struct RecordLayout: Sendable {
     }
 
     /// The full header's size, from its leading bytes; the frame count is checked here.
-    static func headerBytes(_ version: RecordingFormat.Version, leading: UnsafeRawBufferPointer) throws(LayoutProblem) -> Int {
+    static func headerBytes(
+        _ version: RecordingFormat.Version, leading: UnsafeRawBufferPointer
+    ) throws(LayoutProblem) -> Int {
         let countOffset = version == .v1 ? 8 : 16
         let frameCount = Int(UInt32(littleEndian: leading.loadUnaligned(fromByteOffset: countOffset, as: UInt32.self)))
         guard (1...RecordingFormat.maxFrames).contains(frameCount) else {
@@ -38,7 +40,9 @@ struct RecordLayout: Sendable {
     }
 
     /// The layout from a whole header (``headerBytes(_:leading:)`` bytes).
-    static func parse(_ version: RecordingFormat.Version, header: UnsafeRawBufferPointer, limits: WireLimits) throws(LayoutProblem) -> RecordLayout {
+    static func parse(
+        _ version: RecordingFormat.Version, header: UnsafeRawBufferPointer, limits: WireLimits
+    ) throws(LayoutProblem) -> RecordLayout {
         switch version {
         case .v1: try parseV1(header, limits: limits)
         case .v2: try parseV2(header, limits: limits)
@@ -70,7 +74,9 @@ struct RecordLayout: Sendable {
     /// Each frame's place after a header of `headerBytes`, one after the other, each padded to
     /// ``RecordingFormat/alignment`` if `padded`; and where the last one ends. The lengths are
     /// within max_message_bytes (an Int), so the sums cannot overflow.
-    private static func place(_ lengths: [UInt64], after headerBytes: Int, padded: Bool) -> (frames: [(offset: Int, count: Int)], end: Int) {
+    private static func place(
+        _ lengths: [UInt64], after headerBytes: Int, padded: Bool
+    ) -> (frames: [(offset: Int, count: Int)], end: Int) {
         var frames: [(offset: Int, count: Int)] = []
         frames.reserveCapacity(lengths.count)
         var offset = headerBytes
@@ -81,7 +87,9 @@ struct RecordLayout: Sendable {
         return (frames, offset)
     }
 
-    private static func parseV1(_ header: UnsafeRawBufferPointer, limits: WireLimits) throws(LayoutProblem) -> RecordLayout {
+    private static func parseV1(
+        _ header: UnsafeRawBufferPointer, limits: WireLimits
+    ) throws(LayoutProblem) -> RecordLayout {
         let frameCount = (header.count - RecordingFormat.fixedHeaderBytes) / 8
         let lengths = (0..<frameCount).map { u64(header, RecordingFormat.fixedHeaderBytes + 8 * $0) }
         try checkLengths(lengths, limits: limits)
@@ -91,13 +99,17 @@ struct RecordLayout: Sendable {
             checked: 0..<offset, storedChecksumOffset: offset, checksum: .crc32)
     }
 
-    private static func parseV2(_ header: UnsafeRawBufferPointer, limits: WireLimits) throws(LayoutProblem) -> RecordLayout {
+    private static func parseV2(
+        _ header: UnsafeRawBufferPointer, limits: WireLimits
+    ) throws(LayoutProblem) -> RecordLayout {
         let frameCount = Int(u32(header, 16))
         let headerBytes = RecordingFormat.v2HeaderBytes(frameCount: frameCount)
         let stored = u32(header, headerBytes - 4)
         let computed = CRC32C.checksum(UnsafeRawBufferPointer(rebasing: header[..<(headerBytes - 4)]))
         guard stored == computed else {
-            throw LayoutProblem("its header's CRC-32C is \(hex(stored)) but the header gives \(hex(computed)) (the file was altered or corrupted)")
+            throw LayoutProblem(
+                "its header's CRC-32C is \(hex(stored)) but the header gives \(hex(computed)) (the file was altered or corrupted)"
+            )
         }
         guard header[headerBytes...].allSatisfy({ $0 == 0 }) else {
             throw LayoutProblem("the padding after its header is not zero")

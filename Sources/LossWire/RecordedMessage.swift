@@ -42,7 +42,8 @@ public struct RecordedMessage: @unchecked Sendable {
         self.index = index
         self.version = version
         checked = UnsafeRawBufferPointer(rebasing: record[layout.checked])
-        stored = UInt32(littleEndian: record.loadUnaligned(fromByteOffset: layout.storedChecksumOffset, as: UInt32.self))
+        stored = UInt32(
+            littleEndian: record.loadUnaligned(fromByteOffset: layout.storedChecksumOffset, as: UInt32.self))
         checksum = layout.checksum
     }
 
@@ -58,7 +59,9 @@ public struct RecordedMessage: @unchecked Sendable {
         guard computed == stored else {
             throw .damaged(
                 path: path, offset: offset, goodRecords: index,
-                reason: "its \(checksum.name) is \(hex(stored)) but its bytes give \(hex(computed)) (the file was altered or corrupted)")
+                reason:
+                    "its \(checksum.name) is \(hex(stored)) but its bytes give \(hex(computed)) (the file was altered or corrupted)"
+            )
         }
     }
 }

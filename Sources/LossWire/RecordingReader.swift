@@ -86,14 +86,21 @@ public final class RecordingReader {
         case .failure(let error): throw fail(.readFailed(path: path, offset: 0, errno: error.code))
         case .success(let read): count = read
         }
-        guard count >= 8, header.starts(with: RecordingFormat.magicPrefix) else { throw fail(.notARecording(path: path)) }
+        guard count >= 8, header.starts(with: RecordingFormat.magicPrefix) else {
+            throw fail(.notARecording(path: path))
+        }
         guard let version = RecordingFormat.Version.allCases.first(where: { header.starts(with: $0.magic) }) else {
             throw fail(.unsupportedVersion(path: path, version: String(decoding: [header[7]], as: UTF8.self)))
         }
         if version == .v2 {
-            guard count == version.fileHeaderBytes else { throw fail(.truncated(path: path, offset: 0, goodRecords: 0)) }
+            guard count == version.fileHeaderBytes else {
+                throw fail(.truncated(path: path, offset: 0, goodRecords: 0))
+            }
             guard header[8...].allSatisfy({ $0 == 0 }) else {
-                throw fail(.damaged(path: path, offset: 0, goodRecords: 0, reason: "the reserved bytes of its file header are not zero"))
+                throw fail(
+                    .damaged(
+                        path: path, offset: 0, goodRecords: 0,
+                        reason: "the reserved bytes of its file header are not zero"))
             }
         }
         self.version = version
@@ -192,9 +199,12 @@ public final class RecordingReader {
             return UnsafeRawBufferPointer(rebasing: map.bytes[Int(start)..<Int(end)])
         case .buffered:
             if count > scratchFilled {
-                let read = scratch.withUnsafeMutableBytes { input.read(into: UnsafeMutableRawBufferPointer(rebasing: $0[scratchFilled..<count])) }
+                let read = scratch.withUnsafeMutableBytes {
+                    input.read(into: UnsafeMutableRawBufferPointer(rebasing: $0[scratchFilled..<count]))
+                }
                 switch read {
-                case .failure(let error): throw .readFailed(path: path, offset: start + UInt64(scratchFilled), errno: error.code)
+                case .failure(let error):
+                    throw .readFailed(path: path, offset: start + UInt64(scratchFilled), errno: error.code)
                 case .success(let got) where got < count - scratchFilled: throw truncated()
                 case .success: scratchFilled = count
                 }
@@ -266,7 +276,8 @@ public final class RecordingReader {
         let frames = layout.frames.map { UnsafeRawBufferPointer(start: base + $0.offset, count: $0.count) }
         let message = WireMessage(frames: frames, receiveTimeNs: layout.receiveTimeNs, release: release)
         return RecordedMessage(
-            message: message, path: path, offset: start, index: goodRecords, version: version, record: record, layout: layout)
+            message: message, path: path, offset: start, index: goodRecords, version: version, record: record,
+            layout: layout)
     }
 }
 

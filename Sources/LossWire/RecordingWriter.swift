@@ -1,10 +1,10 @@
+import Checksums
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
-
-import Checksums
 
 /// Writes batch messages to a `.lossrec` recording, exactly as they came off the wire.
 ///
@@ -42,7 +42,9 @@ public final class RecordingWriter {
     ///   - bufferCapacity: bytes gathered before a `write` call; frames at least half this size are
     ///     written directly.
     /// - Throws: ``RecordingError/openFailed(path:errno:)``.
-    public init(path: String, version: RecordingFormat.Version = RecordingFormat.currentVersion, bufferCapacity: Int = 1 << 20) throws(RecordingError) {
+    public init(
+        path: String, version: RecordingFormat.Version = RecordingFormat.currentVersion, bufferCapacity: Int = 1 << 20
+    ) throws(RecordingError) {
         self.path = path
         self.version = version
         self.bufferCapacity = max(bufferCapacity, 4096)
@@ -74,7 +76,8 @@ public final class RecordingWriter {
     public func append(frames: [UnsafeRawBufferPointer], receiveTimeNs: UInt64) throws(RecordingError) {
         guard fd >= 0, !failed else { throw .closed(path: path) }
         guard (1...RecordingFormat.maxFrames).contains(frames.count) else {
-            throw .invalidMessage(reason: "a record holds 1 to \(RecordingFormat.maxFrames) frames, not \(frames.count)")
+            throw .invalidMessage(
+                reason: "a record holds 1 to \(RecordingFormat.maxFrames) frames, not \(frames.count)")
         }
         switch version {
         case .v1: try appendV1(frames: frames, receiveTimeNs: receiveTimeNs)
@@ -122,7 +125,8 @@ public final class RecordingWriter {
         for frame in frames { appendLittleEndian(UInt64(frame.count)) }
         let headerCRC = buffer.withUnsafeBytes { CRC32C.checksum(UnsafeRawBufferPointer(rebasing: $0[headerStart...])) }
         appendLittleEndian(headerCRC)
-        buffer.append(contentsOf: zeros[..<(RecordingFormat.aligned(buffer.count - headerStart) - (buffer.count - headerStart))])
+        buffer.append(
+            contentsOf: zeros[..<(RecordingFormat.aligned(buffer.count - headerStart) - (buffer.count - headerStart))])
         for frame in frames {
             try appendFrame(frame)
             buffer.append(contentsOf: zeros[..<(RecordingFormat.aligned(frame.count) - frame.count)])

@@ -137,7 +137,9 @@ private struct RecordFields {
     }
 
     private func int(_ key: String, in object: [String: JSONValue]? = nil) throws(RecordDecodingError) -> Int {
-        guard case .int(let value)? = object.map({ $0[key] }) ?? values[key] else { throw mismatch(key, "an integer", in: object) }
+        guard case .int(let value)? = object.map({ $0[key] }) ?? values[key] else {
+            throw mismatch(key, "an integer", in: object)
+        }
         return value
     }
 

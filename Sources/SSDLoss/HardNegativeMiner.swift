@@ -50,9 +50,10 @@ enum HardNegativeMiner {
         var end = entries.upperBound
         let kth = withUnsafeMutablePointer(to: &kept) { sum in
             withUnsafeMutablePointer(to: &end) { end in
-                keep(workspace, values: values, start: entries.lowerBound,
-                     ends: UnsafeMutableBufferPointer(start: end, count: 1),
-                     k: k, sums: UnsafeMutableBufferPointer(start: sum, count: 1))
+                keep(
+                    workspace, values: values, start: entries.lowerBound,
+                    ends: UnsafeMutableBufferPointer(start: end, count: 1),
+                    k: k, sums: UnsafeMutableBufferPointer(start: sum, count: 1))
             }
         }
         return (kept, kth)
@@ -87,12 +88,14 @@ enum HardNegativeMiner {
         // Candidates: their entry indices and keys, compacted in place round after round.
         let keys = workspace.keys
         let indices = workspace.indices
-        var count = sampledCandidates(negativeLosses, indices: indices, start: start, ends: ends, k: k) ?? {
-            // Every entry is a candidate; segment ends count candidates, not entries.
-            for entry in start..<(start &+ total) { indices[entry &- start] = entry }
-            for segment in ends.indices { ends[segment] &-= start }
-            return total
-        }()
+        var count =
+            sampledCandidates(negativeLosses, indices: indices, start: start, ends: ends, k: k)
+            ?? {
+                // Every entry is a candidate; segment ends count candidates, not entries.
+                for entry in start..<(start &+ total) { indices[entry &- start] = entry }
+                for segment in ends.indices { ends[segment] &-= start }
+                return total
+            }()
         for candidate in 0..<count {
             keys[candidate] = orderKey(negativeLosses[indices[candidate]])
         }

@@ -1,3 +1,5 @@
+import CLossKernels
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
@@ -5,7 +7,6 @@ import Musl
 #elseif canImport(Darwin)
 import Darwin
 #endif
-import CLossKernels
 
 /// The machine code that runs the loss kernel's vectorized passes.
 ///
@@ -62,7 +63,9 @@ public enum KernelPath: String, Sendable, Hashable, CaseIterable, CustomStringCo
                 reason = "\(KernelPath.environmentVariable)=baseline"
             case "avx2":
                 path = fastest
-                reason = avx2Supported ? "\(KernelPath.environmentVariable)=avx2" : "\(KernelPath.environmentVariable)=avx2, but \(cpu)"
+                reason =
+                    avx2Supported
+                    ? "\(KernelPath.environmentVariable)=avx2" : "\(KernelPath.environmentVariable)=avx2, but \(cpu)"
             case let other?:
                 path = fastest
                 reason = "\(KernelPath.environmentVariable)=\(other) is not auto, baseline or avx2 (ignored); \(cpu)"

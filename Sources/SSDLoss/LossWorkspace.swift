@@ -14,7 +14,9 @@ public final class LossWorkspace {
     private(set) var negativeLosses: UnsafeMutablePointer<Double>
     /// `cl` of the same negatives, in the same order: ``negativeLosses`` itself when the last
     /// vectorized pass found every negative one-hot (then `cl = nl`, stored once).
-    var classLosses: UnsafeMutablePointer<Double> { classLossesAreNegativeLosses ? negativeLosses : separateClassLosses }
+    var classLosses: UnsafeMutablePointer<Double> {
+        classLossesAreNegativeLosses ? negativeLosses : separateClassLosses
+    }
     /// The storage of ``classLosses`` when they differ from the negative losses.
     private(set) var separateClassLosses: UnsafeMutablePointer<Double>
     /// Whether ``classLosses`` are the negative losses (set from what the pass reports).

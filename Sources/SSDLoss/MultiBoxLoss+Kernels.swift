@@ -124,7 +124,8 @@ extension MultiBoxLoss {
                 let end = sums.segmentEnds[image]
                 let k = negativesToKeep(positives: sums.positives[image], available: end - start)
                 if k > 0 {
-                    refine(start..<end, LogitRefinement.gate(kth: kthLargestBound(workspace, entries: start..<end, k: k)))
+                    refine(
+                        start..<end, LogitRefinement.gate(kth: kthLargestBound(workspace, entries: start..<end, k: k)))
                 }
                 start = end
             }

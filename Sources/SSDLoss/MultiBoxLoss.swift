@@ -191,7 +191,8 @@ public struct MultiBoxLoss: Sendable {
     private static func checkSizes(_ input: LossInput, shape: BatchShape, dtype: ScalarType) throws(LossError) {
         for (tensor, buffer) in zip(input.layout.tensors(shape: shape, dtype: dtype), input.buffers) {
             guard buffer.count == tensor.byteCount else {
-                throw .sizeMismatch(tensor: tensor.name, expectedBytes: tensor.byteCount ?? .max, actualBytes: buffer.count)
+                throw .sizeMismatch(
+                    tensor: tensor.name, expectedBytes: tensor.byteCount ?? .max, actualBytes: buffer.count)
             }
         }
     }

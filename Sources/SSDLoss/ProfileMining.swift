@@ -19,7 +19,8 @@ extension MultiBoxLoss {
             let available = end - start
             let positives = sums.positives[image].rounded(.down)
             let k = negativesToKeep(positives: sums.positives[image], available: available)
-            var classLoss = sums.classPositive[image] + HardNegativeMiner.keptClassLoss(workspace, entries: start..<end, k: k)
+            var classLoss =
+                sums.classPositive[image] + HardNegativeMiner.keptClassLoss(workspace, entries: start..<end, k: k)
             // The negatives the framework's own selection takes, zero-loss ones included.
             let wanted = ratio * positives
             switch parameters.profile {

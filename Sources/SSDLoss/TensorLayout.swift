@@ -74,7 +74,9 @@ extension LossInput {
     ///   checks the frame count before it builds an input.
     public init(layout: Layout, buffers: some Collection<UnsafeRawBufferPointer>) {
         let buffers = Array(buffers)
-        precondition(buffers.count == layout.tensorCount, "the \(layout) layout has \(layout.tensorCount) tensors, not \(buffers.count)")
+        precondition(
+            buffers.count == layout.tensorCount,
+            "the \(layout) layout has \(layout.tensorCount) tensors, not \(buffers.count)")
         switch layout {
         case .keras:
             self = .keras(yTrue: buffers[0], yPred: buffers[1])

@@ -78,12 +78,20 @@ enum TorchSortOrder {
         mutating func moveMedianToFirst(_ result: Int, _ a: Int, _ b: Int, _ c: Int) {
             let ea = element(a), eb = element(b), ec = element(c)
             if before(ea, eb) {
-                if before(eb, ec) { swapAt(result, b) }
-                else if before(ea, ec) { swapAt(result, c) }
-                else { swapAt(result, a) }
-            } else if before(ea, ec) { swapAt(result, a) }
-            else if before(eb, ec) { swapAt(result, c) }
-            else { swapAt(result, b) }
+                if before(eb, ec) {
+                    swapAt(result, b)
+                } else if before(ea, ec) {
+                    swapAt(result, c)
+                } else {
+                    swapAt(result, a)
+                }
+            } else if before(ea, ec) {
+                swapAt(result, a)
+            } else if before(eb, ec) {
+                swapAt(result, c)
+            } else {
+                swapAt(result, b)
+            }
         }
 
         mutating func unguardedPartition(_ first: Int, _ last: Int, pivot: Int) -> Int {

@@ -33,7 +33,9 @@ public final class CurveAuthenticator: Sendable {
     public init(
         context: Context,
         allowedClientKeys: Set<String>?,
-        onDecision: @escaping @Sendable (_ address: String, _ clientKey: String, _ accepted: Bool) -> Void = { _, _, _ in }
+        onDecision: @escaping @Sendable (_ address: String, _ clientKey: String, _ accepted: Bool) -> Void = {
+            _, _, _ in
+        }
     ) throws(ZeroMQError) {
         if let keys = allowedClientKeys {
             for key in keys where key.utf8.count != 40 {
@@ -100,8 +102,10 @@ public final class CurveAuthenticator: Sendable {
         // The user id stays empty: a non-empty one kept clients of libzmq 4.3.5 from ever
         // delivering a message to a 4.3.4 server, though the handshake was accepted.
         return (
-            [Array("1.0".utf8), requestID, Array((accepted ? "200" : "400").utf8),
-             Array((accepted ? "OK" : "client key not allowed").utf8), [], []],
+            [
+                Array("1.0".utf8), requestID, Array((accepted ? "200" : "400").utf8),
+                Array((accepted ? "OK" : "client key not allowed").utf8), [], [],
+            ],
             accepted
         )
     }

@@ -69,8 +69,8 @@ public struct Endpoint: Sendable, Hashable, CustomStringConvertible {
         }
         if transport == .tcp {
             guard let colon = location.lastIndex(of: ":"),
-                  !location[location.index(after: colon)...].isEmpty,
-                  colon != location.startIndex
+                !location[location.index(after: colon)...].isEmpty,
+                colon != location.startIndex
             else {
                 throw .invalidEndpoint(
                     text, reason: "a tcp address needs a host and a port, e.g. tcp://127.0.0.1:5555")
@@ -108,7 +108,7 @@ public struct Endpoint: Sendable, Hashable, CustomStringConvertible {
     private static func trim(_ text: String) -> String {
         let isSpace: (Character) -> Bool = { $0 == " " || $0 == "\t" || $0 == "\n" || $0 == "\r" }
         guard let first = text.firstIndex(where: { !isSpace($0) }),
-              let last = text.lastIndex(where: { !isSpace($0) })
+            let last = text.lastIndex(where: { !isSpace($0) })
         else { return "" }
         return String(text[first...last])
     }

@@ -46,7 +46,8 @@ public struct Poller {
         var pollItems: [zmq_pollitem_t] = []
         pollItems.reserveCapacity(items.count)
         for item in items {
-            pollItems.append(zmq_pollitem_t(socket: try item.socket.open(), fd: 0, events: item.events.rawValue, revents: 0))
+            pollItems.append(
+                zmq_pollitem_t(socket: try item.socket.open(), fd: 0, events: item.events.rawValue, revents: 0))
         }
         let deadline = timeout.map { ContinuousClock.now.advanced(by: $0) }
         while true {

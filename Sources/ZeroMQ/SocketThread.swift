@@ -92,13 +92,15 @@ private final class Start: Sendable {
         #else
         var thread: pthread_t?
         #endif
-        let status = pthread_create(&thread, nil, { argument in
-            #if canImport(Glibc)
-            guard let argument else { return nil }
-            #endif
-            Unmanaged<Start>.fromOpaque(argument).takeRetainedValue().run()
-            return nil
-        }, argument)
+        let status = pthread_create(
+            &thread, nil,
+            { argument in
+                #if canImport(Glibc)
+                guard let argument else { return nil }
+                #endif
+                Unmanaged<Start>.fromOpaque(argument).takeRetainedValue().run()
+                return nil
+            }, argument)
         guard status == 0 else {
             Unmanaged<Start>.fromOpaque(argument).release()
             throw .failed(operation: "start thread \(name)", errno: status, message: ZeroMQError.text(status))

@@ -15,7 +15,10 @@ struct Lossd: AsyncParsableCommand {
             then `lossd replay batches.lossrec` to compute their losses.
             """,
         version: LossdVersion.current,
-        subcommands: [DemoCommand.self, ServeCommand.self, SidecarCommand.self, AggregateCommand.self, ReplayCommand.self, SynthCommand.self, ReportCommand.self, BenchCommand.self, KeygenCommand.self]
+        subcommands: [
+            DemoCommand.self, ServeCommand.self, SidecarCommand.self, AggregateCommand.self, ReplayCommand.self,
+            SynthCommand.self, ReportCommand.self, BenchCommand.self, KeygenCommand.self,
+        ]
     )
 
     /// Sets up the allocator for large receive buffers before anything allocates, then runs.

@@ -84,14 +84,19 @@ struct CRC32CTests {
     /// alignment; the two implementations must agree byte for byte, and with the definition.
     @Test func hardwareAndPortableAgreeOnLongBuffersAtEveryAlignment() {
         let buffer = Self.randomBytes(3 * 3 * 8192 + 4096, seed: 5)
-        let lengths = [767, 768, 769, 3 * 8192 - 1, 3 * 8192, 3 * 8192 + 1, 3 * 8192 + 768 + 9, 2 * 3 * 8192 + 7, 3 * 3 * 8192 + 100]
+        let lengths = [
+            767, 768, 769, 3 * 8192 - 1, 3 * 8192, 3 * 8192 + 1, 3 * 8192 + 768 + 9, 2 * 3 * 8192 + 7,
+            3 * 3 * 8192 + 100,
+        ]
         buffer.withUnsafeBytes { all in
             for start in 0..<64 {
                 for length in lengths {
                     let bytes = UnsafeRawBufferPointer(rebasing: all[start..<(start + length)])
                     let results = CRC32C.Implementation.allCases.map { CRC32C.checksum(bytes, implementation: $0) }
                     #expect(Set(results).count == 1, "start \(start), length \(length): \(results)")
-                    if start % 16 == 0 { #expect(results[0] == Self.reference(bytes), "start \(start), length \(length)") }
+                    if start % 16 == 0 {
+                        #expect(results[0] == Self.reference(bytes), "start \(start), length \(length)")
+                    }
                 }
             }
         }

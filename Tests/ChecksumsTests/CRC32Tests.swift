@@ -1,6 +1,5 @@
-import Testing
-
 import Checksums
+import Testing
 
 @Suite("CRC-32")
 struct CRC32Tests {

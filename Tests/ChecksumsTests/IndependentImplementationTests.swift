@@ -10,7 +10,10 @@ struct IndependentImplementationTests {
     /// Buffers of many lengths and alignments, one per line as hex.
     static let buffers: [[UInt8]] = {
         let pool = CRC32CTests.randomBytes(200_000, seed: 11)
-        let lengths = [0, 1, 2, 3, 7, 8, 9, 31, 32, 33, 63, 64, 255, 256, 257, 767, 768, 769, 4096, 24_575, 24_576, 24_577, 100_003, 199_000]
+        let lengths = [
+            0, 1, 2, 3, 7, 8, 9, 31, 32, 33, 63, 64, 255, 256, 257, 767, 768, 769, 4096, 24_575, 24_576, 24_577,
+            100_003, 199_000,
+        ]
         return lengths.enumerated().map { index, length in Array(pool[(index % 13)..<((index % 13) + length)]) }
     }()
 
@@ -52,7 +55,9 @@ struct IndependentImplementationTests {
             let fields = line.split(separator: " ").compactMap { UInt32($0) }
             try #require(fields.count == 2)
             for implementation in CRC32C.Implementation.allCases {
-                #expect(CRC32C.checksum(buffer, implementation: implementation) == fields[0], "\(buffer.count) bytes, \(implementation)")
+                #expect(
+                    CRC32C.checksum(buffer, implementation: implementation) == fields[0],
+                    "\(buffer.count) bytes, \(implementation)")
             }
             #expect(CRC32C.maskedChecksum(buffer) == fields[1], "\(buffer.count) bytes")
         }

@@ -9,9 +9,12 @@ struct AggregationStatisticsTests {
     @Test("weighted mean, debiased EMA, window, last, min, max and per-batch means")
     func scriptedSequence() throws {
         var aggregation = Aggregation(parameters: AggregationParameters(emaDecay: 0.5, window: 2), startTime: 0)
-        aggregation.ingest(Records.loss(batch: 2, loss: 1, classification: 0.6, localization: 0.4, positives: 1, negatives: 3), at: 1)
-        aggregation.ingest(Records.loss(batch: 4, loss: 2, classification: 1.5, localization: 0.5, positives: 2, negatives: 6), at: 2)
-        aggregation.ingest(Records.loss(batch: 2, loss: 4, classification: 3, localization: 1, positives: 3, negatives: 9), at: 3)
+        aggregation.ingest(
+            Records.loss(batch: 2, loss: 1, classification: 0.6, localization: 0.4, positives: 1, negatives: 3), at: 1)
+        aggregation.ingest(
+            Records.loss(batch: 4, loss: 2, classification: 1.5, localization: 0.5, positives: 2, negatives: 6), at: 2)
+        aggregation.ingest(
+            Records.loss(batch: 2, loss: 4, classification: 3, localization: 1, positives: 3, negatives: 9), at: 3)
         let split = try #require(aggregation.snapshot(at: 3).split(run: "r", split: "train"))
         #expect(split.batches == 3)
         #expect(split.samples == 8)
@@ -147,7 +150,10 @@ struct AggregationStatisticsTests {
     @Test("lines that are not v1 records are counted as invalid, never fatal")
     func invalidLines() throws {
         let aggregator = Aggregator(startTime: 0)
-        let lines = ["not json", #"{"v":2,"kind":"loss"}"#, "[1,2]", "", #"{"v":1,"kind":"loss","run":"r"}"#, #"{"v":1,"kind":"summary"}"#]
+        let lines = [
+            "not json", #"{"v":2,"kind":"loss"}"#, "[1,2]", "", #"{"v":1,"kind":"loss","run":"r"}"#,
+            #"{"v":1,"kind":"summary"}"#,
+        ]
         for line in lines {
             let (outcome, problem) = Array(line.utf8).withUnsafeBytes { aggregator.ingest(jsonLine: $0, at: 0) }
             #expect(outcome == .invalid)

@@ -13,18 +13,23 @@ enum Records {
     ) -> ResultRecord {
         let classification = classification ?? loss
         let localization = localization ?? (loss - classification)
-        return .loss(LossRecord(
-            run: run, split: split, source: source, epoch: epoch, step: step, seq: seq,
-            shape: BatchShape(batch: batch, boxes: 8, classes: 4), loss: loss, classification: classification,
-            localization: localization, perItem: Array(repeating: loss, count: batch), positives: positives,
-            negatives: negatives, negativesAvailable: 10, parameters: LossParameters(), computeMicros: 1, sidecar: "test"))
+        return .loss(
+            LossRecord(
+                run: run, split: split, source: source, epoch: epoch, step: step, seq: seq,
+                shape: BatchShape(batch: batch, boxes: 8, classes: 4), loss: loss, classification: classification,
+                localization: localization, perItem: Array(repeating: loss, count: batch), positives: positives,
+                negatives: negatives, negativesAvailable: 10, parameters: LossParameters(), computeMicros: 1,
+                sidecar: "test"))
     }
 
     /// An error record with the given labels.
     static func error(
-        _ code: ErrorCode = .badFrames, run: String? = "r", split: String? = "train", source: String? = "s", seq: Int? = nil
+        _ code: ErrorCode = .badFrames, run: String? = "r", split: String? = "train", source: String? = "s",
+        seq: Int? = nil
     ) -> ResultRecord {
-        .error(WireError(code: code, message: "test", labels: BatchLabels(run: run, split: split, source: source, seq: seq)))
+        .error(
+            WireError(
+                code: code, message: "test", labels: BatchLabels(run: run, split: split, source: source, seq: seq)))
     }
 }
 

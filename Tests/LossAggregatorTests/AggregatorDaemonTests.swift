@@ -1,7 +1,7 @@
-import LossdTestSupport
 import Foundation
 import Logging
 import LossWire
+import LossdTestSupport
 import ServiceLifecycle
 import Testing
 import ZeroMQ
@@ -24,12 +24,15 @@ struct AggregatorDaemonTests {
             logger.logLevel = .warning
             daemon = try AggregatorDaemon(settings: settings, logger: logger)
             let port = Latch<Int>()
-            let app = AggregatorHTTPServer.application(aggregator: daemon.aggregator, address: settings.http, logger: logger) { bound in
+            let app = AggregatorHTTPServer.application(
+                aggregator: daemon.aggregator, address: settings.http, logger: logger
+            ) { bound in
                 port.open(bound)
             }
-            group = ServiceGroup(configuration: ServiceGroupConfiguration(
-                services: [.init(service: app), .init(service: AggregatorService(daemon: daemon, logger: logger))],
-                logger: logger))
+            group = ServiceGroup(
+                configuration: ServiceGroupConfiguration(
+                    services: [.init(service: app), .init(service: AggregatorService(daemon: daemon, logger: logger))],
+                    logger: logger))
             task = Task { [group] in try await group.run() }
             httpPort = try await port.wait()
             input = settings.input[0].address
@@ -78,7 +81,8 @@ struct AggregatorDaemonTests {
         let deadline = ContinuousClock.now + .seconds(10)
         while true {
             let response = try await HTTPGet.fetch(port: port, path: "/stats")
-            let object = try #require(try JSONSerialization.jsonObject(with: Data(response.body.utf8)) as? [String: Any])
+            let object = try #require(
+                try JSONSerialization.jsonObject(with: Data(response.body.utf8)) as? [String: Any])
             if condition(object) || ContinuousClock.now > deadline { return object }
             try await Task.sleep(for: .milliseconds(20))
         }
@@ -116,7 +120,10 @@ struct AggregatorDaemonTests {
         #expect(metrics.body.contains(#"lossd_errors_total{\#(escapedRun),split="train",code="bad_frames"} 1"#))
         #expect(metrics.body.contains(#"lossd_lost_batches_total{\#(escapedRun),source="rank0"} 0"#))
         #expect(metrics.body.contains("lossd_invalid_records_total 1"))
-        let meanLine = try #require(metrics.body.split(separator: "\n").first { $0.hasPrefix("lossd_loss_mean{") && $0.contains(#"component="loss""#) })
+        let meanLine = try #require(
+            metrics.body.split(separator: "\n").first {
+                $0.hasPrefix("lossd_loss_mean{") && $0.contains(#"component="loss""#)
+            })
         #expect(isClose(Double(meanLine.split(separator: " ").last ?? ""), 17.0 / 6))
 
         let health = try await HTTPGet.fetch(port: running.httpPort, path: "/healthz")
@@ -126,7 +133,8 @@ struct AggregatorDaemonTests {
         #expect(missing.status == 404)
 
         try await running.shutdown()
-        let snapshots = try String(contentsOfFile: folder.appendingPathComponent("snapshots.jsonl").path, encoding: .utf8)
+        let snapshots = try String(
+            contentsOfFile: folder.appendingPathComponent("snapshots.jsonl").path, encoding: .utf8)
         let last = try #require(snapshots.split(separator: "\n").last)
         let final = try #require(try JSONSerialization.jsonObject(with: Data(last.utf8)) as? [String: Any])
         #expect(final["records"] as? Int == 5)
@@ -137,7 +145,9 @@ struct AggregatorDaemonTests {
         let folder = try temporaryFolder()
         defer { try? FileManager.default.removeItem(at: folder) }
         let first = try await Running(settings: try settings(folder: folder, state: true))
-        try await push([0, 1, 3].map { Records.loss(source: "rank0", seq: $0, batch: 2, loss: Double($0)).jsonLine() }, to: first.input)
+        try await push(
+            [0, 1, 3].map { Records.loss(source: "rank0", seq: $0, batch: 2, loss: Double($0)).jsonLine() },
+            to: first.input)
         _ = try await waitForStats(port: first.httpPort) { ($0["records"] as? Int) == 3 }
         try await first.shutdown()
         let saved = first.daemon.aggregator.snapshot(at: 0)

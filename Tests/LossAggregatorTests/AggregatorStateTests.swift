@@ -8,12 +8,18 @@ import Testing
 @Suite("Aggregator state: saved, loaded, damaged")
 struct AggregatorStateTests {
     /// A scripted aggregation touching every kind of state: epochs, errors, windows, lost and late seqs.
-    private func scripted(_ parameters: AggregationParameters = AggregationParameters(window: 4, reorderWindow: 4)) -> Aggregation {
+    private func scripted(
+        _ parameters: AggregationParameters = AggregationParameters(window: 4, reorderWindow: 4)
+    ) -> Aggregation {
         var aggregation = Aggregation(parameters: parameters, startTime: 1000)
         for seq in [0, 1, 2, 5, 3, 12, 6] {
-            aggregation.ingest(Records.loss(source: "rank0", seq: seq, epoch: seq / 4, step: seq, batch: 1 + seq % 3, loss: 1 + Double(seq) * 0.25), at: 1001)
+            aggregation.ingest(
+                Records.loss(
+                    source: "rank0", seq: seq, epoch: seq / 4, step: seq, batch: 1 + seq % 3,
+                    loss: 1 + Double(seq) * 0.25), at: 1001)
         }
-        aggregation.ingest(Records.loss(split: "val", loss: .nan, classification: 0.5, localization: .infinity), at: 1002)
+        aggregation.ingest(
+            Records.loss(split: "val", loss: .nan, classification: 0.5, localization: .infinity), at: 1002)
         aggregation.ingest(Records.error(.nonfinite, source: "rank0", seq: 13), at: 1003)
         aggregation.ingest(Records.error(.badHeader, run: nil, split: nil, source: nil), at: 1003)
         aggregation.ingestInvalid(at: 1004)
@@ -60,10 +66,12 @@ struct AggregatorStateTests {
         #expect(snapshot.split(run: "r", split: "train")?.batches == 7)
     }
 
-    @Test("damaged state files are refused with a reason", arguments: [
-        "", "not json", "[]", #"{"v":1,"kind":"something else"}"#, #"{"v":2,"kind":"lossd-aggregate-state"}"#,
-        #"{"v":1,"kind":"lossd-aggregate-state","start_time":0,"records":1,"invalid":0,"overflow":0,"splits":[{}],"sources":[]}"#,
-    ])
+    @Test(
+        "damaged state files are refused with a reason",
+        arguments: [
+            "", "not json", "[]", #"{"v":1,"kind":"something else"}"#, #"{"v":2,"kind":"lossd-aggregate-state"}"#,
+            #"{"v":1,"kind":"lossd-aggregate-state","start_time":0,"records":1,"invalid":0,"overflow":0,"splits":[{}],"sources":[]}"#,
+        ])
     func damaged(text: String) throws {
         #expect(throws: AggregatorStateError.self) {
             _ = try Aggregation(stateJSON: Array(text.utf8), parameters: AggregationParameters())

@@ -1,6 +1,6 @@
-import LossdTestSupport
 import Foundation
 import LossWire
+import LossdTestSupport
 import Testing
 
 @testable import LossAggregator
@@ -12,7 +12,8 @@ struct DashboardReportTests {
         var aggregation = Aggregation(parameters: AggregationParameters(window: 20), startTime: startTime)
         var text: [UInt8] = []
         for n in 0..<batches {
-            aggregation.ingest(Records.loss(step: n, batch: 2, loss: 1 + 9 * exp(-Double(n) / 200)), at: startTime + Double(n))
+            aggregation.ingest(
+                Records.loss(step: n, batch: 2, loss: 1 + 9 * exp(-Double(n) / 200)), at: startTime + Double(n))
             if n % every == every - 1 {
                 text += aggregation.snapshot(at: startTime + Double(n)).jsonLine() + [UInt8(ascii: "\n")]
             }
@@ -31,7 +32,8 @@ struct DashboardReportTests {
         #expect(panel.points.last?.batches == 5000)
         #expect(panel.summary.batches == 5000)
         let emas = panel.points.compactMap(\.loss.ema)
-        #expect(emas.count == panel.points.count && emas.first.map { $0 > 5 } == true && emas.last.map { $0 < 1.1 } == true)
+        #expect(
+            emas.count == panel.points.count && emas.first.map { $0 > 5 } == true && emas.last.map { $0 < 1.1 } == true)
         // Snapshots hold no per-batch values: no range.
         #expect(panel.points.allSatisfy { $0.loss.low == nil && $0.loss.high == nil })
         let page = try XMLTree(report.page(title: "t", source: "s.jsonl").render()).root
@@ -40,7 +42,8 @@ struct DashboardReportTests {
 
     @Test("only the lines of the latest start_time are used; lines that are not snapshots are skipped with a note")
     func restartsAndJunk() throws {
-        let text = snapshots(batches: 300, every: 10, startTime: 10) + Array("not json\n\n{\"kind\":\"other\"}\n".utf8)
+        let text =
+            snapshots(batches: 300, every: 10, startTime: 10) + Array("not json\n\n{\"kind\":\"other\"}\n".utf8)
             + snapshots(batches: 100, every: 10, startTime: 5000)
         let report = try DashboardReport.parse(text, path: "s.jsonl")
         #expect(report.panels.first?.points.count == 10)

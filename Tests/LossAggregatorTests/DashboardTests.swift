@@ -1,6 +1,6 @@
-import LossdTestSupport
 import Foundation
 import LossWire
+import LossdTestSupport
 import Testing
 
 @testable import LossAggregator
@@ -9,11 +9,15 @@ import Testing
 struct DashboardTests {
     /// Two runs: a falling loss with steps, errors and lost batches, and a run whose name needs escaping.
     private func aggregation(batches: Int = 3000) -> Aggregation {
-        var aggregation = Aggregation(parameters: AggregationParameters(window: 50, reorderWindow: 4, historyPoints: 200), startTime: 100)
+        var aggregation = Aggregation(
+            parameters: AggregationParameters(window: 50, reorderWindow: 4, historyPoints: 200), startTime: 100)
         var seq = 0
         for n in 0..<batches {
             let loss = 2 + 8 * exp(-Double(n) / 600) + 0.3 * sin(Double(n))
-            aggregation.ingest(Records.loss(source: "rank0", seq: seq, epoch: n / 1000, step: 10 * n, batch: 4, loss: loss, classification: 0.7 * loss), at: 100 + Double(n) / 100)
+            aggregation.ingest(
+                Records.loss(
+                    source: "rank0", seq: seq, epoch: n / 1000, step: 10 * n, batch: 4, loss: loss,
+                    classification: 0.7 * loss), at: 100 + Double(n) / 100)
             seq += n % 500 == 499 ? 10 : 1  // a gap now and then: lost batches
             if n % 700 == 0 { aggregation.ingest(Records.error(.nonfinite, source: nil), at: 100 + Double(n) / 100) }
         }
@@ -43,7 +47,9 @@ struct DashboardTests {
             #expect(xTicks.allSatisfy { !$0.allText.isEmpty })
             // Tick labels are distinct and in order.
             let yValues = yTicks.compactMap { $0.number("data-value") }
-            #expect(yValues == yValues.sorted() && Set(yTicks.map(\.allText)).count == yTicks.count, "\(yTicks.map(\.allText))")
+            #expect(
+                yValues == yValues.sorted() && Set(yTicks.map(\.allText)).count == yTicks.count,
+                "\(yTicks.map(\.allText))")
             #expect(svg.all.first { $0.hasClass("x-label") }?.allText == "batches (steps 0–29990)")
             #expect(svg.all.first { $0.hasClass("y-label") }?.allText.isEmpty == false)
             let legend = svg.all.filter { $0.hasClass("legend-label") }.map(\.allText)
@@ -61,14 +67,16 @@ struct DashboardTests {
         #expect(points.count <= 200 && points.count > 100)
         let expectations: [(chart: Int, series: String, value: (HistoryPoint) -> Double?)] = [
             (0, "EMA", { $0.loss.ema }), (0, "window", { $0.loss.window }), (0, "mean", { $0.loss.mean }),
-            (1, "classification EMA", { $0.classification.ema }), (1, "localization window", { $0.localization.window }),
+            (1, "classification EMA", { $0.classification.ema }),
+            (1, "localization window", { $0.localization.window }),
         ]
         let charts = panel.charts
         for expectation in expectations {
             let reader = try ChartReader(try XMLTree(charts[expectation.chart].render(id: "c")).root)
             let perPixel = try #require(reader.pixelsPerUnit)
             let drawn = reader.values(expectation.series)
-            let wanted = points.compactMap { point in expectation.value(point).map { (x: Double(point.batches), y: $0) } }
+            let wanted = points.compactMap { point in expectation.value(point).map { (x: Double(point.batches), y: $0) }
+            }
             #expect(drawn.count == wanted.count, "\(expectation.series)")
             for (vertex, point) in zip(drawn, wanted) {
                 #expect(abs(vertex.x - point.x) * perPixel.x <= 1, "\(expectation.series) x \(vertex.x) vs \(point.x)")
@@ -102,15 +110,20 @@ struct DashboardTests {
     func escaping() throws {
         let page = DashboardPage(
             title: "lossd <test>", panels: DashboardPanel.panels(of: aggregation(batches: 10), at: 300), time: 300,
-            refreshSeconds: 5, facts: [("a&b", "<1>")], footer: "x < y", links: [("stats", "/stats?a=1&b=2")]).render()
+            refreshSeconds: 5, facts: [("a&b", "<1>")], footer: "x < y", links: [("stats", "/stats?a=1&b=2")]
+        ).render()
         #expect(!page.contains("<script"))
         #expect(page.contains("&lt;script&gt;&amp;&quot;"))
         #expect(page.contains("v&#39;al"))
         let html = try XMLTree(page).root
-        let section = try #require(html.all.first { $0.name == "section" && $0.attributes["data-run"] == #"<script>&""# })
+        let section = try #require(
+            html.all.first { $0.name == "section" && $0.attributes["data-run"] == #"<script>&""# })
         #expect(section.attributes["data-split"] == "v'al")
         #expect(section.elements("h2").first?.allText == #"<script>&" / v'al"#)
-        #expect(html.all.contains { $0.name == "meta" && $0.attributes["http-equiv"] == "refresh" && $0.attributes["content"] == "5" })
+        #expect(
+            html.all.contains {
+                $0.name == "meta" && $0.attributes["http-equiv"] == "refresh" && $0.attributes["content"] == "5"
+            })
         #expect(html.all.first { $0.name == "a" }?.attributes["href"] == "/stats?a=1&b=2")
         // Control characters, which XML forbids, are replaced rather than breaking the page.
         #expect(XMLEscaping.escape("a\u{1}b\nc") == "a\u{FFFD}b\nc")
@@ -124,7 +137,9 @@ struct DashboardTests {
         #expect(html.elements("section").count == 2)
         #expect(html.elements("svg").count == 6)
         #expect(html.elements("script").isEmpty)
-        #expect(!text.contains("http://") || !text.replacingOccurrences(of: "http://www.w3.org/2000/svg", with: "").contains("http://"))
+        #expect(
+            !text.contains("http://")
+                || !text.replacingOccurrences(of: "http://www.w3.org/2000/svg", with: "").contains("http://"))
         #expect(!text.contains("https://"))
         #expect(!html.all.contains { $0.name == "meta" && $0.attributes["http-equiv"] == "refresh" })
         #expect(text.contains("prefers-color-scheme: dark"))

@@ -8,15 +8,18 @@ import Testing
 struct HistoryTests {
     /// An aggregation of `count` batches of one split whose loss falls as 1 + 10/(n+1).
     private func falling(_ count: Int, historyPoints: Int, spikeAt spike: Int? = nil) -> Aggregation {
-        var aggregation = Aggregation(parameters: AggregationParameters(window: 10, historyPoints: historyPoints), startTime: 0)
+        var aggregation = Aggregation(
+            parameters: AggregationParameters(window: 10, historyPoints: historyPoints), startTime: 0)
         for n in 0..<count {
             let loss = n == spike ? 50 : 1 + 10 / Double(n + 1)
-            aggregation.ingest(Records.loss(step: 100 + n, batch: 2, loss: loss, classification: 0.75 * loss), at: Double(n))
+            aggregation.ingest(
+                Records.loss(step: 100 + n, batch: 2, loss: loss, classification: 0.75 * loss), at: Double(n))
         }
         return aggregation
     }
 
-    @Test("a long run stays within the bound, evenly spaced, with its first and last batch", arguments: [64, 100, 2000])
+    @Test(
+        "a long run stays within the bound, evenly spaced, with its first and last batch", arguments: [64, 100, 2000])
     func bound(historyPoints: Int) throws {
         for count in [1, 2, 63, 64, 65, 1000, 10_007] {
             let aggregation = falling(count, historyPoints: historyPoints)
@@ -76,18 +79,21 @@ struct HistoryTests {
 
     @Test("each point counts the split's error records and the run's lost batches")
     func counters() throws {
-        var aggregation = Aggregation(parameters: AggregationParameters(reorderWindow: 2, historyPoints: 100), startTime: 0)
+        var aggregation = Aggregation(
+            parameters: AggregationParameters(reorderWindow: 2, historyPoints: 100), startTime: 0)
         aggregation.ingest(Records.loss(source: "a", seq: 0, loss: 3), at: 0)
         aggregation.ingest(Records.error(.badFrames, source: "a", seq: 1), at: 1)
         aggregation.ingest(Records.loss(source: "a", seq: 10, loss: 2), at: 2)  // 2…7 fall below 10 − 2: lost
-        aggregation.ingest(Records.loss(source: "b", seq: 5, loss: 2), at: 3)   // 0…2 of b: lost
-        aggregation.ingest(Records.loss(source: "a", seq: 3, loss: 2), at: 4)   // late: off the lost count
+        aggregation.ingest(Records.loss(source: "b", seq: 5, loss: 2), at: 3)  // 0…2 of b: lost
+        aggregation.ingest(Records.loss(source: "a", seq: 3, loss: 2), at: 4)  // late: off the lost count
         let points = try #require(aggregation.history(at: 5).first).points
         #expect(points.map(\.errors) == [0, 1, 1, 1])
         #expect(points.map(\.lost) == [0, 6, 9, 8])
         #expect(aggregation.snapshot(at: 5).sources.reduce(0) { $0 + $1.lost } == 8)
         aggregation.countPendingAsLost()
-        #expect(aggregation.history(at: 6).first?.points.last?.lost == aggregation.snapshot(at: 6).sources.reduce(0) { $0 + $1.lost })
+        #expect(
+            aggregation.history(at: 6).first?.points.last?.lost
+                == aggregation.snapshot(at: 6).sources.reduce(0) { $0 + $1.lost })
     }
 
     @Test("the history is saved with the state and continues identically after a restore")
@@ -108,7 +114,7 @@ struct HistoryTests {
     func stateWithoutHistory() throws {
         let original = falling(300, historyPoints: 50)
         guard case .object(var root) = try JSONValue(parsing: original.stateJSON(savedAt: 1)),
-              case .array(var splits)? = root["splits"], case .object(var split) = splits[0]
+            case .array(var splits)? = root["splits"], case .object(var split) = splits[0]
         else {
             Issue.record("the state is not shaped as expected")
             return
@@ -145,7 +151,10 @@ struct HistoryTests {
     @Test("damaged history entries are refused with their path")
     func damagedHistory() throws {
         let text = String(decoding: falling(10, historyPoints: 50).stateJSON(savedAt: 1), as: UTF8.self)
-        for (from, to) in [("\"stride\":1", "\"stride\":0"), ("\"points\":[[0,1,", "\"points\":[[0,\"x\","), ("\"points\":[[0,", "\"points\":[[9,")] {
+        for (from, to) in [
+            ("\"stride\":1", "\"stride\":0"), ("\"points\":[[0,1,", "\"points\":[[0,\"x\","),
+            ("\"points\":[[0,", "\"points\":[[9,"),
+        ] {
             let damaged = text.replacingOccurrences(of: from, with: to)
             #expect(damaged != text, "\(from)")
             let error = #expect(throws: AggregatorStateError.self) {

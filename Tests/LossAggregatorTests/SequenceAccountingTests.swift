@@ -99,7 +99,8 @@ struct SequenceAccountingTests {
         #expect(aggregation.ingest(Records.loss(run: "a", source: "x", seq: 0, loss: 1), at: 0) == .aggregated)
         #expect(aggregation.ingest(Records.loss(run: "a", source: "y", seq: 0, loss: 1), at: 0) == .aggregated)
         #expect(aggregation.ingest(Records.loss(run: "b", source: "x", seq: 0, loss: 1), at: 0) == .aggregated)
-        #expect(aggregation.ingest(Records.loss(run: "a", split: "val", source: "x", seq: 0, loss: 1), at: 0) == .duplicate)
+        #expect(
+            aggregation.ingest(Records.loss(run: "a", split: "val", source: "x", seq: 0, loss: 1), at: 0) == .duplicate)
         #expect(aggregation.snapshot(at: 0).sources.count == 3)
     }
 

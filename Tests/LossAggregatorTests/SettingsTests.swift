@@ -1,7 +1,7 @@
 import Configuration
+import Foundation
 import LossPipeline
 import LossWire
-import Foundation
 import SSDLoss
 import Testing
 
@@ -51,20 +51,27 @@ struct SettingsTests {
         #expect(aggregateFromFile.parameters == aggregateBuiltIn.parameters)
         #expect(aggregateBuiltIn.input.map(\.description) == ["@tcp://127.0.0.1:5556"])
         #expect(aggregateBuiltIn.http.description == "127.0.0.1:9180")
-        #expect(aggregateBuiltIn.parameters == AggregationParameters(emaDecay: 0.98, window: 100, reorderWindow: 1024, maxKeys: 1000))
+        #expect(
+            aggregateBuiltIn.parameters
+                == AggregationParameters(emaDecay: 0.98, window: 100, reorderWindow: 1024, maxKeys: 1000))
     }
 
     @Test("every key the code reads is documented in Config/lossd.yaml")
     func everyKeyDocumented() throws {
         let yaml = try String(contentsOfFile: Self.documentedConfig, encoding: .utf8)
         let keys = [
-            "sidecar": ["input", "output", "workers", "queue", "send_hwm", "linger_seconds", "record", "sidecar_id", "status_interval_seconds", "output_server_key"],
+            "sidecar": [
+                "input", "output", "workers", "queue", "send_hwm", "linger_seconds", "record", "sidecar_id",
+                "status_interval_seconds", "output_server_key",
+            ],
             "curve": ["key_file", "allowed_clients"],
             "loss": ["profile", "neg_pos_ratio", "n_neg_min", "alpha", "mining", "scores"],
             "limits": ["max_message_bytes"],
             "serve": ["records_input"],
-            "aggregate": ["input", "http", "state", "snapshots", "publish", "snapshot_interval", "state_interval",
-                          "ema_decay", "window", "reorder_window", "max_keys", "history_points"],
+            "aggregate": [
+                "input", "http", "state", "snapshots", "publish", "snapshot_interval", "state_interval",
+                "ema_decay", "window", "reorder_window", "max_keys", "history_points",
+            ],
             "log": ["level"],
         ]
         for (section, names) in keys {
@@ -89,26 +96,28 @@ struct SettingsTests {
         #expect(sidecar.processor.defaults.negPosRatio == 3)  // default
     }
 
-    @Test("invalid values are refused with the key's name", arguments: [
-        (["LOSSD_SIDECAR_WORKERS": "many"], "sidecar.workers"),
-        (["LOSSD_SIDECAR_QUEUE": "0"], "sidecar.queue"),
-        (["LOSSD_LOSS_ALPHA": "-1"], "loss.alpha"),
-        (["LOSSD_LOSS_MINING": "sometimes"], "loss.mining"),
-        (["LOSSD_SIDECAR_INPUT": "udp://127.0.0.1:1"], "sidecar.input"),
-        (["LOSSD_SIDECAR_OUTPUT": "nowhere"], "sidecar.output"),
-        (["LOSSD_LIMITS_MAX_MESSAGE_BYTES": "12"], "limits.max_message_bytes"),
-        (["LOSSD_AGGREGATE_INPUT": "tcp://nowhere"], "aggregate.input"),
-        (["LOSSD_AGGREGATE_HTTP": "127.0.0.1"], "aggregate.http"),
-        (["LOSSD_AGGREGATE_HTTP": "localhost:70000"], "aggregate.http"),
-        (["LOSSD_AGGREGATE_PUBLISH": "pgm://x"], "aggregate.publish"),
-        (["LOSSD_AGGREGATE_EMA_DECAY": "1"], "aggregate.ema_decay"),
-        (["LOSSD_AGGREGATE_WINDOW": "0"], "aggregate.window"),
-        (["LOSSD_AGGREGATE_REORDER_WINDOW": "1000000"], "aggregate.reorder_window"),
-        (["LOSSD_AGGREGATE_MAX_KEYS": "0"], "aggregate.max_keys"),
-        (["LOSSD_AGGREGATE_HISTORY_POINTS": "3"], "aggregate.history_points"),
-        (["LOSSD_AGGREGATE_SNAPSHOT_INTERVAL": "0"], "aggregate.snapshot_interval"),
-        (["LOSSD_AGGREGATE_STATE_INTERVAL": "soon"], "aggregate.state_interval"),
-    ])
+    @Test(
+        "invalid values are refused with the key's name",
+        arguments: [
+            (["LOSSD_SIDECAR_WORKERS": "many"], "sidecar.workers"),
+            (["LOSSD_SIDECAR_QUEUE": "0"], "sidecar.queue"),
+            (["LOSSD_LOSS_ALPHA": "-1"], "loss.alpha"),
+            (["LOSSD_LOSS_MINING": "sometimes"], "loss.mining"),
+            (["LOSSD_SIDECAR_INPUT": "udp://127.0.0.1:1"], "sidecar.input"),
+            (["LOSSD_SIDECAR_OUTPUT": "nowhere"], "sidecar.output"),
+            (["LOSSD_LIMITS_MAX_MESSAGE_BYTES": "12"], "limits.max_message_bytes"),
+            (["LOSSD_AGGREGATE_INPUT": "tcp://nowhere"], "aggregate.input"),
+            (["LOSSD_AGGREGATE_HTTP": "127.0.0.1"], "aggregate.http"),
+            (["LOSSD_AGGREGATE_HTTP": "localhost:70000"], "aggregate.http"),
+            (["LOSSD_AGGREGATE_PUBLISH": "pgm://x"], "aggregate.publish"),
+            (["LOSSD_AGGREGATE_EMA_DECAY": "1"], "aggregate.ema_decay"),
+            (["LOSSD_AGGREGATE_WINDOW": "0"], "aggregate.window"),
+            (["LOSSD_AGGREGATE_REORDER_WINDOW": "1000000"], "aggregate.reorder_window"),
+            (["LOSSD_AGGREGATE_MAX_KEYS": "0"], "aggregate.max_keys"),
+            (["LOSSD_AGGREGATE_HISTORY_POINTS": "3"], "aggregate.history_points"),
+            (["LOSSD_AGGREGATE_SNAPSHOT_INTERVAL": "0"], "aggregate.snapshot_interval"),
+            (["LOSSD_AGGREGATE_STATE_INTERVAL": "soon"], "aggregate.state_interval"),
+        ])
     func invalidValues(environment: [String: String], key: String) async throws {
         let settings = try await SettingsReader.load(flags: [:], configFile: nil, environment: environment)
         do {
@@ -163,7 +172,8 @@ struct SettingsTests {
         #expect("\(error)".contains("invalid setting loss.mining = 'batch': profile mmdet cannot take it"))
         #expect("\(error)".contains("accepted: image"))
 
-        let unknown = try await SettingsReader.load(flags: [:], configFile: nil, environment: ["LOSSD_LOSS_PROFILE": "yolo"])
+        let unknown = try await SettingsReader.load(
+            flags: [:], configFile: nil, environment: ["LOSSD_LOSS_PROFILE": "yolo"])
         let unknownError = try #require(throws: SettingsError.self) { try BatchProcessor(reading: unknown) }
         #expect("\(unknownError)".contains("expected one of keras, torchvision, mmdet, ssd.pytorch"))
     }

@@ -78,6 +78,7 @@ struct StateFileCompatibilityTests {
     func reportReadsIt() throws {
         let report = try DashboardReport.parse(try fixture("state-860d516.json"), path: "state-860d516.json")
         #expect(report.kind == .state)
-        #expect(report.panels.map { "\($0.run)/\($0.split)" } == ["default/train", "exp/train", "exp/val", "other/train"])
+        #expect(
+            report.panels.map { "\($0.run)/\($0.split)" } == ["default/train", "exp/train", "exp/val", "other/train"])
     }
 }

@@ -9,7 +9,9 @@ struct SyntheticBatchTests {
     private func loss(_ spec: SyntheticBatchSpec, step: Int) throws -> LossResult {
         let message = SyntheticBatchGenerator(spec: spec).message(step: step)
         let batch = try BatchDecoder.decode(message, defaults: LossParameters(scores: spec.scores))
-        return try batch.withInput { try MultiBoxLoss(parameters: batch.parameters).compute($0, shape: batch.shape, dtype: batch.dtype) }
+        return try batch.withInput {
+            try MultiBoxLoss(parameters: batch.parameters).compute($0, shape: batch.shape, dtype: batch.dtype)
+        }
     }
 
     private let shape = BatchShape(batch: 4, boxes: 500, classes: 7)

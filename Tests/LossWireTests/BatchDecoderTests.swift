@@ -12,7 +12,9 @@ struct MalformedCase: Sendable, CustomTestStringConvertible {
 
     var testDescription: String { name }
 
-    init(_ name: String, _ code: ErrorCode, header: String, frames sizes: [Int]? = nil, limits: WireLimits = WireLimits()) {
+    init(
+        _ name: String, _ code: ErrorCode, header: String, frames sizes: [Int]? = nil, limits: WireLimits = WireLimits()
+    ) {
         self.name = name
         self.code = code
         self.limits = limits
@@ -41,7 +43,9 @@ let malformedCases: [MalformedCase] = [
     MalformedCase("header is a JSON string", .badHeader, header: #""v""#),
     MalformedCase("header is not JSON", .badHeader, header: "{v:1}"),
     MalformedCase("header has a duplicate key", .badHeader, header: #"{"v":1,"v":1,\#(dims)}"#),
-    MalformedCase("header over max_header_bytes", .badHeader, header: #"{"v":1,\#(dims),"pad":"\#(String(repeating: "x", count: 70_000))"}"#),
+    MalformedCase(
+        "header over max_header_bytes", .badHeader,
+        header: #"{"v":1,\#(dims),"pad":"\#(String(repeating: "x", count: 70_000))"}"#),
     // Version.
     MalformedCase("v missing", .badHeader, header: "{\(dims)}"),
     MalformedCase("v is a string", .badHeader, header: #"{"v":"1",\#(dims)}"#),
@@ -58,9 +62,11 @@ let malformedCases: [MalformedCase] = [
     MalformedCase("classes 1", .badHeader, header: #"{"v":1,"batch":2,"boxes":50,"classes":1}"#),
     MalformedCase("batch fractional", .badHeader, header: #"{"v":1,"batch":2.5,"boxes":50,"classes":4}"#),
     MalformedCase("batch a string", .badHeader, header: #"{"v":1,"batch":"2","boxes":50,"classes":4}"#),
-    MalformedCase("batch beyond Int", .badHeader, header: #"{"v":1,"batch":99999999999999999999,"boxes":50,"classes":4}"#),
+    MalformedCase(
+        "batch beyond Int", .badHeader, header: #"{"v":1,"batch":99999999999999999999,"boxes":50,"classes":4}"#),
     MalformedCase("B*N overflows", .badHeader, header: #"{"v":1,"batch":4294967296,"boxes":4294967296,"classes":4}"#),
-    MalformedCase("B*N*(C+12)*width overflows", .badHeader, header: #"{"v":1,"batch":2097152,"boxes":2097152,"classes":1048576}"#),
+    MalformedCase(
+        "B*N*(C+12)*width overflows", .badHeader, header: #"{"v":1,"batch":2097152,"boxes":2097152,"classes":1048576}"#),
     MalformedCase("C+12 overflows", .badHeader, header: #"{"v":1,"batch":1,"boxes":1,"classes":9223372036854775800}"#),
     // Settings.
     MalformedCase("unknown dtype", .badHeader, header: #"{"v":1,\#(dims),"dtype":"int8"}"#),
@@ -74,8 +80,11 @@ let malformedCases: [MalformedCase] = [
     MalformedCase("infinite alpha", .badHeader, header: #"{"v":1,\#(dims),"loss":{"alpha":1e999}}"#),
     MalformedCase("loss not an object", .badHeader, header: #"{"v":1,\#(dims),"loss":[3]}"#),
     // Labels.
-    MalformedCase("run over 128 bytes", .badLabels, header: #"{"v":1,\#(dims),"run":"\#(String(repeating: "r", count: 129))"}"#),
-    MalformedCase("source over 128 bytes in UTF-8", .badLabels, header: #"{"v":1,\#(dims),"source":"\#(String(repeating: "é", count: 65))"}"#),
+    MalformedCase(
+        "run over 128 bytes", .badLabels, header: #"{"v":1,\#(dims),"run":"\#(String(repeating: "r", count: 129))"}"#),
+    MalformedCase(
+        "source over 128 bytes in UTF-8", .badLabels,
+        header: #"{"v":1,\#(dims),"source":"\#(String(repeating: "é", count: 65))"}"#),
     MalformedCase("split a number", .badLabels, header: #"{"v":1,\#(dims),"split":3}"#),
     MalformedCase("seq negative", .badLabels, header: #"{"v":1,\#(dims),"seq":-1}"#),
     MalformedCase("epoch a string", .badLabels, header: #"{"v":1,\#(dims),"epoch":"1"}"#),
@@ -84,18 +93,23 @@ let malformedCases: [MalformedCase] = [
     MalformedCase("no frames", .badFrames, rawFrames: []),
     MalformedCase("keras with 1 tensor", .badFrames, header: #"{"v":1,\#(dims)}"#, frames: [keras]),
     MalformedCase("keras with 3 tensors", .badFrames, header: #"{"v":1,\#(dims)}"#, frames: [keras, keras, keras]),
-    MalformedCase("compact with 2 tensors", .badFrames, header: #"{"v":1,\#(dims),"layout":"compact"}"#, frames: [keras, keras]),
+    MalformedCase(
+        "compact with 2 tensors", .badFrames, header: #"{"v":1,\#(dims),"layout":"compact"}"#, frames: [keras, keras]),
     MalformedCase("y_true one byte short", .badFrames, header: #"{"v":1,\#(dims)}"#, frames: [keras - 1, keras]),
     MalformedCase("y_pred one byte long", .badFrames, header: #"{"v":1,\#(dims)}"#, frames: [keras, keras + 1]),
     MalformedCase("float64 sized as float32", .badFrames, header: #"{"v":1,\#(dims),"dtype":"float64"}"#),
-    MalformedCase("compact labels one short", .badFrames, header: #"{"v":1,\#(dims),"layout":"compact"}"#,
+    MalformedCase(
+        "compact labels one short", .badFrames, header: #"{"v":1,\#(dims),"layout":"compact"}"#,
         frames: [compactSizes[0] - 1] + compactSizes[1...]),
-    MalformedCase("compact scores one long", .badFrames, header: #"{"v":1,\#(dims),"layout":"compact"}"#,
+    MalformedCase(
+        "compact scores one long", .badFrames, header: #"{"v":1,\#(dims),"layout":"compact"}"#,
         frames: [compactSizes[0], compactSizes[1], compactSizes[2] + 1, compactSizes[3]]),
     // Size.
-    MalformedCase("over max_message_bytes", .tooLarge, header: #"{"v":1,\#(dims)}"#,
+    MalformedCase(
+        "over max_message_bytes", .tooLarge, header: #"{"v":1,\#(dims)}"#,
         limits: WireLimits(maxMessageBytes: 2 * keras)),
-    MalformedCase("too large beats a bad header", .tooLarge, rawFrames: [[0xFF], [UInt8](repeating: 0, count: 100)],
+    MalformedCase(
+        "too large beats a bad header", .tooLarge, rawFrames: [[0xFF], [UInt8](repeating: 0, count: 100)],
         limits: WireLimits(maxMessageBytes: 64)),
 ]
 
@@ -131,14 +145,19 @@ struct BatchDecoderTests {
         let frames = [header.jsonBytes()] + TestMessages.tensors(for: header) + Array(repeating: [UInt8](), count: 14)
         func truncated(_ frames: [[UInt8]]) -> WireMessage {
             let kept = WireMessage(copying: Array(frames.prefix(16)))
-            return WireMessage(frames: kept.frames, sentFrameCount: frames.count, receiveTimeNs: 0) { withExtendedLifetime(kept) {} }
+            return WireMessage(frames: kept.frames, sentFrameCount: frames.count, receiveTimeNs: 0) {
+                withExtendedLifetime(kept) {}
+            }
         }
-        let tooMany = try #require(throws: WireError.self) { try BatchDecoder.decode(truncated(frames), defaults: LossParameters()) }
+        let tooMany = try #require(throws: WireError.self) {
+            try BatchDecoder.decode(truncated(frames), defaults: LossParameters())
+        }
         #expect(tooMany.code == .badFrames)
         #expect(tooMany.message.contains("the message has 17"), "\(tooMany.message)")
         #expect(tooMany.labels.seq == 3)
         let badHeader = try #require(throws: WireError.self) {
-            try BatchDecoder.decode(truncated([TestMessages.bytes("{v:1}")] + frames.dropFirst()), defaults: LossParameters())
+            try BatchDecoder.decode(
+                truncated([TestMessages.bytes("{v:1}")] + frames.dropFirst()), defaults: LossParameters())
         }
         #expect(badHeader.code == .badHeader)
         #expect(badHeader.message.contains("not valid JSON"), "\(badHeader.message)")
@@ -148,13 +167,18 @@ struct BatchDecoderTests {
         let message = TestMessages.message(
             header: #"{"v":1,"batch":0,"boxes":50,"classes":4,"run":"r1","split":"val","seq":7,"epoch":2}"#,
             frameSizes: [])
-        let error = try #require(throws: WireError.self) { try BatchDecoder.decode(message, defaults: LossParameters()) }
+        let error = try #require(throws: WireError.self) {
+            try BatchDecoder.decode(message, defaults: LossParameters())
+        }
         #expect(error.code == .badHeader)
         #expect(error.labels == BatchLabels(run: "r1", split: "val", source: "", epoch: 2, seq: 7))
 
         let badRun = TestMessages.message(
-            header: #"{"v":1,\#(dims),"run":"\#(String(repeating: "r", count: 200))","seq":3}"#, frameSizes: [keras, keras])
-        let labelError = try #require(throws: WireError.self) { try BatchDecoder.decode(badRun, defaults: LossParameters()) }
+            header: #"{"v":1,\#(dims),"run":"\#(String(repeating: "r", count: 200))","seq":3}"#,
+            frameSizes: [keras, keras])
+        let labelError = try #require(throws: WireError.self) {
+            try BatchDecoder.decode(badRun, defaults: LossParameters())
+        }
         #expect(labelError.code == .badLabels)
         #expect(labelError.labels == BatchLabels(run: nil, split: "train", source: "", seq: 3))
 
@@ -209,7 +233,8 @@ struct BatchDecoderTests {
 
     @Test func appliesDefaultsWhenTheHeaderIsSilent() throws {
         let defaults = LossParameters(negPosRatio: 5, nNegMin: 1, alpha: 0.25, mining: .image, scores: .logits)
-        let message = TestMessages.message(header: #"{"v":1,\#(dims),"epoch":null,"extra":{"ignored":[1,2]}}"#, frameSizes: [keras, keras])
+        let message = TestMessages.message(
+            header: #"{"v":1,\#(dims),"epoch":null,"extra":{"ignored":[1,2]}}"#, frameSizes: [keras, keras])
         let batch = try BatchDecoder.decode(message, defaults: defaults)
         #expect(batch.parameters == defaults)
         #expect(batch.header.run == "default")
@@ -221,9 +246,12 @@ struct BatchDecoderTests {
     }
 
     @Test func appliesLossOverrides() throws {
-        let json = #"{"v":1,\#(dims),"scores":"logits","loss":{"neg_pos_ratio":1,"n_neg_min":2,"alpha":0.5,"mining":"image","future":true}}"#
-        let batch = try BatchDecoder.decode(TestMessages.message(header: json, frameSizes: [keras, keras]), defaults: LossParameters())
-        #expect(batch.parameters == LossParameters(negPosRatio: 1, nNegMin: 2, alpha: 0.5, mining: .image, scores: .logits))
+        let json =
+            #"{"v":1,\#(dims),"scores":"logits","loss":{"neg_pos_ratio":1,"n_neg_min":2,"alpha":0.5,"mining":"image","future":true}}"#
+        let batch = try BatchDecoder.decode(
+            TestMessages.message(header: json, frameSizes: [keras, keras]), defaults: LossParameters())
+        #expect(
+            batch.parameters == LossParameters(negPosRatio: 1, nNegMin: 2, alpha: 0.5, mining: .image, scores: .logits))
 
         let partial = #"{"v":1,\#(dims),"loss":{"alpha":2}}"#
         let defaults = LossParameters(negPosRatio: 7)
@@ -235,7 +263,8 @@ struct BatchDecoderTests {
     @Test func acceptsLimitsExactly() throws {
         let labels = #"{"v":1,\#(dims),"run":"\#(String(repeating: "r", count: 128))"}"#
         let message = TestMessages.message(header: labels, frameSizes: [keras, keras])
-        _ = try BatchDecoder.decode(message, defaults: LossParameters(), limits: WireLimits(maxMessageBytes: message.totalBytes))
+        _ = try BatchDecoder.decode(
+            message, defaults: LossParameters(), limits: WireLimits(maxMessageBytes: message.totalBytes))
     }
 }
 
@@ -256,7 +285,8 @@ struct BatchHeaderTests {
     @Test(arguments: [
         BatchHeader(shape: BatchShape(batch: 1, boxes: 1, classes: 2)),
         BatchHeader(
-            shape: BatchShape(batch: 32, boxes: 8732, classes: 21), dtype: .bfloat16, layout: .compact, scores: .probabilities,
+            shape: BatchShape(batch: 32, boxes: 8732, classes: 21), dtype: .bfloat16, layout: .compact,
+            scores: .probabilities,
             run: "ünïcode 🐘", split: "", source: "a\nb", epoch: 0, step: 0, seq: 0,
             loss: LossOverrides(negPosRatio: 0, nNegMin: 0, alpha: 0, mining: .batch)),
     ])

@@ -26,8 +26,10 @@ struct JSONWriterTests {
     }
 
     @Test(arguments: [
-        (1.0, "1.0"), (0.1, "0.1"), (-2.5, "-2.5"), (1e-7, "1e-07"), (1.7976931348623157e308, "1.7976931348623157e+308"),
-        (Double.nan, "null"), (Double.infinity, "null"), (-Double.infinity, "null"), (Double.leastNonzeroMagnitude, "5e-324"),
+        (1.0, "1.0"), (0.1, "0.1"), (-2.5, "-2.5"), (1e-7, "1e-07"),
+        (1.7976931348623157e308, "1.7976931348623157e+308"),
+        (Double.nan, "null"), (Double.infinity, "null"), (-Double.infinity, "null"),
+        (Double.leastNonzeroMagnitude, "5e-324"),
     ])
     func writesShortestDoublesAndNullForNonFinite(value: Double, expected: String) throws {
         #expect(text { $0.double(value) } == expected)
@@ -80,9 +82,11 @@ struct JSONWriterTests {
 
     @Test func parsesNumbersExactlyAsTheStandardLibrary() throws {
         var generator = SystemRandomNumberGenerator()
-        var texts = ["0.1", "1.5e-10", "123456789012345.6", "9007199254740993", "1e22", "1e23", "4.9e-324",
-                     "0.000000000000000000000001", "-123.456e7", "17976931348623157e292", "2.2250738585072014e-308",
-                     "9223372036854775807", "9223372036854775808", "-9223372036854775808", "-9223372036854775809"]
+        var texts = [
+            "0.1", "1.5e-10", "123456789012345.6", "9007199254740993", "1e22", "1e23", "4.9e-324",
+            "0.000000000000000000000001", "-123.456e7", "17976931348623157e292", "2.2250738585072014e-308",
+            "9223372036854775807", "9223372036854775808", "-9223372036854775808", "-9223372036854775809",
+        ]
         for _ in 0..<2000 {
             texts.append(Double(bitPattern: generator.next() & 0x7FEF_FFFF_FFFF_FFFF).description)
             texts.append((Double(generator.next() % 1_000_000) / 1000).description)

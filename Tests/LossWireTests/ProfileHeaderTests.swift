@@ -18,8 +18,11 @@ struct ProfileHeaderTests {
         var expected = LossProfile.torchvision.parameters
         expected.negPosRatio = 5
         #expect(batch.parameters == expected)
-        #expect(try decode(#"{"v":1,\#(dims),"profile":"ssd.pytorch"}"#).parameters == LossProfile.ssdPytorch.parameters)
-        #expect(try decode(#"{"v":1,\#(dims),"profile":"mmdet","scores":"logits"}"#).parameters == LossProfile.mmdet.parameters)
+        #expect(
+            try decode(#"{"v":1,\#(dims),"profile":"ssd.pytorch"}"#).parameters == LossProfile.ssdPytorch.parameters)
+        #expect(
+            try decode(#"{"v":1,\#(dims),"profile":"mmdet","scores":"logits"}"#).parameters
+                == LossProfile.mmdet.parameters)
     }
 
     @Test("the configured settings apply to a header that names no profile or the configured one, not another")
@@ -27,7 +30,9 @@ struct ProfileHeaderTests {
         let configured = LossParameters(negPosRatio: 4, alpha: 2, mining: .image)
         #expect(try decode(#"{"v":1,\#(dims)}"#, defaults: configured).parameters == configured)
         #expect(try decode(#"{"v":1,\#(dims),"profile":"keras"}"#, defaults: configured).parameters == configured)
-        #expect(try decode(#"{"v":1,\#(dims),"profile":"mmdet"}"#, defaults: configured).parameters == LossProfile.mmdet.parameters)
+        #expect(
+            try decode(#"{"v":1,\#(dims),"profile":"mmdet"}"#, defaults: configured).parameters
+                == LossProfile.mmdet.parameters)
         var torchvision = LossProfile.torchvision.parameters
         torchvision.negPosRatio = 2
         #expect(try decode(#"{"v":1,\#(dims)}"#, defaults: torchvision).parameters == torchvision)
@@ -35,18 +40,36 @@ struct ProfileHeaderTests {
 
     @Test("an unknown profile is a bad_header naming the key and the accepted values")
     func unknownProfile() throws {
-        let error = try #require(throws: WireError.self) { try decode(#"{"v":1,\#(dims),"profile":"detectron","run":"r"}"#) }
+        let error = try #require(throws: WireError.self) {
+            try decode(#"{"v":1,\#(dims),"profile":"detectron","run":"r"}"#)
+        }
         #expect(error.code == .badHeader)
-        #expect(error.message == #"the header's "profile" is "detectron"; use one of keras, torchvision, mmdet, ssd.pytorch"#)
+        #expect(
+            error.message
+                == #"the header's "profile" is "detectron"; use one of keras, torchvision, mmdet, ssd.pytorch"#)
         #expect(error.labels.run == "r")
     }
 
-    @Test("an override the profile cannot take is a bad_header naming the key and the accepted value", arguments: [
-        (#""loss":{"mining":"batch"}"#, #"the header's "loss.mining" is batch: profile torchvision cannot take it: torchvision mines each image alone; accepted: image (or choose profile keras)"#),
-        (#""loss":{"alpha":0.5}"#, #"the header's "loss.alpha" is 0.5: profile torchvision cannot take it: torchvision adds the localization loss with weight 1; accepted: 1.0 (or choose profile keras)"#),
-        (#""loss":{"n_neg_min":2}"#, #"the header's "loss.n_neg_min" is 2: profile torchvision cannot take it: torchvision keeps no minimum of negatives; accepted: 0 (or choose profile keras)"#),
-        (#""scores":"probabilities""#, #"the header's "scores" is probabilities: profile torchvision cannot take it: torchvision takes the cross-entropy of raw logits; accepted: logits (or choose profile keras)"#),
-    ])
+    @Test(
+        "an override the profile cannot take is a bad_header naming the key and the accepted value",
+        arguments: [
+            (
+                #""loss":{"mining":"batch"}"#,
+                #"the header's "loss.mining" is batch: profile torchvision cannot take it: torchvision mines each image alone; accepted: image (or choose profile keras)"#
+            ),
+            (
+                #""loss":{"alpha":0.5}"#,
+                #"the header's "loss.alpha" is 0.5: profile torchvision cannot take it: torchvision adds the localization loss with weight 1; accepted: 1.0 (or choose profile keras)"#
+            ),
+            (
+                #""loss":{"n_neg_min":2}"#,
+                #"the header's "loss.n_neg_min" is 2: profile torchvision cannot take it: torchvision keeps no minimum of negatives; accepted: 0 (or choose profile keras)"#
+            ),
+            (
+                #""scores":"probabilities""#,
+                #"the header's "scores" is probabilities: profile torchvision cannot take it: torchvision takes the cross-entropy of raw logits; accepted: logits (or choose profile keras)"#
+            ),
+        ])
     func refusedOverride(_ extra: String, _ message: String) throws {
         let error = try #require(throws: WireError.self) {
             try decode(#"{"v":1,\#(dims),"profile":"torchvision",\#(extra),"seq":4}"#)
@@ -81,7 +104,8 @@ struct ProfileHeaderTests {
             return
         }
         #expect(decoded.parameters == record.parameters)
-        let old = #"{"v":1,"kind":"loss","batch":1,"boxes":2,"classes":3,"loss":1,"classification":1,"localization":0,"per_item":[1],"positives":1,"negatives":0,"negatives_available":0}"#
+        let old =
+            #"{"v":1,"kind":"loss","batch":1,"boxes":2,"classes":3,"loss":1,"classification":1,"localization":0,"per_item":[1],"positives":1,"negatives":0,"negatives_available":0}"#
         guard case .loss(let legacy) = try ResultRecord(jsonLine: Array(old.utf8)) else { return }
         #expect(legacy.parameters.profile == .keras)
     }

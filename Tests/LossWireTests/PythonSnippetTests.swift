@@ -56,7 +56,8 @@ struct PythonSnippetTests {
         let batches = try readAll(PythonFixtures.sentMessage, name: "sent.lossrec")
         let batch = try #require(batches.first)
         #expect(batches.count == 1)
-        #expect(batch.header.labels == BatchLabels(run: "demo", split: "train", source: "rank0", epoch: 0, step: 0, seq: 0))
+        #expect(
+            batch.header.labels == BatchLabels(run: "demo", split: "train", source: "rank0", epoch: 0, step: 0, seq: 0))
         #expect(batch.parameters == LossParameters())
     }
 }

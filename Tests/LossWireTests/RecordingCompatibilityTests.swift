@@ -26,7 +26,8 @@ struct RecordingCompatibilityTests {
     }
 
     /// The repository's root, from this file's path.
-    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent()
 
     static func manifest() throws -> [String: [Record]] {
         let data = try Data(contentsOf: root.appendingPathComponent("Tests/Fixtures/recordings-v1/manifest.json"))
@@ -46,9 +47,12 @@ struct RecordingCompatibilityTests {
         #expect(reader.version == .v1)
         var records: [Record] = []
         while let message = try reader.next() {
-            records.append(Record(
-                receiveTimeNs: message.receiveTimeNs,
-                frames: message.frames.map { Frame(bytes: $0.count, crc32: CRC32.checksum($0), crc32c: CRC32C.checksum($0)) }))
+            records.append(
+                Record(
+                    receiveTimeNs: message.receiveTimeNs,
+                    frames: message.frames.map {
+                        Frame(bytes: $0.count, crc32: CRC32.checksum($0), crc32c: CRC32C.checksum($0))
+                    }))
             _ = try BatchDecoder.decode(message, defaults: LossParameters())
         }
         #expect(records == expected)

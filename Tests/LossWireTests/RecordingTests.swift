@@ -32,7 +32,9 @@ struct RecordingTests {
     static let versionsAndAccesses: [(RecordingFormat.Version, RecordingReader.Access)] =
         RecordingFormat.Version.allCases.flatMap { version in RecordingReader.Access.allCases.map { (version, $0) } }
 
-    private func write(_ messages: [[[UInt8]]], to path: String, version: RecordingFormat.Version = .v2) throws -> [UInt64] {
+    private func write(
+        _ messages: [[[UInt8]]], to path: String, version: RecordingFormat.Version = .v2
+    ) throws -> [UInt64] {
         let writer = try RecordingWriter(path: path, version: version, bufferCapacity: 4096)
         var offsets: [UInt64] = []
         for (index, frames) in messages.enumerated() {
@@ -100,11 +102,15 @@ struct RecordingTests {
         #expect(writer.writtenRecordCount == 2)
     }
 
-    @Test("a failed write loses the buffered records, and writtenRecordCount says so", .enabled(if: FileManager.default.fileExists(atPath: "/dev/full")))
+    @Test(
+        "a failed write loses the buffered records, and writtenRecordCount says so",
+        .enabled(if: FileManager.default.fileExists(atPath: "/dev/full")))
     func writtenRecordCountAfterAFailedWrite() throws {
         let writer = try RecordingWriter(path: "/dev/full", bufferCapacity: 4096)
         for _ in 0..<10 { try writer.append(WireMessage(copying: [[1, 2, 3]])) }  // all buffered
-        #expect(throws: RecordingError.self) { try writer.append(WireMessage(copying: [[UInt8](repeating: 0, count: 5000)])) }
+        #expect(throws: RecordingError.self) {
+            try writer.append(WireMessage(copying: [[UInt8](repeating: 0, count: 5000)]))
+        }
         #expect(throws: RecordingError.closed(path: "/dev/full")) { try writer.append(WireMessage(copying: [[1]])) }
         #expect(writer.recordCount == 10)
         #expect(writer.writtenRecordCount == 0)  // /dev/full took none of them
@@ -112,7 +118,9 @@ struct RecordingTests {
     }
 
     @Test(arguments: versionsAndAccesses)
-    func truncationAtEveryByteOfTheLastRecordIsReported(version: RecordingFormat.Version, access: RecordingReader.Access) throws {
+    func truncationAtEveryByteOfTheLastRecordIsReported(
+        version: RecordingFormat.Version, access: RecordingReader.Access
+    ) throws {
         let directory = try TemporaryDirectory()
         let path = directory.path("full.lossrec")
         let messages = Array(Self.messages.prefix(3))
@@ -143,7 +151,9 @@ struct RecordingTests {
     }
 
     @Test(arguments: versionsAndAccesses)
-    func aFlippedByteAnywhereInARecordStopsTheReaderThere(version: RecordingFormat.Version, access: RecordingReader.Access) throws {
+    func aFlippedByteAnywhereInARecordStopsTheReaderThere(
+        version: RecordingFormat.Version, access: RecordingReader.Access
+    ) throws {
         let directory = try TemporaryDirectory()
         let path = directory.path("flip.lossrec")
         let messages = Array(Self.messages.prefix(3))
@@ -235,7 +245,9 @@ struct RecordingTests {
 
     @Test func filesWithoutTheMagicAreNotRecordings() throws {
         let directory = try TemporaryDirectory()
-        for (name, contents) in [("wrong", "LOSSRED1 and more"), ("short", "LOSS"), ("empty", ""), ("seven", "LOSSREC")] {
+        for (name, contents) in [
+            ("wrong", "LOSSRED1 and more"), ("short", "LOSS"), ("empty", ""), ("seven", "LOSSREC"),
+        ] {
             let path = directory.path(name)
             try Data(contents.utf8).write(to: URL(fileURLWithPath: path))
             #expect(throws: RecordingError.notARecording(path: path)) { try RecordingReader(path: path) }
@@ -245,7 +257,9 @@ struct RecordingTests {
         #expect(RecordingError.openFailed(path: missing, errno: ENOENT).description.contains("No such file"))
         let newer = directory.path("newer.lossrec")
         try Data("LOSSREC3 from a later lossd".utf8).write(to: URL(fileURLWithPath: newer))
-        #expect(throws: RecordingError.unsupportedVersion(path: newer, version: "3")) { try RecordingReader(path: newer) }
+        #expect(throws: RecordingError.unsupportedVersion(path: newer, version: "3")) {
+            try RecordingReader(path: newer)
+        }
     }
 
     @Test(arguments: versionsAndAccesses)

@@ -45,7 +45,8 @@ struct RecordingVersion2Tests {
         let path = directory.path("aligned.lossrec")
         let writer = try RecordingWriter(path: path)
         for count in [1, 3, 16] {
-            try writer.append(WireMessage(copying: (0..<count).map { [UInt8](repeating: UInt8($0), count: 5 + 61 * $0) }))
+            try writer.append(
+                WireMessage(copying: (0..<count).map { [UInt8](repeating: UInt8($0), count: 5 + 61 * $0) }))
         }
         try writer.close()
         let reader = try RecordingReader(path: path, access: access)
@@ -85,7 +86,9 @@ struct RecordingVersion2Tests {
         let directory = try TemporaryDirectory()
         let path = directory.path("header.lossrec")
         try Data("LOSSREC2".utf8 + [UInt8](repeating: 0, count: 20)).write(to: URL(fileURLWithPath: path))
-        #expect(throws: RecordingError.truncated(path: path, offset: 0, goodRecords: 0)) { try RecordingReader(path: path) }
+        #expect(throws: RecordingError.truncated(path: path, offset: 0, goodRecords: 0)) {
+            try RecordingReader(path: path)
+        }
         try Data("LOSSREC2".utf8 + [UInt8](repeating: 0, count: 55) + [1]).write(to: URL(fileURLWithPath: path))
         let error = try #require(throws: RecordingError.self) { try RecordingReader(path: path) }
         guard case .damaged(_, 0, 0, _) = error else {
@@ -107,7 +110,10 @@ struct RecordingVersion2Tests {
         var offsets: [UInt64] = []
         for index in 0..<40 {
             offsets.append(writer.byteCount)
-            try writer.append(WireMessage(copying: [Array("{\"seq\":\(index)}".utf8), [UInt8](repeating: UInt8(index), count: 3000 + index)]))
+            try writer.append(
+                WireMessage(copying: [
+                    Array("{\"seq\":\(index)}".utf8), [UInt8](repeating: UInt8(index), count: 3000 + index),
+                ]))
         }
         try writer.close()
         var data = try bytes(of: path)
@@ -187,7 +193,9 @@ struct RecordingVersion2Tests {
         let directory = try TemporaryDirectory()
         let path = directory.path("reuse.lossrec")
         let writer = try RecordingWriter(path: path)
-        for index in 0..<3 { try writer.append(WireMessage(copying: [[UInt8(index)], [UInt8](repeating: UInt8(index), count: 100_000)])) }
+        for index in 0..<3 {
+            try writer.append(WireMessage(copying: [[UInt8(index)], [UInt8](repeating: UInt8(index), count: 100_000)]))
+        }
         try writer.close()
         let reader = try RecordingReader(path: path, access: .buffered)
         var first: WireMessage? = try reader.next()

@@ -46,13 +46,17 @@ struct ResultRecordTests {
         ResultRecord.loss(lossRecord),
         .loss(
             LossRecord(
-                run: "ünï \"quoted\"\n\t\\", split: "", source: "\u{1}", shape: BatchShape(batch: 1, boxes: 1, classes: 2),
+                run: "ünï \"quoted\"\n\t\\", split: "", source: "\u{1}",
+                shape: BatchShape(batch: 1, boxes: 1, classes: 2),
                 loss: 1e-300, classification: -0.0, localization: 123456789.125, perItem: [0.1 + 0.2],
                 positives: 0, negatives: 0, negativesAvailable: 0,
                 parameters: LossParameters(negPosRatio: 0, nNegMin: 5, alpha: 0.3, mining: .image, scores: .logits),
                 computeMicros: 0, sidecar: "")),
         .error(WireError(code: .tooLarge, message: "big", labels: BatchLabels(run: "a", epoch: 4, step: 5))),
-        .error(WireError(code: .badFrames, message: "", labels: .none, details: ["x": .array([.int(1), .double(2.5), .null, .bool(false)])])),
+        .error(
+            WireError(
+                code: .badFrames, message: "", labels: .none,
+                details: ["x": .array([.int(1), .double(2.5), .null, .bool(false)])])),
     ])
     func roundTrips(_ record: ResultRecord) throws {
         let line = record.jsonLine()
@@ -139,7 +143,8 @@ struct ResultRecordTests {
 
     @Test(arguments: [#"[1.0,"x"]"#, "[1.e5]", "[-]", "[01]", "[1,]", "[1 2]", "[nul]", "[1.0e]"])
     func perItemThatIsNotNumbersIsRefusedEvenWhenSkipped(perItem: String) {
-        let line = #"{"v":1,"kind":"loss","batch":2,"boxes":4,"classes":3,"loss":1,"classification":1,"localization":0,"#
+        let line =
+            #"{"v":1,"kind":"loss","batch":2,"boxes":4,"classes":3,"loss":1,"classification":1,"localization":0,"#
             + #""per_item":\#(perItem),"positives":1,"negatives":3,"negatives_available":5}"#
         #expect(throws: RecordDecodingError.self) {
             _ = try Array(line.utf8).withUnsafeBytes { try ResultRecord(jsonLine: $0, decodingPerItem: false) }

@@ -61,7 +61,8 @@ struct RobustnessTests {
             if round % 2 == 0 {
                 bytes += [UInt8](repeating: 0, count: 8) + [UInt8(round % 18), 0, 0, 0]
             }
-            bytes += (0..<Int.random(in: 0..<300, using: &random)).map { _ in UInt8.random(in: 0...255, using: &random) }
+            bytes += (0..<Int.random(in: 0..<300, using: &random)).map { _ in UInt8.random(in: 0...255, using: &random)
+            }
             try Data(bytes).write(to: URL(fileURLWithPath: path))
             let reader = try RecordingReader(path: path, limits: WireLimits(maxMessageBytes: 1 << 20))
             do {

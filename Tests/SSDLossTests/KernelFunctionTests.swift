@@ -27,9 +27,12 @@ struct KernelFunctionTests {
     @Test("the float64 logarithm is within 1 ulp and exact at 1", arguments: KernelPathTests.supported)
     func logarithm(_ path: KernelPath) {
         var rng = SplitMix64(seed: 31)
-        let x = (0..<20_000).map { i in
-            i % 2 == 0 ? Foundation.exp(Double.random(in: -34.6...88, using: &rng)) : 1 - Double.random(in: 0...1e-6, using: &rng)
-        } + [1, 1e-15, 0x1p-1022, 1.7e308]
+        let x =
+            (0..<20_000).map { i in
+                i % 2 == 0
+                    ? Foundation.exp(Double.random(in: -34.6...88, using: &rng))
+                    : 1 - Double.random(in: 0...1e-6, using: &rng)
+            } + [1, 1e-15, 0x1p-1022, 1.7e308]
         var logs = [Double](repeating: 0, count: x.count)
         lk_vector_log(path.kernel, x, &logs, x.count)
         let worst = zip(x, logs).map { abs($1 - Foundation.log($0)) / Foundation.log($0).ulp }.max() ?? 0
@@ -58,7 +61,8 @@ struct KernelFunctionTests {
         #expect(e[50_000] == 1)
     }
 
-    @Test("the bounding exponential is never below exp and at most 6.15 % above it", arguments: KernelPathTests.supported)
+    @Test(
+        "the bounding exponential is never below exp and at most 6.15 % above it", arguments: KernelPathTests.supported)
     func boundingExponential(_ path: KernelPath) {
         var rng = SplitMix64(seed: 17)
         var inputs: [Float] = stride(from: -86.9, through: 79.7, by: 0.001).map { Float($0) }
@@ -83,7 +87,9 @@ struct KernelFunctionTests {
         #expect(huge.allSatisfy { $0 == 0x1p115 && $0 >= LogitEstimate.largeEstimate })
     }
 
-    @Test("the one-multiply-add bounding exponential keeps the same bracket for backgrounds within ±64", arguments: KernelPathTests.supported)
+    @Test(
+        "the one-multiply-add bounding exponential keeps the same bracket for backgrounds within ±64",
+        arguments: KernelPathTests.supported)
     func boundingExponentialFrom(_ path: KernelPath) {
         var rng = SplitMix64(seed: 23)
         for background: Float in [0, 1.5, -3.25, 17.2, -40.125, 63.99, -64] {
@@ -116,7 +122,8 @@ struct KernelFunctionTests {
             if count > 1_000 { for i in 0..<(count / 50) { values[i * 50] = 1e9 } }
             let sorted = values.sorted(by: >)
             var scratch = [Int](repeating: 0, count: count)
-            for k in Set([1, 2, count / 100, count / 50, count / 50 + 1, count / 10, count / 2, count - 1]) where k >= 1 && k < count {
+            for k in Set([1, 2, count / 100, count / 50, count / 50 + 1, count / 10, count / 2, count - 1])
+            where k >= 1 && k < count {
                 let kth = lk_kth_largest(path.kernel, values, count, k, &scratch)
                 #expect(kth == sorted[k - 1], "count \(count), k \(k)")
             }

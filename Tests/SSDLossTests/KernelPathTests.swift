@@ -53,15 +53,19 @@ struct KernelPathTests {
         let golden = try GoldenCase.load(name)
         let (t, p) = try golden.tensors()
         let results = try Self.supported.map { path in
-            try KerasBatch(shape: golden.shape).compute(golden.params, dtype: golden.dtype, yTrue: t, yPred: p, path: path)
+            try KerasBatch(shape: golden.shape).compute(
+                golden.params, dtype: golden.dtype, yTrue: t, yPred: p, path: path)
         }
         for result in results.dropFirst() { #expect(agree(result, results[0], tolerance: 1e-6)) }
     }
 
     @Test(
         "both paths agree on every format, layout, score kind and mining mode",
-        arguments: ScalarType.allCases, [LossParameters(nNegMin: 2), LossParameters(nNegMin: 2, scores: .logits),
-                                         LossParameters(mining: .image), LossParameters(nNegMin: 150, mining: .image, scores: .logits)])
+        arguments: ScalarType.allCases,
+        [
+            LossParameters(nNegMin: 2), LossParameters(nNegMin: 2, scores: .logits),
+            LossParameters(mining: .image), LossParameters(nNegMin: 150, mining: .image, scores: .logits),
+        ])
     func propertiesAgree(_ dtype: ScalarType, parameters: LossParameters) throws {
         for seed: UInt64 in 1...3 {
             let shape = BatchShape(batch: 3, boxes: 113, classes: [2, 21, 33][Int(seed) - 1])
@@ -69,7 +73,9 @@ struct KernelPathTests {
             let batch = KerasBatch(
                 shape: shape, yTrue: roundTrip(raw.yTrue, through: dtype), yPred: roundTrip(raw.yPred, through: dtype))
             let keras = try Self.supported.map { try batch.loss(parameters, dtype: dtype, path: $0) }
-            let compact = try Self.supported.map { try CompactBatch(batch, labels: labels).loss(parameters, dtype: dtype, path: $0) }
+            let compact = try Self.supported.map {
+                try CompactBatch(batch, labels: labels).loss(parameters, dtype: dtype, path: $0)
+            }
             for result in keras.dropFirst() { #expect(agree(result, keras[0], tolerance: 1e-6)) }
             for result in compact.dropFirst() { #expect(agree(result, compact[0], tolerance: 1e-6)) }
             #expect(agree(keras[0], compact[0], tolerance: 1e-6))

@@ -67,14 +67,18 @@ struct LanePassTests {
         for box in 0..<batch.shape.boxCount where box % 3 != 0 {
             for k in 0..<11 {
                 let u = Double.random(in: 0..<1, using: &rng)
-                batch.yTrue[batch.index(box: box, k)] = u < 0.3 ? -0.0 : (u < 0.6 ? 0 : Double.random(in: -0.5...1, using: &rng))
+                batch.yTrue[batch.index(box: box, k)] =
+                    u < 0.3 ? -0.0 : (u < 0.6 ? 0 : Double.random(in: -0.5...1, using: &rng))
             }
         }
         batch = KerasBatch(shape: batch.shape, yTrue: roundTrip(batch.yTrue, through: dtype), yPred: batch.yPred)
         for scores in ScoreKind.allCases {
             let parameters = LossParameters(nNegMin: 2, scores: scores)
             let tolerance = scores == .logits ? 1e-6 : 1e-12
-            #expect(agree(try batch.loss(parameters, dtype: dtype), try batch.scalarReference(parameters), tolerance: tolerance))
+            #expect(
+                agree(
+                    try batch.loss(parameters, dtype: dtype), try batch.scalarReference(parameters),
+                    tolerance: tolerance))
         }
     }
 
@@ -85,7 +89,8 @@ struct LanePassTests {
         for parameters in [LossParameters(), LossParameters(nNegMin: 7, scores: .logits)] {
             let expected = try batch.scalarReference(parameters)
             let carried = KerasBatch(
-                shape: shape, yTrue: roundTrip(batch.yTrue, through: dtype), yPred: roundTrip(batch.yPred, through: dtype))
+                shape: shape, yTrue: roundTrip(batch.yTrue, through: dtype),
+                yPred: roundTrip(batch.yPred, through: dtype))
             let keras = try carried.loss(parameters, dtype: dtype)
             let compact = try CompactBatch(carried, labels: labels).loss(parameters, dtype: dtype)
             #expect(keras.positives == 0 && compact.positives == 0)
@@ -109,14 +114,20 @@ struct LanePassTests {
                 }
             }
             let carried = KerasBatch(
-                shape: shape, yTrue: roundTrip(batch.yTrue, through: dtype), yPred: roundTrip(batch.yPred, through: dtype))
-            for parameters in [LossParameters(nNegMin: 50, scores: logits ? .logits : .probabilities),
-                               LossParameters(nNegMin: 500, mining: .image, scores: logits ? .logits : .probabilities)] {
+                shape: shape, yTrue: roundTrip(batch.yTrue, through: dtype),
+                yPred: roundTrip(batch.yPred, through: dtype))
+            for parameters in [
+                LossParameters(nNegMin: 50, scores: logits ? .logits : .probabilities),
+                LossParameters(nNegMin: 500, mining: .image, scores: logits ? .logits : .probabilities),
+            ] {
                 let expected = try carried.scalarReference(parameters)
                 #expect(expected.negativesAvailable < shape.boxCount - shape.boxCount / 8)
                 let tolerance = logits && dtype != .float64 ? 1e-6 : 1e-12
                 #expect(agree(try carried.loss(parameters, dtype: dtype), expected, tolerance: tolerance))
-                #expect(agree(try CompactBatch(carried, labels: labels).loss(parameters, dtype: dtype), expected, tolerance: tolerance))
+                #expect(
+                    agree(
+                        try CompactBatch(carried, labels: labels).loss(parameters, dtype: dtype), expected,
+                        tolerance: tolerance))
             }
         }
     }
@@ -160,7 +171,9 @@ struct LanePassTests {
                 } else {
                     batch.yTrue[batch.index(box: 4, position)] = -.infinity
                 }
-                let error = #expect(throws: LossError.self) { try batch.loss(LossParameters(scores: scores), dtype: dtype) }
+                let error = #expect(throws: LossError.self) {
+                    try batch.loss(LossParameters(scores: scores), dtype: dtype)
+                }
                 guard case .nonfinite(let report) = error else {
                     Issue.record("expected a non-finite error, got \(String(describing: error))")
                     continue
@@ -192,7 +205,8 @@ struct LanePassTests {
         let aligned = try compact.loss(LossParameters(), dtype: dtype)
         let tensors = [
             labels.flatMap { label in withUnsafeBytes(of: label.littleEndian) { Array($0) } },
-            encode(compact.gtOffsets, as: dtype), encode(compact.scores, as: dtype), encode(compact.predOffsets, as: dtype),
+            encode(compact.gtOffsets, as: dtype), encode(compact.scores, as: dtype),
+            encode(compact.predOffsets, as: dtype),
         ]
         let shifted = tensors.enumerated().map { [UInt8](repeating: 0, count: 1 + $0.offset) + $0.element }
         let result: Result<LossResult, LossError> = shifted[0].withUnsafeBytes { l in
@@ -201,8 +215,9 @@ struct LanePassTests {
                     shifted[3].withUnsafeBytes { q in
                         Result { () throws(LossError) -> LossResult in
                             try MultiBoxLoss().compute(
-                                .compact(labels: .init(rebasing: l[1...]), gtOffsets: .init(rebasing: g[2...]),
-                                         scores: .init(rebasing: s[3...]), predOffsets: .init(rebasing: q[4...])),
+                                .compact(
+                                    labels: .init(rebasing: l[1...]), gtOffsets: .init(rebasing: g[2...]),
+                                    scores: .init(rebasing: s[3...]), predOffsets: .init(rebasing: q[4...])),
                                 shape: shape, dtype: dtype)
                         }
                     }
@@ -212,13 +227,16 @@ struct LanePassTests {
         #expect(try result.get() == aligned)
     }
 
-    @Test("the miner selects inside any sub-range, sampled or not", arguments: [(0, 300), (57, 300), (1000, 9000), (3, 20000)])
+    @Test(
+        "the miner selects inside any sub-range, sampled or not",
+        arguments: [(0, 300), (57, 300), (1000, 9000), (3, 20000)])
     func minerSubrange(_ start: Int, count: Int) {
         var rng = SplitMix64(seed: UInt64(start + count))
         let total = start + count
         let pool: [Double] = [0.5, 0.5.nextUp, 2, 3, -1]
         let values = (0..<total).map { _ in
-            Double.random(in: 0..<1, using: &rng) < 0.2 ? pool.randomElement(using: &rng) ?? 1 : Double.random(in: 0..<4, using: &rng)
+            Double.random(in: 0..<1, using: &rng) < 0.2
+                ? pool.randomElement(using: &rng) ?? 1 : Double.random(in: 0..<4, using: &rng)
         }
         let workspace = LossWorkspace()
         workspace.reserve(boxes: total)

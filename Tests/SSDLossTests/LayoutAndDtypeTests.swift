@@ -44,7 +44,8 @@ struct LayoutAndDtypeTests {
         let shape = BatchShape(batch: 2, boxes: 300, classes: 21)
         for scores in ScoreKind.allCases {
             var (batch, _) = KerasBatch.random(
-                shape: shape, seed: UInt64(scale), logits: scores == .logits, logitScale: scale) { rng in
+                shape: shape, seed: UInt64(scale), logits: scores == .logits, logitScale: scale
+            ) { rng in
                 Int32.random(in: -1...20, using: &rng)
             }
             batch = KerasBatch(
@@ -92,8 +93,9 @@ struct LayoutAndDtypeTests {
             ([0, 0, 0] + p).withUnsafeBytes { pb in
                 Result { () throws(LossError) -> LossResult in
                     try MultiBoxLoss(parameters: golden.params).compute(
-                        .keras(yTrue: UnsafeRawBufferPointer(rebasing: tb[1...]),
-                               yPred: UnsafeRawBufferPointer(rebasing: pb[3...])),
+                        .keras(
+                            yTrue: UnsafeRawBufferPointer(rebasing: tb[1...]),
+                            yPred: UnsafeRawBufferPointer(rebasing: pb[3...])),
                         shape: batch.shape, dtype: dtype)
                 }
             }

@@ -22,7 +22,9 @@ struct LogitEstimateTests {
     /// (some inside the estimate's undecided band), plus a few positives so that some negatives
     /// are mined.
     static func thresholdBatch() -> (KerasBatch, [Int32]) {
-        let offsets = [-0.5, -0.1, -0.05, -0.03, -0.02, -0.01, -0.003, -0.001, 0.001, 0.003, 0.01, 0.02, 0.03, 0.05, 0.1, 0.5]
+        let offsets = [
+            -0.5, -0.1, -0.05, -0.03, -0.02, -0.01, -0.003, -0.001, 0.001, 0.003, 0.01, 0.02, 0.03, 0.05, 0.1, 0.5,
+        ]
         let shape = BatchShape(batch: 1, boxes: offsets.count * 4 + 4, classes: 21)
         var batch = KerasBatch(shape: shape)
         var labels: [Int32] = []
@@ -36,7 +38,8 @@ struct LogitEstimateTests {
             if !positive {
                 // One competing class at the threshold's logit, shifted. (With two classes near
                 // it, whether their terms survive `1 + sum` depends on the order of summation.)
-                batch.yPred[batch.index(box: box, 1 + box % (shape.classes - 1))] = threshold + offsets[box % offsets.count]
+                batch.yPred[batch.index(box: box, 1 + box % (shape.classes - 1))] =
+                    threshold + offsets[box % offsets.count]
             }
         }
         batch.yPred = roundTrip(batch.yPred, through: .float32)
@@ -94,7 +97,8 @@ struct LogitEstimateTests {
         let (raw, labels) = Self.crowdedBatch(seed: seed)
         for dtype in LanePassTests.laneTypes {
             let batch = KerasBatch(
-                shape: raw.shape, yTrue: roundTrip(raw.yTrue, through: dtype), yPred: roundTrip(raw.yPred, through: dtype))
+                shape: raw.shape, yTrue: roundTrip(raw.yTrue, through: dtype),
+                yPred: roundTrip(raw.yPred, through: dtype))
             // The compact batch has no soft targets: it is built from the labels.
             let compact = CompactBatch(batch, labels: labels)
             var oneHot = batch
@@ -108,9 +112,13 @@ struct LogitEstimateTests {
                 LossParameters(negPosRatio: 0, nNegMin: 0, scores: .logits),
             ] {
                 let expected = try batch.scalarReference(parameters)
-                #expect(agree(try batch.loss(parameters, dtype: dtype), expected, tolerance: 1e-6), "\(dtype) \(parameters)")
                 #expect(
-                    agree(try compact.loss(parameters, dtype: dtype), try oneHot.scalarReference(parameters), tolerance: 1e-6),
+                    agree(try batch.loss(parameters, dtype: dtype), expected, tolerance: 1e-6), "\(dtype) \(parameters)"
+                )
+                #expect(
+                    agree(
+                        try compact.loss(parameters, dtype: dtype), try oneHot.scalarReference(parameters),
+                        tolerance: 1e-6),
                     "\(dtype) \(parameters)")
             }
         }
@@ -186,22 +194,35 @@ struct LogitEstimateTests {
         // added in another order), on every lane type.
         for dtype in [ScalarType.float32, .float16, .bfloat16] {
             let carried = KerasBatch(
-                shape: shape, yTrue: roundTrip(batch.yTrue, through: dtype), yPred: roundTrip(batch.yPred, through: dtype))
+                shape: shape, yTrue: roundTrip(batch.yTrue, through: dtype),
+                yPred: roundTrip(batch.yPred, through: dtype))
             for mining in MiningMode.allCases {
                 let scope = mining == .batch ? shape.boxCount : shape.boxes
-                let exact = try carried.loss(LossParameters(nNegMin: scope / 2, mining: mining, scores: .logits), dtype: dtype)
-                let estimated = try carried.loss(LossParameters(nNegMin: scope / 3, mining: mining, scores: .logits), dtype: dtype)
-                let reference = try carried.scalarReference(LossParameters(nNegMin: scope / 2, mining: mining, scores: .logits))
+                let exact = try carried.loss(
+                    LossParameters(nNegMin: scope / 2, mining: mining, scores: .logits), dtype: dtype)
+                let estimated = try carried.loss(
+                    LossParameters(nNegMin: scope / 3, mining: mining, scores: .logits), dtype: dtype)
+                let reference = try carried.scalarReference(
+                    LossParameters(nNegMin: scope / 2, mining: mining, scores: .logits))
                 #expect(agree(exact, reference, tolerance: 1e-6), "\(dtype) \(mining)")
-                #expect(agree(estimated, try carried.scalarReference(LossParameters(nNegMin: scope / 3, mining: mining, scores: .logits)), tolerance: 1e-6))
+                #expect(
+                    agree(
+                        estimated,
+                        try carried.scalarReference(
+                            LossParameters(nNegMin: scope / 3, mining: mining, scores: .logits)), tolerance: 1e-6))
                 let compact = CompactBatch(carried, labels: crowded)
                 var oneHot = carried
                 for box in 0..<shape.boxCount {
-                    for k in 0..<shape.classes { oneHot.yTrue[oneHot.index(box: box, k)] = crowded[box] == Int32(k) ? 1 : 0 }
+                    for k in 0..<shape.classes {
+                        oneHot.yTrue[oneHot.index(box: box, k)] = crowded[box] == Int32(k) ? 1 : 0
+                    }
                 }
                 for ratio in [3, 5] {
                     let parameters = LossParameters(negPosRatio: ratio, mining: mining, scores: .logits)
-                    #expect(agree(try compact.loss(parameters, dtype: dtype), try oneHot.scalarReference(parameters), tolerance: 1e-6))
+                    #expect(
+                        agree(
+                            try compact.loss(parameters, dtype: dtype), try oneHot.scalarReference(parameters),
+                            tolerance: 1e-6))
                 }
             }
         }

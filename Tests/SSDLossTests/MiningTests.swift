@@ -39,8 +39,10 @@ struct MiningTests {
         let shape = BatchShape(batch: 2, boxes: 30, classes: 4)
         let (batch, labels) = KerasBatch.random(shape: shape, seed: 5) { _ in -1 }
         for parameters in [LossParameters(nNegMin: 10), LossParameters(mining: .image, scores: .logits)] {
-            for result in [try batch.loss(parameters, dtype: dtype),
-                           try CompactBatch(batch, labels: labels).loss(parameters, dtype: dtype)] {
+            for result in [
+                try batch.loss(parameters, dtype: dtype),
+                try CompactBatch(batch, labels: labels).loss(parameters, dtype: dtype),
+            ] {
                 #expect(result.loss == 0 && result.positives == 0)
                 #expect(result.negatives == 0 && result.negativesAvailable == 0)
                 #expect(result.perItem == [0, 0])

@@ -66,7 +66,9 @@ struct ProfileGoldenCase: Decodable, CustomStringConvertible {
     /// scores and offsets in `y_pred`, 8 zero entries per box.
     func kerasTensors() throws -> (yTrue: [UInt8], yPred: [UInt8]) {
         let f = try frames()
-        let labels = f[0].withUnsafeBytes { raw in (0..<(batch * boxes)).map { raw.loadUnaligned(fromByteOffset: $0 * 4, as: Int32.self) } }
+        let labels = f[0].withUnsafeBytes { raw in
+            (0..<(batch * boxes)).map { raw.loadUnaligned(fromByteOffset: $0 * 4, as: Int32.self) }
+        }
         let gt = decode(f[1], as: dtype)
         let scores = decode(f[2], as: dtype)
         let pred = decode(f[3], as: dtype)

@@ -5,7 +5,9 @@ import Testing
 
 @Suite("Loss profiles: torchvision, mmdet and ssd.pytorch as their frameworks compute them")
 struct ProfileTests {
-    @Test("every golden case of a profile, compact layout, within 1e-5 relative, counts exact", arguments: ProfileGoldenCase.names)
+    @Test(
+        "every golden case of a profile, compact layout, within 1e-5 relative, counts exact",
+        arguments: ProfileGoldenCase.names)
     func golden(_ name: String) throws {
         let golden = try ProfileGoldenCase.load(name)
         let f = try golden.frames()
@@ -13,7 +15,8 @@ struct ProfileTests {
         check(result, golden)
     }
 
-    @Test("the same cases in the keras layout (one-hot y_true) give the same numbers", arguments: ProfileGoldenCase.names)
+    @Test(
+        "the same cases in the keras layout (one-hot y_true) give the same numbers", arguments: ProfileGoldenCase.names)
     func goldenKeras(_ name: String) throws {
         let golden = try ProfileGoldenCase.load(name)
         let (t, p) = try golden.kerasTensors()
@@ -55,7 +58,8 @@ struct ProfileTests {
             var parameters = profile.parameters
             parameters.scores = .logits
             let result = try compute(parameters, golden.shape, golden.dtype, frames: f)
-            let total = profile == .keras ? result.perItem.reduce(0, +) / Double(golden.batch) : result.perItem.reduce(0, +)
+            let total =
+                profile == .keras ? result.perItem.reduce(0, +) / Double(golden.batch) : result.perItem.reduce(0, +)
             #expect(isClose(total, result.loss, tolerance: 1e-12), "\(profile)")
             #expect(isClose(result.classification + result.localization, result.loss, tolerance: 1e-12), "\(profile)")
         }
@@ -80,7 +84,8 @@ struct ProfileTests {
             #expect(profile.firstUnsupported(in: parameters) == nil)
             for (setting, change) in [
                 (LossSetting.nNegMin, { (p: inout LossParameters) in p.nNegMin = 1 }),
-                (.alpha, { $0.alpha = 2 }), (.mining, { $0.mining = .batch }), (.scores, { $0.scores = .probabilities }),
+                (.alpha, { $0.alpha = 2 }), (.mining, { $0.mining = .batch }),
+                (.scores, { $0.scores = .probabilities }),
             ] {
                 var changed = profile.parameters
                 change(&changed)

@@ -19,10 +19,11 @@ func referenceLoss(_ batch: KerasBatch, _ parameters: LossParameters) -> LossRes
             logP = p[0..<c].map { ($0 - top) - Foundation.log(s) }
         }
         cl.append(-(0..<c).reduce(0.0) { $0 + (t[$1] == 0 ? 0 : t[$1] * logP[$1]) })
-        ll.append((0..<4).reduce(0.0) { sum, j in
-            let d = t[c + j] - p[c + j]
-            return sum + (abs(d) < 1 ? 0.5 * d * d : abs(d) - 0.5)
-        })
+        ll.append(
+            (0..<4).reduce(0.0) { sum, j in
+                let d = t[c + j] - p[c + j]
+                return sum + (abs(d) < 1 ? 0.5 * d * d : abs(d) - 0.5)
+            })
         neg.append(t[0])
         pos.append(t[1..<c].max() ?? 0)
     }

@@ -57,7 +57,10 @@ public final class XMLTree {
         let builder = Builder()
         parser.delegate = builder
         guard parser.parse(), let root = builder.root else {
-            throw Malformed(description: "line \(parser.lineNumber), column \(parser.columnNumber): \(parser.parserError.map { "\($0)" } ?? "no root element")")
+            throw Malformed(
+                description:
+                    "line \(parser.lineNumber), column \(parser.columnNumber): \(parser.parserError.map { "\($0)" } ?? "no root element")"
+            )
         }
         self.root = root
     }
@@ -66,13 +69,18 @@ public final class XMLTree {
         var root: Element?
         var stack: [Element] = []
 
-        func parser(_ parser: XMLParser, didStartElement elementName: String, namespaceURI: String?, qualifiedName: String?, attributes: [String: String] = [:]) {
+        func parser(
+            _ parser: XMLParser, didStartElement elementName: String, namespaceURI: String?, qualifiedName: String?,
+            attributes: [String: String] = [:]
+        ) {
             let element = Element(name: elementName, attributes: attributes)
             if let parent = stack.last { parent.children.append(element) } else { root = element }
             stack.append(element)
         }
 
-        func parser(_ parser: XMLParser, didEndElement elementName: String, namespaceURI: String?, qualifiedName: String?) {
+        func parser(
+            _ parser: XMLParser, didEndElement elementName: String, namespaceURI: String?, qualifiedName: String?
+        ) {
             stack.removeLast()
         }
 
@@ -96,11 +104,16 @@ public struct ChartReader {
     }
 
     /// The domain and pixel bounds of the plot.
-    public var mapping: (xMin: Double, xMax: Double, yMin: Double, yMax: Double, left: Double, right: Double, top: Double, bottom: Double)? {
+    public var mapping:
+        (
+            xMin: Double, xMax: Double, yMin: Double, yMax: Double, left: Double, right: Double, top: Double,
+            bottom: Double
+        )?
+    {
         guard let xMin = plot.number("data-x-min"), let xMax = plot.number("data-x-max"),
-              let yMin = plot.number("data-y-min"), let yMax = plot.number("data-y-max"),
-              let left = plot.number("data-left"), let right = plot.number("data-right"),
-              let top = plot.number("data-top"), let bottom = plot.number("data-bottom")
+            let yMin = plot.number("data-y-min"), let yMax = plot.number("data-y-max"),
+            let left = plot.number("data-left"), let right = plot.number("data-right"),
+            let top = plot.number("data-top"), let bottom = plot.number("data-bottom")
         else { return nil }
         return (xMin, xMax, yMin, yMax, left, right, top, bottom)
     }
@@ -113,7 +126,8 @@ public struct ChartReader {
 
     /// The vertices of the line named `series`, in pixels, one array per `M` run.
     public func pixels(_ series: String) -> [[(x: Double, y: Double)]] {
-        plot.all.filter { $0.name == "path" && $0.hasClass("line") && $0.attributes["data-series"] == series }.flatMap { path in
+        plot.all.filter { $0.name == "path" && $0.hasClass("line") && $0.attributes["data-series"] == series }.flatMap {
+            path in
             Self.runs(path.attributes["d"] ?? "")
         }
     }

@@ -61,7 +61,8 @@ struct CurveTests {
         let allowed = try CurveKeyPair.generate()
         let stranger = try CurveKeyPair.generate()
         let decisions = Mutex<[(String, Bool)]>([])
-        let authenticator = try CurveAuthenticator(context: context, allowedClientKeys: [allowed.publicKey]) { _, key, accepted in
+        let authenticator = try CurveAuthenticator(context: context, allowedClientKeys: [allowed.publicKey]) {
+            _, key, accepted in
             decisions.withLock { $0.append((key, accepted)) }
         }
         defer { authenticator.stop() }

@@ -1,6 +1,6 @@
-import LossdTestSupport
 import Foundation
 import LossWire
+import LossdTestSupport
 import SSDLoss
 import Testing
 
@@ -15,7 +15,10 @@ import Darwin
 @Suite("lossd aggregate", .timeLimit(.minutes(3)))
 struct AggregateCommandTests {
     /// A loss record line as a sidecar writes it.
-    static func line(run: String = "exp", split: String = "train", source: String = "rank0", seq: Int?, epoch: Int? = nil, batch: Int, loss: Double) -> [UInt8] {
+    static func line(
+        run: String = "exp", split: String = "train", source: String = "rank0", seq: Int?, epoch: Int? = nil,
+        batch: Int, loss: Double
+    ) -> [UInt8] {
         LossRecord(
             run: run, split: split, source: source, epoch: epoch, step: seq, seq: seq,
             shape: BatchShape(batch: batch, boxes: 8, classes: 4), loss: loss, classification: 0.75 * loss,
@@ -34,14 +37,19 @@ struct AggregateCommandTests {
         line(seq: 4, epoch: 1, batch: 8, loss: 0.5),
         line(split: "val", source: "eval", seq: 0, batch: 3, loss: 3.0),
         line(run: "quote\"back\\slash\nnewline", seq: nil, batch: 1, loss: 9.0),
-        WireError(code: .nonfinite, message: "the batch holds NaN", labels: BatchLabels(run: "exp", split: "train", source: "rank0", seq: 5)).jsonLine(),
+        WireError(
+            code: .nonfinite, message: "the batch holds NaN",
+            labels: BatchLabels(run: "exp", split: "train", source: "rank0", seq: 5)
+        ).jsonLine(),
         Array("this is not a record".utf8),
     ]
     /// (2·1 + 4·2 + 2·4 + 8·0.5) / 16
     static let trainMean = 22.0 / 16
 
     /// Starts `lossd aggregate` on free ports with `extra` flags and waits for its HTTP server.
-    private func start(folder: URL, extra: [String] = [], name: String = "aggregate") async throws -> (LossdDaemon, http: Int, input: String) {
+    private func start(
+        folder: URL, extra: [String] = [], name: String = "aggregate"
+    ) async throws -> (LossdDaemon, http: Int, input: String) {
         let http = try TestEnvironment.freePort()
         let input = "ipc://\(folder.path)/in.sock"
         let daemon = try LossdDaemon(
@@ -69,7 +77,9 @@ struct AggregateCommandTests {
     @Test("the live /metrics passes promtool check metrics and holds the SPEC's families")
     func promtoolCheckMetrics() async throws {
         guard let promtool = TestEnvironment.program("promtool") else {
-            Issue.record("promtool is not installed: run scripts/install-deps.sh (make deps installs Debian's prometheus package)")
+            Issue.record(
+                "promtool is not installed: run scripts/install-deps.sh (make deps installs Debian's prometheus package)"
+            )
             return
         }
         let folder = try TestEnvironment.folder()
@@ -83,9 +93,11 @@ struct AggregateCommandTests {
         try Data(metrics.body.utf8).write(to: file)
         let check = try await TestEnvironment.run("/bin/sh", ["-c", "\(promtool) check metrics < '\(file.path)'"])
         #expect(check.status == 0, "promtool check metrics:\n\(check.output)\n\(metrics.body)")
-        for family in ["lossd_batches_total", "lossd_samples_total", "lossd_loss_mean", "lossd_loss_ema", "lossd_loss_window",
-                       "lossd_loss_last", "lossd_loss_min", "lossd_loss_max", "lossd_loss_epoch_mean", "lossd_errors_total",
-                       "lossd_lost_batches_total", "lossd_duplicate_batches_total"] {
+        for family in [
+            "lossd_batches_total", "lossd_samples_total", "lossd_loss_mean", "lossd_loss_ema", "lossd_loss_window",
+            "lossd_loss_last", "lossd_loss_min", "lossd_loss_max", "lossd_loss_epoch_mean", "lossd_errors_total",
+            "lossd_lost_batches_total", "lossd_duplicate_batches_total",
+        ] {
             #expect(metrics.body.contains("# TYPE \(family) "), "\(family) missing")
         }
         #expect(metrics.body.contains(#"lossd_duplicate_batches_total{run="exp",source="rank0"} 1"#))
@@ -97,7 +109,9 @@ struct AggregateCommandTests {
     @Test("a Prometheus server scraping the aggregator stores lossd_loss_mean with the right value")
     func prometheusScrape() async throws {
         guard let prometheus = TestEnvironment.program("prometheus") else {
-            Issue.record("prometheus is not installed: run scripts/install-deps.sh (make deps installs Debian's prometheus package)")
+            Issue.record(
+                "prometheus is not installed: run scripts/install-deps.sh (make deps installs Debian's prometheus package)"
+            )
             return
         }
         let folder = try TestEnvironment.folder()
@@ -109,18 +123,20 @@ struct AggregateCommandTests {
         let prometheusPort = try TestEnvironment.freePort()
         let config = folder.appendingPathComponent("prometheus.yml")
         try """
-            global:
-              scrape_interval: 1s
-              evaluation_interval: 1s
-            scrape_configs:
-              - job_name: lossd
-                static_configs:
-                  - targets: ["127.0.0.1:\(http)"]
-            """.write(to: config, atomically: true, encoding: .utf8)
+        global:
+          scrape_interval: 1s
+          evaluation_interval: 1s
+        scrape_configs:
+          - job_name: lossd
+            static_configs:
+              - targets: ["127.0.0.1:\(http)"]
+        """.write(to: config, atomically: true, encoding: .utf8)
         let server = try LossdDaemon.external(
             prometheus,
-            ["--config.file=\(config.path)", "--storage.tsdb.path=\(folder.path)/tsdb",
-             "--web.listen-address=127.0.0.1:\(prometheusPort)", "--log.level=warn"],
+            [
+                "--config.file=\(config.path)", "--storage.tsdb.path=\(folder.path)/tsdb",
+                "--web.listen-address=127.0.0.1:\(prometheusPort)", "--log.level=warn",
+            ],
             folder: folder, name: "prometheus")
         let query = #"lossd_loss_mean{run="exp",split="train",component="loss"}"#
         let encoded = query.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? query
@@ -129,12 +145,14 @@ struct AggregateCommandTests {
         while value == nil && Date() < deadline {
             try await Task.sleep(for: .milliseconds(250))
             guard server.process.isRunning else { break }
-            guard let response = try? await HTTPGet.fetch(port: prometheusPort, path: "/api/v1/query?query=\(encoded)", timeout: 5),
-                  response.status == 200,
-                  let body = try? JSONSerialization.jsonObject(with: Data(response.body.utf8)) as? [String: Any],
-                  let result = (body["data"] as? [String: Any])?["result"] as? [[String: Any]],
-                  let sample = result.first?["value"] as? [Any], sample.count == 2,
-                  let text = sample[1] as? String
+            guard
+                let response = try? await HTTPGet.fetch(
+                    port: prometheusPort, path: "/api/v1/query?query=\(encoded)", timeout: 5),
+                response.status == 200,
+                let body = try? JSONSerialization.jsonObject(with: Data(response.body.utf8)) as? [String: Any],
+                let result = (body["data"] as? [String: Any])?["result"] as? [[String: Any]],
+                let sample = result.first?["value"] as? [Any], sample.count == 2,
+                let text = sample[1] as? String
             else { continue }
             value = Double(text)
         }
@@ -163,7 +181,9 @@ struct AggregateCommandTests {
         defer { try? FileManager.default.removeItem(at: folder) }
         let state = folder.appendingPathComponent("state.json").path
         let snapshots = folder.appendingPathComponent("snapshots.jsonl").path
-        let flags = ["--state", state, "--snapshots", snapshots, "--snapshot-interval", "0.2", "--state-interval", "60"]
+        let flags = [
+            "--state", state, "--snapshots", snapshots, "--snapshot-interval", "0.2", "--state-interval", "60",
+        ]
         let (first, http, input) = try await start(folder: folder, extra: flags, name: "first")
         try await TestEnvironment.push(Self.script, to: input)
         let before = try await waitForRecords(Self.script.count, port: http)
@@ -177,8 +197,9 @@ struct AggregateCommandTests {
         #expect(trainAfter["batches"] as? Int == 4)
         #expect(trainAfter["samples"] as? Int == 16)
         for key in ["loss", "classification", "localization"] {
-            #expect(NSDictionary(dictionary: try #require(trainAfter[key] as? [String: Any]))
-                == NSDictionary(dictionary: try #require(trainBefore[key] as? [String: Any])), "\(key)")
+            #expect(
+                NSDictionary(dictionary: try #require(trainAfter[key] as? [String: Any]))
+                    == NSDictionary(dictionary: try #require(trainBefore[key] as? [String: Any])), "\(key)")
         }
         let loss = try #require(trainAfter["loss"] as? [String: Any])
         #expect(abs((loss["mean"] as? Double ?? 0) - Self.trainMean) < 1e-12)
@@ -205,7 +226,9 @@ struct AggregateCommandTests {
         let (daemon, http, _) = try await start(folder: folder, extra: ["--state", state.path])
         let stats = try await waitForRecords(0, port: http)
         #expect(stats["records"] as? Int == 0)
-        let moved = try FileManager.default.contentsOfDirectory(atPath: folder.path).filter { $0.hasPrefix("state.json.damaged-") }
+        let moved = try FileManager.default.contentsOfDirectory(atPath: folder.path).filter {
+            $0.hasPrefix("state.json.damaged-")
+        }
         #expect(moved.count == 1)
         #expect(daemon.stderr.contains("moved it aside"), "\(daemon.stderr)")
         #expect(try await daemon.stop() == 0)
@@ -234,7 +257,8 @@ struct AggregateCommandTests {
 
     @Test("lossd bench aggregate --json prints records per second")
     func bench() throws {
-        let result = try LossdProcess.run(["bench", "aggregate", "--records", "2000", "--repeat", "1", "--json"], timeout: 120)
+        let result = try LossdProcess.run(
+            ["bench", "aggregate", "--records", "2000", "--repeat", "1", "--json"], timeout: 120)
         #expect(result.status == 0, "\(result.stderr)")
         let object = try #require(result.jsonLines.first)
         #expect(object["part"] as? String == "aggregate")

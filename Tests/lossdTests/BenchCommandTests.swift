@@ -22,10 +22,13 @@ struct BenchCommandTests {
         #expect(object["repetitions"] as? Int == 3)
     }
 
-    @Test("--matrix times every combination on the path asked for, each with its target and verdict", arguments: ["auto", "baseline"])
+    @Test(
+        "--matrix times every combination on the path asked for, each with its target and verdict",
+        arguments: ["auto", "baseline"])
     func matrixJSON(_ path: String) throws {
         let result = try LossdProcess.run(
-            ["bench", "kernel", "--matrix", "--shape", "2,300,9", "--repeat", "1", "--path", path, "--json"], timeout: 300)
+            ["bench", "kernel", "--matrix", "--shape", "2,300,9", "--repeat", "1", "--path", path, "--json"],
+            timeout: 300)
         #expect(result.status == 0, "\(result.stderr)")
         let rows = result.jsonLines
         #expect(rows.count == 32)
@@ -56,8 +59,10 @@ struct BenchCommandTests {
     @Test("--against-tunables times sidecar processes side by side, each variant against the default")
     func sidecarProcesses() throws {
         let result = try LossdProcess.run(
-            ["bench", "pipeline", "--against-tunables", "--shape", "1,300,5", "--messages", "3", "--repeat", "1",
-             "--transport", "ipc", "--variant", "glibc=LOSSD_MALLOC=system", "--json"], timeout: 300)
+            [
+                "bench", "pipeline", "--against-tunables", "--shape", "1,300,5", "--messages", "3", "--repeat", "1",
+                "--transport", "ipc", "--variant", "glibc=LOSSD_MALLOC=system", "--json",
+            ], timeout: 300)
         #expect(result.status == 0, "\(result.stderr)")
         let object = try #require(result.jsonLines.first)
         #expect(object["part"] as? String == "sidecar_processes")

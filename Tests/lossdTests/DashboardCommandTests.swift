@@ -1,6 +1,6 @@
-import LossdTestSupport
 import Foundation
 import LossWire
+import LossdTestSupport
 import SSDLoss
 import Testing
 
@@ -23,8 +23,13 @@ struct DashboardCommandTests {
             let seq = n < 200 ? n : n + 3
             lines.append(AggregateCommandTests.line(seq: seq, epoch: n / 100, batch: 4, loss: loss))
         }
-        lines.append(WireError(code: .badFrames, message: "frames", labels: BatchLabels(run: "exp", split: "train", source: "rank0", seq: 500)).jsonLine())
-        lines.append(AggregateCommandTests.line(run: #"<script>&""#, split: "val", source: "eval", seq: nil, batch: 2, loss: 3))
+        lines.append(
+            WireError(
+                code: .badFrames, message: "frames",
+                labels: BatchLabels(run: "exp", split: "train", source: "rank0", seq: 500)
+            ).jsonLine())
+        lines.append(
+            AggregateCommandTests.line(run: #"<script>&""#, split: "val", source: "eval", seq: nil, batch: 2, loss: 3))
         return lines
     }
 
@@ -34,7 +39,10 @@ struct DashboardCommandTests {
         while Date() < deadline {
             let response = try await HTTPGet.fetch(port: port, path: "/stats")
             if let stats = try JSONSerialization.jsonObject(with: Data(response.body.utf8)) as? [String: Any],
-               stats["records"] as? Int == records { return }
+                stats["records"] as? Int == records
+            {
+                return
+            }
             try await Task.sleep(for: .milliseconds(20))
         }
         Issue.record("the aggregator did not read \(records) records in time")
@@ -61,7 +69,9 @@ struct DashboardCommandTests {
         #expect(exp.all.contains { $0.hasClass("x-tick") } && exp.all.contains { $0.hasClass("y-tick") }, "\(origin)")
     }
 
-    @Test("GET / serves the dashboard of a live lossd aggregate; lossd report redraws it from its state and snapshots files")
+    @Test(
+        "GET / serves the dashboard of a live lossd aggregate; lossd report redraws it from its state and snapshots files"
+    )
     func servedAndReported() async throws {
         let folder = try TestEnvironment.folder()
         defer { try? FileManager.default.removeItem(at: folder) }
@@ -70,8 +80,10 @@ struct DashboardCommandTests {
         let state = folder.appendingPathComponent("state.json").path
         let snapshots = folder.appendingPathComponent("stats.jsonl").path
         let daemon = try LossdDaemon(
-            ["aggregate", "--input", "@" + input, "--http", "127.0.0.1:\(http)", "--state", state,
-             "--snapshots", snapshots, "--snapshot-interval", "0.05", "--history-points", "100"],
+            [
+                "aggregate", "--input", "@" + input, "--http", "127.0.0.1:\(http)", "--state", state,
+                "--snapshots", snapshots, "--snapshot-interval", "0.05", "--history-points", "100",
+            ],
             folder: folder)
         try await daemon.waitForHTTP(port: http)
         let script = Self.script()

@@ -13,7 +13,9 @@ struct DemoCommandTests {
         #expect(out.contains("dashboard: http://127.0.0.1:"))
         #expect(out.contains("summary after"))
         // "trainers sent N batches; the sidecar received N, computed N, rejected 0"
-        let counts = try #require(out.firstMatch(of: /trainers sent (\d+) batches; the sidecar received (\d+), computed (\d+), rejected (\d+)/))
+        let counts = try #require(
+            out.firstMatch(
+                of: /trainers sent (\d+) batches; the sidecar received (\d+), computed (\d+), rejected (\d+)/))
         let sent = try #require(Int(counts.1)), received = try #require(Int(counts.2))
         let computed = try #require(Int(counts.3)), rejected = try #require(Int(counts.4))
         #expect(sent > 4)

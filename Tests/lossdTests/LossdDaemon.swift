@@ -1,5 +1,5 @@
-import LossdTestSupport
 import Foundation
+import LossdTestSupport
 import Testing
 import ZeroMQ
 
@@ -64,7 +64,10 @@ final class LossdDaemon: @unchecked Sendable {
                 Issue.record("lossd exited with status \(process.terminationStatus) before serving HTTP:\n\(stderr)")
                 throw CancellationError()
             }
-            if let response = try? await HTTPGet.fetch(port: port, path: "/healthz", timeout: 2), response.status == 200 { return }
+            if let response = try? await HTTPGet.fetch(port: port, path: "/healthz", timeout: 2), response.status == 200
+            {
+                return
+            }
             try await Task.sleep(for: .milliseconds(50))
         }
         Issue.record("lossd did not serve HTTP on port \(port) within \(timeout) s:\n\(stderr)")

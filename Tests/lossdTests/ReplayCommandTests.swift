@@ -8,8 +8,10 @@ struct ReplayCommandTests {
     /// Makes a small synthetic recording with `lossd synth`.
     private func synthesize(_ path: String, count: Int = 8, extra: [String] = []) throws {
         let result = try LossdProcess.run(
-            ["synth", "-o", path, "--count", "\(count)", "--batch", "3", "--boxes", "64", "--classes", "5",
-             "--positives", "0.05", "--epoch-size", "4"] + extra)
+            [
+                "synth", "-o", path, "--count", "\(count)", "--batch", "3", "--boxes", "64", "--classes", "5",
+                "--positives", "0.05", "--epoch-size", "4",
+            ] + extra)
         try #require(result.status == 0, "synth failed: \(result.stderr)")
     }
 
@@ -18,7 +20,9 @@ struct ReplayCommandTests {
         lines.filter { $0["kind"] as? String != "summary" }.map { record in
             var record = record
             record["compute_us"] = nil
-            return String(decoding: (try? JSONSerialization.data(withJSONObject: record, options: [.sortedKeys])) ?? Data(), as: UTF8.self)
+            return String(
+                decoding: (try? JSONSerialization.data(withJSONObject: record, options: [.sortedKeys])) ?? Data(),
+                as: UTF8.self)
         }
     }
 
@@ -104,7 +108,9 @@ struct ReplayCommandTests {
         var truth = [Float](repeating: 0, count: 28), prediction = [Float](repeating: 0.5, count: 28)
         truth[1] = 1
         truth[14] = 1
-        let good: [[UInt8]] = [Array(header.replacingOccurrences(of: "SEQ", with: "0").utf8), bytes(truth), bytes(prediction)]
+        let good: [[UInt8]] = [
+            Array(header.replacingOccurrences(of: "SEQ", with: "0").utf8), bytes(truth), bytes(prediction),
+        ]
         var withNaN = prediction
         withNaN[15] = .nan
         let messages: [[[UInt8]]] = [
@@ -121,8 +127,12 @@ struct ReplayCommandTests {
         let result = try LossdProcess.run(["replay", recording, "--workers", "2"])
         #expect(result.status == 0, "\(result.stderr)")
         let records = result.jsonLines
-        #expect(records.map { $0["kind"] as? String } == ["loss", "error", "error", "error", "error", "loss", "summary"])
-        #expect(records[1...4].map { $0["code"] as? String } == ["bad_header", "unsupported_version", "bad_frames", "nonfinite"])
+        #expect(
+            records.map { $0["kind"] as? String } == ["loss", "error", "error", "error", "error", "loss", "summary"])
+        #expect(
+            records[1...4].map { $0["code"] as? String } == [
+                "bad_header", "unsupported_version", "bad_frames", "nonfinite",
+            ])
         #expect(records[3]["seq"] as? Int == 3)
         #expect(records[0]["loss"] as? Double == records[5]["loss"] as? Double)
         let summary = try #require(records.last)
@@ -130,14 +140,16 @@ struct ReplayCommandTests {
         #expect(errors == ["bad_header": 1, "unsupported_version": 1, "bad_frames": 1, "nonfinite": 1])
     }
 
-    @Test("usage errors exit 64", arguments: [
-        [],
-        ["/nonexistent/file.lossrec"],
-        ["Examples/sample.lossrec", "--output", "out.txt"],
-        ["Examples/sample.lossrec", "--workers", "0"],
-        ["Examples/sample.lossrec", "--alpha", "-1"],
-        ["Examples/sample.lossrec", "--mining", "sometimes"],
-    ])
+    @Test(
+        "usage errors exit 64",
+        arguments: [
+            [],
+            ["/nonexistent/file.lossrec"],
+            ["Examples/sample.lossrec", "--output", "out.txt"],
+            ["Examples/sample.lossrec", "--workers", "0"],
+            ["Examples/sample.lossrec", "--alpha", "-1"],
+            ["Examples/sample.lossrec", "--mining", "sometimes"],
+        ])
     func usageErrors(arguments: [String]) throws {
         let result = try LossdProcess.run(["replay"] + arguments)
         #expect(result.status == 64, "\(arguments): \(result.stderr)")

@@ -36,7 +36,10 @@ struct StartupTests {
             ["serve", "--input", "@tcp://127.0.0.1:\(port)", "--http", "127.0.0.1:0"]
         },
         Start(name: "serve, records input taken") { port, _ in
-            ["serve", "--input", "@tcp://127.0.0.1:*", "--records-input", "@tcp://127.0.0.1:\(port)", "--http", "127.0.0.1:0"]
+            [
+                "serve", "--input", "@tcp://127.0.0.1:*", "--records-input", "@tcp://127.0.0.1:\(port)", "--http",
+                "127.0.0.1:0",
+            ]
         },
         Start(name: "sidecar, input taken") { port, _ in
             ["sidecar", "--input", "@tcp://127.0.0.1:\(port)", "--output", "-"]
@@ -55,24 +58,33 @@ struct StartupTests {
         let daemon = try LossdDaemon(start.arguments(port, folder), folder: folder)
         let exited = try await daemon.waitForExit(timeout: .seconds(10))
         let lifetime = exited.map { daemon.launched.duration(to: $0) }
-        #expect(lifetime.map { $0 < .seconds(10) } == true, "ran for \(lifetime.map(\.description) ?? "more than 10 s"):\n\(daemon.stderr)")
-        #expect(daemon.process.terminationStatus == 1, "exit status \(daemon.process.terminationStatus):\n\(daemon.stderr)")
+        #expect(
+            lifetime.map { $0 < .seconds(10) } == true,
+            "ran for \(lifetime.map(\.description) ?? "more than 10 s"):\n\(daemon.stderr)")
+        #expect(
+            daemon.process.terminationStatus == 1, "exit status \(daemon.process.terminationStatus):\n\(daemon.stderr)")
         #expect(daemon.stderr.contains("127.0.0.1:\(port)"), "the message names the port:\n\(daemon.stderr)")
     }
 
     /// Each command started on free ports, with its state and outputs in `folder`.
     static let commands: [Start] = [
         Start(name: "aggregate") { _, folder in
-            ["aggregate", "--input", "@ipc://\(folder.path)/in.sock", "--http", "127.0.0.1:0",
-             "--state", "\(folder.path)/state.json", "--snapshots", "\(folder.path)/stats.jsonl"]
+            [
+                "aggregate", "--input", "@ipc://\(folder.path)/in.sock", "--http", "127.0.0.1:0",
+                "--state", "\(folder.path)/state.json", "--snapshots", "\(folder.path)/stats.jsonl",
+            ]
         },
         Start(name: "sidecar") { _, folder in
-            ["sidecar", "--input", "@ipc://\(folder.path)/in.sock", "--output", "\(folder.path)/out.jsonl",
-             "--record", "\(folder.path)/in.lossrec"]
+            [
+                "sidecar", "--input", "@ipc://\(folder.path)/in.sock", "--output", "\(folder.path)/out.jsonl",
+                "--record", "\(folder.path)/in.lossrec",
+            ]
         },
         Start(name: "serve") { _, folder in
-            ["serve", "--input", "@ipc://\(folder.path)/in.sock", "--http", "127.0.0.1:0",
-             "--state", "\(folder.path)/state.json"]
+            [
+                "serve", "--input", "@ipc://\(folder.path)/in.sock", "--http", "127.0.0.1:0",
+                "--state", "\(folder.path)/state.json",
+            ]
         },
         Start(name: "demo") { _, _ in
             ["demo", "--http", "127.0.0.1:0", "--seconds", "30", "--boxes", "100"]
@@ -94,7 +106,8 @@ struct StartupTests {
         let stopping = exited.map { signalled.duration(to: $0) }
         #expect(
             stopping.map { $0 < .seconds(10) } == true,
-            "took \(stopping.map(\.description) ?? "more than 10 s") to stop after SIGTERM (sent \(delay) ms after start):\n\(daemon.stderr)")
+            "took \(stopping.map(\.description) ?? "more than 10 s") to stop after SIGTERM (sent \(delay) ms after start):\n\(daemon.stderr)"
+        )
         // Stopped by the signal itself (before lossd traps it), or gracefully: never a failure.
         let bySignal = daemon.process.terminationReason == .uncaughtSignal
         let status = daemon.process.terminationStatus

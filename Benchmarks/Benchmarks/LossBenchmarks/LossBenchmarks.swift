@@ -33,7 +33,8 @@ let benchmarks: @Sendable () -> Void = {
 
     // Decoding and validating a header and its frames: per message, before any loss is computed.
     let small = Batch(batch: 2, boxes: 64, classes: 5)
-    Benchmark("Decoder: header + frames of a keras batch", configuration: .init(metrics: metrics, scalingFactor: .kilo)) { benchmark in
+    Benchmark("Decoder: header + frames of a keras batch", configuration: .init(metrics: metrics, scalingFactor: .kilo))
+    { benchmark in
         let message = small.message()
         for _ in benchmark.scaledIterations {
             blackHole(try BatchDecoder.decode(message, defaults: LossParameters()))
@@ -43,13 +44,17 @@ let benchmarks: @Sendable () -> Void = {
     // The whole kernel on an SSD300 VOC-sized batch, batch and image mining.
     let voc = Batch(batch: 8, boxes: 8732, classes: 21)
     for mining in MiningMode.allCases {
-        Benchmark("Kernel: keras float32 B=8 N=8732 C=21, \(mining) mining", configuration: .init(metrics: metrics)) { benchmark in
+        Benchmark("Kernel: keras float32 B=8 N=8732 C=21, \(mining) mining", configuration: .init(metrics: metrics)) {
+            benchmark in
             let kernel = MultiBoxLoss(parameters: LossParameters(mining: mining))
             let workspace = LossWorkspace()
             voc.yTrue.withUnsafeBytes { yTrue in
                 voc.yPred.withUnsafeBytes { yPred in
                     for _ in benchmark.scaledIterations {
-                        blackHole(try? kernel.compute(.keras(yTrue: yTrue, yPred: yPred), shape: voc.shape, dtype: .float32, workspace: workspace))
+                        blackHole(
+                            try? kernel.compute(
+                                .keras(yTrue: yTrue, yPred: yPred), shape: voc.shape, dtype: .float32,
+                                workspace: workspace))
                     }
                 }
             }
@@ -63,18 +68,28 @@ let benchmarks: @Sendable () -> Void = {
     // worst case"). The last case runs the baseline code.
     for (name, parameters, path) in [
         ("batch mining", LossParameters(scores: .logits), KernelPath.active),
-        ("k = 35 % of the boxes (estimates)", LossParameters(nNegMin: voc.shape.boxCount * 35 / 100, scores: .logits), .active),
-        ("k = half of the negatives (exact pass)", LossParameters(nNegMin: voc.shape.boxCount / 2, scores: .logits), .active),
+        (
+            "k = 35 % of the boxes (estimates)",
+            LossParameters(nNegMin: voc.shape.boxCount * 35 / 100, scores: .logits), .active
+        ),
+        (
+            "k = half of the negatives (exact pass)", LossParameters(nNegMin: voc.shape.boxCount / 2, scores: .logits),
+            .active
+        ),
         ("k = every negative (exact pass)", LossParameters(nNegMin: voc.shape.boxCount, scores: .logits), .active),
         ("batch mining, baseline code", LossParameters(scores: .logits), .baseline),
     ] {
-        Benchmark("Kernel: keras float32 logits B=8 N=8732 C=21, \(name)", configuration: .init(metrics: metrics)) { benchmark in
+        Benchmark("Kernel: keras float32 logits B=8 N=8732 C=21, \(name)", configuration: .init(metrics: metrics)) {
+            benchmark in
             let kernel = MultiBoxLoss(parameters: parameters, path: path)
             let workspace = LossWorkspace()
             voc.yTrue.withUnsafeBytes { yTrue in
                 voc.yPredLogits.withUnsafeBytes { yPred in
                     for _ in benchmark.scaledIterations {
-                        blackHole(try? kernel.compute(.keras(yTrue: yTrue, yPred: yPred), shape: voc.shape, dtype: .float32, workspace: workspace))
+                        blackHole(
+                            try? kernel.compute(
+                                .keras(yTrue: yTrue, yPred: yPred), shape: voc.shape, dtype: .float32,
+                                workspace: workspace))
                     }
                 }
             }
@@ -82,13 +97,18 @@ let benchmarks: @Sendable () -> Void = {
     }
 
     // Mining-heavy: k forced to half the negatives by n_neg_min, so selection dominates.
-    Benchmark("Miner: k = half of the negatives (via n_neg_min), B=8 N=8732 C=21", configuration: .init(metrics: metrics)) { benchmark in
+    Benchmark(
+        "Miner: k = half of the negatives (via n_neg_min), B=8 N=8732 C=21", configuration: .init(metrics: metrics)
+    ) { benchmark in
         let kernel = MultiBoxLoss(parameters: LossParameters(nNegMin: voc.shape.boxCount / 2))
         let workspace = LossWorkspace()
         voc.yTrue.withUnsafeBytes { yTrue in
             voc.yPred.withUnsafeBytes { yPred in
                 for _ in benchmark.scaledIterations {
-                    blackHole(try? kernel.compute(.keras(yTrue: yTrue, yPred: yPred), shape: voc.shape, dtype: .float32, workspace: workspace))
+                    blackHole(
+                        try? kernel.compute(
+                            .keras(yTrue: yTrue, yPred: yPred), shape: voc.shape, dtype: .float32, workspace: workspace)
+                    )
                 }
             }
         }

@@ -89,7 +89,8 @@ private struct SavedState: Codable {
         sources = aggregation.sources.sorted { $0.key < $1.key }.map { key, tracker in
             SavedSource(
                 run: key.run, source: key.source, highest: tracker.highest, lost: tracker.lost,
-                duplicates: tracker.duplicates, late: tracker.late, pending: tracker.pending, lostSeqs: tracker.rememberedLost)
+                duplicates: tracker.duplicates, late: tracker.late, pending: tracker.pending,
+                lostSeqs: tracker.rememberedLost)
         }
     }
 
@@ -97,7 +98,8 @@ private struct SavedState: Codable {
         let container = try decoder.container(keyedBy: CodingKeys.self)
         savedAt = try container.decodeIfPresent(Double.self, forKey: .savedAt) ?? 0
         startTime = try container.decode(Double.self, forKey: .startTime)
-        parameters = try container.decodeIfPresent(AggregationParameters.self, forKey: .parameters) ?? AggregationParameters()
+        parameters =
+            try container.decodeIfPresent(AggregationParameters.self, forKey: .parameters) ?? AggregationParameters()
         records = try container.decode(Int.self, forKey: .records)
         invalid = try container.decode(Int.self, forKey: .invalid)
         overflow = try container.decode(Int.self, forKey: .overflow)
@@ -136,7 +138,9 @@ private struct SavedSplit: Codable {
 
     init(from decoder: any Decoder) throws {
         let container = try decoder.container(keyedBy: CodingKeys.self)
-        key = SplitKey(run: try container.decode(String.self, forKey: .run), split: try container.decode(String.self, forKey: .split))
+        key = SplitKey(
+            run: try container.decode(String.self, forKey: .run),
+            split: try container.decode(String.self, forKey: .split))
         statistics = try SplitStatistics(from: decoder)
     }
 
@@ -179,7 +183,8 @@ extension SavedSource {
         source = try container.decode(String.self, forKey: .source)
         highest = try container.decode(Int.self, forKey: .highest)
         guard highest >= -1 else {
-            throw DecodingError.dataCorruptedError(forKey: .highest, in: container, debugDescription: "\(highest) is below -1")
+            throw DecodingError.dataCorruptedError(
+                forKey: .highest, in: container, debugDescription: "\(highest) is below -1")
         }
         lost = try container.decode(Int.self, forKey: .lost)
         duplicates = try container.decode(Int.self, forKey: .duplicates)
@@ -244,7 +249,8 @@ extension SplitStatistics: Codable {
         try container.encode(lastEpoch, forKey: .lastEpoch)
         try container.encode(step, forKey: .step)
         try container.encode(finite: lastRecordTime, forKey: .lastRecordTime)
-        try container.encode(Dictionary(uniqueKeysWithValues: errors.map { ($0.key.rawValue, $0.value) }), forKey: .errors)
+        try container.encode(
+            Dictionary(uniqueKeysWithValues: errors.map { ($0.key.rawValue, $0.value) }), forKey: .errors)
         try container.encode([loss, classification, localization], forKey: .components)
         try container.encode(window.orderedEntries, forKey: .window)
         try container.encode(history, forKey: .history)
@@ -271,7 +277,9 @@ extension BatchWindow.Entry: Codable {
         guard weight >= 0 else {
             throw DecodingError.dataCorruptedError(in: container, debugDescription: "a batch weight of \(weight)")
         }
-        self.init(weight: weight, values: SIMD4(try container.decodeExact(), try container.decodeExact(), try container.decodeExact(), 0))
+        self.init(
+            weight: weight,
+            values: SIMD4(try container.decodeExact(), try container.decodeExact(), try container.decodeExact(), 0))
     }
 
     func encode(to encoder: any Encoder) throws {

@@ -106,7 +106,8 @@ public struct Aggregation: Sendable {
             splits[splitKey, default: SplitStatistics(window: window, historyPoints: historyPoints)]
                 .add(loss, decay: decay, at: time, runLost: { lostByRun[splitKey.run] ?? 0 })
         case .error(let error):
-            splits[splitKey, default: SplitStatistics(window: window, historyPoints: historyPoints)].add(error, at: time)
+            splits[splitKey, default: SplitStatistics(window: window, historyPoints: historyPoints)].add(
+                error, at: time)
         }
         return outcome
     }

@@ -24,7 +24,10 @@ public struct AggregationParameters: Sendable, Hashable {
     public static let historyPointsRange = 16...100_000
 
     /// The defaults of SPEC §6, and 2000 history points.
-    public init(emaDecay: Double = 0.98, window: Int = 100, reorderWindow: Int = 1024, maxKeys: Int = 1000, historyPoints: Int = 2000) {
+    public init(
+        emaDecay: Double = 0.98, window: Int = 100, reorderWindow: Int = 1024, maxKeys: Int = 1000,
+        historyPoints: Int = 2000
+    ) {
         self.emaDecay = emaDecay
         self.window = window
         self.reorderWindow = reorderWindow

@@ -37,7 +37,9 @@ public final class Aggregator: Sendable {
     ///
     /// - Returns: what became of the record, and why it was invalid when it was.
     @discardableResult
-    public func ingest(jsonLine bytes: UnsafeRawBufferPointer, at time: Double) -> (outcome: Aggregation.Outcome, problem: RecordDecodingError?) {
+    public func ingest(
+        jsonLine bytes: UnsafeRawBufferPointer, at time: Double
+    ) -> (outcome: Aggregation.Outcome, problem: RecordDecodingError?) {
         do {
             // per_item is checked but not converted: the statistics never use it, and converting
             // B decimal numbers would be most of the cost of a record.

@@ -21,11 +21,13 @@ extension AggregatorSnapshot: Codable {
     public init(from decoder: any Decoder) throws {
         let container = try decoder.container(keyedBy: CodingKeys.self)
         guard try container.decodeIfPresent(String.self, forKey: .kind) == Self.kind else {
-            throw DecodingError.dataCorruptedError(forKey: .kind, in: container, debugDescription: "not a {\"kind\":\"stats\",…} object")
+            throw DecodingError.dataCorruptedError(
+                forKey: .kind, in: container, debugDescription: "not a {\"kind\":\"stats\",…} object")
         }
         time = try container.decode(Double.self, forKey: .time)
         startTime = try container.decode(Double.self, forKey: .startTime)
-        parameters = try container.decodeIfPresent(AggregationParameters.self, forKey: .parameters) ?? AggregationParameters()
+        parameters =
+            try container.decodeIfPresent(AggregationParameters.self, forKey: .parameters) ?? AggregationParameters()
         records = try container.decodeIfPresent(Int.self, forKey: .records) ?? 0
         invalid = try container.decodeIfPresent(Int.self, forKey: .invalid) ?? 0
         overflow = try container.decodeIfPresent(Int.self, forKey: .overflow) ?? 0
@@ -85,8 +87,10 @@ extension SplitSnapshot: Codable {
             .compactMap { name, count in ErrorCode(rawValue: name).map { ErrorCount(code: $0, count: count) } }
             .sorted { $0.code.rawValue < $1.code.rawValue }
         loss = try container.decodeIfPresent(ComponentSnapshot.self, forKey: .loss) ?? ComponentSnapshot()
-        classification = try container.decodeIfPresent(ComponentSnapshot.self, forKey: .classification) ?? ComponentSnapshot()
-        localization = try container.decodeIfPresent(ComponentSnapshot.self, forKey: .localization) ?? ComponentSnapshot()
+        classification =
+            try container.decodeIfPresent(ComponentSnapshot.self, forKey: .classification) ?? ComponentSnapshot()
+        localization =
+            try container.decodeIfPresent(ComponentSnapshot.self, forKey: .localization) ?? ComponentSnapshot()
     }
 
     /// Writes it as JSON, every key present.
@@ -105,7 +109,8 @@ extension SplitSnapshot: Codable {
         try container.encode(lastEpoch, forKey: .lastEpoch)
         try container.encode(step, forKey: .step)
         try container.encode(finite: lastRecordTime, forKey: .lastRecordTime)
-        try container.encode(Dictionary(uniqueKeysWithValues: errors.map { ($0.code.rawValue, $0.count) }), forKey: .errors)
+        try container.encode(
+            Dictionary(uniqueKeysWithValues: errors.map { ($0.code.rawValue, $0.count) }), forKey: .errors)
         try container.encode(loss, forKey: .loss)
         try container.encode(classification, forKey: .classification)
         try container.encode(localization, forKey: .localization)

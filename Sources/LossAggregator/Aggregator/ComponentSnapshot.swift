@@ -21,8 +21,10 @@ public struct ComponentSnapshot: Sendable, Hashable {
     /// The statistics by their SPEC names, in a fixed order: mean, ema, window, last, min, max,
     /// epoch_mean, last_epoch_mean.
     public var named: [(name: String, value: Double?)] {
-        [("mean", mean), ("ema", ema), ("window", window), ("last", last), ("min", min), ("max", max),
-         ("epoch_mean", epochMean), ("last_epoch_mean", lastEpochMean)]
+        [
+            ("mean", mean), ("ema", ema), ("window", window), ("last", last), ("min", min), ("max", max),
+            ("epoch_mean", epochMean), ("last_epoch_mean", lastEpochMean),
+        ]
     }
 
     /// Statistics as given (e.g. read back from a snapshot); nil where there is no value.

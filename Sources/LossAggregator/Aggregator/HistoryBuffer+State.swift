@@ -19,12 +19,14 @@ extension HistoryBuffer: Codable {
         let container = try decoder.container(keyedBy: CodingKeys.self)
         let stride = try container.decode(Int.self, forKey: .stride)
         guard stride >= 1 else {
-            throw DecodingError.dataCorruptedError(forKey: .stride, in: container, debugDescription: "\(stride); expected at least 1")
+            throw DecodingError.dataCorruptedError(
+                forKey: .stride, in: container, debugDescription: "\(stride); expected at least 1")
         }
         let samples = try container.decode([HistorySample].self, forKey: .points)
         for (previous, next) in zip(samples, samples.dropFirst()) where next.tick <= previous.tick {
             throw DecodingError.dataCorruptedError(
-                forKey: .points, in: container, debugDescription: "the point at tick \(next.tick) does not come after the one before it")
+                forKey: .points, in: container,
+                debugDescription: "the point at tick \(next.tick) does not come after the one before it")
         }
         self.init(capacity: samples.count + 1, stride: stride, samples: samples)
     }

@@ -52,7 +52,8 @@ public struct HistoryValues: Sendable, Hashable {
     public var high: Double?
 
     /// Values as given.
-    public init(mean: Double? = nil, ema: Double? = nil, window: Double? = nil, low: Double? = nil, high: Double? = nil) {
+    public init(mean: Double? = nil, ema: Double? = nil, window: Double? = nil, low: Double? = nil, high: Double? = nil)
+    {
         self.mean = mean
         self.ema = ema
         self.window = window

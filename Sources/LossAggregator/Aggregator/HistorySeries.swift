@@ -63,8 +63,14 @@ extension SplitStatistics {
     func liveSample(tick: Int, lost: Int, at time: Double) -> HistorySample {
         HistorySample(
             tick: tick, batches: batches, step: step, time: time, errors: errorTotal, lost: lost,
-            mean: SIMD4(HistorySample.lane(loss.mean), HistorySample.lane(classification.mean), HistorySample.lane(localization.mean), 0),
-            ema: SIMD4(HistorySample.lane(loss.ema), HistorySample.lane(classification.ema), HistorySample.lane(localization.ema), 0),
-            window: SIMD4(HistorySample.lane(window.mean(0)), HistorySample.lane(window.mean(1)), HistorySample.lane(window.mean(2)), 0))
+            mean: SIMD4(
+                HistorySample.lane(loss.mean), HistorySample.lane(classification.mean),
+                HistorySample.lane(localization.mean), 0),
+            ema: SIMD4(
+                HistorySample.lane(loss.ema), HistorySample.lane(classification.ema),
+                HistorySample.lane(localization.ema), 0),
+            window: SIMD4(
+                HistorySample.lane(window.mean(0)), HistorySample.lane(window.mean(1)),
+                HistorySample.lane(window.mean(2)), 0))
     }
 }

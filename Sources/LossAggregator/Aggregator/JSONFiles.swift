@@ -77,7 +77,8 @@ struct JSONFileError: Error, Sendable, CustomStringConvertible {
         case .typeMismatch(let type, let context):
             reason = "\(path(context.codingPath)) is not \(Self.describe(type))"
         case .dataCorrupted(let context):
-            reason = context.codingPath.isEmpty
+            reason =
+                context.codingPath.isEmpty
                 ? "it is not JSON (\(context.debugDescription))"
                 : "\(path(context.codingPath)): \(context.debugDescription)"
         @unknown default:

@@ -67,7 +67,9 @@ public struct SplitSnapshot: Sendable, Hashable {
         lastEpoch = statistics.lastEpoch
         step = statistics.step
         lastRecordTime = statistics.lastRecordTime
-        errors = statistics.errors.map { ErrorCount(code: $0.key, count: $0.value) }.sorted { $0.code.rawValue < $1.code.rawValue }
+        errors = statistics.errors.map { ErrorCount(code: $0.key, count: $0.value) }.sorted {
+            $0.code.rawValue < $1.code.rawValue
+        }
         loss = ComponentSnapshot(statistics.loss, window: statistics.window, index: 0)
         classification = ComponentSnapshot(statistics.classification, window: statistics.window, index: 1)
         localization = ComponentSnapshot(statistics.localization, window: statistics.window, index: 2)

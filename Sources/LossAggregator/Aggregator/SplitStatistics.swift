@@ -80,7 +80,8 @@ struct SplitStatistics: Sendable, Hashable {
         loss.add(record.loss, weight: weight, decay: decay, inEpoch: inEpoch)
         classification.add(record.classification, weight: weight, decay: decay, inEpoch: inEpoch)
         localization.add(record.localization, weight: weight, decay: decay, inEpoch: inEpoch)
-        window.add(weight: weight, loss: record.loss, classification: record.classification, localization: record.localization)
+        window.add(
+            weight: weight, loss: record.loss, classification: record.classification, localization: record.localization)
         if let recordStep = record.step { step = recordStep }
         lastRecordTime = time
         rate.count(at: time)

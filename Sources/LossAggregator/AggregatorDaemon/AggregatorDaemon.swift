@@ -50,7 +50,8 @@ public final class AggregatorDaemon: Sendable {
         self.sharedContext = context
         let now = Date().timeIntervalSince1970
         if let path = settings.statePath {
-            aggregator = Aggregator(try AggregatorStateFile(path: path).load(parameters: settings.parameters, now: now, logger: logger))
+            aggregator = Aggregator(
+                try AggregatorStateFile(path: path).load(parameters: settings.parameters, now: now, logger: logger))
         } else {
             aggregator = Aggregator(parameters: settings.parameters, startTime: now)
         }
@@ -77,7 +78,8 @@ public final class AggregatorDaemon: Sendable {
         // CURVE: the authenticator must answer before the input binds, and outlive it.
         let authenticator: CurveAuthenticator?
         do {
-            authenticator = sharedContext == nil ? try settings.curve.startAuthenticator(context: context, logger: logger) : nil
+            authenticator =
+                sharedContext == nil ? try settings.curve.startAuthenticator(context: context, logger: logger) : nil
         } catch {
             throw AggregatorError.input(endpoints: "CURVE authentication", reason: "\(error)")
         }
@@ -109,7 +111,8 @@ public final class AggregatorDaemon: Sendable {
             _ = try? receiver.join()
             writerStop.open()
             _ = try? writer.join()
-            throw AggregatorError.input(endpoints: settings.input.map(\.description).joined(separator: ","), reason: problem)
+            throw AggregatorError.input(
+                endpoints: settings.input.map(\.description).joined(separator: ","), reason: problem)
         }
         logger.info(
             "aggregator listening",
@@ -124,7 +127,9 @@ public final class AggregatorDaemon: Sendable {
         let snapshot = aggregator.snapshot()
         let lost = snapshot.sources.reduce(0) { $0 + $1.lost }
         let duplicates = snapshot.sources.reduce(0) { $0 + $1.duplicates }
-        logger.info("aggregator stopped: records=\(snapshot.records) invalid=\(snapshot.invalid) overflow=\(snapshot.overflow) lost=\(lost) duplicates=\(duplicates)")
+        logger.info(
+            "aggregator stopped: records=\(snapshot.records) invalid=\(snapshot.invalid) overflow=\(snapshot.overflow) lost=\(lost) duplicates=\(duplicates)"
+        )
     }
 
     /// Receives until stopped, then ingests whatever is still queued in the socket.
@@ -151,7 +156,8 @@ public final class AggregatorDaemon: Sendable {
         let now = Date().timeIntervalSince1970
         guard message.isComplete else {
             aggregator.ingestInvalid(at: now)
-            invalidLog.note("a record is one frame; this message has \(message.sentFrameCount)", at: now, logger: logger)
+            invalidLog.note(
+                "a record is one frame; this message has \(message.sentFrameCount)", at: now, logger: logger)
             return
         }
         let problem = message.withFrames { frames in aggregator.ingest(jsonLine: frames[0], at: now).problem }

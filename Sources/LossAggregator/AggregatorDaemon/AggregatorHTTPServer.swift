@@ -40,12 +40,14 @@ public enum AggregatorHTTPServer {
         }
         router.get("/") { request, _ -> Response in
             let refresh = request.uri.queryParameters["refresh"].flatMap { Int($0) }.map { min(max($0, 0), 3600) }
-            let page = Self.dashboard(aggregator.aggregation, at: Date().timeIntervalSince1970, refreshSeconds: refresh ?? 5)
+            let page = Self.dashboard(
+                aggregator.aggregation, at: Date().timeIntervalSince1970, refreshSeconds: refresh ?? 5)
             return Self.response(Array(page.render().utf8), contentType: "text/html; charset=utf-8")
         }
         return Application(
             router: router,
-            configuration: ApplicationConfiguration(address: .hostname(address.host, port: address.port), serverName: "lossd"),
+            configuration: ApplicationConfiguration(
+                address: .hostname(address.host, port: address.port), serverName: "lossd"),
             onServerRunning: { channel in
                 let port = channel.localAddress?.port ?? address.port
                 logger.info("HTTP listening", metadata: ["http": "\(HTTPAddress(host: address.host, port: port))"])
@@ -63,7 +65,8 @@ public enum AggregatorHTTPServer {
         onListening: @escaping @Sendable (Int) async -> Void = { _ in }
     ) -> some Service {
         HTTPService(
-            application: application(aggregator: aggregator, address: address, logger: logger, onListening: onListening),
+            application: application(
+                aggregator: aggregator, address: address, logger: logger, onListening: onListening),
             address: address)
     }
 
@@ -95,7 +98,9 @@ public enum AggregatorHTTPServer {
                 ("invalid", DashboardFormat.count(snapshot.invalid)),
                 ("started", DashboardFormat.time(snapshot.startTime)),
             ],
-            footer: refreshSeconds > 0 ? "Reloads every \(refreshSeconds) s (?refresh=0 stops it)." : "Does not reload (?refresh=5 reloads every 5 s).",
+            footer: refreshSeconds > 0
+                ? "Reloads every \(refreshSeconds) s (?refresh=0 stops it)."
+                : "Does not reload (?refresh=5 reloads every 5 s).",
             links: [("/stats", "/stats"), ("/metrics", "/metrics"), ("/healthz", "/healthz")])
     }
 

@@ -23,7 +23,8 @@ public struct AggregatorSettings: Sendable {
     public var curve: CurveSettings
 
     /// `@tcp://127.0.0.1:5556`: where the sidecars' default output connects.
-    public static let defaultInput: [Endpoint] = (try? Endpoint.parseList("@tcp://127.0.0.1:5556", defaultRole: .bind)) ?? []
+    public static let defaultInput: [Endpoint] =
+        (try? Endpoint.parseList("@tcp://127.0.0.1:5556", defaultRole: .bind)) ?? []
 
     /// The defaults of SPEC §5 and §6.
     public init(
@@ -69,19 +70,27 @@ public struct AggregatorSettings: Sendable {
         let builtIn = AggregationParameters()
         let decay = try settings.double("aggregate.ema_decay", default: builtIn.emaDecay, in: 0...1)
         guard decay < 1 else {
-            throw .invalid(key: "aggregate.ema_decay", value: "\(decay)", reason: "expected a number in 0…1, less than 1 (1 would never move)")
+            throw .invalid(
+                key: "aggregate.ema_decay", value: "\(decay)",
+                reason: "expected a number in 0…1, less than 1 (1 would never move)")
         }
         parameters = AggregationParameters(
             emaDecay: decay,
             window: try settings.int("aggregate.window", default: builtIn.window, in: 1...1_000_000),
-            reorderWindow: try settings.int("aggregate.reorder_window", default: builtIn.reorderWindow, in: 0...AggregationParameters.maxReorderWindow),
+            reorderWindow: try settings.int(
+                "aggregate.reorder_window", default: builtIn.reorderWindow,
+                in: 0...AggregationParameters.maxReorderWindow),
             maxKeys: try settings.int("aggregate.max_keys", default: builtIn.maxKeys, in: 1...1_000_000),
-            historyPoints: try settings.int("aggregate.history_points", default: builtIn.historyPoints, in: AggregationParameters.historyPointsRange))
+            historyPoints: try settings.int(
+                "aggregate.history_points", default: builtIn.historyPoints, in: AggregationParameters.historyPointsRange
+            ))
         curve = try CurveSettings(reading: settings)
     }
 
     /// An endpoint list, or nil when the key is absent or empty.
-    private static func endpoints(_ settings: SettingsReader, _ key: String, example: String) throws(SettingsError) -> [Endpoint]? {
+    private static func endpoints(
+        _ settings: SettingsReader, _ key: String, example: String
+    ) throws(SettingsError) -> [Endpoint]? {
         guard let text = try settings.string(key, default: nil), !text.isEmpty else { return nil }
         do {
             return try Endpoint.parseList(text, defaultRole: .bind)
@@ -97,7 +106,9 @@ public struct AggregatorSettings: Sendable {
     }
 
     /// A positive interval in seconds (fractions allowed).
-    private static func seconds(_ settings: SettingsReader, _ key: String, default defaultValue: Double) throws(SettingsError) -> Duration {
+    private static func seconds(
+        _ settings: SettingsReader, _ key: String, default defaultValue: Double
+    ) throws(SettingsError) -> Duration {
         let value = try settings.double(key, default: defaultValue, in: 0.01...86_400)
         return .milliseconds(Int64((value * 1000).rounded()))
     }

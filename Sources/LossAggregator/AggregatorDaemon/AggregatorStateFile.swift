@@ -20,7 +20,9 @@ public struct AggregatorStateFile: Sendable {
     ///
     /// - Throws: ``AggregatorStateError/io(path:operation:reason:)`` when the file exists but
     ///   cannot be read (permissions): starting fresh would overwrite it at the next save.
-    public func load(parameters: AggregationParameters, now: Double, logger: Logger) throws(AggregatorStateError) -> Aggregation {
+    public func load(
+        parameters: AggregationParameters, now: Double, logger: Logger
+    ) throws(AggregatorStateError) -> Aggregation {
         guard FileManager.default.fileExists(atPath: path) else {
             logger.info("no state file yet; starting fresh", metadata: ["state": "\(path)"])
             return Aggregation(parameters: parameters, startTime: now)
@@ -34,14 +36,18 @@ public struct AggregatorStateFile: Sendable {
         do {
             let aggregation = try Aggregation(stateJSON: bytes, parameters: parameters)
             let splits = aggregation.splits.count
-            logger.info("state loaded", metadata: ["state": "\(path)", "records": "\(aggregation.records)", "splits": "\(splits)"])
+            logger.info(
+                "state loaded",
+                metadata: ["state": "\(path)", "records": "\(aggregation.records)", "splits": "\(splits)"])
             return aggregation
         } catch {
             let aside = "\(path).damaged-\(Int(now))"
             do {
                 try FileManager.default.moveItem(atPath: path, toPath: aside)
             } catch let moveError {
-                throw .io(path: path, operation: "move aside", reason: "\(error); moving it to \(aside) failed: \(moveError.localizedDescription)")
+                throw .io(
+                    path: path, operation: "move aside",
+                    reason: "\(error); moving it to \(aside) failed: \(moveError.localizedDescription)")
             }
             logger.warning(
                 "\(error); moved it aside and starting fresh",
@@ -55,7 +61,9 @@ public struct AggregatorStateFile: Sendable {
         do {
             try AtomicFile.replace(path, with: aggregation.stateJSON(savedAt: now))
         } catch {
-            throw .io(path: path, operation: error.operation == "rename" ? "replace" : "\(error.operation) a new copy of", reason: error.reason)
+            throw .io(
+                path: path, operation: error.operation == "rename" ? "replace" : "\(error.operation) a new copy of",
+                reason: error.reason)
         }
     }
 }

@@ -25,7 +25,9 @@ enum AggregatorWriter {
             do {
                 snapshotsFile = try .openForWriting(path, appending: true)
             } catch {
-                ready.open("cannot open the snapshots file \(path): \(error). Check that its folder exists and is writable, or choose another with --snapshots.")
+                ready.open(
+                    "cannot open the snapshots file \(path): \(error). Check that its folder exists and is writable, or choose another with --snapshots."
+                )
                 return
             }
         }
@@ -38,7 +40,9 @@ enum AggregatorWriter {
                 try socket.attach(endpoints)
                 publisher = socket
             } catch {
-                ready.open("cannot open the publish socket \(endpoints.map(\.description).joined(separator: ",")): \(error). Choose another endpoint with --publish.")
+                ready.open(
+                    "cannot open the publish socket \(endpoints.map(\.description).joined(separator: ",")): \(error). Choose another endpoint with --publish."
+                )
                 return
             }
         }
@@ -59,7 +63,9 @@ enum AggregatorWriter {
                     // The line and its newline in one buffer, so readers never see half a line.
                     _ = try snapshotsFile.writeAll(line + [UInt8(ascii: "\n")])
                 } catch {
-                    logger.error("cannot append to the snapshots file", metadata: ["path": "\(settings.snapshotsPath ?? "")", "error": "\(error)"])
+                    logger.error(
+                        "cannot append to the snapshots file",
+                        metadata: ["path": "\(settings.snapshotsPath ?? "")", "error": "\(error)"])
                 }
             }
             if let publisher {

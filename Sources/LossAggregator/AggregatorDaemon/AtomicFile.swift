@@ -53,7 +53,9 @@ enum AtomicFile {
         }
         // The rename itself is durable only once the folder is synced.
         let folder = (path as NSString).deletingLastPathComponent
-        if let directory = try? FileDescriptor.open(FilePath(folder.isEmpty ? "." : folder), .readOnly, options: [.closeOnExec]) {
+        if let directory = try? FileDescriptor.open(
+            FilePath(folder.isEmpty ? "." : folder), .readOnly, options: [.closeOnExec])
+        {
             _ = fsync(directory.rawValue)
             try? directory.close()
         }

@@ -32,7 +32,8 @@ public struct HTTPAddress: Sendable, Hashable, CustomStringConvertible {
             portText = trimmed[trimmed.index(after: colon)...]
         }
         guard !host.isEmpty else {
-            throw HTTPAddressError(text: text, reason: "it has no host; write e.g. 127.0.0.1:9180 (0.0.0.0 listens on every interface)")
+            throw HTTPAddressError(
+                text: text, reason: "it has no host; write e.g. 127.0.0.1:9180 (0.0.0.0 listens on every interface)")
         }
         guard let port = Int(portText), (0...65_535).contains(port) else {
             throw HTTPAddressError(text: text, reason: "the port '\(portText)' is not a number in 0…65535")
@@ -61,7 +62,9 @@ public struct HTTPAddressError: Error, Sendable, Hashable, CustomStringConvertib
 extension String {
     var trimmingSpaces: Substring {
         let isSpace: (Character) -> Bool = { $0 == " " || $0 == "\t" || $0 == "\n" || $0 == "\r" }
-        guard let first = firstIndex(where: { !isSpace($0) }), let last = lastIndex(where: { !isSpace($0) }) else { return "" }
+        guard let first = firstIndex(where: { !isSpace($0) }), let last = lastIndex(where: { !isSpace($0) }) else {
+            return ""
+        }
         return self[first...last]
     }
 }

@@ -23,7 +23,10 @@ struct InvalidRecordLog {
         periodStart = time
         logger.warning(
             "ignoring a message that is not a v1 record: \(reason)",
-            metadata: ["hint": "the aggregator's input takes the records a lossd sidecar sends (docs/PROTOCOL.md §2); further invalid messages are summarized every \(Int(period)) s"])
+            metadata: [
+                "hint":
+                    "the aggregator's input takes the records a lossd sidecar sends (docs/PROTOCOL.md §2); further invalid messages are summarized every \(Int(period)) s"
+            ])
     }
 
     /// Logs how many invalid records were not logged one by one, if any.

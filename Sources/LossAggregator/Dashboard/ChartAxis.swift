@@ -21,7 +21,10 @@ struct ChartAxis: Sendable, Hashable {
     ///   - integers: the values are counts; ticks are whole numbers.
     ///   - fromZero: the axis starts at 0 (for counts).
     ///   - widenToTicks: the domain is rounded out to whole ticks (y axes).
-    init(minimum: Double, maximum: Double, targetTicks: Int = 5, integers: Bool = false, fromZero: Bool = false, widenToTicks: Bool) {
+    init(
+        minimum: Double, maximum: Double, targetTicks: Int = 5, integers: Bool = false, fromZero: Bool = false,
+        widenToTicks: Bool
+    ) {
         var low = fromZero ? Swift.min(0, minimum) : minimum
         var high = maximum
         if !(low.isFinite && high.isFinite) {

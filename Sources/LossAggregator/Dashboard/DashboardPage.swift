@@ -50,11 +50,13 @@ public struct DashboardPage: Sendable {
         html += #"<header class="page"><h1>\#(XMLEscaping.escape(title))</h1>"#
         html += #"<span class="meta">as of \#(XMLEscaping.escape(DashboardFormat.time(time)))</span>"#
         for fact in facts {
-            html += #"<span class="meta">\#(XMLEscaping.escape(fact.name)): <strong>\#(XMLEscaping.escape(fact.value))</strong></span>"#
+            html +=
+                #"<span class="meta">\#(XMLEscaping.escape(fact.name)): <strong>\#(XMLEscaping.escape(fact.value))</strong></span>"#
         }
         html += "</header>"
         if panels.isEmpty {
-            html += #"<p class="empty">No loss records yet. Point a sidecar's --output at the aggregator's --input, and the charts appear here.</p>"#
+            html +=
+                #"<p class="empty">No loss records yet. Point a sidecar's --output at the aggregator's --input, and the charts appear here.</p>"#
         }
         for (index, panel) in panels.enumerated() {
             html += render(panel, index: index)
@@ -71,8 +73,10 @@ public struct DashboardPage: Sendable {
     /// One panel: the heading, the current figures, the charts.
     private func render(_ panel: DashboardPanel, index: Int) -> String {
         let summary = panel.summary
-        var html = #"<section class="panel" data-run="\#(XMLEscaping.escape(panel.run))" data-split="\#(XMLEscaping.escape(panel.split))">"#
-        html += #"<h2>\#(XMLEscaping.escape(panel.run)) <span class="split">/ \#(XMLEscaping.escape(panel.split))</span></h2>"#
+        var html =
+            #"<section class="panel" data-run="\#(XMLEscaping.escape(panel.run))" data-split="\#(XMLEscaping.escape(panel.split))">"#
+        html +=
+            #"<h2>\#(XMLEscaping.escape(panel.run)) <span class="split">/ \#(XMLEscaping.escape(panel.split))</span></h2>"#
         var figures: [(name: String, value: String, style: String)] = [
             ("loss EMA", DashboardFormat.value(summary.loss.ema), "main"),
             ("window", DashboardFormat.value(summary.loss.window), ""),
@@ -86,9 +90,14 @@ public struct DashboardPage: Sendable {
         if let samples = summary.samples { figures.append(("images", DashboardFormat.count(samples), "")) }
         if let epoch = summary.epoch { figures.append(("epoch", "\(epoch)", "")) }
         if let step = summary.step { figures.append(("step", DashboardFormat.count(step), "")) }
-        if let rate = summary.batchesPerSecond { figures.append(("batches/s", DashboardFormat.value(rate, digits: 3), "")) }
-        if let previous = summary.loss.lastEpochMean { figures.append(("last epoch mean", DashboardFormat.value(previous), "")) }
-        let errorText = summary.errors.isEmpty ? "0" : summary.errors.map { "\($0.count) \($0.code)" }.joined(separator: ", ")
+        if let rate = summary.batchesPerSecond {
+            figures.append(("batches/s", DashboardFormat.value(rate, digits: 3), ""))
+        }
+        if let previous = summary.loss.lastEpochMean {
+            figures.append(("last epoch mean", DashboardFormat.value(previous), ""))
+        }
+        let errorText =
+            summary.errors.isEmpty ? "0" : summary.errors.map { "\($0.count) \($0.code)" }.joined(separator: ", ")
         figures.append(("errors", errorText, summary.errorCount > 0 ? "bad" : ""))
         figures.append(("lost (run)", DashboardFormat.count(summary.lost), summary.lost > 0 ? "bad" : ""))
         if summary.nonfinite > 0 { figures.append(("non-finite", DashboardFormat.count(summary.nonfinite), "bad")) }
@@ -98,7 +107,8 @@ public struct DashboardPage: Sendable {
         html += #"<dl class="figures">"#
         for figure in figures {
             let style = figure.style.isEmpty ? "" : #" class="\#(figure.style)""#
-            html += "<div\(style)><dt>\(XMLEscaping.escape(figure.name))</dt><dd>\(XMLEscaping.escape(figure.value))</dd></div>"
+            html +=
+                "<div\(style)><dt>\(XMLEscaping.escape(figure.name))</dt><dd>\(XMLEscaping.escape(figure.value))</dd></div>"
         }
         html += "</dl>"
         html += #"<div class="charts">"#

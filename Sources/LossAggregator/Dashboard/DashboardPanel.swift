@@ -97,7 +97,9 @@ public struct DashboardPanel: Sendable {
     /// against localization; error records and lost batches.
     public var charts: [SVGChart] {
         let x = points.map { Double($0.batches) }
-        func line(_ name: String, _ color: SVGChart.Color, _ stroke: SVGChart.Stroke, _ value: (HistoryPoint) -> Double?) -> SVGChart.Line {
+        func line(
+            _ name: String, _ color: SVGChart.Color, _ stroke: SVGChart.Stroke, _ value: (HistoryPoint) -> Double?
+        ) -> SVGChart.Line {
             SVGChart.Line(name: name, color: color, stroke: stroke, points: zip(x, points).map { ($0, value($1)) })
         }
         let xLabel = Self.xLabel(points)
@@ -108,7 +110,10 @@ public struct DashboardPanel: Sendable {
                 line("window", .window, .dashed) { $0.loss.window },
                 line("EMA", .ema, .bold) { $0.loss.ema },
             ],
-            bands: [SVGChart.Band(name: "batch range", color: .ema, points: zip(x, points).map { ($0, $1.loss.low, $1.loss.high) })])
+            bands: [
+                SVGChart.Band(
+                    name: "batch range", color: .ema, points: zip(x, points).map { ($0, $1.loss.low, $1.loss.high) })
+            ])
         let components = SVGChart(
             title: "Classification and localization", xLabel: xLabel, yLabel: "loss",
             lines: [

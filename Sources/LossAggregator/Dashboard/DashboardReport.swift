@@ -31,7 +31,9 @@ public struct DashboardReport: Sendable {
     /// - Parameter historyPoints: the most points per series for a snapshots file (a state file
     ///   keeps the points it was saved with).
     /// - Throws: ``ReportError`` when the file cannot be read or is neither kind.
-    public static func load(path: String, historyPoints: Int = AggregationParameters().historyPoints) throws(ReportError) -> DashboardReport {
+    public static func load(
+        path: String, historyPoints: Int = AggregationParameters().historyPoints
+    ) throws(ReportError) -> DashboardReport {
         let bytes: [UInt8]
         do {
             bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: path)))
@@ -42,7 +44,9 @@ public struct DashboardReport: Sendable {
     }
 
     /// Reads the contents of a state file or a snapshots file; `path` names it in messages.
-    public static func parse(_ bytes: [UInt8], path: String, historyPoints: Int = AggregationParameters().historyPoints) throws(ReportError) -> DashboardReport {
+    public static func parse(
+        _ bytes: [UInt8], path: String, historyPoints: Int = AggregationParameters().historyPoints
+    ) throws(ReportError) -> DashboardReport {
         // A state file is one JSON object of kind lossd-aggregate-state (it may span lines).
         if let saved = try? JSONFiles.decode(SavedStateSummary.self, from: bytes), saved.kind == Aggregation.stateKind {
             return try state(bytes, saved: saved, path: path)
@@ -54,10 +58,13 @@ public struct DashboardReport: Sendable {
         }
         var notes: [String] = []
         if reader.skipped > 0 {
-            notes.append("\(reader.skipped) line(s) were not snapshots and were skipped (first: \(reader.firstProblem ?? "?"))")
+            notes.append(
+                "\(reader.skipped) line(s) were not snapshots and were skipped (first: \(reader.firstProblem ?? "?"))")
         }
         if reader.superseded > 0 {
-            notes.append("\(reader.superseded) snapshot(s) of an earlier aggregation (another start_time) were left out: the charts show the latest one")
+            notes.append(
+                "\(reader.superseded) snapshot(s) of an earlier aggregation (another start_time) were left out: the charts show the latest one"
+            )
         }
         let facts: [(name: String, value: String)] = [
             ("from", "\(reader.used) snapshots"),
@@ -80,7 +87,9 @@ public struct DashboardReport: Sendable {
     }
 
     /// A state file's panels: its saved history and figures, with every key and point it holds.
-    private static func state(_ bytes: [UInt8], saved: SavedStateSummary, path: String) throws(ReportError) -> DashboardReport {
+    private static func state(
+        _ bytes: [UInt8], saved: SavedStateSummary, path: String
+    ) throws(ReportError) -> DashboardReport {
         var parameters = AggregationParameters(maxKeys: 1_000_000, historyPoints: 1_000_000)
         if let kept = saved.parameters {
             if kept.emaDecay >= 0, kept.emaDecay < 1 { parameters.emaDecay = kept.emaDecay }
@@ -110,6 +119,8 @@ public struct DashboardReport: Sendable {
     public func page(title: String, source: String) -> DashboardPage {
         DashboardPage(
             title: title, panels: panels, time: time, refreshSeconds: nil, facts: facts,
-            footer: "Made by lossd report from \(source) (\(kind.rawValue) file). The per-batch range is drawn only from a state file; snapshots hold no per-batch values.")
+            footer:
+                "Made by lossd report from \(source) (\(kind.rawValue) file). The per-batch range is drawn only from a state file; snapshots hold no per-batch values."
+        )
     }
 }

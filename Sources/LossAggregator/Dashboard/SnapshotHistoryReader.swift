@@ -76,10 +76,13 @@ public struct SnapshotHistoryReader: Sendable {
                 // No new batch since the last snapshot: only the counters moved.
                 buffer.updateLast(errors: summary.errorCount, lost: summary.lost)
             } else if buffer.opens(tick: tick) {
-                buffer.append(HistorySample(
-                    tick: tick, batches: split.batches, step: summary.step, time: summary.lastRecordTime ?? snapshot.time,
-                    errors: summary.errorCount, lost: summary.lost,
-                    mean: Self.lanes(summary, \.mean), ema: Self.lanes(summary, \.ema), window: Self.lanes(summary, \.window)))
+                buffer.append(
+                    HistorySample(
+                        tick: tick, batches: split.batches, step: summary.step,
+                        time: summary.lastRecordTime ?? snapshot.time,
+                        errors: summary.errorCount, lost: summary.lost,
+                        mean: Self.lanes(summary, \.mean), ema: Self.lanes(summary, \.ema),
+                        window: Self.lanes(summary, \.window)))
             }
             series[key] = buffer
         }
@@ -111,9 +114,12 @@ public struct SnapshotHistoryReader: Sendable {
         HistoryValues(mean: component.mean, ema: component.ema, window: component.window)
     }
 
-    private static func lanes(_ summary: DashboardPanel.Summary, _ statistic: KeyPath<ComponentSnapshot, Double?>) -> SIMD4<Float> {
+    private static func lanes(
+        _ summary: DashboardPanel.Summary, _ statistic: KeyPath<ComponentSnapshot, Double?>
+    ) -> SIMD4<Float> {
         SIMD4(
-            HistorySample.lane(summary.loss[keyPath: statistic]), HistorySample.lane(summary.classification[keyPath: statistic]),
+            HistorySample.lane(summary.loss[keyPath: statistic]),
+            HistorySample.lane(summary.classification[keyPath: statistic]),
             HistorySample.lane(summary.localization[keyPath: statistic]), 0)
     }
 }

@@ -17,7 +17,9 @@ public final class JSONLinesSink: RecordSink {
     /// - Parameter flushEveryLine: Write each line at once (a live stream, or a terminal) rather
     ///   than in blocks of 64 KiB (a batch job); by default, only when stdout is a terminal.
     public static func standardOutput(flushEveryLine: Bool? = nil) -> JSONLinesSink {
-        JSONLinesSink(file: .standardOutput, owns: false, path: "-", flushEveryLine: flushEveryLine ?? (isatty(STDOUT_FILENO) != 0))
+        JSONLinesSink(
+            file: .standardOutput, owns: false, path: "-",
+            flushEveryLine: flushEveryLine ?? (isatty(STDOUT_FILENO) != 0))
     }
 
     /// Creates (or truncates) the file at `path` and writes records to it.

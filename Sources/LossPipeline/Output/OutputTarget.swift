@@ -22,7 +22,8 @@ public enum OutputTarget: Sendable, Hashable, CustomStringConvertible {
             } catch {
                 throw SettingsError.invalid(
                     key: "output", value: text,
-                    reason: "expected -, a path ending in .jsonl, or an endpoint such as >tcp://127.0.0.1:5556 (\(error))")
+                    reason:
+                        "expected -, a path ending in .jsonl, or an endpoint such as >tcp://127.0.0.1:5556 (\(error))")
             }
         }
     }

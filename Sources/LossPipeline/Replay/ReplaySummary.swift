@@ -56,7 +56,9 @@ public struct ReplaySummary: Sendable, Hashable {
             json.key(code); json.int(errors[code] ?? 0)
         }
         json.endObject()
-        for (name, value) in [("loss", meanLoss), ("classification", meanClassification), ("localization", meanLocalization)] {
+        for (name, value) in [
+            ("loss", meanLoss), ("classification", meanClassification), ("localization", meanLocalization),
+        ] {
             json.key(name)
             if let value { json.double(value) } else { json.null() }
         }

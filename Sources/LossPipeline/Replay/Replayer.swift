@@ -24,7 +24,9 @@ public struct ReplayOptions: Sendable {
     public var processor: BatchProcessor
 
     /// Creates options; `queueDepth` defaults to twice the workers.
-    public init(files: [String], workers: Int, queueDepth: Int? = nil, pace: ReplayPace = .max, processor: BatchProcessor) {
+    public init(
+        files: [String], workers: Int, queueDepth: Int? = nil, pace: ReplayPace = .max, processor: BatchProcessor
+    ) {
         self.files = files
         self.workers = max(1, workers)
         self.queueDepth = queueDepth ?? 2 * max(1, workers)
@@ -67,7 +69,9 @@ public struct Replayer: Sendable {
     ///     it until this method returns; the caller closes it afterwards.
     ///   - progress: Called on the reading thread about twice a second with the counts so far.
     /// - Returns: The summary and what happened to each file.
-    @available(*, noasync, message: "run(sink:progress:) blocks until the replay ends; call it from a thread of its own")
+    @available(
+        *, noasync, message: "run(sink:progress:) blocks until the replay ends; call it from a thread of its own"
+    )
     public func run(sink: any RecordSink, progress: ((ReplayProgress) -> Void)? = nil) -> Outcome {
         let tally = Tally(sink: sink)
         let processor = options.processor

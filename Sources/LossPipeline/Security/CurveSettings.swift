@@ -41,7 +41,9 @@ public struct CurveSettings: Sendable, Hashable {
                 }
             }
             guard keyPair != nil else {
-                throw .invalid(key: "curve.allowed_clients", value: list, reason: "allowed clients need this process's own key pair: set curve.key_file too")
+                throw .invalid(
+                    key: "curve.allowed_clients", value: list,
+                    reason: "allowed clients need this process's own key pair: set curve.key_file too")
             }
             allowedClients = keys
         }
@@ -61,7 +63,9 @@ public struct CurveSettings: Sendable, Hashable {
             if accepted {
                 logger.debug("accepted a CURVE client", metadata: ["address": "\(address)", "client_key": "\(key)"])
             } else {
-                logger.warning("refused a client whose CURVE key is not allowed", metadata: ["address": "\(address)", "client_key": "\(key)"])
+                logger.warning(
+                    "refused a client whose CURVE key is not allowed",
+                    metadata: ["address": "\(address)", "client_key": "\(key)"])
             }
         }
     }

@@ -19,9 +19,11 @@ public enum KeyFile {
         for path in [secretPath, publicPath] where !overwrite && FileManager.default.fileExists(atPath: path) {
             throw .exists(path: path)
         }
-        let secret = "# lossd CURVE key pair, written by lossd keygen. Keep this file secret.\n"
+        let secret =
+            "# lossd CURVE key pair, written by lossd keygen. Keep this file secret.\n"
             + "public-key: \(pair.publicKey)\nsecret-key: \(pair.secretKey)\n"
-        let publicText = "# lossd CURVE public key, written by lossd keygen. Give it to the peers that must trust it.\n"
+        let publicText =
+            "# lossd CURVE public key, written by lossd keygen. Give it to the peers that must trust it.\n"
             + "public-key: \(pair.publicKey)\n"
         try create(secretPath, contents: secret, mode: 0o600)
         try create(publicPath, contents: publicText, mode: 0o644)
@@ -31,7 +33,9 @@ public enum KeyFile {
     public static func readPair(_ path: String) throws(SecurityError) -> CurveKeyPair {
         let fields = try read(path)
         guard let publicKey = fields["public-key"], let secretKey = fields["secret-key"] else {
-            throw .malformed(path: path, reason: "a key pair file needs public-key and secret-key lines (make one with lossd keygen)")
+            throw .malformed(
+                path: path, reason: "a key pair file needs public-key and secret-key lines (make one with lossd keygen)"
+            )
         }
         return CurveKeyPair(publicKey: try checked(publicKey, path), secretKey: try checked(secretKey, path))
     }
@@ -62,7 +66,8 @@ public enum KeyFile {
         for line in text.split(separator: "\n") {
             let trimmed = line.trimmingCharacters(in: .whitespaces)
             guard !trimmed.isEmpty, !trimmed.hasPrefix("#"), let colon = trimmed.firstIndex(of: ":") else { continue }
-            fields[String(trimmed[..<colon]).trimmingWhitespace] = String(trimmed[trimmed.index(after: colon)...]).trimmingWhitespace
+            fields[String(trimmed[..<colon]).trimmingWhitespace] =
+                String(trimmed[trimmed.index(after: colon)...]).trimmingWhitespace
         }
         return fields
     }
@@ -76,7 +81,9 @@ public enum KeyFile {
         }
         defer { try? file.close() }
         // The umask may have taken bits off: set the mode itself (swift-system has no fchmod).
-        guard fchmod(file.rawValue, mode) == 0 else { throw .unwritable(path: path, reason: "\(Errno(rawValue: errno))") }
+        guard fchmod(file.rawValue, mode) == 0 else {
+            throw .unwritable(path: path, reason: "\(Errno(rawValue: errno))")
+        }
         do {
             _ = try file.writeAll(contents.utf8)
         } catch {
@@ -99,7 +106,8 @@ public enum SecurityError: Error, Sendable, Hashable, CustomStringConvertible {
     /// A sentence saying what failed and what to change.
     public var description: String {
         switch self {
-        case .exists(let path): "\(path) exists; lossd keygen does not overwrite keys (remove it, or choose another name)"
+        case .exists(let path):
+            "\(path) exists; lossd keygen does not overwrite keys (remove it, or choose another name)"
         case .unreadable(let path): "cannot read the key file \(path): no such file, or no permission"
         case .unwritable(let path, let reason): "cannot write \(path): \(reason)"
         case .malformed(let path, let reason): "\(path) is not a lossd key file: \(reason)"

@@ -44,7 +44,8 @@ public struct SettingsReader: Sendable {
     private static func absolute(_ values: [String: ConfigContent]) -> [AbsoluteConfigKey: ConfigValue] {
         var result: [AbsoluteConfigKey: ConfigValue] = [:]
         for (key, content) in values {
-            result[AbsoluteConfigKey(key.split(separator: ".").map(String.init))] = ConfigValue(content, isSecret: false)
+            result[AbsoluteConfigKey(key.split(separator: ".").map(String.init))] = ConfigValue(
+                content, isSecret: false)
         }
         return result
     }
@@ -66,25 +67,36 @@ public struct SettingsReader: Sendable {
     }
 
     /// An integer setting within `range`.
-    public func int(_ name: String, default defaultValue: Int, in range: ClosedRange<Int> = Int.min...Int.max) throws(SettingsError) -> Int {
+    public func int(
+        _ name: String, default defaultValue: Int, in range: ClosedRange<Int> = Int.min...Int.max
+    ) throws(SettingsError) -> Int {
         guard isSet(name) else { return defaultValue }
         guard let value = reader.int(forKey: key(name)) else {
             throw .invalid(key: name, value: raw(name), reason: "expected a whole number")
         }
         guard range.contains(value) else {
-            throw .invalid(key: name, value: "\(value)", reason: "expected a number in \(range.lowerBound)…\(range.upperBound == Int.max ? "" : "\(range.upperBound)")")
+            throw .invalid(
+                key: name, value: "\(value)",
+                reason:
+                    "expected a number in \(range.lowerBound)…\(range.upperBound == Int.max ? "" : "\(range.upperBound)")"
+            )
         }
         return value
     }
 
     /// A finite number setting within `range`.
-    public func double(_ name: String, default defaultValue: Double, in range: ClosedRange<Double> = -Double.greatestFiniteMagnitude...Double.greatestFiniteMagnitude) throws(SettingsError) -> Double {
+    public func double(
+        _ name: String, default defaultValue: Double,
+        in range: ClosedRange<Double> = -Double.greatestFiniteMagnitude...Double.greatestFiniteMagnitude
+    ) throws(SettingsError) -> Double {
         guard isSet(name) else { return defaultValue }
         guard let value = reader.double(forKey: key(name)) ?? reader.int(forKey: key(name)).map(Double.init) else {
             throw .invalid(key: name, value: raw(name), reason: "expected a number")
         }
         guard value.isFinite, range.contains(value) else {
-            throw .invalid(key: name, value: "\(value)", reason: "expected a finite number in \(range.lowerBound)…\(range.upperBound)")
+            throw .invalid(
+                key: name, value: "\(value)",
+                reason: "expected a finite number in \(range.lowerBound)…\(range.upperBound)")
         }
         return value
     }
@@ -104,7 +116,9 @@ public struct SettingsReader: Sendable {
     }
 
     /// An integer setting within `range`, or nil when it is not set or set to empty text.
-    public func optionalInt(_ name: String, in range: ClosedRange<Int> = Int.min...Int.max) throws(SettingsError) -> Int? {
+    public func optionalInt(
+        _ name: String, in range: ClosedRange<Int> = Int.min...Int.max
+    ) throws(SettingsError) -> Int? {
         isUnsetOrEmpty(name) ? nil : try int(name, default: 0, in: range)
     }
 
@@ -114,19 +128,27 @@ public struct SettingsReader: Sendable {
     }
 
     /// A setting whose text is one of `Value`'s cases, or nil when it is not set or set to empty text.
-    public func optionalChoice<Value: RawRepresentable & CaseIterable>(_ name: String, as type: Value.Type) throws(SettingsError) -> Value? where Value.RawValue == String {
+    public func optionalChoice<Value: RawRepresentable & CaseIterable>(
+        _ name: String, as type: Value.Type
+    ) throws(SettingsError) -> Value? where Value.RawValue == String {
         guard !isUnsetOrEmpty(name), let text = try string(name, default: nil) else { return nil }
         guard let value = Value(rawValue: text) else {
-            throw .invalid(key: name, value: text, reason: "expected one of \(Value.allCases.map(\.rawValue).joined(separator: ", "))")
+            throw .invalid(
+                key: name, value: text,
+                reason: "expected one of \(Value.allCases.map(\.rawValue).joined(separator: ", "))")
         }
         return value
     }
 
     /// A setting whose text is one of `Value`'s cases.
-    public func choice<Value: RawRepresentable & CaseIterable>(_ name: String, default defaultValue: Value) throws(SettingsError) -> Value where Value.RawValue == String {
+    public func choice<Value: RawRepresentable & CaseIterable>(
+        _ name: String, default defaultValue: Value
+    ) throws(SettingsError) -> Value where Value.RawValue == String {
         guard let text = try string(name, default: nil) else { return defaultValue }
         guard let value = Value(rawValue: text) else {
-            throw .invalid(key: name, value: text, reason: "expected one of \(Value.allCases.map(\.rawValue).joined(separator: ", "))")
+            throw .invalid(
+                key: name, value: text,
+                reason: "expected one of \(Value.allCases.map(\.rawValue).joined(separator: ", "))")
         }
         return value
     }

@@ -111,7 +111,9 @@ public final class Sidecar: Sendable {
                         }
                     },
                     finish: {
-                        do { try sink.close() } catch { logger.error("closing the output failed", metadata: ["error": "\(error)"]) }
+                        do { try sink.close() } catch {
+                            logger.error("closing the output failed", metadata: ["error": "\(error)"])
+                        }
                     })
             })
         if let problem = outputReady.wait() {
@@ -122,7 +124,8 @@ public final class Sidecar: Sendable {
         // CURVE: the authenticator must answer before the input binds, and outlive it.
         let authenticator: CurveAuthenticator?
         do {
-            authenticator = sharedContext == nil ? try settings.curve.startAuthenticator(context: context, logger: logger) : nil
+            authenticator =
+                sharedContext == nil ? try settings.curve.startAuthenticator(context: context, logger: logger) : nil
         } catch {
             pool.finish()
             throw SidecarError.input(endpoints: "CURVE authentication", reason: "\(error)")
@@ -156,7 +159,8 @@ public final class Sidecar: Sendable {
         if let problem = inputReady.wait() {
             _ = try? receiver.join()
             pool.finish()
-            throw SidecarError.input(endpoints: settings.input.map(\.description).joined(separator: ","), reason: problem)
+            throw SidecarError.input(
+                endpoints: settings.input.map(\.description).joined(separator: ","), reason: problem)
         }
         logger.info(
             "sidecar listening",
@@ -164,7 +168,8 @@ public final class Sidecar: Sendable {
                 "input": "\(settings.input.map(\.description).joined(separator: ","))",
                 "output": "\(settings.output)", "workers": "\(settings.workers)", "queue": "\(settings.queue)",
                 "record": "\(settings.recordPath ?? "off")",
-                "curve": "\(settings.curve.keyPair == nil ? "off" : settings.curve.allowedClients.map { "\($0.count) allowed clients" } ?? "any client")",
+                "curve":
+                    "\(settings.curve.keyPair == nil ? "off" : settings.curve.allowedClients.map { "\($0.count) allowed clients" } ?? "any client")",
             ])
         try receiver.join()
         pool.finish()
@@ -183,11 +188,15 @@ public final class Sidecar: Sendable {
     }
 
     /// Receives until stopped: each message is recorded, then queued for a worker.
-    private func receiveLoop(socket: Socket, pool: OrderedWorkerPool<WireMessage, ResultRecord>, recorder: RecordingWriter?) {
+    private func receiveLoop(
+        socket: Socket, pool: OrderedWorkerPool<WireMessage, ResultRecord>, recorder: RecordingWriter?
+    ) {
         var status = StatusLine(interval: settings.statusInterval)
         defer {
             if let recorder {
-                do { try recorder.close() } catch { logger.error("closing the recording failed", metadata: ["error": "\(error)"]) }
+                do { try recorder.close() } catch {
+                    logger.error("closing the recording failed", metadata: ["error": "\(error)"])
+                }
                 // Every received message missing from the file, including those that were still
                 // in the writer's buffer when a write failed.
                 counters.setRecordingFailures(counters.report.received - recorder.writtenRecordCount)
@@ -207,7 +216,8 @@ public final class Sidecar: Sendable {
             // it carries how many frames were sent, so the decoder can name a message cut short.
             let message = WireMessage(
                 frames: received.frames, sentFrameCount: received.sentFrameCount,
-                receiveTimeNs: UInt64(Date().timeIntervalSince1970 * 1e9), release: { withExtendedLifetime(received) {} })
+                receiveTimeNs: UInt64(Date().timeIntervalSince1970 * 1e9),
+                release: { withExtendedLifetime(received) {} })
             counters.received()
             if let recorder {
                 do {

@@ -31,10 +31,12 @@ public struct SidecarSettings: Sendable {
     public var outputServerKey: String?
 
     /// `@tcp://127.0.0.1:5555`: batches arrive on loopback only unless told otherwise.
-    public static let defaultInput: [Endpoint] = (try? Endpoint.parseList("@tcp://127.0.0.1:5555", defaultRole: .bind)) ?? []
+    public static let defaultInput: [Endpoint] =
+        (try? Endpoint.parseList("@tcp://127.0.0.1:5555", defaultRole: .bind)) ?? []
 
     /// `>tcp://127.0.0.1:5556`: the aggregator's default input on the same machine.
-    public static let defaultOutput: [Endpoint] = (try? Endpoint.parseList(">tcp://127.0.0.1:5556", defaultRole: .connect)) ?? []
+    public static let defaultOutput: [Endpoint] =
+        (try? Endpoint.parseList(">tcp://127.0.0.1:5556", defaultRole: .connect)) ?? []
 
     /// The defaults of SPEC §5.
     public init(
@@ -71,7 +73,9 @@ public struct SidecarSettings: Sendable {
             do {
                 input = try Endpoint.parseList(inputText, defaultRole: .bind)
             } catch {
-                throw .invalid(key: "sidecar.input", value: inputText, reason: "expected an endpoint such as @tcp://127.0.0.1:5555 (\(error))")
+                throw .invalid(
+                    key: "sidecar.input", value: inputText,
+                    reason: "expected an endpoint such as @tcp://127.0.0.1:5555 (\(error))")
             }
         } else {
             input = defaults.input
@@ -88,11 +92,14 @@ public struct SidecarSettings: Sendable {
         let workerSetting = try settings.int("sidecar.workers", default: 0, in: 0...1024)
         workers = workerSetting == 0 ? defaults.workers : workerSetting
         queue = try settings.int("sidecar.queue", default: defaults.queue, in: 1...1024)
-        sendHighWaterMark = try settings.int("sidecar.send_hwm", default: defaults.sendHighWaterMark, in: 1...10_000_000)
-        outputLinger = .milliseconds(Int64(1000 * (try settings.double("sidecar.linger_seconds", default: 30, in: 0...3600))))
+        sendHighWaterMark = try settings.int(
+            "sidecar.send_hwm", default: defaults.sendHighWaterMark, in: 1...10_000_000)
+        outputLinger = .milliseconds(
+            Int64(1000 * (try settings.double("sidecar.linger_seconds", default: 30, in: 0...3600))))
         let record = try settings.string("sidecar.record", default: nil)
         recordPath = (record?.isEmpty ?? true) ? nil : record
-        statusInterval = .milliseconds(Int64(1000 * (try settings.double("sidecar.status_interval_seconds", default: 10, in: 0...86_400))))
+        statusInterval = .milliseconds(
+            Int64(1000 * (try settings.double("sidecar.status_interval_seconds", default: 10, in: 0...86_400))))
         processor = try BatchProcessor(reading: settings)
         curve = try CurveSettings(reading: settings)
         let serverKey = try settings.string("sidecar.output_server_key", default: nil).flatMap { $0.isEmpty ? nil : $0 }
@@ -103,7 +110,9 @@ public struct SidecarSettings: Sendable {
                 throw .invalid(key: "sidecar.output_server_key", value: serverKey, reason: "\(error)")
             }
             guard curve.keyPair != nil else {
-                throw .invalid(key: "sidecar.output_server_key", value: serverKey, reason: "a CURVE client needs its own key pair: set curve.key_file too")
+                throw .invalid(
+                    key: "sidecar.output_server_key", value: serverKey,
+                    reason: "a CURVE client needs its own key pair: set curve.key_file too")
             }
         } else {
             outputServerKey = nil
@@ -120,17 +129,26 @@ extension BatchProcessor {
     public init(reading settings: SettingsReader) throws(SettingsError) {
         let profile = try settings.choice("loss.profile", default: LossProfile.keras)
         var parameters = profile.parameters
-        if let value = try settings.optionalInt("loss.neg_pos_ratio", in: 0...1_000_000) { parameters.negPosRatio = value }
+        if let value = try settings.optionalInt("loss.neg_pos_ratio", in: 0...1_000_000) {
+            parameters.negPosRatio = value
+        }
         if let value = try settings.optionalInt("loss.n_neg_min", in: 0...Int(Int32.max)) { parameters.nNegMin = value }
-        if let value = try settings.optionalDouble("loss.alpha", in: 0...Double.greatestFiniteMagnitude) { parameters.alpha = value }
+        if let value = try settings.optionalDouble("loss.alpha", in: 0...Double.greatestFiniteMagnitude) {
+            parameters.alpha = value
+        }
         if let value = try settings.optionalChoice("loss.mining", as: MiningMode.self) { parameters.mining = value }
         if let value = try settings.optionalChoice("loss.scores", as: ScoreKind.self) { parameters.scores = value }
         if let refused = profile.firstUnsupported(in: parameters) {
-            throw .invalid(key: "loss.\(refused.rawValue)", value: parameters.value(of: refused), reason: profile.refusal(of: refused))
+            throw .invalid(
+                key: "loss.\(refused.rawValue)", value: parameters.value(of: refused),
+                reason: profile.refusal(of: refused))
         }
         var limits = WireLimits()
-        limits.maxMessageBytes = try settings.int("limits.max_message_bytes", default: limits.maxMessageBytes, in: 64...Int.max)
+        limits.maxMessageBytes = try settings.int(
+            "limits.max_message_bytes", default: limits.maxMessageBytes, in: 64...Int.max)
         let id = try settings.string("sidecar.sidecar_id", default: nil)
-        self.init(defaults: parameters, limits: limits, sidecarID: (id?.isEmpty ?? true) ? BatchProcessor.defaultSidecarID : id ?? "")
+        self.init(
+            defaults: parameters, limits: limits,
+            sidecarID: (id?.isEmpty ?? true) ? BatchProcessor.defaultSidecarID : id ?? "")
     }
 }

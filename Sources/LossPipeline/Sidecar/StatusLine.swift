@@ -17,7 +17,8 @@ struct StatusLine {
         let elapsed = last.duration(to: now)
         guard elapsed >= interval else { return }
         let report = counters.report
-        let previous = lastReport ?? SidecarReport(received: 0, computed: 0, rejected: 0, outputFailures: 0, recordingFailures: 0)
+        let previous =
+            lastReport ?? SidecarReport(received: 0, computed: 0, rejected: 0, outputFailures: 0, recordingFailures: 0)
         let done = (report.computed + report.rejected) - (previous.computed + previous.rejected)
         let rate = Double(done) / (elapsed / .seconds(1))
         logger.info(

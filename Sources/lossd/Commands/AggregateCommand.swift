@@ -74,8 +74,10 @@ struct AggregateCommand: AsyncParsableCommand {
             logger.critical("\(error)")
             throw ExitCode(1)
         }
-        let http = AggregatorHTTPServer.service(aggregator: daemon.aggregator, address: aggregateSettings.http, logger: logger)
+        let http = AggregatorHTTPServer.service(
+            aggregator: daemon.aggregator, address: aggregateSettings.http, logger: logger)
         // Services stop in reverse order: the daemon drains and saves first, while HTTP still answers.
-        try await ServiceRunner.run([.init(service: http), .init(service: AggregatorService(daemon: daemon, logger: logger))], logger: logger)
+        try await ServiceRunner.run(
+            [.init(service: http), .init(service: AggregatorService(daemon: daemon, logger: logger))], logger: logger)
     }
 }

@@ -17,7 +17,9 @@ struct BenchCommand: ParsableCommand {
             which keeps it steady on a machine whose speed drifts. Build in release mode first \
             (make bench does): debug builds are many times slower.
             """,
-        subcommands: [SummaryBenchCommand.self, KernelBenchCommand.self, PipelineBenchCommand.self, AggregateBenchCommand.self],
+        subcommands: [
+            SummaryBenchCommand.self, KernelBenchCommand.self, PipelineBenchCommand.self, AggregateBenchCommand.self,
+        ],
         defaultSubcommand: SummaryBenchCommand.self
     )
 }
@@ -60,7 +62,10 @@ struct KernelBenchCommand: ParsableCommand {
     @Option(help: "Mining: batch or image.")
     var mining: MiningMode = .batch
 
-    @Option(help: "Loss profile: keras (default), torchvision, mmdet or ssd.pytorch (the last three mine per image; use --scores logits).")
+    @Option(
+        help:
+            "Loss profile: keras (default), torchvision, mmdet or ssd.pytorch (the last three mine per image; use --scores logits)."
+    )
     var profile: LossProfile = .keras
 
     @Option(name: .customLong("repeat"), help: "Timed repetitions of kernel and floor.")
@@ -72,7 +77,9 @@ struct KernelBenchCommand: ParsableCommand {
     @Flag(help: "Every layout × dtype × scores × mining, each against its floor, with its target and verdict.")
     var matrix = false
 
-    @Option(help: "The kernel's machine code: auto, avx2 or baseline (default: the process's).", transform: KernelPathChoice.parse)
+    @Option(
+        help: "The kernel's machine code: auto, avx2 or baseline (default: the process's).",
+        transform: KernelPathChoice.parse)
     var path: KernelPath = .active
 
     @Flag(help: "One JSON object per configuration instead of a table.")
@@ -175,9 +182,12 @@ struct AggregateBenchCommand: ParsableCommand {
 extension BatchShape {
     /// Parses `B,N,C` (or `BxNxC`) from the command line.
     static func parse(_ text: String) throws -> BatchShape {
-        let parts = text.split(whereSeparator: { $0 == "," || $0 == "x" }).map { Int($0.trimmingCharacters(in: .whitespaces)) }
+        let parts = text.split(whereSeparator: { $0 == "," || $0 == "x" }).map {
+            Int($0.trimmingCharacters(in: .whitespaces))
+        }
         guard parts.count == 3, let b = parts[0], let n = parts[1], let c = parts[2], b >= 1, n >= 1, c >= 2 else {
-            throw ValidationError("--shape takes B,N,C with B ≥ 1, N ≥ 1, C ≥ 2 (for example 32,8732,21), not '\(text)'.")
+            throw ValidationError(
+                "--shape takes B,N,C with B ≥ 1, N ≥ 1, C ≥ 2 (for example 32,8732,21), not '\(text)'.")
         }
         return BatchShape(batch: b, boxes: n, classes: c)
     }

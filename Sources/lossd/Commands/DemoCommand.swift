@@ -9,7 +9,8 @@ import SSDLoss
 struct DemoCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "demo",
-        abstract: "Watch lossd work: built-in trainers push SSD batches to lossd serve; a live table shows the running averages.",
+        abstract:
+            "Watch lossd work: built-in trainers push SSD batches to lossd serve; a live table shows the running averages.",
         discussion: """
             Starts lossd serve (a sidecar and an aggregator in one process) and --trainers \
             synthetic trainers that push SSD300-like batches over tcp loopback with the real wire \
@@ -55,17 +56,21 @@ struct DemoCommand: AsyncParsableCommand {
     @Option(help: "The aggregator's HTTP address, host:port (port 0: any free port).")
     var http: String = "127.0.0.1:9180"
 
-    @Option(help: "Log level for lossd's own messages: trace … critical (default warning, so they do not break the table).")
+    @Option(
+        help: "Log level for lossd's own messages: trace … critical (default warning, so they do not break the table).")
     var logLevel: String = "warning"
 
     func validate() throws {
         guard seconds > 0, seconds <= 86_400 else { throw ValidationError("--seconds must be in 0…86400.") }
         guard (1...32).contains(trainers) else { throw ValidationError("--trainers must be 1 to 32.") }
-        guard batch >= 1, boxes >= 1, classes >= 2 else { throw ValidationError("--batch and --boxes must be at least 1, --classes at least 2.") }
+        guard batch >= 1, boxes >= 1, classes >= 2 else {
+            throw ValidationError("--batch and --boxes must be at least 1, --classes at least 2.")
+        }
         guard intervalMs >= 0 else { throw ValidationError("--interval-ms must be 0 or more.") }
         guard workers.map({ $0 >= 1 }) ?? true else { throw ValidationError("--workers must be at least 1.") }
         guard Logger.Level(rawValue: logLevel) != nil else {
-            throw ValidationError("--log-level takes one of \(Logger.Level.allCases.map(\.rawValue).joined(separator: ", ")).")
+            throw ValidationError(
+                "--log-level takes one of \(Logger.Level.allCases.map(\.rawValue).joined(separator: ", ")).")
         }
     }
 

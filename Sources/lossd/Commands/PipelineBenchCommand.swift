@@ -5,7 +5,6 @@ import LossPipeline
 import LossSynthesis
 import SSDLoss
 
-
 /// `lossd bench pipeline`: the sidecar against a bare PUSH → PULL of the same messages.
 struct PipelineBenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -58,17 +57,23 @@ struct PipelineBenchCommand: AsyncParsableCommand {
     @Flag(help: "Time `lossd sidecar` processes: by default against GLIBC_TUNABLES (and each --variant).")
     var againstTunables = false
 
-    @Option(help: ArgumentHelp(
-        "With --against-tunables, one more sidecar environment (repeatable).", valueName: "label=NAME=VALUE[,NAME=VALUE]"))
+    @Option(
+        help: ArgumentHelp(
+            "With --against-tunables, one more sidecar environment (repeatable).",
+            valueName: "label=NAME=VALUE[,NAME=VALUE]"))
     var variant: [String] = []
 
     @Flag(help: "One JSON object per configuration instead of a table.")
     var json = false
 
     func validate() throws {
-        guard messages >= 1, repetitions >= 1 else { throw ValidationError("--messages and --repeat must be at least 1.") }
+        guard messages >= 1, repetitions >= 1 else {
+            throw ValidationError("--messages and --repeat must be at least 1.")
+        }
         guard workers.allSatisfy({ $0 >= 1 }) else { throw ValidationError("--workers must be at least 1.") }
-        guard variant.isEmpty || againstTunables else { throw ValidationError("--variant goes with --against-tunables.") }
+        guard variant.isEmpty || againstTunables else {
+            throw ValidationError("--variant goes with --against-tunables.")
+        }
         for text in variant where SidecarProcessBench.Variant.parse(text) == nil {
             throw ValidationError("--variant takes label=NAME=VALUE[,NAME=VALUE…] (NAME= removes NAME), not '\(text)'.")
         }
@@ -76,13 +81,16 @@ struct PipelineBenchCommand: AsyncParsableCommand {
 
     func run() async throws {
         if againstTunables {
-            let variants = [SidecarProcessBench.Variant.standard, .tunables] + variant.compactMap(SidecarProcessBench.Variant.parse)
+            let variants =
+                [SidecarProcessBench.Variant.standard, .tunables]
+                + variant.compactMap(SidecarProcessBench.Variant.parse)
             var results: [SidecarProcessBench.Result] = []
             for transport in transport {
                 for workerCount in workers {
                     let spec = SyntheticBatchSpec(shape: shape, layout: layout, dtype: dtype, scores: scores)
                     let result = try await SidecarProcessBench(
-                        spec: spec, transport: transport, messages: messages, workers: workerCount, repetitions: repetitions,
+                        spec: spec, transport: transport, messages: messages, workers: workerCount,
+                        repetitions: repetitions,
                         variants: variants
                     ).run()
                     if json { print(BenchReport.json(result)) }
@@ -96,10 +104,14 @@ struct PipelineBenchCommand: AsyncParsableCommand {
         for transport in transport {
             for workerCount in workers {
                 let spec = SyntheticBatchSpec(shape: shape, layout: layout, dtype: dtype, scores: scores)
-                let benchmark = PipelineBenchmark(spec: spec, transport: transport, messages: messages, workers: workerCount, repetitions: repetitions)
+                let benchmark = PipelineBenchmark(
+                    spec: spec, transport: transport, messages: messages, workers: workerCount, repetitions: repetitions
+                )
                 let result = try await benchmark.run()
                 guard result.records == messages else {
-                    throw ValidationError("the sidecar produced \(result.records) loss records for \(messages) batches; the run is not valid.")
+                    throw ValidationError(
+                        "the sidecar produced \(result.records) loss records for \(messages) batches; the run is not valid."
+                    )
                 }
                 if json { print(BenchReport.json(result)) }
                 results.append(result)

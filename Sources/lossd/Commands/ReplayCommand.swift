@@ -47,7 +47,10 @@ struct ReplayCommand: AsyncParsableCommand {
     @OptionGroup(title: "Loss defaults (a batch header's own settings win)")
     var loss: LossOptions
 
-    @Option(help: ArgumentHelp("A YAML settings file; its loss.* and limits.* keys give defaults.", discussion: "Flags win over LOSSD_* environment variables, which win over the file."))
+    @Option(
+        help: ArgumentHelp(
+            "A YAML settings file; its loss.* and limits.* keys give defaults.",
+            discussion: "Flags win over LOSSD_* environment variables, which win over the file."))
     var config: String?
 
     func validate() throws {
@@ -62,7 +65,9 @@ struct ReplayCommand: AsyncParsableCommand {
                 throw ValidationError("No such file: \(file)")
             }
             guard !isDirectory.boolValue else { throw ValidationError("\(file) is a folder; give .lossrec files.") }
-            guard FileManager.default.isReadableFile(atPath: file) else { throw ValidationError("\(file) cannot be read (permissions?).") }
+            guard FileManager.default.isReadableFile(atPath: file) else {
+                throw ValidationError("\(file) cannot be read (permissions?).")
+            }
         }
     }
 
@@ -77,7 +82,8 @@ struct ReplayCommand: AsyncParsableCommand {
         }
         if let sidecarId { processor.sidecarID = sidecarId }
         let output = self.output
-        let replayer = Replayer(options: ReplayOptions(files: files, workers: workers, pace: pace, processor: processor))
+        let replayer = Replayer(
+            options: ReplayOptions(files: files, workers: workers, pace: pace, processor: processor))
         let showProgress = !quiet && Terminal.standardErrorIsTerminal
         // Reading and the worker pool block their threads: run them off the cooperative pool.
         let complete = try await SocketThread<Bool>.run(name: "replay") {
@@ -112,7 +118,9 @@ struct ReplayCommand: AsyncParsableCommand {
         if let outputError = outcome.outputError { Terminal.warn(outputError) }
         for file in outcome.files {
             guard let damage = file.damage else { continue }
-            Terminal.warn("\(file.path): stopped at byte \(damage.offset) after \(file.records) good records: \(damage.message). The good records were processed.")
+            Terminal.warn(
+                "\(file.path): stopped at byte \(damage.offset) after \(file.records) good records: \(damage.message). The good records were processed."
+            )
             complete = false
         }
         return complete
@@ -121,9 +129,10 @@ struct ReplayCommand: AsyncParsableCommand {
     private static func showProgress(_ progress: ReplayProgress) {
         let seconds = max(1e-9, progress.startedAt.duration(to: .now) / .seconds(1))
         let megabytes = Double(progress.bytes) / 1_048_576
-        Terminal.status(String(
-            format: "replay: %d read, %d written, %.0f MB, %.1f batches/s, %.0f MB/s",
-            progress.messages, progress.written, megabytes, Double(progress.written) / seconds, megabytes / seconds))
+        Terminal.status(
+            String(
+                format: "replay: %d read, %d written, %.0f MB, %.1f batches/s, %.0f MB/s",
+                progress.messages, progress.written, megabytes, Double(progress.written) / seconds, megabytes / seconds)
+        )
     }
 }
-

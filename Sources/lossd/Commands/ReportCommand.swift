@@ -53,7 +53,9 @@ struct ReportCommand: ParsableCommand {
 
     func validate() throws {
         guard AggregationParameters.historyPointsRange.contains(historyPoints) else {
-            throw ValidationError("--history-points must be in \(AggregationParameters.historyPointsRange.lowerBound)…\(AggregationParameters.historyPointsRange.upperBound), not \(historyPoints).")
+            throw ValidationError(
+                "--history-points must be in \(AggregationParameters.historyPointsRange.lowerBound)…\(AggregationParameters.historyPointsRange.upperBound), not \(historyPoints)."
+            )
         }
         guard !output.isEmpty else { throw ValidationError("--output needs a path, such as report.html.") }
     }
@@ -66,7 +68,8 @@ struct ReportCommand: ParsableCommand {
                 report.panels = report.panels.filter { wanted.contains($0.run) }
                 let missing = wanted.subtracting(report.panels.map(\.run))
                 if !missing.isEmpty {
-                    report.notes.append("no (run, split) of run(s) \(missing.sorted().joined(separator: ", ")) in \(input)")
+                    report.notes.append(
+                        "no (run, split) of run(s) \(missing.sorted().joined(separator: ", ")) in \(input)")
                 }
             }
             let name = URL(fileURLWithPath: input).lastPathComponent
@@ -78,7 +81,9 @@ struct ReportCommand: ParsableCommand {
             }
             for note in report.notes { Terminal.warn("note: \(note)") }
             let curves = report.panels.count
-            Terminal.warn("wrote \(output): \(curves) (run, split) panel\(curves == 1 ? "" : "s") from the \(report.kind.rawValue) file \(input)")
+            Terminal.warn(
+                "wrote \(output): \(curves) (run, split) panel\(curves == 1 ? "" : "s") from the \(report.kind.rawValue) file \(input)"
+            )
         } catch let error as ReportError {
             Terminal.warn("\(error)")
             throw ExitCode(1)

@@ -29,7 +29,10 @@ struct ServeCommand: AsyncParsableCommand {
             """
     )
 
-    @Option(help: "Extra endpoints where the aggregator takes records from other sidecars (bare endpoints bind). Default: none.")
+    @Option(
+        help:
+            "Extra endpoints where the aggregator takes records from other sidecars (bare endpoints bind). Default: none."
+    )
     var recordsInput: String?
 
     @OptionGroup(title: "Sidecar")

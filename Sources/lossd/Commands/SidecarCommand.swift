@@ -33,7 +33,8 @@ struct SidecarCommand: AsyncParsableCommand {
             """
     )
 
-    @Option(help: "Where records go: an endpoint list (bare endpoints connect), - for standard output, or a .jsonl path.")
+    @Option(
+        help: "Where records go: an endpoint list (bare endpoints connect), - for standard output, or a .jsonl path.")
     var output: String?
 
     @Option(help: "Records queued for a slow or absent sink before sending waits (default 10000).")
@@ -42,7 +43,9 @@ struct SidecarCommand: AsyncParsableCommand {
     @Option(help: "Seconds queued records may take to reach the sink at shutdown (default 30).")
     var lingerSeconds: Double?
 
-    @Option(help: "The sink's CURVE public key (or its .pub file): encrypts and authenticates the output; needs --key-file.")
+    @Option(
+        help: "The sink's CURVE public key (or its .pub file): encrypts and authenticates the output; needs --key-file."
+    )
     var outputServerKey: String?
 
     @OptionGroup(title: "Sidecar")
@@ -58,7 +61,9 @@ struct SidecarCommand: AsyncParsableCommand {
     var common: CommonOptions
 
     var flagValues: [String: ConfigContent] {
-        var values = sidecar.flagValues.merging(loss.flagValues) { first, _ in first }.merging(curve.flagValues) { first, _ in first }
+        var values = sidecar.flagValues.merging(loss.flagValues) { first, _ in first }.merging(curve.flagValues) {
+            first, _ in first
+        }
         if let output { values["sidecar.output"] = .string(output) }
         if let sendHwm { values["sidecar.send_hwm"] = .int(sendHwm) }
         if let lingerSeconds { values["sidecar.linger_seconds"] = .double(lingerSeconds) }

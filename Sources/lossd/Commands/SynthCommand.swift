@@ -24,7 +24,9 @@ struct SynthCommand: ParsableCommand {
             """
     )
 
-    @Option(name: .shortAndLong, help: "The recording to write (created or truncated).", completion: .file(extensions: ["lossrec"]))
+    @Option(
+        name: .shortAndLong, help: "The recording to write (created or truncated).",
+        completion: .file(extensions: ["lossrec"]))
     var output: String
 
     @Option(help: "Number of batches.")
@@ -81,13 +83,16 @@ struct SynthCommand: ParsableCommand {
     func validate() throws {
         guard count >= 1 else { throw ValidationError("--count must be at least 1.") }
         guard batch >= 1, boxes >= 1 else { throw ValidationError("--batch and --boxes must be at least 1.") }
-        guard classes >= 2 else { throw ValidationError("--classes must be at least 2 (background and one object class).") }
+        guard classes >= 2 else {
+            throw ValidationError("--classes must be at least 2 (background and one object class).")
+        }
         guard (0...1).contains(positives), (0...1).contains(ignored), positives + ignored <= 1 else {
             throw ValidationError("--positives and --ignored are fractions in 0…1 whose sum is at most 1.")
         }
         guard epochSize.map({ $0 >= 1 }) ?? true else { throw ValidationError("--epoch-size must be at least 1.") }
         guard intervalMs >= 0 else { throw ValidationError("--interval-ms must be 0 or more.") }
-        for (name, value) in [("--run", runLabel), ("--split", split), ("--source", source)] where value.utf8.count > WireLimits().maxLabelBytes {
+        for (name, value) in [("--run", runLabel), ("--split", split), ("--source", source)]
+        where value.utf8.count > WireLimits().maxLabelBytes {
             throw ValidationError("\(name) is longer than \(WireLimits().maxLabelBytes) bytes.")
         }
     }

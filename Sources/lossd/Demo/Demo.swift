@@ -3,8 +3,8 @@ import Logging
 import LossAggregator
 import LossPipeline
 import LossSynthesis
-import ServiceLifecycle
 import SSDLoss
+import ServiceLifecycle
 import Synchronization
 import ZeroMQ
 
@@ -141,8 +141,9 @@ private final class DemoDriver: Service, Sendable, CustomStringConvertible {
         }
         let started = ContinuousClock.now
         let url = "http://\(settings.http.host):\(port)/"
-        print("lossd demo: \(settings.trainers) trainers → sidecar on \(input) → aggregator\n"
-            + "dashboard: \(url)   stats: \(url)stats   metrics: \(url)metrics   (Ctrl-C stops early)\n\n")
+        print(
+            "lossd demo: \(settings.trainers) trainers → sidecar on \(input) → aggregator\n"
+                + "dashboard: \(url)   stats: \(url)stats   metrics: \(url)metrics   (Ctrl-C stops early)\n\n")
 
         let context = try Context()
         var trainers: [DemoTrainer] = []
@@ -151,9 +152,10 @@ private final class DemoDriver: Service, Sendable, CustomStringConvertible {
                 shape: settings.shape, layout: settings.layout, dtype: settings.dtype,
                 seed: UInt64(index + 1), run: "demo-\(index + 1)", split: "train", source: "trainer-\(index + 1)",
                 halfLifeSteps: 250 * Double(index + 1))
-            trainers.append(try DemoTrainer(
-                name: "demo-trainer-\(index + 1)", generator: SyntheticBatchGenerator(spec: spec), endpoint: input,
-                context: context, interval: settings.interval, stepsPerBatch: 10, batchesPerEpoch: 50))
+            trainers.append(
+                try DemoTrainer(
+                    name: "demo-trainer-\(index + 1)", generator: SyntheticBatchGenerator(spec: spec), endpoint: input,
+                    context: context, interval: settings.interval, stepsPerBatch: 10, batchesPerEpoch: 50))
         }
 
         // The table is redrawn every half second until the time is up or a signal stops the demo.

@@ -12,8 +12,10 @@ final class DemoTrainer: Sendable {
     /// Starts pushing batches of `generator` to `endpoint`, one every `interval`.
     ///
     /// - Parameter stepsPerBatch: Training steps between two batches, so the skill curve moves.
-    init(name: String, generator: SyntheticBatchGenerator, endpoint: String, context: Context,
-         interval: Duration, stepsPerBatch: Int, batchesPerEpoch: Int) throws(ZeroMQError) {
+    init(
+        name: String, generator: SyntheticBatchGenerator, endpoint: String, context: Context,
+        interval: Duration, stepsPerBatch: Int, batchesPerEpoch: Int
+    ) throws(ZeroMQError) {
         let stopping = Latch<Void>()
         self.stopping = stopping
         self.thread = try SocketThread(name: name) {

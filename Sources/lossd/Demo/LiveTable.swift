@@ -6,13 +6,17 @@ struct LiveTable {
     /// The header, one row per (run, split), and a footer line.
     static func lines(_ snapshot: AggregatorSnapshot, title: String) -> [String] {
         var lines = [title, ""]
-        lines.append(row("run/split", "batches", "batch/s", "loss mean", "ema", "window", "last", "class ema", "loc ema", "errors", "lost"))
+        lines.append(
+            row(
+                "run/split", "batches", "batch/s", "loss mean", "ema", "window", "last", "class ema", "loc ema",
+                "errors", "lost"))
         for split in snapshot.splits {
             let lost = snapshot.sources.filter { $0.run == split.run }.reduce(0) { $0 + $1.lost }
-            lines.append(row(
-                "\(split.run)/\(split.split)", "\(split.batches)", format(split.batchesPerSecond, digits: 1),
-                format(split.loss.mean), format(split.loss.ema), format(split.loss.window), format(split.loss.last),
-                format(split.classification.ema), format(split.localization.ema), "\(split.errorCount)", "\(lost)"))
+            lines.append(
+                row(
+                    "\(split.run)/\(split.split)", "\(split.batches)", format(split.batchesPerSecond, digits: 1),
+                    format(split.loss.mean), format(split.loss.ema), format(split.loss.window), format(split.loss.last),
+                    format(split.classification.ema), format(split.localization.ema), "\(split.errorCount)", "\(lost)"))
         }
         if snapshot.splits.isEmpty { lines.append("  (waiting for the first records)") }
         return lines
@@ -37,7 +41,9 @@ struct LiveTable {
     private static func row(_ cells: String...) -> String {
         let widths = [22, 8, 8, 10, 8, 8, 8, 10, 8, 7, 5]
         return zip(cells, widths).enumerated().map { index, pair in
-            index == 0 ? pair.0.padding(toLength: pair.1, withPad: " ", startingAt: 0) : String(repeating: " ", count: max(0, pair.1 - pair.0.count)) + pair.0
+            index == 0
+                ? pair.0.padding(toLength: pair.1, withPad: " ", startingAt: 0)
+                : String(repeating: " ", count: max(0, pair.1 - pair.0.count)) + pair.0
         }.joined(separator: " ")
     }
 

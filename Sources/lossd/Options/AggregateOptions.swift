@@ -10,7 +10,9 @@ struct AggregateOptions: ParsableArguments {
     @Option(help: "A state file that keeps the statistics across restarts (default: none).", completion: .file())
     var state: String?
 
-    @Option(help: "A JSON Lines file that receives one snapshot per --snapshot-interval (default: none).", completion: .file(extensions: ["jsonl"]))
+    @Option(
+        help: "A JSON Lines file that receives one snapshot per --snapshot-interval (default: none).",
+        completion: .file(extensions: ["jsonl"]))
     var snapshots: String?
 
     @Option(help: "Publish each snapshot on a PUB socket, topic \"stats\" (bare endpoints bind; default: none).")
@@ -31,10 +33,15 @@ struct AggregateOptions: ParsableArguments {
     @Option(help: "How far below the highest seq a batch may arrive before it counts as lost (default 1024).")
     var reorderWindow: Int?
 
-    @Option(help: "The most (run, split) and (run, source) pairs kept; records of further pairs count as overflow (default 1000).")
+    @Option(
+        help:
+            "The most (run, split) and (run, source) pairs kept; records of further pairs count as overflow (default 1000)."
+    )
     var maxKeys: Int?
 
-    @Option(help: "The most points of each (run, split)'s chart history; longer runs are downsampled to fit (default 2000).")
+    @Option(
+        help: "The most points of each (run, split)'s chart history; longer runs are downsampled to fit (default 2000)."
+    )
     var historyPoints: Int?
 
     /// Flags given, by settings key.

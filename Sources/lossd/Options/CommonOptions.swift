@@ -6,9 +6,12 @@ import LossPipeline
 
 /// `--config` and `--log-level`, shared by the long-running commands.
 struct CommonOptions: ParsableArguments {
-    @Option(name: .long, help: ArgumentHelp(
-        "A YAML settings file (Config/lossd.yaml documents every key).",
-        discussion: "Flags win over LOSSD_* environment variables, which win over the file, which wins over the defaults."),
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "A YAML settings file (Config/lossd.yaml documents every key).",
+            discussion:
+                "Flags win over LOSSD_* environment variables, which win over the file, which wins over the defaults."),
         completion: .file(extensions: ["yaml", "yml"]))
     var config: String?
 
@@ -25,7 +28,8 @@ struct CommonOptions: ParsableArguments {
     /// Loads the settings from every source, or exits with status 64 naming the bad key.
     func loadSettings(flags: [String: ConfigContent]) async throws -> SettingsReader {
         do {
-            return try await SettingsReader.load(flags: flags.merging(flagValues) { first, _ in first }, configFile: config)
+            return try await SettingsReader.load(
+                flags: flags.merging(flagValues) { first, _ in first }, configFile: config)
         } catch {
             throw ValidationError("\(error)")
         }

@@ -14,9 +14,12 @@ extension PipelineBenchmark.Transport: ExpressibleByArgument {}
 
 /// The loss settings a header may override, as flags giving the defaults (`loss.*`, `limits.*`).
 struct LossOptions: ParsableArguments {
-    @Option(help: ArgumentHelp(
-        "Which framework's loss to compute, where a header does not say: keras (SPEC, default), torchvision, mmdet or ssd.pytorch.",
-        discussion: "A profile sets the five settings below; a flag overrides one only where that framework has the same knob (docs/LOSSES.md)."))
+    @Option(
+        help: ArgumentHelp(
+            "Which framework's loss to compute, where a header does not say: keras (SPEC, default), torchvision, mmdet or ssd.pytorch.",
+            discussion:
+                "A profile sets the five settings below; a flag overrides one only where that framework has the same knob (docs/LOSSES.md)."
+        ))
     var profile: LossProfile?
 
     @Option(help: "Negatives kept per positive, where a header does not say (default: the profile's, 3).")
@@ -28,10 +31,16 @@ struct LossOptions: ParsableArguments {
     @Option(help: "The weight of the localization loss, where a header does not say (default 1.0; keras profile only).")
     var alpha: Double?
 
-    @Option(help: "Where negatives are mined: batch (the reference, default) or image (keras profile; the others mine per image).")
+    @Option(
+        help:
+            "Where negatives are mined: batch (the reference, default) or image (keras profile; the others mine per image)."
+    )
     var mining: MiningMode?
 
-    @Option(help: "What y_pred's class entries hold, where a header does not say: probabilities (keras default) or logits (the other profiles).")
+    @Option(
+        help:
+            "What y_pred's class entries hold, where a header does not say: probabilities (keras default) or logits (the other profiles)."
+    )
     var scores: ScoreKind?
 
     @Option(help: "Messages larger than this many bytes get a too_large error record (default 1 GiB).")

@@ -51,7 +51,8 @@ final class LossServer: Sendable {
         aggregatorSettings.curve = sidecarSettings.curve
         self.authenticator = try sidecarSettings.curve.startAuthenticator(context: context, logger: logger)
         self.context = context
-        self.sidecar = Sidecar(settings: sidecarSettings, logger: logger, context: context, onListening: onSidecarListening)
+        self.sidecar = Sidecar(
+            settings: sidecarSettings, logger: logger, context: context, onListening: onSidecarListening)
         self.daemon = try AggregatorDaemon(settings: aggregatorSettings, logger: logger, context: context)
         self.http = aggregatorSettings.http
         self.logger = logger
@@ -61,7 +62,9 @@ final class LossServer: Sendable {
     /// The services to run, in start order: HTTP, aggregator, sidecar.
     var services: [ServiceGroupConfiguration.ServiceConfiguration] {
         [
-            .init(service: AggregatorHTTPServer.service(aggregator: daemon.aggregator, address: http, logger: logger, onListening: onHTTPListening)),
+            .init(
+                service: AggregatorHTTPServer.service(
+                    aggregator: daemon.aggregator, address: http, logger: logger, onListening: onHTTPListening)),
             .init(service: AggregatorService(daemon: daemon, logger: logger)),
             .init(service: SidecarService(sidecar: sidecar, logger: logger)),
         ]

@@ -14,7 +14,9 @@ enum ServeSettings {
             do {
                 aggregator.input = try Endpoint.parseList(text, defaultRole: .bind)
             } catch {
-                throw .invalid(key: "serve.records_input", value: text, reason: "expected an endpoint such as @tcp://127.0.0.1:5556 (\(error))")
+                throw .invalid(
+                    key: "serve.records_input", value: text,
+                    reason: "expected an endpoint such as @tcp://127.0.0.1:5556 (\(error))")
             }
         }
         return (sidecar, aggregator)

@@ -13,12 +13,16 @@ extension BenchReport {
         ]
         for row in rows {
             let r = row.result
-            let labels = [pad(r.spec.layout.rawValue, 8), pad(r.spec.dtype.rawValue, 9), pad(r.parameters.scores.rawValue, 14),
-                          pad(r.parameters.mining.rawValue, 7)]
+            let labels = [
+                pad(r.spec.layout.rawValue, 8), pad(r.spec.dtype.rawValue, 9), pad(r.parameters.scores.rawValue, 14),
+                pad(r.parameters.mining.rawValue, 7),
+            ]
             let figures = String(
                 format: "%8.2f  %8.2f  %9.0f  %5.2f×  ≤ %4.2f", r.kernel.median * 1e3, r.floor.median * 1e3,
                 r.bytesPerBox, r.ratio, row.target)
-            lines.append("  " + labels.joined(separator: " ") + " " + figures + "  \(row.met ? "met    " : "NOT MET")  \(r.path)")
+            lines.append(
+                "  " + labels.joined(separator: " ") + " " + figures + "  \(row.met ? "met    " : "NOT MET")  \(r.path)"
+            )
         }
         let met = rows.filter(\.met).count
         lines.append("  \(met) of \(rows.count) combinations meet their targets")

@@ -14,9 +14,12 @@ extension BenchReport {
         for r in results {
             let spec = r.bench.spec
             for (index, variant) in r.bench.variants.enumerated() {
-                let labels = [pad(spec.layout.rawValue, 8), pad(spec.dtype.rawValue, 9), pad(r.bench.transport.rawValue, 9),
-                              pad("\(r.bench.workers)", 7)]
-                let figures = String(format: "%10.1f  ", Double(r.messageBytes) / 1e6) + pad(variant.label, 16)
+                let labels = [
+                    pad(spec.layout.rawValue, 8), pad(spec.dtype.rawValue, 9), pad(r.bench.transport.rawValue, 9),
+                    pad("\(r.bench.workers)", 7),
+                ]
+                let figures =
+                    String(format: "%10.1f  ", Double(r.messageBytes) / 1e6) + pad(variant.label, 16)
                     + String(format: "  %9.1f  %9.2f×", r.batchesPerSecond(index), r.relativeToDefault(index))
                 lines.append("  " + labels.joined(separator: " ") + " " + figures)
             }
@@ -28,16 +31,22 @@ extension BenchReport {
     static func json(_ r: SidecarProcessBench.Result) -> String {
         let spec = r.bench.spec
         let variants: [[String: Any]] = r.bench.variants.indices.map { index in
-            ["label": r.bench.variants[index].label, "batches_per_s": r.batchesPerSecond(index),
-             "relative_to_default": r.relativeToDefault(index)]
+            [
+                "label": r.bench.variants[index].label, "batches_per_s": r.batchesPerSecond(index),
+                "relative_to_default": r.relativeToDefault(index),
+            ]
         }
         let object: [String: Any] = [
-            "part": "sidecar_processes", "batch": spec.shape.batch, "boxes": spec.shape.boxes, "classes": spec.shape.classes,
-            "dtype": spec.dtype.rawValue, "layout": spec.layout.rawValue, "scores": spec.scores.rawValue, "mining": "batch",
+            "part": "sidecar_processes", "batch": spec.shape.batch, "boxes": spec.shape.boxes,
+            "classes": spec.shape.classes,
+            "dtype": spec.dtype.rawValue, "layout": spec.layout.rawValue, "scores": spec.scores.rawValue,
+            "mining": "batch",
             "transport": r.bench.transport.rawValue, "workers": r.bench.workers, "messages": r.bench.messages,
             "message_bytes": r.messageBytes, "repetitions": r.bench.repetitions, "variants": variants,
         ]
-        guard let data = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]) else { return "{}" }
+        guard let data = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]) else {
+            return "{}"
+        }
         return String(decoding: data, as: UTF8.self)
     }
 }

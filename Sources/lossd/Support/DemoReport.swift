@@ -8,8 +8,11 @@ enum DemoReport {
         let seconds = summary.elapsed / .seconds(1)
         var lines = ["", String(format: "summary after %.1f s", seconds)]
         let sidecar = summary.sidecar
-        lines.append("  trainers sent \(summary.sent) batches; the sidecar received \(sidecar.received), computed \(sidecar.computed), rejected \(sidecar.rejected)")
-        lines.append("  the aggregator ingested \(summary.snapshot.records) records (invalid \(summary.snapshot.invalid))")
+        lines.append(
+            "  trainers sent \(summary.sent) batches; the sidecar received \(sidecar.received), computed \(sidecar.computed), rejected \(sidecar.rejected)"
+        )
+        lines.append(
+            "  the aggregator ingested \(summary.snapshot.records) records (invalid \(summary.snapshot.invalid))")
         for split in summary.snapshot.splits {
             let lost = summary.snapshot.sources.filter { $0.run == split.run }.reduce(0) { $0 + $1.lost }
             let first = summary.firstLoss[split.run].map { String(format: "%.3f", $0) } ?? "–"
@@ -18,7 +21,8 @@ enum DemoReport {
                     + "\(fmt(split.loss.ema)) (ema), \(fmt(split.loss.window)) (window); mean over the run \(fmt(split.loss.mean)); "
                     + "errors \(split.errorCount), lost \(lost)")
         }
-        lines.append("  lossd serve runs this for real trainers; see README.md for sending batches from a training loop.")
+        lines.append(
+            "  lossd serve runs this for real trainers; see README.md for sending batches from a training loop.")
         return lines.joined(separator: "\n")
     }
 

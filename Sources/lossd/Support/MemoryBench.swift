@@ -43,9 +43,11 @@ struct MemoryBench {
 
         let child = Process()
         child.executableURL = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
-        child.arguments = ["sidecar", "--input", "@" + input, "--output", ">" + output, "--workers", "\(workers)",
-                           "--queue", "\(queue)", "--status-interval-seconds", "0", "--log-level", "warning",
-                           "--max-message-bytes", "\(max(1 << 30, message.totalBytes))"]
+        child.arguments = [
+            "sidecar", "--input", "@" + input, "--output", ">" + output, "--workers", "\(workers)",
+            "--queue", "\(queue)", "--status-interval-seconds", "0", "--log-level", "warning",
+            "--max-message-bytes", "\(max(1 << 30, message.totalBytes))",
+        ]
         child.standardOutput = FileHandle.nullDevice
         try child.run()
         defer { if child.isRunning { child.terminate() } }
@@ -64,14 +66,15 @@ struct MemoryBench {
         child.terminate()
         child.waitUntilExit()
         let bound = (queue + workers + 1) * message.totalBytes + 64 << 20
-        return Result(peakBytes: peak, startBytes: start, messageBytes: message.totalBytes, bound: bound, received: received)
+        return Result(
+            peakBytes: peak, startBytes: start, messageBytes: message.totalBytes, bound: bound, received: received)
     }
 
     /// VmHWM of a process, in bytes.
     static func peakResident(of pid: Int32) -> Int? {
         guard let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8),
-              let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") }),
-              let kilobytes = Int(line.split(separator: " ", omittingEmptySubsequences: true).dropFirst().first ?? "")
+            let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") }),
+            let kilobytes = Int(line.split(separator: " ", omittingEmptySubsequences: true).dropFirst().first ?? "")
         else { return nil }
         return kilobytes * 1024
     }

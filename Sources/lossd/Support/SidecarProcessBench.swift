@@ -81,13 +81,17 @@ struct SidecarProcessBench {
     /// One run: a fresh child, one batch to warm it up, then `messages` batches timed to their last record.
     private func time(_ message: WireMessage, variant: Variant) async throws -> Duration {
         let context = try Context()
-        let address = transport == .tcp ? "tcp://127.0.0.1:*" : "ipc://\(FileManager.default.temporaryDirectory.path)/lossd-bench-\(UUID().uuidString.prefix(8))"
+        let address =
+            transport == .tcp
+            ? "tcp://127.0.0.1:*"
+            : "ipc://\(FileManager.default.temporaryDirectory.path)/lossd-bench-\(UUID().uuidString.prefix(8))"
         let count = messages + 1
         let sinkBound = Latch<String>()
         // `started` opens with the first record (or when the sink gives up), `finished` when the
         // sink's thread ends: the sender waits on them instead of polling.
         let started = Latch<Void>(), finished = Latch<Void>()
-        let sink = try SocketThread<ContinuousClock.Instant>(name: "bench-sink", context: context, type: .pull) { socket in
+        let sink = try SocketThread<ContinuousClock.Instant>(name: "bench-sink", context: context, type: .pull) {
+            socket in
             defer {
                 started.open()
                 finished.open()
@@ -96,14 +100,17 @@ struct SidecarProcessBench {
             try socket.bind(transport == .tcp ? address : address + "-out")
             sinkBound.open(try socket.lastEndpoint() ?? "")
             for received in 0..<count {
-                guard try socket.receive(timeout: .seconds(120)) != nil else { throw BenchError.noRecords(variant.label) }
+                guard try socket.receive(timeout: .seconds(120)) != nil else {
+                    throw BenchError.noRecords(variant.label)
+                }
                 if received == 0 { started.open() }
             }
             return .now
         }
         let sinkEndpoint = try await sinkBound.wait()
         let senderBound = Latch<String>()
-        let sender = try SocketThread<ContinuousClock.Instant>(name: "bench-push", context: context, type: .push) { socket in
+        let sender = try SocketThread<ContinuousClock.Instant>(name: "bench-push", context: context, type: .push) {
+            socket in
             try socket.setOptions([.sendHighWaterMark(1), .linger(.seconds(30))])
             try socket.bind(transport == .tcp ? address : address + "-in")
             senderBound.open(try socket.lastEndpoint() ?? "")
@@ -119,9 +126,11 @@ struct SidecarProcessBench {
         let inputEndpoint = try await senderBound.wait()
         let child = Process()
         child.executableURL = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
-        child.arguments = ["sidecar", "--input", ">" + inputEndpoint, "--output", ">" + sinkEndpoint, "--workers", "\(workers)",
-                           "--status-interval-seconds", "0", "--log-level", "warning",
-                           "--max-message-bytes", "\(max(1 << 30, message.totalBytes))"]
+        child.arguments = [
+            "sidecar", "--input", ">" + inputEndpoint, "--output", ">" + sinkEndpoint, "--workers", "\(workers)",
+            "--status-interval-seconds", "0", "--log-level", "warning",
+            "--max-message-bytes", "\(max(1 << 30, message.totalBytes))",
+        ]
         var environment = ProcessInfo.processInfo.environment
         for name in Self.mallocVariables { environment[name] = nil }
         for (name, value) in variant.environment { environment[name] = value }
