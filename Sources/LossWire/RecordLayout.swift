@@ -108,7 +108,8 @@ struct RecordLayout: Sendable {
         let computed = CRC32C.checksum(UnsafeRawBufferPointer(rebasing: header[..<(headerBytes - 4)]))
         guard stored == computed else {
             throw LayoutProblem(
-                "its header's CRC-32C is \(hex(stored)) but the header gives \(hex(computed)) (the file was altered or corrupted)"
+                "its header's CRC-32C is \(hex(stored)) but the header gives \(hex(computed)) (the file was altered "
+                    + "or corrupted)"
             )
         }
         guard header[headerBytes...].allSatisfy({ $0 == 0 }) else {

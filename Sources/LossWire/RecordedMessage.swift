@@ -60,7 +60,8 @@ public struct RecordedMessage: @unchecked Sendable {
             throw .damaged(
                 path: path, offset: offset, goodRecords: index,
                 reason:
-                    "its \(checksum.name) is \(hex(stored)) but its bytes give \(hex(computed)) (the file was altered or corrupted)"
+                    "its \(checksum.name) is \(hex(stored)) but its bytes give \(hex(computed)) (the file was "
+                    + "altered or corrupted)"
             )
         }
     }

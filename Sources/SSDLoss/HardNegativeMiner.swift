@@ -6,8 +6,9 @@
 /// to its image's sum (they are kept whatever the later digits say), and keeps only the
 /// candidates equal to `d`; six rounds at most: O(n), no bad cases. When k is a small fraction
 /// of many negatives, a sample first rules out most of them in one cheap pass (see
-/// ``sampledCandidates(_:start:ends:k:)``), so the rounds see a few k candidates instead of n. Among losses equal to the
-/// k-th largest, those with the lowest flat index `b * N + n` are kept (the workspace holds
+/// ``sampledCandidates(_:start:ends:k:)``), so the rounds see a few k candidates instead of n.
+/// Among losses equal to the k-th largest, those with the lowest flat index `b * N + n` are kept
+/// (the workspace holds
 /// negatives in flat-index order, and every round keeps that order).
 enum HardNegativeMiner {
     /// `sum cl` of the `k` largest of the negatives in `entries`, ties to the lowest index.

@@ -40,6 +40,7 @@ public enum KernelPath: String, Sendable, Hashable, CaseIterable, CustomStringCo
     /// Whether this CPU can run the path. A kernel asked for an unsupported path runs the baseline.
     public var isSupported: Bool { self == .baseline || lk_avx2_supported() != 0 }
 
+    /// The path's name: `avx2` or `baseline`, as ``environmentVariable`` and `--path` take it.
     public var description: String { rawValue }
 
     /// A path and the reason it was chosen.
@@ -72,6 +73,7 @@ public enum KernelPath: String, Sendable, Hashable, CaseIterable, CustomStringCo
             }
         }
 
+        /// The path and its reason, as a log line or `lossd bench` shows them.
         public var description: String { "\(path) (\(reason))" }
     }
 

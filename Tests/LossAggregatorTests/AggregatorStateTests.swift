@@ -61,7 +61,8 @@ struct AggregatorStateTests {
         #expect(snapshot.parameters == wider)
         // max_keys 2 keeps the first two (run, split) pairs in order: default/train and r/train, not r/val.
         #expect(snapshot.splits.map(\.split) == ["train", "train"])
-        // The window keeps the newest two batches of the saved four: seq 12 (batch 1, loss 4) and seq 6 (batch 1, loss 2.5).
+        // The window keeps the newest two batches of the saved four: seq 12 (batch 1, loss 4) and
+        // seq 6 (batch 1, loss 2.5).
         #expect(isClose(snapshot.split(run: "r", split: "train")?.loss.window, 3.25))
         #expect(snapshot.split(run: "r", split: "train")?.batches == 7)
     }
@@ -70,7 +71,8 @@ struct AggregatorStateTests {
         "damaged state files are refused with a reason",
         arguments: [
             "", "not json", "[]", #"{"v":1,"kind":"something else"}"#, #"{"v":2,"kind":"lossd-aggregate-state"}"#,
-            #"{"v":1,"kind":"lossd-aggregate-state","start_time":0,"records":1,"invalid":0,"overflow":0,"splits":[{}],"sources":[]}"#,
+            #"{"v":1,"kind":"lossd-aggregate-state","start_time":0,"records":1,"invalid":0,"overflow":0,"#
+                + #""splits":[{}],"sources":[]}"#,
         ])
     func damaged(text: String) throws {
         #expect(throws: AggregatorStateError.self) {

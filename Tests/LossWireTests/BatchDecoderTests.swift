@@ -66,7 +66,8 @@ let malformedCases: [MalformedCase] = [
         "batch beyond Int", .badHeader, header: #"{"v":1,"batch":99999999999999999999,"boxes":50,"classes":4}"#),
     MalformedCase("B*N overflows", .badHeader, header: #"{"v":1,"batch":4294967296,"boxes":4294967296,"classes":4}"#),
     MalformedCase(
-        "B*N*(C+12)*width overflows", .badHeader, header: #"{"v":1,"batch":2097152,"boxes":2097152,"classes":1048576}"#),
+        "B*N*(C+12)*width overflows", .badHeader,
+        header: #"{"v":1,"batch":2097152,"boxes":2097152,"classes":1048576}"#),
     MalformedCase("C+12 overflows", .badHeader, header: #"{"v":1,"batch":1,"boxes":1,"classes":9223372036854775800}"#),
     // Settings.
     MalformedCase("unknown dtype", .badHeader, header: #"{"v":1,\#(dims),"dtype":"int8"}"#),
@@ -247,7 +248,8 @@ struct BatchDecoderTests {
 
     @Test func appliesLossOverrides() throws {
         let json =
-            #"{"v":1,\#(dims),"scores":"logits","loss":{"neg_pos_ratio":1,"n_neg_min":2,"alpha":0.5,"mining":"image","future":true}}"#
+            #"{"v":1,\#(dims),"scores":"logits","#
+            + #""loss":{"neg_pos_ratio":1,"n_neg_min":2,"alpha":0.5,"mining":"image","future":true}}"#
         let batch = try BatchDecoder.decode(
             TestMessages.message(header: json, frameSizes: [keras, keras]), defaults: LossParameters())
         #expect(

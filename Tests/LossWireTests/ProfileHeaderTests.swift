@@ -55,19 +55,23 @@ struct ProfileHeaderTests {
         arguments: [
             (
                 #""loss":{"mining":"batch"}"#,
-                #"the header's "loss.mining" is batch: profile torchvision cannot take it: torchvision mines each image alone; accepted: image (or choose profile keras)"#
+                #"the header's "loss.mining" is batch: profile torchvision cannot take it: torchvision mines each "#
+                    + #"image alone; accepted: image (or choose profile keras)"#
             ),
             (
                 #""loss":{"alpha":0.5}"#,
-                #"the header's "loss.alpha" is 0.5: profile torchvision cannot take it: torchvision adds the localization loss with weight 1; accepted: 1.0 (or choose profile keras)"#
+                #"the header's "loss.alpha" is 0.5: profile torchvision cannot take it: torchvision adds the "#
+                    + #"localization loss with weight 1; accepted: 1.0 (or choose profile keras)"#
             ),
             (
                 #""loss":{"n_neg_min":2}"#,
-                #"the header's "loss.n_neg_min" is 2: profile torchvision cannot take it: torchvision keeps no minimum of negatives; accepted: 0 (or choose profile keras)"#
+                #"the header's "loss.n_neg_min" is 2: profile torchvision cannot take it: torchvision keeps no "#
+                    + #"minimum of negatives; accepted: 0 (or choose profile keras)"#
             ),
             (
                 #""scores":"probabilities""#,
-                #"the header's "scores" is probabilities: profile torchvision cannot take it: torchvision takes the cross-entropy of raw logits; accepted: logits (or choose profile keras)"#
+                #"the header's "scores" is probabilities: profile torchvision cannot take it: torchvision takes the "#
+                    + #"cross-entropy of raw logits; accepted: logits (or choose profile keras)"#
             ),
         ])
     func refusedOverride(_ extra: String, _ message: String) throws {
@@ -105,7 +109,8 @@ struct ProfileHeaderTests {
         }
         #expect(decoded.parameters == record.parameters)
         let old =
-            #"{"v":1,"kind":"loss","batch":1,"boxes":2,"classes":3,"loss":1,"classification":1,"localization":0,"per_item":[1],"positives":1,"negatives":0,"negatives_available":0}"#
+            #"{"v":1,"kind":"loss","batch":1,"boxes":2,"classes":3,"loss":1,"classification":1,"localization":0,"#
+            + #""per_item":[1],"positives":1,"negatives":0,"negatives_available":0}"#
         guard case .loss(let legacy) = try ResultRecord(jsonLine: Array(old.utf8)) else { return }
         #expect(legacy.parameters.profile == .keras)
     }

@@ -59,7 +59,10 @@ public final class XMLTree {
         guard parser.parse(), let root = builder.root else {
             throw Malformed(
                 description:
-                    "line \(parser.lineNumber), column \(parser.columnNumber): \(parser.parserError.map { "\($0)" } ?? "no root element")"
+                    """
+                    line \(parser.lineNumber), column \(parser.columnNumber): \
+                    \(parser.parserError.map { "\($0)" } ?? "no root element")
+                    """
             )
         }
         self.root = root

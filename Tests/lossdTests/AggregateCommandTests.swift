@@ -78,7 +78,10 @@ struct AggregateCommandTests {
     func promtoolCheckMetrics() async throws {
         guard let promtool = TestEnvironment.program("promtool") else {
             Issue.record(
-                "promtool is not installed: run scripts/install-deps.sh (make deps installs Debian's prometheus package)"
+                """
+                promtool is not installed: run scripts/install-deps.sh (make deps installs Debian's prometheus \
+                package)
+                """
             )
             return
         }
@@ -110,7 +113,10 @@ struct AggregateCommandTests {
     func prometheusScrape() async throws {
         guard let prometheus = TestEnvironment.program("prometheus") else {
             Issue.record(
-                "prometheus is not installed: run scripts/install-deps.sh (make deps installs Debian's prometheus package)"
+                """
+                prometheus is not installed: run scripts/install-deps.sh (make deps installs Debian's prometheus \
+                package)
+                """
             )
             return
         }

@@ -70,7 +70,10 @@ struct DashboardCommandTests {
     }
 
     @Test(
-        "GET / serves the dashboard of a live lossd aggregate; lossd report redraws it from its state and snapshots files"
+        """
+        GET / serves the dashboard of a live lossd aggregate; lossd report redraws it from its state and snapshots \
+        files
+        """
     )
     func servedAndReported() async throws {
         let folder = try TestEnvironment.folder()

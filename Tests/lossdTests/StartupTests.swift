@@ -106,7 +106,10 @@ struct StartupTests {
         let stopping = exited.map { signalled.duration(to: $0) }
         #expect(
             stopping.map { $0 < .seconds(10) } == true,
-            "took \(stopping.map(\.description) ?? "more than 10 s") to stop after SIGTERM (sent \(delay) ms after start):\n\(daemon.stderr)"
+            """
+            took \(stopping.map(\.description) ?? "more than 10 s") to stop after SIGTERM (sent \(delay) ms after \
+            start):\n\(daemon.stderr)
+            """
         )
         // Stopped by the signal itself (before lossd traps it), or gracefully: never a failure.
         let bySignal = daemon.process.terminationReason == .uncaughtSignal

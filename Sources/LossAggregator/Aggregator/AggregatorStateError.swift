@@ -12,7 +12,10 @@ public enum AggregatorStateError: Error, Sendable, Hashable, CustomStringConvert
         case .damaged(let reason):
             "the state file is damaged: \(reason)"
         case .io(let path, let operation, let reason):
-            "cannot \(operation) the state file \(path): \(reason). Check that its folder exists and is writable, or choose another path with --state."
+            """
+            cannot \(operation) the state file \(path): \(reason). Check that its folder exists and is writable, or \
+            choose another path with --state.
+            """
         }
     }
 }

@@ -94,7 +94,10 @@ public enum PrometheusExposition {
             let labels = [("run", source.run), ("source", source.source)]
             counter(
                 "lossd_lost_batches_total",
-                "Seqs never seen once more than reorder_window below the highest seen (every gap at shutdown); a late arrival takes one off.",
+                """
+                Seqs never seen once more than reorder_window below the highest seen (every gap at shutdown); a \
+                late arrival takes one off.
+                """,
                 labels, source.lost)
             counter(
                 "lossd_duplicate_batches_total",

@@ -128,7 +128,10 @@ public final class AggregatorDaemon: Sendable {
         let lost = snapshot.sources.reduce(0) { $0 + $1.lost }
         let duplicates = snapshot.sources.reduce(0) { $0 + $1.duplicates }
         logger.info(
-            "aggregator stopped: records=\(snapshot.records) invalid=\(snapshot.invalid) overflow=\(snapshot.overflow) lost=\(lost) duplicates=\(duplicates)"
+            """
+            aggregator stopped: records=\(snapshot.records) invalid=\(snapshot.invalid) \
+            overflow=\(snapshot.overflow) lost=\(lost) duplicates=\(duplicates)
+            """
         )
     }
 

@@ -11,11 +11,17 @@ public enum AggregatorError: Error, CustomStringConvertible, Sendable {
     public var description: String {
         switch self {
         case .input(let endpoints, let reason):
-            "cannot open the input \(endpoints): \(reason). Choose another endpoint with --input or LOSSD_AGGREGATE_INPUT."
+            """
+            cannot open the input \(endpoints): \(reason). Choose another endpoint with --input or \
+            LOSSD_AGGREGATE_INPUT.
+            """
         case .output(let reason):
             reason
         case .http(let address, let reason):
-            "cannot serve HTTP on \(address): \(reason). Choose another address with --http or LOSSD_AGGREGATE_HTTP (port 0 picks a free one)."
+            """
+            cannot serve HTTP on \(address): \(reason). Choose another address with --http or LOSSD_AGGREGATE_HTTP \
+            (port 0 picks a free one).
+            """
         }
     }
 }

@@ -10,7 +10,7 @@ public import ServiceLifecycle
 /// | `GET /metrics` | the Prometheus text format (``PrometheusExposition``) |
 /// | `GET /stats` | the same figures as one JSON object (``AggregatorSnapshot/jsonLine()``) |
 /// | `GET /healthz` | `ok`, while the server runs |
-/// | `GET /` | the dashboard: one panel of charts per (run, split) (``DashboardPage``); `?refresh=N` reloads every N seconds (default 5, 0 never) |
+/// | `GET /` | the dashboard (``DashboardPage``): charts per (run, split); `?refresh=N` every N s (5; 0 never) |
 ///
 /// Each request reads one snapshot of the ``Aggregator``; the receiver is held up only for the
 /// copy of its state.

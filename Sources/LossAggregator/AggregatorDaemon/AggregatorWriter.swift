@@ -26,7 +26,10 @@ enum AggregatorWriter {
                 snapshotsFile = try .openForWriting(path, appending: true)
             } catch {
                 ready.open(
-                    "cannot open the snapshots file \(path): \(error). Check that its folder exists and is writable, or choose another with --snapshots."
+                    """
+                    cannot open the snapshots file \(path): \(error). Check that its folder exists and is writable, \
+                    or choose another with --snapshots.
+                    """
                 )
                 return
             }
@@ -41,7 +44,10 @@ enum AggregatorWriter {
                 publisher = socket
             } catch {
                 ready.open(
-                    "cannot open the publish socket \(endpoints.map(\.description).joined(separator: ",")): \(error). Choose another endpoint with --publish."
+                    """
+                    cannot open the publish socket \(endpoints.map(\.description).joined(separator: ",")): \
+                    \(error). Choose another endpoint with --publish.
+                    """
                 )
                 return
             }

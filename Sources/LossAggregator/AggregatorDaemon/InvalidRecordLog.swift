@@ -25,7 +25,10 @@ struct InvalidRecordLog {
             "ignoring a message that is not a v1 record: \(reason)",
             metadata: [
                 "hint":
-                    "the aggregator's input takes the records a lossd sidecar sends (docs/PROTOCOL.md §2); further invalid messages are summarized every \(Int(period)) s"
+                    """
+                the aggregator's input takes the records a lossd sidecar sends (docs/PROTOCOL.md §2); further \
+                invalid messages are summarized every \(Int(period)) s
+                """
             ])
     }
 

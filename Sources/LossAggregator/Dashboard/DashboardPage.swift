@@ -51,12 +51,18 @@ public struct DashboardPage: Sendable {
         html += #"<span class="meta">as of \#(XMLEscaping.escape(DashboardFormat.time(time)))</span>"#
         for fact in facts {
             html +=
-                #"<span class="meta">\#(XMLEscaping.escape(fact.name)): <strong>\#(XMLEscaping.escape(fact.value))</strong></span>"#
+                #"""
+                <span class="meta">\#(XMLEscaping.escape(fact.name)): \#
+                <strong>\#(XMLEscaping.escape(fact.value))</strong></span>
+                """#
         }
         html += "</header>"
         if panels.isEmpty {
             html +=
-                #"<p class="empty">No loss records yet. Point a sidecar's --output at the aggregator's --input, and the charts appear here.</p>"#
+                #"""
+                <p class="empty">No loss records yet. Point a sidecar's --output at the aggregator's --input, and \#
+                the charts appear here.</p>
+                """#
         }
         for (index, panel) in panels.enumerated() {
             html += render(panel, index: index)
@@ -74,9 +80,15 @@ public struct DashboardPage: Sendable {
     private func render(_ panel: DashboardPanel, index: Int) -> String {
         let summary = panel.summary
         var html =
-            #"<section class="panel" data-run="\#(XMLEscaping.escape(panel.run))" data-split="\#(XMLEscaping.escape(panel.split))">"#
+            #"""
+            <section class="panel" data-run="\#(XMLEscaping.escape(panel.run))" \#
+            data-split="\#(XMLEscaping.escape(panel.split))">
+            """#
         html +=
-            #"<h2>\#(XMLEscaping.escape(panel.run)) <span class="split">/ \#(XMLEscaping.escape(panel.split))</span></h2>"#
+            #"""
+            <h2>\#(XMLEscaping.escape(panel.run)) <span class="split">/ \#
+            \#(XMLEscaping.escape(panel.split))</span></h2>
+            """#
         var figures: [(name: String, value: String, style: String)] = [
             ("loss EMA", DashboardFormat.value(summary.loss.ema), "main"),
             ("window", DashboardFormat.value(summary.loss.window), ""),
@@ -108,7 +120,8 @@ public struct DashboardPage: Sendable {
         for figure in figures {
             let style = figure.style.isEmpty ? "" : #" class="\#(figure.style)""#
             html +=
-                "<div\(style)><dt>\(XMLEscaping.escape(figure.name))</dt><dd>\(XMLEscaping.escape(figure.value))</dd></div>"
+                "<div\(style)><dt>\(XMLEscaping.escape(figure.name))</dt>"
+                + "<dd>\(XMLEscaping.escape(figure.value))</dd></div>"
         }
         html += "</dl>"
         html += #"<div class="charts">"#

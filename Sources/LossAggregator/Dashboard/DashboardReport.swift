@@ -63,7 +63,10 @@ public struct DashboardReport: Sendable {
         }
         if reader.superseded > 0 {
             notes.append(
-                "\(reader.superseded) snapshot(s) of an earlier aggregation (another start_time) were left out: the charts show the latest one"
+                """
+                \(reader.superseded) snapshot(s) of an earlier aggregation (another start_time) were left out: the \
+                charts show the latest one
+                """
             )
         }
         let facts: [(name: String, value: String)] = [
@@ -120,7 +123,10 @@ public struct DashboardReport: Sendable {
         DashboardPage(
             title: title, panels: panels, time: time, refreshSeconds: nil, facts: facts,
             footer:
-                "Made by lossd report from \(source) (\(kind.rawValue) file). The per-batch range is drawn only from a state file; snapshots hold no per-batch values."
+                """
+                Made by lossd report from \(source) (\(kind.rawValue) file). The per-batch range is drawn only from \
+                a state file; snapshots hold no per-batch values.
+                """
         )
     }
 }

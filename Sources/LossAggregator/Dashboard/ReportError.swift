@@ -13,9 +13,16 @@ public enum ReportError: Error, Sendable, Hashable, CustomStringConvertible {
         case .unreadable(let path, let reason):
             "cannot read \(path): \(reason). Check the path and its permissions."
         case .unrecognized(let path, let reason):
-            "\(path) is not a lossd state file or snapshots file: \(reason). Give the file of lossd aggregate --state (one JSON object, \"kind\":\"lossd-aggregate-state\") or of --snapshots (one {\"kind\":\"stats\",…} line per interval)."
+            """
+            \(path) is not a lossd state file or snapshots file: \(reason). Give the file of lossd aggregate \
+            --state (one JSON object, \"kind\":\"lossd-aggregate-state\") or of --snapshots (one \
+            {\"kind\":\"stats\",…} line per interval).
+            """
         case .unwritable(let path, let reason):
-            "cannot write the report \(path): \(reason). Check that its folder exists and is writable, or choose another path with -o."
+            """
+            cannot write the report \(path): \(reason). Check that its folder exists and is writable, or choose \
+            another path with -o.
+            """
         }
     }
 }

@@ -135,10 +135,16 @@ public struct SVGChart: Sendable {
         var svg = ""
         svg.reserveCapacity(4096 + lines.reduce(0) { $0 + $1.points.count * 16 })
         svg +=
-            #"<svg xmlns="http://www.w3.org/2000/svg" class="chart" viewBox="0 0 \#(Self.number(width)) \#(Self.number(height))" role="img" aria-label="\#(XMLEscaping.escape(title))">"#
+            #"""
+            <svg xmlns="http://www.w3.org/2000/svg" class="chart" viewBox="0 0 \#(Self.number(width)) \#
+            \#(Self.number(height))" role="img" aria-label="\#(XMLEscaping.escape(title))">
+            """#
         svg += "<title>\(XMLEscaping.escape(title))</title>"
         svg +=
-            #"<defs><clipPath id="clip-\#(safeID)"><rect x="\#(Self.number(left))" y="\#(Self.number(top))" width="\#(Self.number(right - left))" height="\#(Self.number(bottom - top))"/></clipPath></defs>"#
+            #"""
+            <defs><clipPath id="clip-\#(safeID)"><rect x="\#(Self.number(left))" y="\#(Self.number(top))" \#
+            width="\#(Self.number(right - left))" height="\#(Self.number(bottom - top))"/></clipPath></defs>
+            """#
         svg += #"<text class="chart-title" x="\#(Self.number(left - 50))" y="16">\#(XMLEscaping.escape(title))</text>"#
         svg += legendBlock.svg
 
@@ -148,49 +154,84 @@ public struct SVGChart: Sendable {
             let y = Self.number(py(tick))
             svg += #"<line class="grid" x1="\#(Self.number(left))" x2="\#(Self.number(right))" y1="\#(y)" y2="\#(y)"/>"#
             svg +=
-                #"<text class="tick y-tick" x="\#(Self.number(left - 6))" y="\#(y)" dy="0.32em" text-anchor="end" data-value="\#(tick)">\#(yAxis.label(tick))</text>"#
+                #"""
+                <text class="tick y-tick" x="\#(Self.number(left - 6))" y="\#(y)" dy="0.32em" text-anchor="end" \#
+                data-value="\#(tick)">\#(yAxis.label(tick))</text>
+                """#
         }
         for tick in xAxis.ticks {
             let x = Self.number(px(tick))
             svg += #"<line class="grid" x1="\#(x)" x2="\#(x)" y1="\#(Self.number(top))" y2="\#(Self.number(bottom))"/>"#
             svg +=
-                #"<line class="tick-mark" x1="\#(x)" x2="\#(x)" y1="\#(Self.number(bottom))" y2="\#(Self.number(bottom + 4))"/>"#
+                #"""
+                <line class="tick-mark" x1="\#(x)" x2="\#(x)" y1="\#(Self.number(bottom))" \#
+                y2="\#(Self.number(bottom + 4))"/>
+                """#
             svg +=
-                #"<text class="tick x-tick" x="\#(x)" y="\#(Self.number(bottom + 16))" text-anchor="middle" data-value="\#(tick)">\#(xAxis.label(tick))</text>"#
+                #"""
+                <text class="tick x-tick" x="\#(x)" y="\#(Self.number(bottom + 16))" text-anchor="middle" \#
+                data-value="\#(tick)">\#(xAxis.label(tick))</text>
+                """#
         }
         svg +=
-            #"<rect class="frame" x="\#(Self.number(left))" y="\#(Self.number(top))" width="\#(Self.number(right - left))" height="\#(Self.number(bottom - top))"/>"#
+            #"""
+            <rect class="frame" x="\#(Self.number(left))" y="\#(Self.number(top))" \#
+            width="\#(Self.number(right - left))" height="\#(Self.number(bottom - top))"/>
+            """#
         svg +=
-            #"<text class="axis-label x-label" x="\#(Self.number((left + right) / 2))" y="\#(Self.number(height - 6))" text-anchor="middle">\#(XMLEscaping.escape(xLabel))</text>"#
+            #"""
+            <text class="axis-label x-label" x="\#(Self.number((left + right) / 2))" \#
+            y="\#(Self.number(height - 6))" text-anchor="middle">\#(XMLEscaping.escape(xLabel))</text>
+            """#
         svg +=
-            #"<text class="axis-label y-label" transform="translate(13 \#(Self.number((top + bottom) / 2))) rotate(-90)" text-anchor="middle">\#(XMLEscaping.escape(yLabel))</text>"#
+            #"""
+            <text class="axis-label y-label" transform="translate(13 \#(Self.number((top + bottom) / 2))) \#
+            rotate(-90)" text-anchor="middle">\#(XMLEscaping.escape(yLabel))</text>
+            """#
         svg += "</g>"
 
         // The data, clipped to the plot area.
         svg +=
-            #"<g class="plot" clip-path="url(#clip-\#(safeID))" data-x-min="\#(xAxis.lower)" data-x-max="\#(xAxis.upper)" data-y-min="\#(yAxis.lower)" data-y-max="\#(yAxis.upper)" data-left="\#(left)" data-right="\#(right)" data-top="\#(top)" data-bottom="\#(bottom)">"#
+            #"""
+            <g class="plot" clip-path="url(#clip-\#(safeID))" data-x-min="\#(xAxis.lower)" \#
+            data-x-max="\#(xAxis.upper)" data-y-min="\#(yAxis.lower)" data-y-max="\#(yAxis.upper)" \#
+            data-left="\#(left)" data-right="\#(right)" data-top="\#(top)" data-bottom="\#(bottom)">
+            """#
         for band in bands {
             for polygon in Self.polygons(band, px: px, py: py) {
                 svg +=
-                    #"<path class="band c-\#(band.color.rawValue)" data-series="\#(XMLEscaping.escape(band.name))" d="\#(polygon)"/>"#
+                    #"""
+                    <path class="band c-\#(band.color.rawValue)" data-series="\#(XMLEscaping.escape(band.name))" \#
+                    d="\#(polygon)"/>
+                    """#
             }
         }
         for line in lines {
             let path = Self.path(line, px: px, py: py)
             guard !path.isEmpty else { continue }
             svg +=
-                #"<path class="line c-\#(line.color.rawValue) s-\#(line.stroke.rawValue)" data-series="\#(XMLEscaping.escape(line.name))" d="\#(path)"/>"#
+                #"""
+                <path class="line c-\#(line.color.rawValue) s-\#(line.stroke.rawValue)" \#
+                data-series="\#(XMLEscaping.escape(line.name))" d="\#(path)"/>
+                """#
         }
         for line in lines where line.stroke == .bold || line.stroke == .steps {
             if let last = line.points.last(where: { $0.y?.isFinite == true }), let y = last.y {
                 svg +=
-                    #"<circle class="end c-\#(line.color.rawValue)" cx="\#(Self.number(px(last.x)))" cy="\#(Self.number(py(y)))" r="3"><title>\#(XMLEscaping.escape(line.name)): \#(ChartAxis.format(y, step: yAxis.step / 100))</title></circle>"#
+                    #"""
+                    <circle class="end c-\#(line.color.rawValue)" cx="\#(Self.number(px(last.x)))" \#
+                    cy="\#(Self.number(py(y)))" r="3"><title>\#(XMLEscaping.escape(line.name)): \#
+                    \#(ChartAxis.format(y, step: yAxis.step / 100))</title></circle>
+                    """#
             }
         }
         svg += "</g>"
         if ys.isEmpty {
             svg +=
-                #"<text class="empty" x="\#(Self.number((left + right) / 2))" y="\#(Self.number((top + bottom) / 2))" text-anchor="middle">no values yet</text>"#
+                #"""
+                <text class="empty" x="\#(Self.number((left + right) / 2))" y="\#(Self.number((top + bottom) / 2))" \#
+                text-anchor="middle">no values yet</text>
+                """#
         }
         svg += "</svg>"
         return svg
@@ -207,7 +248,10 @@ public struct SVGChart: Sendable {
                 (
                     band.name,
                     { x, y in
-                        #"<rect class="band c-\#(band.color.rawValue)" x="\#(Self.number(x))" y="\#(Self.number(y - 7))" width="18" height="8"/>"#
+                        #"""
+                        <rect class="band c-\#(band.color.rawValue)" x="\#(Self.number(x))" \#
+                        y="\#(Self.number(y - 7))" width="18" height="8"/>
+                        """#
                     }
                 ))
         }
@@ -216,7 +260,11 @@ public struct SVGChart: Sendable {
                 (
                     line.name,
                     { x, y in
-                        #"<line class="line c-\#(line.color.rawValue) s-\#(line.stroke.rawValue)" x1="\#(Self.number(x))" x2="\#(Self.number(x + 18))" y1="\#(Self.number(y - 3))" y2="\#(Self.number(y - 3))"/>"#
+                        #"""
+                        <line class="line c-\#(line.color.rawValue) s-\#(line.stroke.rawValue)" \#
+                        x1="\#(Self.number(x))" x2="\#(Self.number(x + 18))" y1="\#(Self.number(y - 3))" \#
+                        y2="\#(Self.number(y - 3))"/>
+                        """#
                     }
                 ))
         }
@@ -229,7 +277,10 @@ public struct SVGChart: Sendable {
             }
             svg += item.sample(x, rowY)
             svg +=
-                #"<text class="legend-label" x="\#(Self.number(x + 22))" y="\#(Self.number(rowY))">\#(XMLEscaping.escape(item.name))</text>"#
+                #"""
+                <text class="legend-label" x="\#(Self.number(x + 22))" \#
+                y="\#(Self.number(rowY))">\#(XMLEscaping.escape(item.name))</text>
+                """#
             x += itemWidth
         }
         return (svg + "</g>", rows)

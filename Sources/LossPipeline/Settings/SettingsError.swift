@@ -9,8 +9,14 @@ public enum SettingsError: Error, Sendable, Hashable, CustomStringConvertible {
     public var description: String {
         switch self {
         case .invalid(let key, let value, let reason):
-            "invalid setting \(key) = '\(value)': \(reason). Set it with --\(key.split(separator: ".").last.map(String.init)?.replacingUnderscores ?? key), "
-                + "the environment variable \(SettingsError.environmentName(of: key)), or the key \(key) in the --config file."
+            """
+            invalid setting \(key) = '\(value)': \(reason). Set it with \
+            --\(key.split(separator: ".").last.map(String.init)?.replacingUnderscores ?? key), 
+            """
+                + """
+                the environment variable \(SettingsError.environmentName(of: key)), or the key \(key) in the \
+                --config file.
+                """
         case .unreadableFile(let path, let reason):
             "cannot read the configuration file \(path): \(reason)"
         }

@@ -78,7 +78,8 @@ public struct SettingsReader: Sendable {
             throw .invalid(
                 key: name, value: "\(value)",
                 reason:
-                    "expected a number in \(range.lowerBound)…\(range.upperBound == Int.max ? "" : "\(range.upperBound)")"
+                    "expected a number in "
+                    + "\(range.lowerBound)…\(range.upperBound == Int.max ? "" : "\(range.upperBound)")"
             )
         }
         return value

@@ -162,14 +162,15 @@ public final class Sidecar: Sendable {
             throw SidecarError.input(
                 endpoints: settings.input.map(\.description).joined(separator: ","), reason: problem)
         }
+        let clients = settings.curve.allowedClients.map { "\($0.count) allowed clients" } ?? "any client"
+        let curve = settings.curve.keyPair == nil ? "off" : clients
         logger.info(
             "sidecar listening",
             metadata: [
                 "input": "\(settings.input.map(\.description).joined(separator: ","))",
                 "output": "\(settings.output)", "workers": "\(settings.workers)", "queue": "\(settings.queue)",
                 "record": "\(settings.recordPath ?? "off")",
-                "curve":
-                    "\(settings.curve.keyPair == nil ? "off" : settings.curve.allowedClients.map { "\($0.count) allowed clients" } ?? "any client")",
+                "curve": "\(curve)",
             ])
         try receiver.join()
         pool.finish()
@@ -261,7 +262,10 @@ public enum SidecarError: Error, CustomStringConvertible, Sendable {
     public var description: String {
         switch self {
         case .input(let endpoints, let reason):
-            "cannot open the input \(endpoints): \(reason). Choose another endpoint with --input or LOSSD_SIDECAR_INPUT."
+            """
+            cannot open the input \(endpoints): \(reason). Choose another endpoint with --input or \
+            LOSSD_SIDECAR_INPUT.
+            """
         case .output(let target, let reason):
             "cannot open the output \(target): \(reason). Choose another with --output or LOSSD_SIDECAR_OUTPUT."
         }

@@ -63,8 +63,9 @@ struct KernelBenchCommand: ParsableCommand {
     var mining: MiningMode = .batch
 
     @Option(
-        help:
-            "Loss profile: keras (default), torchvision, mmdet or ssd.pytorch (the last three mine per image; use --scores logits)."
+        help: ArgumentHelp(
+            "Loss profile: keras (default), torchvision, mmdet or ssd.pytorch (the last three mine per image; use "
+                + "--scores logits).")
     )
     var profile: LossProfile = .keras
 

@@ -10,7 +10,10 @@ struct DemoCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "demo",
         abstract:
-            "Watch lossd work: built-in trainers push SSD batches to lossd serve; a live table shows the running averages.",
+            """
+            Watch lossd work: built-in trainers push SSD batches to lossd serve; a live table shows the running \
+            averages.
+            """,
         discussion: """
             Starts lossd serve (a sidecar and an aggregator in one process) and --trainers \
             synthetic trainers that push SSD300-like batches over tcp loopback with the real wire \

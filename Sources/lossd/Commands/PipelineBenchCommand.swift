@@ -110,7 +110,10 @@ struct PipelineBenchCommand: AsyncParsableCommand {
                 let result = try await benchmark.run()
                 guard result.records == messages else {
                     throw ValidationError(
-                        "the sidecar produced \(result.records) loss records for \(messages) batches; the run is not valid."
+                        """
+                        the sidecar produced \(result.records) loss records for \(messages) batches; the run is not \
+                        valid.
+                        """
                     )
                 }
                 if json { print(BenchReport.json(result)) }

@@ -119,7 +119,10 @@ struct ReplayCommand: AsyncParsableCommand {
         for file in outcome.files {
             guard let damage = file.damage else { continue }
             Terminal.warn(
-                "\(file.path): stopped at byte \(damage.offset) after \(file.records) good records: \(damage.message). The good records were processed."
+                """
+                \(file.path): stopped at byte \(damage.offset) after \(file.records) good records: \
+                \(damage.message). The good records were processed.
+                """
             )
             complete = false
         }

@@ -52,10 +52,10 @@ struct ReportCommand: ParsableCommand {
     var historyPoints: Int = 2000
 
     func validate() throws {
-        guard AggregationParameters.historyPointsRange.contains(historyPoints) else {
+        let range = AggregationParameters.historyPointsRange
+        guard range.contains(historyPoints) else {
             throw ValidationError(
-                "--history-points must be in \(AggregationParameters.historyPointsRange.lowerBound)…\(AggregationParameters.historyPointsRange.upperBound), not \(historyPoints)."
-            )
+                "--history-points must be in \(range.lowerBound)…\(range.upperBound), not \(historyPoints).")
         }
         guard !output.isEmpty else { throw ValidationError("--output needs a path, such as report.html.") }
     }
@@ -82,7 +82,10 @@ struct ReportCommand: ParsableCommand {
             for note in report.notes { Terminal.warn("note: \(note)") }
             let curves = report.panels.count
             Terminal.warn(
-                "wrote \(output): \(curves) (run, split) panel\(curves == 1 ? "" : "s") from the \(report.kind.rawValue) file \(input)"
+                """
+                wrote \(output): \(curves) (run, split) panel\(curves == 1 ? "" : "s") from the \
+                \(report.kind.rawValue) file \(input)
+                """
             )
         } catch let error as ReportError {
             Terminal.warn("\(error)")

@@ -31,7 +31,10 @@ struct ServeCommand: AsyncParsableCommand {
 
     @Option(
         help:
-            "Extra endpoints where the aggregator takes records from other sidecars (bare endpoints bind). Default: none."
+            """
+            Extra endpoints where the aggregator takes records from other sidecars (bare endpoints bind). Default: \
+            none.
+            """
     )
     var recordsInput: String?
 

@@ -51,8 +51,10 @@ struct SummaryBenchCommand: AsyncParsableCommand {
             let r = row.result
             rows.append(
                 .init(
-                    what:
-                        "kernel matrix: \(r.spec.layout) \(r.spec.dtype) \(r.parameters.scores), \(r.parameters.mining) mining (\(r.path))",
+                    what: """
+                        kernel matrix: \(r.spec.layout) \(r.spec.dtype) \(r.parameters.scores), \
+                        \(r.parameters.mining) mining (\(r.path))
+                        """,
                     measured: r.ratio, unit: "× floor", target: String(format: "≤ %.2f", row.target), met: row.met))
         }
 
@@ -77,7 +79,10 @@ struct SummaryBenchCommand: AsyncParsableCommand {
         rows.append(
             .init(
                 what:
-                    "kernel scaling, cold cache, 10^4…10^\(perBox.count + 3) boxes (\(perBox.map { String(format: "%.1f", $0) }.joined(separator: "/")) ns/box)",
+                    """
+                    kernel scaling, cold cache, 10^4…10^\(perBox.count + 3) boxes \
+                    (\(perBox.map { String(format: "%.1f", $0) }.joined(separator: "/")) ns/box)
+                    """,
                 measured: spread * 100, unit: "% from mean", target: "≤ ±20", met: spread <= 0.2))
 
         // Pipeline over tcp loopback.
@@ -122,8 +127,10 @@ struct SummaryBenchCommand: AsyncParsableCommand {
                 let ratio = result.defaultRelative(to: 1)
                 rows.append(
                     .init(
-                        what:
-                            "default sidecar vs GLIBC_TUNABLES, \(transport), \(result.messageBytes / 1_000_000) MB messages",
+                        what: """
+                            default sidecar vs GLIBC_TUNABLES, \(transport), \
+                            \(result.messageBytes / 1_000_000) MB messages
+                            """,
                         measured: ratio, unit: "× batches/s", target: "≥ 0.9", met: ratio >= 0.9))
             }
         }
@@ -134,12 +141,17 @@ struct SummaryBenchCommand: AsyncParsableCommand {
             spec: SyntheticBatchSpec(shape: voc), messages: 30, workers: workers, queue: queue
         ).run()
         emit(
-            #"{"part":"memory","peak_rss_bytes":\#(memory.peakBytes),"bound_bytes":\#(memory.bound),"message_bytes":\#(memory.messageBytes),"queue":\#(queue),"workers":\#(workers),"received":\#(memory.received)}"#
+            #"{"part":"memory","peak_rss_bytes":\#(memory.peakBytes),"bound_bytes":\#(memory.bound),"#
+                + #""message_bytes":\#(memory.messageBytes),"queue":\#(queue),"workers":\#(workers),"#
+                + #""received":\#(memory.received)}"#
         )
         rows.append(
             .init(
                 what:
-                    "sidecar peak RSS under a flood (queue \(queue), workers \(workers), \(memory.messageBytes >> 20) MiB messages)",
+                    """
+                    sidecar peak RSS under a flood (queue \(queue), workers \(workers), \
+                    \(memory.messageBytes >> 20) MiB messages)
+                    """,
                 measured: Double(memory.peakBytes) / 1_048_576, unit: "MiB", target: "≤ \(memory.bound >> 20)",
                 met: memory.peakBytes <= memory.bound && memory.received == 30))
 

@@ -35,7 +35,10 @@ struct AggregateOptions: ParsableArguments {
 
     @Option(
         help:
-            "The most (run, split) and (run, source) pairs kept; records of further pairs count as overflow (default 1000)."
+            """
+            The most (run, split) and (run, source) pairs kept; records of further pairs count as overflow (default \
+            1000).
+            """
     )
     var maxKeys: Int?
 

@@ -7,7 +7,10 @@ struct CurveOptions: ParsableArguments {
         help: ArgumentHelp(
             "This process's CURVE key pair (a .key file from lossd keygen): the input then requires CURVE.",
             discussion:
-                "Without --allowed-clients, any client that knows this process's public key may connect (encrypted, not authenticated)."
+                """
+                Without --allowed-clients, any client that knows this process's public key may connect (encrypted, \
+                not authenticated).
+                """
         ))
     var keyFile: String?
 

@@ -16,9 +16,11 @@ extension PipelineBenchmark.Transport: ExpressibleByArgument {}
 struct LossOptions: ParsableArguments {
     @Option(
         help: ArgumentHelp(
-            "Which framework's loss to compute, where a header does not say: keras (SPEC, default), torchvision, mmdet or ssd.pytorch.",
+            "Which framework's loss to compute, where a header does not say: keras (SPEC, default), torchvision, "
+                + "mmdet or ssd.pytorch.",
             discussion:
-                "A profile sets the five settings below; a flag overrides one only where that framework has the same knob (docs/LOSSES.md)."
+                "A profile sets the five settings below; a flag overrides one only where that framework has the same "
+                + "knob (docs/LOSSES.md)."
         ))
     var profile: LossProfile?
 
@@ -32,14 +34,16 @@ struct LossOptions: ParsableArguments {
     var alpha: Double?
 
     @Option(
-        help:
-            "Where negatives are mined: batch (the reference, default) or image (keras profile; the others mine per image)."
+        help: ArgumentHelp(
+            "Where negatives are mined: batch (the reference, default) or image (keras profile; the others mine per "
+                + "image).")
     )
     var mining: MiningMode?
 
     @Option(
-        help:
-            "What y_pred's class entries hold, where a header does not say: probabilities (keras default) or logits (the other profiles)."
+        help: ArgumentHelp(
+            "What y_pred's class entries hold, where a header does not say: probabilities (keras default) or logits "
+                + "(the other profiles).")
     )
     var scores: ScoreKind?
 

@@ -9,7 +9,10 @@ enum BenchReport {
     static func table(_ results: [KernelBenchmark.Result]) -> String {
         var lines = [
             "kernel (median of repetitions; min–max in brackets)",
-            "  shape            dtype     layout   scores         mining  ms/batch                 ns/box   floor ms                 ratio   path",
+            """
+              shape            dtype     layout   scores         mining  ms/batch                 ns/box   floor ms \
+                            ratio   path
+            """,
         ]
         for r in results {
             let shape = "\(r.spec.shape.batch)×\(r.spec.shape.boxes)×\(r.spec.shape.classes)"
@@ -51,7 +54,10 @@ enum BenchReport {
     static func table(_ results: [PipelineBenchmark.Result]) -> String {
         var lines = [
             "pipeline (median of repetitions; min–max in brackets)",
-            "  shape            dtype     layout   scores         transport workers  bytes/box  bare batches/s        sidecar batches/s     ratio",
+            """
+              shape            dtype     layout   scores         transport workers  bytes/box  bare batches/s       \
+             sidecar batches/s     ratio
+            """,
         ]
         for r in results {
             let spec = r.benchmark.spec

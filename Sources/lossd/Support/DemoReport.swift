@@ -9,7 +9,10 @@ enum DemoReport {
         var lines = ["", String(format: "summary after %.1f s", seconds)]
         let sidecar = summary.sidecar
         lines.append(
-            "  trainers sent \(summary.sent) batches; the sidecar received \(sidecar.received), computed \(sidecar.computed), rejected \(sidecar.rejected)"
+            """
+              trainers sent \(summary.sent) batches; the sidecar received \(sidecar.received), computed \
+            \(sidecar.computed), rejected \(sidecar.rejected)
+            """
         )
         lines.append(
             "  the aggregator ingested \(summary.snapshot.records) records (invalid \(summary.snapshot.invalid))")
@@ -17,8 +20,14 @@ enum DemoReport {
             let lost = summary.snapshot.sources.filter { $0.run == split.run }.reduce(0) { $0 + $1.lost }
             let first = summary.firstLoss[split.run].map { String(format: "%.3f", $0) } ?? "–"
             lines.append(
-                "  \(split.run)/\(split.split): \(split.batches) batches, \(split.samples) images; loss fell from \(first) (first mean) to "
-                    + "\(fmt(split.loss.ema)) (ema), \(fmt(split.loss.window)) (window); mean over the run \(fmt(split.loss.mean)); "
+                """
+                  \(split.run)/\(split.split): \(split.batches) batches, \(split.samples) images; loss fell from \
+                \(first) (first mean) to 
+                """
+                    + """
+                    \(fmt(split.loss.ema)) (ema), \(fmt(split.loss.window)) (window); mean over the run \
+                    \(fmt(split.loss.mean)); 
+                    """
                     + "errors \(split.errorCount), lost \(lost)")
         }
         lines.append(

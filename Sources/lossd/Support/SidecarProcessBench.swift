@@ -26,7 +26,8 @@ struct SidecarProcessBench {
             label: "GLIBC_TUNABLES",
             environment: [
                 "GLIBC_TUNABLES":
-                    "glibc.malloc.mmap_threshold=4294967295:glibc.malloc.trim_threshold=4294967295:glibc.malloc.arena_max=1"
+                    "glibc.malloc.mmap_threshold=4294967295:glibc.malloc.trim_threshold=4294967295:"
+                    + "glibc.malloc.arena_max=1"
             ])
 
         /// Parses `LABEL=NAME=VALUE[,NAME=VALUE…]` (`NAME=` alone removes NAME).
