@@ -60,6 +60,65 @@ struct KernelPathTests {
     }
 
     @Test(
+        "both paths give every profile's golden cases the same counts and losses within 1e-6, in both layouts",
+        arguments: ProfileGoldenCase.names)
+    func profileGoldenAgree(_ name: String) throws {
+        let golden = try ProfileGoldenCase.load(name)
+        let compact = try golden.frames()
+        let (t, p) = try golden.kerasTensors()
+        for frames in [compact, [t, p]] {
+            let results = try Self.supported.map { path in
+                try ProfileTests.compute(
+                    golden.profile.parameters, golden.shape, golden.dtype, frames: frames, path: path)
+            }
+            for result in results.dropFirst() { #expect(agree(result, results[0], tolerance: 1e-6), "\(name)") }
+        }
+    }
+
+    /// The ratio of 60 makes mining keep most negatives, so that the logits pass takes the exact
+    /// pass up front; `n_neg_min`, which these profiles do not have, must change nothing.
+    @Test(
+        "both paths agree under every profile's mining, logits and probabilities",
+        arguments: [LossProfile.torchvision, .mmdet, .ssdPytorch], ScoreKind.allCases)
+    func profilesAgree(_ profile: LossProfile, scores: ScoreKind) throws {
+        for (ratio, minimum) in [(3, 0), (60, 0), (3, 10_000)] {
+            var parameters = profile.parameters
+            parameters.scores = scores
+            parameters.negPosRatio = ratio
+            parameters.nNegMin = minimum
+            try checkPathsAgree(parameters)
+        }
+        var withMinimum = profile.parameters
+        withMinimum.nNegMin = 10_000
+        let (raw, labels) = KerasBatch.random(shape: BatchShape(batch: 2, boxes: 97, classes: 7), seed: 9, logits: true)
+        let compact = CompactBatch(raw, labels: labels)
+        #expect(agree(try compact.loss(withMinimum), try compact.loss(profile.parameters), tolerance: 0))
+    }
+
+    private func checkPathsAgree(_ parameters: LossParameters) throws {
+        let scores = parameters.scores
+        for dtype in ScalarType.allCases {
+            for seed: UInt64 in 1...3 {
+                let shape = BatchShape(batch: 3, boxes: 113, classes: [2, 21, 33][Int(seed) - 1])
+                let (raw, labels) = KerasBatch.random(shape: shape, seed: seed, logits: scores == .logits)
+                let batch = KerasBatch(
+                    shape: shape, yTrue: roundTrip(raw.yTrue, through: dtype),
+                    yPred: roundTrip(raw.yPred, through: dtype))
+                let keras = try Self.supported.map { try batch.loss(parameters, dtype: dtype, path: $0) }
+                let compact = try Self.supported.map {
+                    try CompactBatch(batch, labels: labels).loss(parameters, dtype: dtype, path: $0)
+                }
+                for result in keras.dropFirst() {
+                    #expect(agree(result, keras[0], tolerance: 1e-6), "\(dtype) \(parameters)")
+                }
+                for result in compact.dropFirst() {
+                    #expect(agree(result, compact[0], tolerance: 1e-6), "\(dtype) \(parameters)")
+                }
+            }
+        }
+    }
+
+    @Test(
         "both paths agree on every format, layout, score kind and mining mode",
         arguments: ScalarType.allCases,
         [
