@@ -43,6 +43,7 @@ struct KernelBenchCommand: ParsableCommand {
               lossd bench kernel --layout compact --dtype float16 --json
               lossd bench kernel --matrix --markdown
               lossd bench kernel --matrix --path baseline
+              lossd bench kernel --shape 8,8732,21 --scores logits --n-neg-min 34928
               lossd bench kernel --profile torchvision --layout compact --scores logits
             """
     )
@@ -61,6 +62,11 @@ struct KernelBenchCommand: ParsableCommand {
 
     @Option(help: "Mining: batch or image.")
     var mining: MiningMode = .batch
+
+    @Option(
+        name: .customLong("n-neg-min"),
+        help: "The keras profile's minimum of mined negatives (large values make logits take the exact pass).")
+    var nNegMin: Int = 0
 
     @Option(
         help: ArgumentHelp(
@@ -91,6 +97,10 @@ struct KernelBenchCommand: ParsableCommand {
 
     func validate() throws {
         guard repetitions >= 1 else { throw ValidationError("--repeat must be at least 1.") }
+        guard nNegMin >= 0 else { throw ValidationError("--n-neg-min must be 0 or more.") }
+        guard nNegMin == 0 || profile == .keras else {
+            throw ValidationError("--n-neg-min is a keras setting; \(profile) mines with no minimum.")
+        }
         guard !markdown || matrix else { throw ValidationError("--markdown goes with --matrix.") }
         guard !matrix || profile == .keras else {
             throw ValidationError("--matrix times the keras profile; leave out --profile, or drop --matrix.")
@@ -108,7 +118,8 @@ struct KernelBenchCommand: ParsableCommand {
         let spec = SyntheticBatchSpec(shape: shape, layout: layout, dtype: dtype, scores: scores)
         let benchmark = KernelBenchmark(
             spec: spec,
-            parameters: LossParameters(mining: profile == .keras ? mining : .image, scores: scores, profile: profile),
+            parameters: LossParameters(
+                nNegMin: nNegMin, mining: profile == .keras ? mining : .image, scores: scores, profile: profile),
             repetitions: repetitions,
             coldCache: cold,
             path: path)
