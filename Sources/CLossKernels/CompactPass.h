@@ -171,10 +171,7 @@ LK_INLINE void compact_pass_body(
                 image.localization += compact_localization(format, gt_offsets, pred_offsets, box);
             }
         }
-        sums->positives[b] = image.positives;
-        sums->class_positive[b] = image.class_positive;
-        sums->localization[b] = image.localization;
-        sums->segment_ends[b] = count;
+        store_image_sums(sums, b, image, count);
     }
     if (!table) pending_logs_flush(&logs, count);
     free(tail);

@@ -18,6 +18,14 @@ typedef struct {
     double localization;
 } image_sums;
 
+/// Hands image `b`'s sums and the end of its workspace entries to the caller.
+LK_INLINE void store_image_sums(lk_sums *sums, intptr_t b, image_sums image, intptr_t entries_end) {
+    sums->positives[b] = image.positives;
+    sums->class_positive[b] = image.class_positive;
+    sums->localization[b] = image.localization;
+    sums->segment_ends[b] = entries_end;
+}
+
 /// The bit tests of one keras box whose class entries take `chunks` chunks of 32 bytes (a
 /// constant in the specialized copies): whether the box is a one-hot negative, with the
 /// exponent tests of `y_pred`'s class entries and both tensors' offsets folded into `*marks`.
@@ -189,10 +197,7 @@ LK_INLINE void keras_pass_body(
             }
         }
         if (stage.count > 0) staged_negatives_record(&stage, &negatives, format, masks, &logs, &count);
-        sums->positives[b] = image.positives;
-        sums->class_positive[b] = image.class_positive;
-        sums->localization[b] = image.localization;
-        sums->segment_ends[b] = count;
+        store_image_sums(sums, b, image, count);
     }
     if (!table) pending_logs_flush(&logs, count);
     free(tail);

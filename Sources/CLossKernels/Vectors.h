@@ -26,35 +26,19 @@ typedef uint64_t u64x2 __attribute__((ext_vector_type(2)));
 typedef uint8_t u8x32 __attribute__((ext_vector_type(32)));
 typedef _Float16 h16x8 __attribute__((ext_vector_type(8)));
 
-LK_INLINE f32x8 load_f32x8(const void *p) {
-    f32x8 v;
-    memcpy(&v, p, sizeof v);
-    return v;
-}
-
-LK_INLINE u32x8 load_u32x8(const void *p) {
-    u32x8 v;
-    memcpy(&v, p, sizeof v);
-    return v;
-}
-
-LK_INLINE u16x8 load_u16x8(const void *p) {
-    u16x8 v;
-    memcpy(&v, p, sizeof v);
-    return v;
-}
-
-LK_INLINE i64x8 load_i64x8(const void *p) {
-    i64x8 v;
-    memcpy(&v, p, sizeof v);
-    return v;
-}
-
-LK_INLINE f64x8 load_f64x8(const void *p) {
-    f64x8 v;
-    memcpy(&v, p, sizeof v);
-    return v;
-}
+// Unaligned loads of each vector type, through memcpy (one instruction once optimized).
+#define LK_DEFINE_LOAD(type)                      \
+    LK_INLINE type load_##type(const void *p) {   \
+        type v;                                   \
+        memcpy(&v, p, sizeof v);                  \
+        return v;                                 \
+    }
+LK_DEFINE_LOAD(f32x8)
+LK_DEFINE_LOAD(u32x8)
+LK_DEFINE_LOAD(u16x8)
+LK_DEFINE_LOAD(i64x8)
+LK_DEFINE_LOAD(f64x8)
+#undef LK_DEFINE_LOAD
 
 /// 32 bytes, the unit of the bit tests (one-hot targets, non-finite values).
 LK_INLINE u64x4 load_bytes32(const void *p) {
