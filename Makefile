@@ -19,8 +19,13 @@ deps: ## Install libzmq, Prometheus (promtool) and the Python test packages if t
 frameworks: ## Install the test-only framework packages (torch, torchvision, TensorFlow; about 3 GB) if missing.
 	@PYTHON=$(PYTHON) scripts/install-deps.sh --frameworks
 
+# Builds name their products: a bare `swift build` (or --build-tests) also builds every executable of
+# every dependency, among them swift-protobuf's protoc (C++, about 10 minutes on 2 cores), which
+# lossd never needs (its generated code is committed: Sources/TensorBoardEvents/Protos/README.md).
+TEST_PRODUCT := lossdPackageTests
+
 build: deps ## Debug build.
-	$(SWIFT) build
+	$(SWIFT) build --product lossd
 
 release: deps ## Release build (what demo and bench run).
 	$(SWIFT) build -c release --product lossd
@@ -29,7 +34,8 @@ demo: release ## Watch lossd work: lossd demo (serve + built-in trainers, a live
 	$(RELEASE_BIN) demo
 
 test: deps frameworks ## Every test: Swift (unit and integration), the loss's again on the baseline kernel, and Python with the framework tests.
-	$(SWIFT) build --build-tests
+	$(SWIFT) build --product lossd
+	$(SWIFT) build --product $(TEST_PRODUCT)
 	$(SWIFT) test --skip-build
 	LOSSD_KERNEL=baseline $(SWIFT) test --skip-build --filter SSDLossTests
 	$(MAKE) --no-print-directory test-python

@@ -7,7 +7,8 @@
 //   SSDLoss ─► LossWire ─┬──────────────► LossSynthesis
 //                        └─┐
 //   CZeroMQ ─► ZeroMQ ─────┴─► LossPipeline ─► LossAggregator ─► lossd
-//                                                  (Hummingbird, Prometheus)
+//                                                  ▲ (Hummingbird, Prometheus)
+//   Checksums ─► TensorBoardEvents (swift-protobuf) ┘
 //   LossBench: SSDLoss, LossWire, LossSynthesis, LossPipeline, LossAggregator
 //
 // docs/ARCHITECTURE.md draws the same graph and follows one batch through it.
@@ -39,6 +40,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-collections", from: "1.6.0"),
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        .package(url: "https://github.com/apple/swift-protobuf", from: "1.39.0"),
     ],
     targets: [
         // The SSD MultiBox loss of one batch (SPEC §1): no I/O. It reads the tensors in place as
@@ -84,13 +86,28 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
-        // The aggregation daemon: running statistics of every (run, split) and (run, source), the
-        // state file and snapshots, the HTTP endpoints (Hummingbird), the Prometheus exposition
-        // (swift-prometheus) and the dashboard, live and as `lossd report` files.
+        // TensorBoard event files: TFRecord framing (masked CRC-32C from Checksums) around Event
+        // protocol buffers encoded with swift-protobuf. The Swift code generated from the trimmed
+        // TensorFlow .proto files in Protos/ is committed in Generated/ (Protos/README.md says how
+        // to regenerate it), so building needs no protoc.
+        .target(
+            name: "TensorBoardEvents",
+            dependencies: [
+                "Checksums",
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+                .product(name: "SystemPackage", package: "swift-system"),
+            ],
+            exclude: ["Protos"],
+            swiftSettings: strict
+        ),
+        // The aggregation daemon: running statistics of every (run, split), (run, source, stream)
+        // and step, the state file and snapshots, the HTTP endpoints (Hummingbird), the Prometheus
+        // exposition (swift-prometheus), TensorBoard event files and the dashboard, live and as
+        // `lossd report` files.
         .target(
             name: "LossAggregator",
             dependencies: [
-                "LossWire", "ZeroMQ", "LossPipeline",
+                "LossWire", "ZeroMQ", "LossPipeline", "TensorBoardEvents",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "SystemPackage", package: "swift-system"),
@@ -130,6 +147,8 @@ let package = Package(
             name: "SSDLossTests", dependencies: ["SSDLoss", "CLossKernels"], resources: [.copy("golden")],
             swiftSettings: strict),
         .testTarget(name: "ChecksumsTests", dependencies: ["Checksums"], swiftSettings: strict),
+        .testTarget(
+            name: "TensorBoardEventsTests", dependencies: ["TensorBoardEvents", "Checksums"], swiftSettings: strict),
         .testTarget(name: "LossWireTests", dependencies: ["LossWire", "SSDLoss", "Checksums"], swiftSettings: strict),
         .testTarget(name: "ZeroMQTests", dependencies: ["ZeroMQ"], swiftSettings: strict),
         .testTarget(
@@ -137,7 +156,10 @@ let package = Package(
         // Helpers several test targets share: an XML tree for the dashboard's SVG, a small HTTP GET.
         .target(name: "LossdTestSupport", dependencies: ["ZeroMQ"], path: "Tests/Support", swiftSettings: strict),
         .testTarget(
-            name: "LossPipelineTests", dependencies: ["LossPipeline", "LossWire", "SSDLoss", "ZeroMQ"],
+            name: "LossPipelineTests",
+            dependencies: [
+                "LossPipeline", "LossWire", "SSDLoss", "ZeroMQ", .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: strict),
         .testTarget(
             name: "LossAggregatorTests",

@@ -58,7 +58,8 @@ def main(argv=None) -> int:
     parser.add_argument("--endpoint", default=">tcp://127.0.0.1:5555", help="the sidecar's input (> connects)")
     parser.add_argument("--run", default="numpy-example", help="the run label")
     parser.add_argument("--split", default="train", help="the split label")
-    parser.add_argument("--source", default="", help="this trainer's name (default: host:pid)")
+    parser.add_argument("--source", default=None,
+                        help="this trainer's name (default: the client's, host:rank under a launcher, else host:pid)")
     parser.add_argument("--steps", type=int, default=100, help="batches to send")
     parser.add_argument("--steps-per-epoch", type=int, default=50, help="batches per epoch")
     parser.add_argument("--batch", type=int, default=4, help="images per batch")
@@ -68,19 +69,16 @@ def main(argv=None) -> int:
     parser.add_argument("--seed", type=int, default=0, help="random seed")
     args = parser.parse_args(argv)
 
-    import os
-    import socket
-    source = args.source or f"{socket.gethostname()}:{os.getpid()}"
     rng = np.random.default_rng(args.seed)
     started = time.monotonic()
-    with LossClient(args.endpoint, run=args.run, split=args.split, source=source) as client:
+    with LossClient(args.endpoint, run=args.run, split=args.split, source=args.source) as client:
         for step in range(args.steps):
             skill = 1 - 0.9 * 2 ** (-step / max(1, args.steps / 4))
             y_true, y_pred = make_batch(rng, args.batch, args.boxes, args.classes, skill)
             client.send(y_true, y_pred, step=step, epoch=step // args.steps_per_epoch)
             if args.interval:
                 time.sleep(args.interval)
-        sent = client.next_seq
+        sent, source = client.next_seq, client.source
     print(f"sent {sent} batches in {time.monotonic() - started:.1f} s as run={args.run} source={source}")
     return 0
 

@@ -331,6 +331,18 @@ def build() -> Corpus:
     corpus.add("too-large-10mb-header", [encode(big), t32, p32], "too_large",
                "the 10 MB header again, under the small limit: too_large wins over bad_header", echo_seq=False,
                max_message_bytes=SMALL_LIMIT)
+
+    # --- a sender's identity and place in a job (docs/DISTRIBUTED.md): bad_labels
+    corpus.keras("stream-empty", "bad_labels", "stream is an empty string", stream="")
+    corpus.keras("stream-129-bytes", "bad_labels", "stream is 129 ASCII bytes (the limit is 128)", stream="s" * 129)
+    corpus.keras("stream-number", "bad_labels", "stream is a number, not a string", stream=12345)
+    corpus.keras("world-size-zero", "bad_labels", "world_size is 0", rank=0, world_size=0)
+    corpus.keras("rank-equals-world-size", "bad_labels", "rank 4 of world_size 4 (ranks are 0..3)", rank=4,
+                 world_size=4)
+    corpus.keras("rank-negative", "bad_labels", "rank is -1", rank=-1, world_size=4)
+    corpus.keras("rank-without-world-size", "bad_labels", "rank without world_size", rank=1)
+    corpus.keras("world-size-without-rank", "bad_labels", "world_size without rank", world_size=8)
+    corpus.keras("world-size-fractional", "bad_labels", "world_size is 2.0, not an integer", rank=0, world_size=2.0)
     return corpus
 
 

@@ -51,8 +51,8 @@ extension BatchHeader {
 /// The validation of a header object, key by key.
 ///
 /// The grouping labels are read once, first: every error carries those that are valid, and the
-/// first invalid one (in the order `run`, `split`, `source`, `epoch`, `step`, `seq`) is reported
-/// as `bad_labels` once the rest of the header has passed.
+/// first invalid one (in the order `run`, `split`, `source`, `epoch`, `step`, `seq`, `stream`,
+/// `rank`, `world_size`) is reported as `bad_labels` once the rest of the header has passed.
 private struct HeaderFields {
     let object: [String: JSONValue]
     let limits: WireLimits
@@ -69,6 +69,8 @@ private struct HeaderFields {
         labels.epoch = counter("epoch")
         labels.step = counter("step")
         labels.seq = counter("seq")
+        labels.stream = stream()
+        (labels.rank, labels.worldSize) = rankAndWorldSize()
     }
 
     private func value(_ key: String) -> JSONValue? {
@@ -106,6 +108,54 @@ private struct HeaderFields {
         return number
     }
 
+    /// `stream`: nil when absent; a non-empty string of at most `maxLabelBytes` bytes otherwise.
+    private mutating func stream() -> String? {
+        guard let value = value("stream") else { return nil }
+        guard case .string(let string) = value, !string.isEmpty else {
+            let shown = value.stringValue.map { _ in "an empty string" } ?? value.typeDescription
+            note(
+                #"the header's "stream" is \#(shown); it must be a non-empty string (the client draws a random "#
+                    + "64-bit hex id per process)")
+            return nil
+        }
+        let length = string.utf8.count
+        guard length <= limits.maxLabelBytes else {
+            note(
+                #"the header's "stream" has \#(length) bytes, more than the \#(limits.maxLabelBytes) allowed; "#
+                    + "use a shorter id")
+            return nil
+        }
+        return string
+    }
+
+    /// `rank` and `world_size`: both absent, or both valid with `rank < world_size`. When they do
+    /// not fit together, neither is kept (the error record then names no rank).
+    private mutating func rankAndWorldSize() -> (Int?, Int?) {
+        let rank = counter("rank")
+        let worldSize = counter("world_size")
+        let hasRank = value("rank") != nil
+        let hasWorldSize = value("world_size") != nil
+        guard hasRank || hasWorldSize else { return (nil, nil) }
+        guard let rank, let worldSize else {
+            if hasRank != hasWorldSize {
+                let (given, missing) = hasRank ? ("rank", "world_size") : ("world_size", "rank")
+                note(#"the header has "\#(given)" but no "\#(missing)"; give both or neither"#)
+            }
+            return (nil, nil)
+        }
+        guard worldSize >= 1 else {
+            note(#"the header's "world_size" is 0; it must be the number of ranks of the job, at least 1"#)
+            return (nil, nil)
+        }
+        guard rank < worldSize else {
+            note(
+                #"the header's "rank" is \#(rank) but "world_size" is \#(worldSize); ranks count 0 to "#
+                    + "world_size - 1")
+            return (nil, nil)
+        }
+        return (rank, worldSize)
+    }
+
     private mutating func note(_ problem: String) {
         if labelProblem == nil { labelProblem = problem }
     }
@@ -139,7 +189,8 @@ private struct HeaderFields {
         let header = BatchHeader(
             shape: shape, dtype: dtype, layout: layout, scores: scores,
             run: labels.run ?? "", split: labels.split ?? "", source: labels.source ?? "",
-            epoch: labels.epoch, step: labels.step, seq: labels.seq, loss: loss, profile: profile)
+            epoch: labels.epoch, step: labels.step, seq: labels.seq, stream: labels.stream, rank: labels.rank,
+            worldSize: labels.worldSize, loss: loss, profile: profile)
         guard header.tensors.allSatisfy({ $0.byteCount != nil }) else {
             throw fail(
                 .badHeader,

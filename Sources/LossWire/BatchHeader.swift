@@ -28,8 +28,14 @@ public struct BatchHeader: Sendable, Hashable {
     public var epoch: Int?
     /// `step`, an integer ≥ 0 when given.
     public var step: Int?
-    /// `seq`, counting 0, 1, 2, … per (run, source) when given.
+    /// `seq`, counting 0, 1, 2, … per (run, source, stream) when given.
     public var seq: Int?
+    /// `stream`, the sender's id for this process (at most 128 bytes, not empty) when given.
+    public var stream: String?
+    /// `rank`, in `0 ..< worldSize`, when given (always together with ``worldSize``).
+    public var rank: Int?
+    /// `world_size`, at least 1, when given (always together with ``rank``).
+    public var worldSize: Int?
     /// The `loss` object's overrides.
     public var loss: LossOverrides
     /// Which framework's loss the batch is computed as (`profile`); `nil` when the header omits
@@ -48,6 +54,9 @@ public struct BatchHeader: Sendable, Hashable {
         epoch: Int? = nil,
         step: Int? = nil,
         seq: Int? = nil,
+        stream: String? = nil,
+        rank: Int? = nil,
+        worldSize: Int? = nil,
         loss: LossOverrides = LossOverrides(),
         profile: LossProfile? = nil
     ) {
@@ -61,13 +70,18 @@ public struct BatchHeader: Sendable, Hashable {
         self.epoch = epoch
         self.step = step
         self.seq = seq
+        self.stream = stream
+        self.rank = rank
+        self.worldSize = worldSize
         self.loss = loss
         self.profile = profile
     }
 
     /// The grouping labels of this header.
     public var labels: BatchLabels {
-        BatchLabels(run: run, split: split, source: source, epoch: epoch, step: step, seq: seq)
+        BatchLabels(
+            run: run, split: split, source: source, epoch: epoch, step: step, seq: seq, stream: stream, rank: rank,
+            worldSize: worldSize)
     }
 
     /// The effective loss settings.
@@ -129,6 +143,7 @@ public struct BatchHeader: Sendable, Hashable {
         json.optionalInt("epoch", epoch)
         json.optionalInt("step", step)
         json.optionalInt("seq", seq)
+        json.placement(stream: stream, rank: rank, worldSize: worldSize)
         if let profile {
             json.key("profile")
             json.string(profile.rawValue)

@@ -113,6 +113,21 @@ public struct JSONWriter: Sendable {
         int(value)
     }
 
+    /// Writes `"name":"value"` when `value` is present; nothing otherwise.
+    public mutating func optionalString(_ name: String, _ value: String?) {
+        guard let value else { return }
+        key(name)
+        string(value)
+    }
+
+    /// Writes a sender's place in a job, the keys that follow `seq` in headers and records:
+    /// `stream`, `rank` and `world_size`, each only when present.
+    public mutating func placement(stream: String?, rank: Int?, worldSize: Int?) {
+        optionalString("stream", stream)
+        optionalInt("rank", rank)
+        optionalInt("world_size", worldSize)
+    }
+
     /// Writes any ``JSONValue``; object keys are written in sorted order.
     public mutating func value(_ value: JSONValue) {
         switch value {

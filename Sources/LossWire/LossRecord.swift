@@ -14,6 +14,12 @@ public struct LossRecord: Sendable, Hashable {
     public var step: Int?
     /// `seq`, when the header gave one.
     public var seq: Int?
+    /// `stream`, when the header gave one.
+    public var stream: String?
+    /// `rank`, when the header gave one (always with ``worldSize``).
+    public var rank: Int?
+    /// `world_size`, when the header gave one (always with ``rank``).
+    public var worldSize: Int?
     /// `batch`, `boxes` and `classes`.
     public var shape: BatchShape
     /// `loss`: the mean of ``perItem``.
@@ -30,6 +36,9 @@ public struct LossRecord: Sendable, Hashable {
     public var negatives: Int
     /// `negatives_available`: the negatives with a non-zero loss.
     public var negativesAvailable: Int
+    /// `classification_sum`, `localization_sum` and `normalizer`: the batch's loss before the
+    /// division; nil in a record from a sidecar that predates them.
+    public var sums: LossSums?
     /// `profile` and `params`: the effective loss settings.
     public var parameters: LossParameters
     /// `compute_us`: the kernel's time for the batch, in microseconds.
@@ -40,9 +49,10 @@ public struct LossRecord: Sendable, Hashable {
     /// Creates a record from its fields.
     public init(
         run: String, split: String, source: String, epoch: Int? = nil, step: Int? = nil, seq: Int? = nil,
+        stream: String? = nil, rank: Int? = nil, worldSize: Int? = nil,
         shape: BatchShape, loss: Double, classification: Double, localization: Double, perItem: [Double],
-        positives: Double, negatives: Int, negativesAvailable: Int, parameters: LossParameters,
-        computeMicros: Int, sidecar: String
+        positives: Double, negatives: Int, negativesAvailable: Int, sums: LossSums? = nil,
+        parameters: LossParameters, computeMicros: Int, sidecar: String
     ) {
         self.run = run
         self.split = split
@@ -50,6 +60,9 @@ public struct LossRecord: Sendable, Hashable {
         self.epoch = epoch
         self.step = step
         self.seq = seq
+        self.stream = stream
+        self.rank = rank
+        self.worldSize = worldSize
         self.shape = shape
         self.loss = loss
         self.classification = classification
@@ -58,6 +71,7 @@ public struct LossRecord: Sendable, Hashable {
         self.positives = positives
         self.negatives = negatives
         self.negativesAvailable = negativesAvailable
+        self.sums = sums
         self.parameters = parameters
         self.computeMicros = computeMicros
         self.sidecar = sidecar
@@ -76,11 +90,15 @@ public struct LossRecord: Sendable, Hashable {
     ) {
         self.init(
             run: header.run, split: header.split, source: header.source,
-            epoch: header.epoch, step: header.step, seq: header.seq, shape: header.shape,
+            epoch: header.epoch, step: header.step, seq: header.seq,
+            stream: header.stream, rank: header.rank, worldSize: header.worldSize, shape: header.shape,
             loss: result.loss, classification: result.classification, localization: result.localization,
             perItem: result.perItem, positives: result.positives, negatives: result.negatives,
-            negativesAvailable: result.negativesAvailable, parameters: parameters,
-            computeMicros: computeMicros, sidecar: sidecar)
+            negativesAvailable: result.negativesAvailable,
+            sums: LossSums(
+                classification: result.classPerItem.reduce(0, +), localization: result.locPerItem.reduce(0, +),
+                normalizer: result.normalizer),
+            parameters: parameters, computeMicros: computeMicros, sidecar: sidecar)
     }
 
     /// Writes the record as one JSON object, keys in protocol order; non-finite numbers become `null`.
@@ -99,6 +117,7 @@ public struct LossRecord: Sendable, Hashable {
         json.optionalInt("epoch", epoch)
         json.optionalInt("step", step)
         json.optionalInt("seq", seq)
+        json.placement(stream: stream, rank: rank, worldSize: worldSize)
         json.key("batch")
         json.int(shape.batch)
         json.key("boxes")
@@ -121,6 +140,14 @@ public struct LossRecord: Sendable, Hashable {
         json.int(negatives)
         json.key("negatives_available")
         json.int(negativesAvailable)
+        if let sums {
+            json.key("classification_sum")
+            json.double(sums.classification)
+            json.key("localization_sum")
+            json.double(sums.localization)
+            json.key("normalizer")
+            json.double(sums.normalizer)
+        }
         json.key("profile")
         json.string(parameters.profile.rawValue)
         json.key("params")

@@ -167,6 +167,8 @@ private struct RecordFields {
             split: try optionalString("split") ?? "train",
             source: try optionalString("source") ?? "",
             epoch: try optionalInt("epoch"), step: try optionalInt("step"), seq: try optionalInt("seq"),
+            stream: try optionalString("stream"), rank: try optionalInt("rank"),
+            worldSize: try optionalInt("world_size"),
             shape: BatchShape(batch: try int("batch"), boxes: try int("boxes"), classes: try int("classes")),
             loss: try number("loss"),
             classification: try number("classification"),
@@ -175,9 +177,26 @@ private struct RecordFields {
             positives: try number("positives"),
             negatives: try int("negatives"),
             negativesAvailable: try int("negatives_available"),
+            sums: try sums(),
             parameters: try parameters(),
             computeMicros: try optionalInt("compute_us") ?? 0,
             sidecar: try optionalString("sidecar") ?? "")
+    }
+
+    /// `classification_sum`, `localization_sum` and `normalizer`: all three, or none (a record
+    /// from a sidecar that predates them).
+    private func sums() throws(RecordDecodingError) -> LossSums? {
+        let keys = ["classification_sum", "localization_sum", "normalizer"]
+        let present = keys.filter { values[$0] != nil && values[$0] != .null }
+        guard !present.isEmpty else { return nil }
+        guard present.count == keys.count else {
+            let missing = keys.filter { !present.contains($0) }.joined(separator: ", ")
+            throw RecordDecodingError(
+                #"the record has \#(present.joined(separator: ", ")) but not \#(missing); they come together"#)
+        }
+        return LossSums(
+            classification: try number("classification_sum"), localization: try number("localization_sum"),
+            normalizer: try number("normalizer"))
     }
 
     private func parameters() throws(RecordDecodingError) -> LossParameters {
@@ -216,7 +235,9 @@ private struct RecordFields {
         }
         let labels = BatchLabels(
             run: try optionalString("run"), split: try optionalString("split"), source: try optionalString("source"),
-            epoch: try optionalInt("epoch"), step: try optionalInt("step"), seq: try optionalInt("seq"))
+            epoch: try optionalInt("epoch"), step: try optionalInt("step"), seq: try optionalInt("seq"),
+            stream: try optionalString("stream"), rank: try optionalInt("rank"),
+            worldSize: try optionalInt("world_size"))
         var details: [String: JSONValue]?
         switch values["details"] {
         case .object(let members)?: details = members
@@ -233,7 +254,7 @@ private struct KnownMembers {
     /// The slot of `per_item`, which is read separately and never stored here.
     static let perItemSlot = 23
 
-    private var slots = [JSONValue?](repeating: nil, count: 25)
+    private var slots = [JSONValue?](repeating: nil, count: 31)
 
     /// The slot of the key spelled by `bytes`, or nil for a key records do not have.
     static func slot(of bytes: UnsafeRawBufferPointer) -> Int? {
@@ -248,6 +269,7 @@ private struct KnownMembers {
             if matches("seq") { return 7 }
         case 4:
             if matches("kind") { return 1 }
+            if matches("rank") { return 26 }
             if matches("step") { return 6 }
             if matches("loss") { return 11 }
             if matches("code") { return 20 }
@@ -260,6 +282,7 @@ private struct KnownMembers {
         case 6:
             if matches("source") { return 4 }
             if matches("params") { return 17 }
+            if matches("stream") { return 25 }
         case 7:
             if matches("classes") { return 10 }
             if matches("sidecar") { return 19 }
@@ -269,9 +292,14 @@ private struct KnownMembers {
         case 9:
             if matches("positives") { return 14 }
             if matches("negatives") { return 15 }
-        case 10: if matches("compute_us") { return 18 }
+        case 10:
+            if matches("compute_us") { return 18 }
+            if matches("world_size") { return 27 }
+            if matches("normalizer") { return 30 }
         case 12: if matches("localization") { return 13 }
         case 14: if matches("classification") { return 12 }
+        case 16: if matches("localization_sum") { return 29 }
+        case 18: if matches("classification_sum") { return 28 }
         case 19: if matches("negatives_available") { return 16 }
         default: break
         }

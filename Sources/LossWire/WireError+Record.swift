@@ -20,6 +20,7 @@ extension WireError {
         json.optionalInt("epoch", labels.epoch)
         json.optionalInt("step", labels.step)
         json.optionalInt("seq", labels.seq)
+        json.placement(stream: labels.stream, rank: labels.rank, worldSize: labels.worldSize)
         if let details {
             json.key("details")
             json.value(.object(details))

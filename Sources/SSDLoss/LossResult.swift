@@ -21,12 +21,16 @@ public struct LossResult: Sendable, Hashable {
     public var negatives: Int
     /// `n_nonzero`, the negatives with a non-zero loss (summed over images with `image` mining).
     public var negativesAvailable: Int
+    /// What ``classification`` and ``localization`` are divided by: `max(1, n_pos)`, or for
+    /// mmdet `sum_b max(1, n_pos_b)`. With `sum_b class_b` and `sum_b loc_b` it lets the batches
+    /// of several ranks be pooled without undoing a division.
+    public var normalizer: Double
 
-    /// Creates a result from its parts.
+    /// Creates a result from its parts; `normalizer` defaults to `max(1, positives)`.
     public init(
         perItem: [Double], classPerItem: [Double], locPerItem: [Double],
         loss: Double, classification: Double, localization: Double,
-        positives: Double, negatives: Int, negativesAvailable: Int
+        positives: Double, negatives: Int, negativesAvailable: Int, normalizer: Double? = nil
     ) {
         self.perItem = perItem
         self.classPerItem = classPerItem
@@ -37,5 +41,6 @@ public struct LossResult: Sendable, Hashable {
         self.positives = positives
         self.negatives = negatives
         self.negativesAvailable = negativesAvailable
+        self.normalizer = normalizer ?? max(1, positives)
     }
 }

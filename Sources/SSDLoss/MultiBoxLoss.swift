@@ -169,7 +169,7 @@ public struct MultiBoxLoss: Sendable {
             perItem: perItem, classPerItem: classPerItem, locPerItem: sums.localization,
             loss: perItem.reduce(0, +) / Double(images),
             classification: classification, localization: localization,
-            positives: positives, negatives: negatives, negativesAvailable: available)
+            positives: positives, negatives: negatives, negativesAvailable: available, normalizer: divisor)
     }
 
     /// `k = min(max(neg_pos_ratio * floor(n_pos), n_neg_min), n_nonzero)`, computed without overflow:

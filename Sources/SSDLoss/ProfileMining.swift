@@ -66,7 +66,7 @@ extension MultiBoxLoss {
             perItem: perItem, classPerItem: classPerItem, locPerItem: sums.localization,
             loss: perItem.reduce(0, +), classification: classification, localization: localization,
             positives: sums.positives.reduce(0, +), negatives: negatives,
-            negativesAvailable: sums.segmentEnds.last ?? 0)
+            negativesAvailable: sums.segmentEnds.last ?? 0, normalizer: divisor)
     }
 
     /// `sum cl` of the positives among the first `taken` boxes of torchvision's sort: every

@@ -4,16 +4,41 @@ import Synchronization
 /// Decides which CURVE clients a context's server sockets accept: a ZAP handler on its own thread.
 ///
 /// libzmq asks the handler bound at `inproc://zeromq.zap.01` of the server socket's context about
-/// every new connection to a socket whose ``SocketOption/zapDomain(_:)`` is set. This handler
-/// answers 200 for a CURVE client whose long-term public key is in the allowed set and 400 for
-/// anyone else, so a client without an allowed key completes no handshake and delivers nothing.
-/// With `allowedClientKeys` nil, every client that knows the server's public key is accepted:
-/// the traffic is encrypted but not authenticated.
+/// every new CURVE connection, naming the socket's ``SocketOption/zapDomain(_:)``. Each domain has
+/// its own policy, so that two server sockets of one process (a sidecar's input and the records
+/// input of `lossd serve`) let different clients in: a set of allowed client public keys, or nil
+/// for every client that knows the server's public key (encrypted, not authenticated). The
+/// handler answers 200 for a CURVE client the domain's policy allows and 400 for anyone else, so
+/// a refused client completes no handshake and delivers nothing; a domain it does not know is
+/// refused too.
 ///
 /// Start it before binding the server sockets, and ``stop()`` it after closing them.
 public final class CurveAuthenticator: Sendable {
     /// The endpoint libzmq sends authentication requests to.
     public static let endpoint = "inproc://zeromq.zap.01"
+
+    /// One answer of the handler, for logging and counting.
+    public struct Decision: Sendable, Hashable {
+        /// The ZAP domain of the server socket asked about.
+        public var domain: String
+        /// The client's IP address as libzmq reports it (no port).
+        public var address: String
+        /// The mechanism the client uses (`CURVE`, or `NULL` for a plain client).
+        public var mechanism: String
+        /// The client's long-term public key in Z85; empty when it does not use CURVE.
+        public var clientKey: String
+        /// Whether the client was let in.
+        public var accepted: Bool
+
+        /// Creates a decision from its parts.
+        public init(domain: String, address: String, mechanism: String, clientKey: String, accepted: Bool) {
+            self.domain = domain
+            self.address = address
+            self.mechanism = mechanism
+            self.clientKey = clientKey
+            self.accepted = accepted
+        }
+    }
 
     private let thread: SocketThread<Void>
     private let state: State
@@ -27,17 +52,15 @@ public final class CurveAuthenticator: Sendable {
     /// Starts the handler in `context`.
     ///
     /// - Parameters:
-    ///   - allowedClientKeys: Z85 public keys (40 characters each) that may connect; nil allows any.
-    ///   - onDecision: Called on the handler's thread for every request: the peer's address, its
-    ///     public key in Z85, and whether it was accepted (for logging).
+    ///   - domains: For each ZAP domain, the Z85 public keys (40 characters each) that may
+    ///     connect, or nil for any client that knows the server's key.
+    ///   - onDecision: Called on the handler's thread for every request (for logging).
     public init(
         context: Context,
-        allowedClientKeys: Set<String>?,
-        onDecision: @escaping @Sendable (_ address: String, _ clientKey: String, _ accepted: Bool) -> Void = {
-            _, _, _ in
-        }
+        domains: [String: Set<String>?],
+        onDecision: @escaping @Sendable (Decision) -> Void = { _ in }
     ) throws(ZeroMQError) {
-        if let keys = allowedClientKeys {
+        for case let keys? in domains.values {
             for key in keys where key.utf8.count != 40 {
                 throw .invalidArgument("a CURVE public key is 40 Z85 characters; '\(key)' has \(key.utf8.count)")
             }
@@ -56,7 +79,7 @@ public final class CurveAuthenticator: Sendable {
             bound.open(nil)
             while !state.stopping.load(ordering: .acquiring) {
                 guard let request = try socket.receive(timeout: .milliseconds(100), maxFrames: 16) else { continue }
-                let reply = Self.answer(request, allowed: allowedClientKeys, onDecision: onDecision)
+                let reply = Self.answer(request, domains: domains, onDecision: onDecision)
                 if reply.accepted == false { state.rejected.add(1, ordering: .relaxed) }
                 try socket.send(reply.frames)
             }
@@ -66,6 +89,16 @@ public final class CurveAuthenticator: Sendable {
             _ = try? thread.join()
             throw error
         }
+    }
+
+    /// Starts a handler with one policy for every server socket whose ZAP domain is `domain`.
+    ///
+    /// - Parameter allowedClientKeys: Z85 public keys that may connect; nil allows any.
+    public convenience init(
+        context: Context, domain: String = "lossd", allowedClientKeys: Set<String>?,
+        onDecision: @escaping @Sendable (Decision) -> Void = { _ in }
+    ) throws(ZeroMQError) {
+        try self.init(context: context, domains: [domain: allowedClientKeys], onDecision: onDecision)
     }
 
     /// The number of connection attempts refused so far.
@@ -80,8 +113,7 @@ public final class CurveAuthenticator: Sendable {
     /// The ZAP reply to one request (RFC 27): version, request id, status code, text, user id,
     /// metadata.
     private static func answer(
-        _ request: ReceivedMessage, allowed: Set<String>?,
-        onDecision: (String, String, Bool) -> Void
+        _ request: ReceivedMessage, domains: [String: Set<String>?], onDecision: (Decision) -> Void
     ) -> (frames: [[UInt8]], accepted: Bool?) {
         let frames = request.frames
         guard frames.count >= 6, request.string(at: 0) == "1.0" else {
@@ -90,23 +122,28 @@ public final class CurveAuthenticator: Sendable {
             return ([Array("1.0".utf8), id, Array("500".utf8), Array("malformed ZAP request".utf8), [], []], nil)
         }
         let requestID = request.bytes(at: 1)
-        let address = request.string(at: 3)
-        let mechanism = request.string(at: 5)
-        guard mechanism == "CURVE", frames.count >= 7, frames[6].count == 32 else {
-            onDecision(address, "", false)
-            return ([Array("1.0".utf8), requestID, Array("400".utf8), Array("CURVE required".utf8), [], []], false)
+        func reply(_ status: String, _ text: String) -> [[UInt8]] {
+            // The user id stays empty: a non-empty one kept clients of libzmq 4.3.5 from ever
+            // delivering a message to a 4.3.4 server, though the handshake was accepted.
+            [Array("1.0".utf8), requestID, Array(status.utf8), Array(text.utf8), [], []]
         }
-        let key = z85(frames[6])
-        let accepted = allowed.map { $0.contains(key) } ?? true
-        onDecision(address, key, accepted)
-        // The user id stays empty: a non-empty one kept clients of libzmq 4.3.5 from ever
-        // delivering a message to a 4.3.4 server, though the handshake was accepted.
+        var decision = Decision(
+            domain: request.string(at: 2), address: request.string(at: 3), mechanism: request.string(at: 5),
+            clientKey: "", accepted: false)
+        guard decision.mechanism == "CURVE", frames.count >= 7, frames[6].count == 32 else {
+            onDecision(decision)
+            return (reply("400", "CURVE required"), false)
+        }
+        decision.clientKey = z85(frames[6])
+        guard let policy = domains[decision.domain] else {
+            onDecision(decision)
+            return (reply("400", "unknown ZAP domain"), false)
+        }
+        decision.accepted = policy.map { $0.contains(decision.clientKey) } ?? true
+        onDecision(decision)
         return (
-            [
-                Array("1.0".utf8), requestID, Array((accepted ? "200" : "400").utf8),
-                Array((accepted ? "OK" : "client key not allowed").utf8), [], [],
-            ],
-            accepted
+            reply(decision.accepted ? "200" : "400", decision.accepted ? "OK" : "client key not allowed"),
+            decision.accepted
         )
     }
 

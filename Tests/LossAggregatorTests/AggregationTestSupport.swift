@@ -22,6 +22,41 @@ enum Records {
                 sidecar: "test"))
     }
 
+    /// A loss record of one rank of a data-parallel job: its own `loss` normalised by its own
+    /// `positives` (as the profile does), with the sums it was divided from.
+    static func rank(
+        _ rank: Int, of worldSize: Int, step: Int, stream: String, run: String = "job", split: String = "train",
+        source: String? = nil, seq: Int? = nil, batch: Int = 4, classificationSum: Double, localizationSum: Double,
+        positives: Double, normalizer: Double? = nil, profile: LossProfile = .keras, alpha: Double = 1
+    ) -> ResultRecord {
+        let normalizer = normalizer ?? max(1, positives)
+        let classification = classificationSum / normalizer
+        let localization = localizationSum / normalizer
+        var parameters = profile.parameters
+        parameters.alpha = alpha
+        return .loss(
+            LossRecord(
+                run: run, split: split, source: source ?? "host:\(rank)", step: step, seq: seq, stream: stream,
+                rank: rank, worldSize: worldSize, shape: BatchShape(batch: batch, boxes: 8, classes: 4),
+                loss: classification + alpha * localization, classification: classification,
+                localization: localization, perItem: [], positives: positives, negatives: 3, negativesAvailable: 10,
+                sums: LossSums(
+                    classification: classificationSum, localization: localizationSum, normalizer: normalizer),
+                parameters: parameters, computeMicros: 1, sidecar: "test"))
+    }
+
+    /// A loss record of a sender with a stream (and no rank).
+    static func streamed(
+        _ stream: String, seq: Int, run: String = "r", source: String = "s", loss: Double = 1
+    ) -> ResultRecord {
+        .loss(
+            LossRecord(
+                run: run, split: "train", source: source, seq: seq, stream: stream,
+                shape: BatchShape(batch: 1, boxes: 8, classes: 4), loss: loss, classification: loss,
+                localization: 0, perItem: [loss], positives: 1, negatives: 3, negativesAvailable: 10,
+                parameters: LossParameters(), computeMicros: 1, sidecar: "test"))
+    }
+
     /// An error record with the given labels.
     static func error(
         _ code: ErrorCode = .badFrames, run: String? = "r", split: String? = "train", source: String? = "s",

@@ -35,8 +35,8 @@ struct SettingsTests {
         #expect(fromFile.statusInterval == builtIn.statusInterval)
         #expect(fromFile.processor.defaults == builtIn.processor.defaults)
         #expect(fromFile.processor.limits == builtIn.processor.limits)
-        #expect(fromFile.curve == builtIn.curve)
-        #expect(fromFile.outputServerKey == builtIn.outputServerKey)
+        #expect(fromFile.inputSecurity == builtIn.inputSecurity)
+        #expect(fromFile.outputSecurity == builtIn.outputSecurity)
         #expect(try settings.string("log.level", default: nil) == "info")
 
         let aggregateFromFile = try AggregatorSettings(reading: settings)
@@ -46,9 +46,11 @@ struct SettingsTests {
         #expect(aggregateFromFile.statePath == aggregateBuiltIn.statePath)
         #expect(aggregateFromFile.snapshotsPath == aggregateBuiltIn.snapshotsPath)
         #expect(aggregateFromFile.publish == aggregateBuiltIn.publish)
+        #expect(aggregateFromFile.tensorboardPath == aggregateBuiltIn.tensorboardPath)
         #expect(aggregateFromFile.snapshotInterval == aggregateBuiltIn.snapshotInterval)
         #expect(aggregateFromFile.stateInterval == aggregateBuiltIn.stateInterval)
         #expect(aggregateFromFile.parameters == aggregateBuiltIn.parameters)
+        #expect(aggregateFromFile.inputSecurity == aggregateBuiltIn.inputSecurity)
         #expect(aggregateBuiltIn.input.map(\.description) == ["@tcp://127.0.0.1:5556"])
         #expect(aggregateBuiltIn.http.description == "127.0.0.1:9180")
         #expect(
@@ -62,15 +64,18 @@ struct SettingsTests {
         let keys = [
             "sidecar": [
                 "input", "output", "workers", "queue", "send_hwm", "linger_seconds", "record", "sidecar_id",
-                "status_interval_seconds", "output_server_key",
+                "status_interval_seconds", "input_key_file", "input_allowed_clients", "output_server_key",
+                "output_key_file",
             ],
             "curve": ["key_file", "allowed_clients"],
             "loss": ["profile", "neg_pos_ratio", "n_neg_min", "alpha", "mining", "scores"],
             "limits": ["max_message_bytes"],
-            "serve": ["records_input"],
+            "serve": ["records_input", "records_input_key_file", "records_input_allowed_clients"],
             "aggregate": [
-                "input", "http", "state", "snapshots", "publish", "snapshot_interval", "state_interval",
-                "ema_decay", "window", "reorder_window", "max_keys", "history_points",
+                "input", "input_key_file", "input_allowed_clients", "http", "state", "snapshots", "publish",
+                "snapshot_interval", "state_interval", "ema_decay", "window", "reorder_window", "max_keys",
+                "history_points", "tensorboard", "step_timeout", "open_steps", "step_history", "resume",
+                "stream_idle", "max_streams",
             ],
             "log": ["level"],
         ]
@@ -117,6 +122,13 @@ struct SettingsTests {
             (["LOSSD_AGGREGATE_HISTORY_POINTS": "3"], "aggregate.history_points"),
             (["LOSSD_AGGREGATE_SNAPSHOT_INTERVAL": "0"], "aggregate.snapshot_interval"),
             (["LOSSD_AGGREGATE_STATE_INTERVAL": "soon"], "aggregate.state_interval"),
+            (["LOSSD_AGGREGATE_STEP_TIMEOUT": "0"], "aggregate.step_timeout"),
+            (["LOSSD_AGGREGATE_STEP_TIMEOUT": "never"], "aggregate.step_timeout"),
+            (["LOSSD_AGGREGATE_OPEN_STEPS": "0"], "aggregate.open_steps"),
+            (["LOSSD_AGGREGATE_STEP_HISTORY": "-5"], "aggregate.step_history"),
+            (["LOSSD_AGGREGATE_RESUME": "rewind"], "aggregate.resume"),
+            (["LOSSD_AGGREGATE_STREAM_IDLE": "0.5"], "aggregate.stream_idle"),
+            (["LOSSD_AGGREGATE_MAX_STREAMS": "0"], "aggregate.max_streams"),
         ])
     func invalidValues(environment: [String: String], key: String) async throws {
         let settings = try await SettingsReader.load(flags: [:], configFile: nil, environment: environment)
@@ -145,6 +157,27 @@ struct SettingsTests {
         #expect(aggregate.statePath == "/tmp/s.json")
         #expect(aggregate.snapshotInterval == .milliseconds(500))
         #expect(aggregate.parameters.reorderWindow == 1024)  // default
+    }
+
+    @Test("the step and stream settings: a resume policy names its choices; each is read from its key")
+    func stepSettings() async throws {
+        let settings = try await SettingsReader.load(
+            flags: ["aggregate.tensorboard": .string("runs/tb"), "aggregate.resume": .string("keep")], configFile: nil,
+            environment: [
+                "LOSSD_AGGREGATE_STEP_TIMEOUT": "2.5", "LOSSD_AGGREGATE_OPEN_STEPS": "8",
+                "LOSSD_AGGREGATE_STEP_HISTORY": "50", "LOSSD_AGGREGATE_STREAM_IDLE": "600",
+                "LOSSD_AGGREGATE_MAX_STREAMS": "16",
+            ])
+        let aggregate = try AggregatorSettings(reading: settings)
+        #expect(aggregate.tensorboardPath == "runs/tb")
+        #expect(
+            aggregate.parameters
+                == AggregationParameters(
+                    stepTimeout: 2.5, openSteps: 8, stepHistory: 50, resume: .keep, streamIdle: 600, maxStreams: 16))
+        let refused = try await SettingsReader.load(
+            flags: ["aggregate.resume": .string("rewind")], configFile: nil, environment: [:])
+        let error = try #require(throws: SettingsError.self) { try AggregatorSettings(reading: refused) }
+        #expect("\(error)".contains("expected one of replace, keep"), "\(error)")
     }
 
     @Test("HTTP addresses parse as host:port and [ipv6]:port")

@@ -102,11 +102,14 @@ struct ResultRecordTests {
         let header = BatchHeader(
             shape: BatchShape(batch: 2, boxes: 4, classes: 3), run: "r", source: "rank0", epoch: 1, seq: 3)
         let result = LossResult(
-            perItem: [1.0, 0.5], classPerItem: [0, 0], locPerItem: [0, 0], loss: 0.75, classification: 0.5,
-            localization: 0.25, positives: 2.5, negatives: 6, negativesAvailable: 8)
+            perItem: [1.0, 0.5], classPerItem: [0.75, 0.5], locPerItem: [0.5, 0.125], loss: 0.75,
+            classification: 0.5, localization: 0.25, positives: 2.5, negatives: 6, negativesAvailable: 8)
         let record = LossRecord(
             header: header, parameters: LossParameters(), result: result, computeMicros: 120, sidecar: "host:1")
-        #expect(record == Self.lossRecord)
+        var expected = Self.lossRecord
+        // The sums before the division: Σ class_b = 1.25 and Σ loc_b = 0.625, over max(1, 2.5).
+        expected.sums = LossSums(classification: 1.25, localization: 0.625, normalizer: 2.5)
+        #expect(record == expected)
     }
 
     @Test(arguments: [

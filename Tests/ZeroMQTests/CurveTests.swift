@@ -62,8 +62,8 @@ struct CurveTests {
         let stranger = try CurveKeyPair.generate()
         let decisions = Mutex<[(String, Bool)]>([])
         let authenticator = try CurveAuthenticator(context: context, allowedClientKeys: [allowed.publicKey]) {
-            _, key, accepted in
-            decisions.withLock { $0.append((key, accepted)) }
+            decision in
+            decisions.withLock { $0.append((decision.clientKey, decision.accepted)) }
         }
         defer { authenticator.stop() }
         let outcome = try await onSocketThread { () -> (Bool, Bool) in

@@ -168,17 +168,25 @@ struct AggregateCommandTests {
         #expect(try await aggregator.stop() == 0)
     }
 
-    @Test("Config/alerts.yml passes promtool check rules")
+    @Test("Config/alerts.yml passes promtool check rules, and fires as its unit tests in Tests/Fixtures/alerts say")
     func alertRules() async throws {
         guard let promtool = TestEnvironment.program("promtool") else {
             Issue.record("promtool is not installed: run scripts/install-deps.sh")
             return
         }
-        let rules = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent().appendingPathComponent("Config/alerts.yml")
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent()
+        let rules = root.appendingPathComponent("Config/alerts.yml")
         let check = try await TestEnvironment.run(promtool, ["check", "rules", rules.path])
         #expect(check.status == 0, "\(check.output)")
         #expect(check.output.contains("SUCCESS"), "\(check.output)")
+
+        let folder = root.appendingPathComponent("Tests/Fixtures/alerts")
+        let tests = try FileManager.default.contentsOfDirectory(atPath: folder.path)
+            .filter { $0.hasSuffix(".test.yml") }.sorted().map { folder.appendingPathComponent($0).path }
+        try #require(!tests.isEmpty, "no promtool tests in \(folder.path)")
+        let unitTests = try await TestEnvironment.run(promtool, ["test", "rules"] + tests)
+        #expect(unitTests.status == 0, "\(unitTests.output)")
     }
 
     @Test("SIGTERM saves the state and a restart serves the same statistics; gaps count as lost at shutdown")

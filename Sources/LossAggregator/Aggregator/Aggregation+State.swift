@@ -49,8 +49,19 @@ extension Aggregation {
             statistics.resize(window: parameters.window, historyPoints: parameters.historyPoints)
             splits[split.key] = statistics
         }
-        for source in saved.sources where sources.count < parameters.maxKeys {
-            sources[source.key] = source.tracker(reorderWindow: parameters.reorderWindow)
+        for source in saved.sources where sources[source.key] != nil || sources.count < parameters.maxKeys {
+            let stream = source.stream ?? ""
+            sources[source.key, default: SourceAccount()].streams[stream] = SourceAccount.Stream(
+                tracker: source.tracker(reorderWindow: parameters.reorderWindow),
+                lastSeen: source.lastSeen ?? saved.savedAt)
+        }
+        for retired in saved.retired ?? [] where sources[retired.key] != nil || sources.count < parameters.maxKeys {
+            sources[retired.key, default: SourceAccount()].retired = retired.counts
+        }
+        for (key, account) in sources where account.streams[account.latestStream] == nil {
+            // A state without the mark (one stream per source then): the stream that sent last.
+            let latest = account.streams.max { $0.value.lastSeen < $1.value.lastSeen }?.key ?? ""
+            sources[key]?.latestStream = latest
         }
         recountLostByRun()
     }
@@ -72,10 +83,12 @@ private struct SavedState: Codable {
     var overflow: Int
     var splits: [SavedSplit]
     var sources: [SavedSource]
+    /// The counts of retired streams per (run, source); absent in states saved before streams.
+    var retired: [SavedRetired]?
 
     enum CodingKeys: String, CodingKey {
         case v, kind, savedAt = "saved_at", startTime = "start_time", parameters, records, invalid, overflow
-        case splits, sources
+        case splits, sources, retired = "retired_streams"
     }
 
     init(aggregation: Aggregation, savedAt: Double) {
@@ -86,11 +99,19 @@ private struct SavedState: Codable {
         invalid = aggregation.invalid
         overflow = aggregation.overflow
         splits = aggregation.splits.sorted { $0.key < $1.key }.map { SavedSplit(key: $0.key, statistics: $0.value) }
-        sources = aggregation.sources.sorted { $0.key < $1.key }.map { key, tracker in
-            SavedSource(
-                run: key.run, source: key.source, highest: tracker.highest, lost: tracker.lost,
-                duplicates: tracker.duplicates, late: tracker.late, pending: tracker.pending,
-                lostSeqs: tracker.rememberedLost)
+        sources = aggregation.sources.sorted { $0.key < $1.key }.flatMap { key, account in
+            account.streams.sorted { $0.key < $1.key }.map { stream, entry in
+                let tracker = entry.tracker
+                return SavedSource(
+                    run: key.run, source: key.source, stream: stream.isEmpty ? nil : stream,
+                    latest: account.streams.count > 1 && stream == account.latestStream ? true : nil,
+                    lastSeen: entry.lastSeen,
+                    highest: tracker.highest, lost: tracker.lost, duplicates: tracker.duplicates, late: tracker.late,
+                    pending: tracker.pending, lostSeqs: tracker.rememberedLost)
+            }
+        }
+        retired = aggregation.sources.sorted { $0.key < $1.key }.compactMap { key, account in
+            account.retired.streams > 0 ? SavedRetired(run: key.run, source: key.source, counts: account.retired) : nil
         }
     }
 
@@ -105,6 +126,7 @@ private struct SavedState: Codable {
         overflow = try container.decode(Int.self, forKey: .overflow)
         splits = try container.decode([SavedSplit].self, forKey: .splits)
         sources = try container.decode([SavedSource].self, forKey: .sources)
+        retired = try container.decodeIfPresent([SavedRetired].self, forKey: .retired)
     }
 
     func encode(to encoder: any Encoder) throws {
@@ -119,6 +141,7 @@ private struct SavedState: Codable {
         try container.encode(overflow, forKey: .overflow)
         try container.encode(splits, forKey: .splits)
         try container.encode(sources, forKey: .sources)
+        try container.encode(retired ?? [], forKey: .retired)
     }
 }
 
@@ -152,10 +175,15 @@ private struct SavedSplit: Codable {
     }
 }
 
-/// One (run, source) of a state file: its seq marks as counts and lists.
+/// One stream of a (run, source) of a state file: its seq marks as counts and lists. `stream`
+/// is absent for records without one (and in every state saved before streams existed).
 private struct SavedSource: Codable {
     var run: String
     var source: String
+    var stream: String?
+    /// True for the stream of the source's latest record, when the source has several.
+    var latest: Bool?
+    var lastSeen: Double?
     var highest: Int
     var lost: Int
     var duplicates: Int
@@ -164,7 +192,8 @@ private struct SavedSource: Codable {
     var lostSeqs: [Int]
 
     enum CodingKeys: String, CodingKey {
-        case run, source, highest, lost, duplicates, late, pending, lostSeqs = "lost_seqs"
+        case run, source, stream, latest, lastSeen = "last_seen", highest, lost, duplicates, late, pending
+        case lostSeqs = "lost_seqs"
     }
 
     var key: SourceKey { SourceKey(run: run, source: source) }
@@ -181,6 +210,9 @@ extension SavedSource {
         let container = try decoder.container(keyedBy: CodingKeys.self)
         run = try container.decode(String.self, forKey: .run)
         source = try container.decode(String.self, forKey: .source)
+        stream = try container.decodeIfPresent(String.self, forKey: .stream)
+        latest = try container.decodeIfPresent(Bool.self, forKey: .latest)
+        lastSeen = try container.decodeIfPresent(Double.self, forKey: .lastSeen)
         highest = try container.decode(Int.self, forKey: .highest)
         guard highest >= -1 else {
             throw DecodingError.dataCorruptedError(
@@ -194,11 +226,51 @@ extension SavedSource {
     }
 }
 
+/// The counts of the retired streams of one (run, source).
+private struct SavedRetired: Codable {
+    var run: String
+    var source: String
+    var counts: SourceAccount.Retired
+
+    enum CodingKeys: String, CodingKey {
+        case run, source, streams, lost, duplicates, late
+    }
+
+    var key: SourceKey { SourceKey(run: run, source: source) }
+
+    init(run: String, source: String, counts: SourceAccount.Retired) {
+        self.run = run
+        self.source = source
+        self.counts = counts
+    }
+
+    init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        run = try container.decode(String.self, forKey: .run)
+        source = try container.decode(String.self, forKey: .source)
+        counts = SourceAccount.Retired(
+            streams: max(0, try container.decode(Int.self, forKey: .streams)),
+            lost: max(0, try container.decode(Int.self, forKey: .lost)),
+            duplicates: max(0, try container.decode(Int.self, forKey: .duplicates)),
+            late: max(0, try container.decode(Int.self, forKey: .late)))
+    }
+
+    func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(run, forKey: .run)
+        try container.encode(source, forKey: .source)
+        try container.encode(counts.streams, forKey: .streams)
+        try container.encode(counts.lost, forKey: .lost)
+        try container.encode(counts.duplicates, forKey: .duplicates)
+        try container.encode(counts.late, forKey: .late)
+    }
+}
+
 extension SplitStatistics: Codable {
     enum CodingKeys: String, CodingKey {
         case batches, samples, negativesSum = "negatives_sum", nonfinite, staleEpochBatches = "stale_epoch_batches"
         case positivesSum = "positives_sum", epoch, lastEpoch = "last_epoch", step, lastRecordTime = "last_record_time"
-        case errors, components, window, history
+        case errors, components, window, history, steps
     }
 
     /// Restores one (run, split) with the window and history it was saved with; call
@@ -235,6 +307,7 @@ extension SplitStatistics: Codable {
         (loss, classification, localization) = (components[0], components[1], components[2])
         window = BatchWindow(capacity: max(1, entries.count), entries: entries)
         if let history { self.history = history }
+        if let steps = try container.decodeIfPresent(StepTable.self, forKey: .steps) { self.steps = steps }
     }
 
     func encode(to encoder: any Encoder) throws {
@@ -254,6 +327,7 @@ extension SplitStatistics: Codable {
         try container.encode([loss, classification, localization], forKey: .components)
         try container.encode(window.orderedEntries, forKey: .window)
         try container.encode(history, forKey: .history)
+        if !steps.isEmpty { try container.encode(steps, forKey: .steps) }
     }
 
     /// Goes on with a window of `window` batches (keeping the newest) and a history of at most

@@ -1,14 +1,19 @@
 public import LossWire
 
 /// The aggregator's state as a plain value: statistics per (run, split), seq bookkeeping per
-/// (run, source), and totals (SPEC §6).
+/// (run, source, stream), and totals (SPEC §6).
 ///
 /// Not thread-safe by itself; ``Aggregator`` puts it behind a lock. Every method is O(1) per record
-/// except when a seq jumps ahead, which costs at most the reorder window plus its memory.
+/// except when a seq jumps ahead, which costs at most the reorder window plus its memory, and
+/// when a step closes, which costs its world size once.
 ///
 /// Each (run, split) also keeps a bounded, downsampled history of its curves for the dashboard
 /// (``HistoryBuffer``, ``history(at:)``); each point records the run's lost batches, which
-/// ``lostByRun`` keeps current without summing the sources per record.
+/// ``lostByRun`` keeps current without summing the sources per record. Loss records that carry
+/// `step`, `rank` and `world_size` are also put together by step (``StepTable``).
+///
+/// ``housekeeping(at:)``, called about once a second, closes steps whose timeout passed and
+/// retires streams idle longer than `stream_idle`.
 public struct Aggregation: Sendable {
     /// What became of one record.
     public enum Outcome: Sendable, Hashable {
@@ -28,9 +33,11 @@ public struct Aggregation: Sendable {
     public let parameters: AggregationParameters
     /// Statistics by (run, split).
     var splits: [SplitKey: SplitStatistics] = [:]
-    /// Seq bookkeeping by (run, source), for records that carry a seq.
-    var sources: [SourceKey: SequenceTracker] = [:]
-    /// Lost batches by run: the sum of ``SequenceTracker/lost`` over the run's sources, kept in
+    /// Seq bookkeeping by (run, source), one tracker per stream, for records that carry a seq.
+    var sources: [SourceKey: SourceAccount] = [:]
+    /// Streams with an id tracked now, over every source (at most `max_streams`).
+    var streamCount = 0
+    /// Lost batches by run: the sum of ``SourceAccount/lost`` over the run's sources, kept in
     /// step with them (it changes only when a batch is counted lost or arrives late).
     var lostByRun: [String: Int] = [:]
     /// Every message read: valid, invalid, duplicate or overflow.
@@ -61,6 +68,7 @@ public struct Aggregation: Sendable {
         let splitKey: SplitKey
         let source: String
         let seq: Int?
+        let stream: String
         switch record {
         case .loss(let loss):
             guard loss.shape.batch >= 1 else {
@@ -70,11 +78,13 @@ public struct Aggregation: Sendable {
             splitKey = SplitKey(run: loss.run, split: loss.split)
             source = loss.source
             seq = loss.seq
+            stream = loss.stream ?? ""
         case .error(let error):
             let labels = error.labels
             splitKey = SplitKey(run: labels.run ?? "default", split: labels.split ?? "train")
             source = labels.source ?? ""
             seq = labels.seq
+            stream = labels.stream ?? ""
         }
         // A negative seq cannot come from a sidecar; such a record is aggregated as one without seq.
         let trackedSeq = seq.flatMap { $0 >= 0 ? $0 : nil }
@@ -85,9 +95,13 @@ public struct Aggregation: Sendable {
         }
         var outcome = Outcome.aggregated
         if let trackedSeq, let sourceKey {
+            if !stream.isEmpty, sources[sourceKey]?.streams[stream] == nil {
+                makeRoomForStream()
+                streamCount += 1
+            }
             var lostChange = 0
-            let observation = sources[sourceKey, default: SequenceTracker(reorderWindow: parameters.reorderWindow)]
-                .observe(trackedSeq, lostChange: &lostChange)
+            let observation = sources[sourceKey, default: SourceAccount()].observe(
+                trackedSeq, stream: stream, at: time, reorderWindow: parameters.reorderWindow, lostChange: &lostChange)
             if lostChange != 0 { lostByRun[splitKey.run, default: 0] += lostChange }
             switch observation {
             case .new: break
@@ -105,6 +119,12 @@ public struct Aggregation: Sendable {
             let lostByRun = self.lostByRun
             splits[splitKey, default: SplitStatistics(window: window, historyPoints: historyPoints)]
                 .add(loss, decay: decay, at: time, runLost: { lostByRun[splitKey.run] ?? 0 })
+            if let step = loss.step, let rank = loss.rank, let worldSize = loss.worldSize {
+                let lost = lostByRun[splitKey.run] ?? 0
+                let parameters = self.parameters
+                splits[splitKey]?.groupStep(
+                    loss, step: step, rank: rank, worldSize: worldSize, at: time, parameters: parameters, lost: lost)
+            }
         case .error(let error):
             splits[splitKey, default: SplitStatistics(window: window, historyPoints: historyPoints)].add(
                 error, at: time)
@@ -135,11 +155,61 @@ public struct Aggregation: Sendable {
         recountLostByRun()
     }
 
-    /// Sets ``lostByRun`` from the sources (after a bulk change or a restore).
+    /// What must happen with time rather than with records, as of `time`: steps whose timeout
+    /// passed are closed as partial, streams that sent nothing for `stream_idle` seconds are
+    /// retired. Call it about once a second.
+    public mutating func housekeeping(at time: Double) {
+        let idleBefore = time - parameters.streamIdle
+        var idle: [(key: SourceKey, stream: String)] = []
+        for (key, account) in sources {
+            for (stream, entry) in account.streams where !stream.isEmpty && entry.lastSeen < idleBefore {
+                idle.append((key, stream))
+            }
+        }
+        for (key, stream) in idle { retire(stream, of: key) }
+        let parameters = self.parameters
+        let withOpenSteps = splits.compactMap { $0.value.steps.openCount > 0 ? $0.key : nil }
+        for key in withOpenSteps {
+            let lost = lostByRun[key.run] ?? 0
+            splits[key]?.expireSteps(at: time, parameters: parameters, lost: lost)
+        }
+    }
+
+    /// The steps that changed since the last call, per (run, split) in order, noted as written.
+    mutating func takeStepChanges() -> [(key: SplitKey, changes: StepChanges)] {
+        let dirty = splits.compactMap { $0.value.steps.tensorBoard.dirtyFrom != nil ? $0.key : nil }.sorted()
+        return dirty.compactMap { key in
+            splits[key]?.steps.takeTensorBoardChanges().map { (key, $0) }
+        }
+    }
+
+    /// Retires the stream idle longest when `max_streams` streams are tracked, to make room for a
+    /// new one.
+    private mutating func makeRoomForStream() {
+        guard streamCount >= parameters.maxStreams else { return }
+        var oldest: (key: SourceKey, stream: String, lastSeen: Double)?
+        for (key, account) in sources {
+            for (stream, entry) in account.streams where !stream.isEmpty {
+                if oldest.map({ entry.lastSeen < $0.lastSeen }) ?? true { oldest = (key, stream, entry.lastSeen) }
+            }
+        }
+        if let oldest { retire(oldest.stream, of: oldest.key) }
+    }
+
+    private mutating func retire(_ stream: String, of key: SourceKey) {
+        guard let lostChange = sources[key]?.retire(stream) else { return }
+        streamCount -= 1
+        if lostChange != 0 { lostByRun[key.run, default: 0] += lostChange }
+    }
+
+    /// Sets ``lostByRun`` and ``streamCount`` from the sources (after a bulk change or a restore).
     mutating func recountLostByRun() {
         lostByRun = [:]
-        for (key, tracker) in sources where tracker.lost != 0 {
-            lostByRun[key.run, default: 0] += tracker.lost
+        streamCount = 0
+        for (key, account) in sources {
+            let lost = account.lost
+            if lost != 0 { lostByRun[key.run, default: 0] += lost }
+            streamCount += account.namedStreams
         }
     }
 }

@@ -61,18 +61,29 @@ public final class Aggregator: Sendable {
         state.withLock { $0.countPendingAsLost() }
     }
 
+    /// Closes the steps whose timeout passed and retires idle streams, as of `time`.
+    public func housekeeping(at time: Double) {
+        state.withLock { $0.housekeeping(at: time) }
+    }
+
+    /// The steps that changed since the last call, per (run, split), for the TensorBoard writer.
+    func takeStepChanges() -> [(key: SplitKey, changes: StepChanges)] {
+        state.withLock { $0.takeStepChanges() }
+    }
+
     /// A copy of the whole state, e.g. to save it.
     public var aggregation: Aggregation {
         state.withLock { $0 }
     }
 
-    /// The derived statistics as of `time` (seconds since the Unix epoch).
-    public func snapshot(at time: Double) -> AggregatorSnapshot {
-        aggregation.snapshot(at: time)
+    /// The derived statistics as of `time` (seconds since the Unix epoch), listing the last
+    /// `steps` steps of each (run, split).
+    public func snapshot(at time: Double, steps: Int = SplitSnapshot.defaultStepCount) -> AggregatorSnapshot {
+        aggregation.snapshot(at: time, steps: steps)
     }
 
     /// The derived statistics as of now.
-    public func snapshot() -> AggregatorSnapshot {
-        snapshot(at: Date().timeIntervalSince1970)
+    public func snapshot(steps: Int = SplitSnapshot.defaultStepCount) -> AggregatorSnapshot {
+        snapshot(at: Date().timeIntervalSince1970, steps: steps)
     }
 }

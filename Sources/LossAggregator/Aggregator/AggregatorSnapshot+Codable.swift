@@ -64,6 +64,7 @@ extension SplitSnapshot: Codable {
         case negativesPerBatch = "negatives_per_batch", nonfinite, staleEpochBatches = "stale_epoch_batches"
         case epoch, lastEpoch = "last_epoch", step, lastRecordTime = "last_record_time", errors
         case loss, classification, localization
+        case steps, lastCompleteStep = "last_complete_step", stepCounts = "step_counts"
     }
 
     /// Reads one from JSON; see the type's description for what may be missing.
@@ -91,6 +92,9 @@ extension SplitSnapshot: Codable {
             try container.decodeIfPresent(ComponentSnapshot.self, forKey: .classification) ?? ComponentSnapshot()
         localization =
             try container.decodeIfPresent(ComponentSnapshot.self, forKey: .localization) ?? ComponentSnapshot()
+        steps = try container.decodeIfPresent([StepSnapshot].self, forKey: .steps) ?? []
+        lastCompleteStep = try container.decodeIfPresent(StepSnapshot.self, forKey: .lastCompleteStep)
+        stepCounts = try container.decodeIfPresent(StepCounts.self, forKey: .stepCounts) ?? StepCounts()
     }
 
     /// Writes it as JSON, every key present.
@@ -114,6 +118,9 @@ extension SplitSnapshot: Codable {
         try container.encode(loss, forKey: .loss)
         try container.encode(classification, forKey: .classification)
         try container.encode(localization, forKey: .localization)
+        try container.encode(steps, forKey: .steps)
+        try container.encode(lastCompleteStep, forKey: .lastCompleteStep)
+        try container.encode(stepCounts, forKey: .stepCounts)
     }
 }
 
@@ -152,7 +159,8 @@ extension ComponentSnapshot: Codable {
 
 extension SourceSnapshot: Codable {
     enum CodingKeys: String, CodingKey {
-        case run, source, highestSeq = "highest_seq", lost, duplicates, late, pending
+        case run, source, stream, highestSeq = "highest_seq", lost, duplicates, late, pending, streams
+        case retiredStreams = "retired_streams"
     }
 
     /// Reads one from JSON; see the type's description for what may be missing.
@@ -165,6 +173,9 @@ extension SourceSnapshot: Codable {
         duplicates = try container.decodeIfPresent(Int.self, forKey: .duplicates) ?? 0
         late = try container.decodeIfPresent(Int.self, forKey: .late) ?? 0
         pending = try container.decodeIfPresent(Int.self, forKey: .pending) ?? 0
+        stream = try container.decodeIfPresent(String.self, forKey: .stream)
+        streams = try container.decodeIfPresent(Int.self, forKey: .streams) ?? 0
+        retiredStreams = try container.decodeIfPresent(Int.self, forKey: .retiredStreams) ?? 0
     }
 
     /// Writes it as JSON, every key present.
@@ -177,5 +188,8 @@ extension SourceSnapshot: Codable {
         try container.encode(duplicates, forKey: .duplicates)
         try container.encode(late, forKey: .late)
         try container.encode(pending, forKey: .pending)
+        try container.encode(stream, forKey: .stream)
+        try container.encode(streams, forKey: .streams)
+        try container.encode(retiredStreams, forKey: .retiredStreams)
     }
 }

@@ -32,12 +32,15 @@ public struct AggregatorSnapshot: Sendable, Hashable {
 }
 
 extension Aggregation {
-    /// The derived statistics as of `time` (seconds since the Unix epoch).
-    public func snapshot(at time: Double) -> AggregatorSnapshot {
+    /// The derived statistics as of `time` (seconds since the Unix epoch), listing the last
+    /// `steps` steps of each (run, split).
+    public func snapshot(at time: Double, steps: Int = SplitSnapshot.defaultStepCount) -> AggregatorSnapshot {
         AggregatorSnapshot(
             time: time, startTime: startTime, parameters: parameters, records: records, invalid: invalid,
             overflow: overflow, recordsPerSecond: rate.rate(at: time),
-            splits: splits.sorted { $0.key < $1.key }.map { SplitSnapshot(key: $0.key, $0.value, at: time) },
+            splits: splits.sorted { $0.key < $1.key }.map {
+                SplitSnapshot(key: $0.key, $0.value, at: time, steps: steps)
+            },
             sources: sources.sorted { $0.key < $1.key }.map { SourceSnapshot(key: $0.key, $0.value) })
     }
 }

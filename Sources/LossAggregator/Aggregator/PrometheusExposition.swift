@@ -1,3 +1,4 @@
+public import LossPipeline
 import LossWire
 import Prometheus
 
@@ -10,12 +11,19 @@ import Prometheus
 /// `lossd_errors_total{run,split,code}`, `lossd_lost_batches_total{run,source}`,
 /// `lossd_duplicate_batches_total{run,source}`; docs/OPERATIONS.md lists the others. A statistic
 /// without a finite value (no batch yet, an empty epoch) has no sample rather than a NaN one.
+///
+/// Every `_total` only goes up (a late arrival has its own counter and lowers only the gauge
+/// `lossd_missing_batches`), so `rate()` and `increase()` read them correctly.
 public enum PrometheusExposition {
     /// The `Content-Type` of the text format.
     public static let contentType = "text/plain; version=0.0.4; charset=utf-8"
 
-    /// The exposition of `snapshot`.
-    public static func render(_ snapshot: AggregatorSnapshot) -> [UInt8] {
+    /// The exposition of `snapshot`, with the handshake failures of the process's sockets
+    /// (`lossd_handshake_failures_total{socket,reason}`, every reason of each socket present).
+    public static func render(
+        _ snapshot: AggregatorSnapshot,
+        handshakeFailures: [(socket: String, counts: [HandshakeFailureReason: Int])] = []
+    ) -> [UInt8] {
         let registry = PrometheusCollectorRegistry()
         func counter(_ name: String, _ help: String, _ labels: [(String, String)], _ value: Int) {
             registry.makeCounter(
@@ -54,6 +62,17 @@ public enum PrometheusExposition {
         gauge("lossd_sources", "(run, source) pairs whose seqs are tracked.", [], Double(snapshot.sources.count))
         counter(
             Help.errors.name, Help.errors.help, [("run", ""), ("split", ""), ("code", "overflow")], snapshot.overflow)
+        for (socket, counts) in handshakeFailures {
+            for (reason, count) in counts.sorted(by: { $0.key.rawValue < $1.key.rawValue }) {
+                counter(
+                    "lossd_handshake_failures_total",
+                    """
+                    Connections whose ZMTP handshake failed, by socket and reason (mechanism, server_key, client_key, \
+                    closed, protocol): peers that do not match the socket's CURVE settings, which deliver nothing.
+                    """,
+                    [("socket", socket), ("reason", reason.rawValue)], count)
+            }
+        }
 
         for split in snapshot.splits {
             let labels = [("run", split.run), ("split", split.split)]
@@ -88,6 +107,7 @@ public enum PrometheusExposition {
                     gauge("lossd_loss_" + statistic, Help.statistic(statistic), componentLabels, value)
                 }
             }
+            steps(split, labels: labels, counter: counter, gauge: gauge)
         }
 
         for source in snapshot.sources {
@@ -95,10 +115,21 @@ public enum PrometheusExposition {
             counter(
                 "lossd_lost_batches_total",
                 """
-                Seqs never seen once more than reorder_window below the highest seen (every gap at shutdown); a \
-                late arrival takes one off.
+                Seqs counted lost: never seen once more than reorder_window below the highest seen (every gap at \
+                shutdown, or when a stream retires). Late arrivals are counted apart and never lower it.
                 """,
-                labels, source.lost)
+                labels, source.lostTotal)
+            gauge(
+                "lossd_missing_batches",
+                "Seqs counted lost that have not arrived since: lost_batches_total minus late_batches_total.", labels,
+                Double(source.lost))
+            gauge(
+                "lossd_streams", "Streams of the source tracked now (one per sending process).", labels,
+                Double(source.streams))
+            counter(
+                "lossd_retired_streams_total",
+                "Streams retired: idle past stream_idle, or to make room at max_streams.",
+                labels, source.retiredStreams)
             counter(
                 "lossd_duplicate_batches_total",
                 "Records whose (run, source, seq) had been seen before; not aggregated again.", labels,
@@ -111,6 +142,51 @@ public enum PrometheusExposition {
             gauge("lossd_highest_seq", "The highest seq seen.", labels, Double(source.highestSeq))
         }
         return registry.emitToBuffer()
+    }
+
+    /// The step figures of one (run, split), when its records carry ranks.
+    private static func steps(
+        _ split: SplitSnapshot, labels: [(String, String)],
+        counter: (String, String, [(String, String)], Int) -> Void,
+        gauge: (String, String, [(String, String)], Double?) -> Void
+    ) {
+        let counts = split.stepCounts
+        guard counts != StepCounts() || split.lastCompleteStep != nil else { return }
+        counter("lossd_steps_complete_total", "Steps closed with a record of every rank.", labels, counts.complete)
+        counter(
+            "lossd_steps_partial_total", "Steps closed with ranks missing (timeout, or too many open steps).", labels,
+            counts.partial)
+        counter(
+            "lossd_step_resumes_total", "Resumes from a checkpoint: a rank's new stream at a step it had recorded.",
+            labels, counts.resumes)
+        counter(
+            "lossd_step_records_replaced_total",
+            "Rank records of a step replaced by a later record of the rank, or withdrawn by a resume.", labels,
+            counts.replaced)
+        counter(
+            "lossd_step_records_dropped_total",
+            "Records not put into a step: older than every kept step, kept out by resume=keep, or too many ranks.",
+            labels, counts.dropped)
+        gauge("lossd_open_steps", "Steps waiting for ranks.", labels, Double(counts.open))
+        guard let last = split.lastCompleteStep else { return }
+        gauge(
+            "lossd_step_complete", "The number of the latest complete step (the step the step gauges describe).",
+            labels, Double(last.step))
+        for (figure, values, help) in [
+            (
+                "pooled", last.pooled,
+                "The latest complete step's loss over all its ranks' batches together, by component."
+            ),
+            (
+                "mean", last.mean,
+                "The latest complete step's batch-size-weighted mean of the ranks' losses, by component."
+            ),
+            ("ema", last.ema, "The EMA of the pooled loss over complete steps, at the latest one, by component."),
+        ] {
+            for (component, value) in values.named {
+                gauge("lossd_step_" + figure, help, labels + [("component", component)], value)
+            }
+        }
     }
 
     private enum Help {

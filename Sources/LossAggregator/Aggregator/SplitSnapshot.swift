@@ -44,6 +44,13 @@ public struct SplitSnapshot: Sendable, Hashable {
     public var classification: ComponentSnapshot
     /// The `localization` statistics.
     public var localization: ComponentSnapshot
+    /// The latest steps (by step number, oldest first) of the records that carry `step`, `rank`
+    /// and `world_size`; empty when there are none.
+    public var steps: [StepSnapshot]
+    /// The complete step with the highest step number.
+    public var lastCompleteStep: StepSnapshot?
+    /// What happened to the steps.
+    public var stepCounts: StepCounts
 
     /// The three components by name: loss, classification, localization.
     public var components: [(name: String, statistics: ComponentSnapshot)] {
@@ -53,7 +60,10 @@ public struct SplitSnapshot: Sendable, Hashable {
     /// Error records of every code together.
     public var errorCount: Int { errors.reduce(0) { $0 + $1.count } }
 
-    init(key: SplitKey, _ statistics: SplitStatistics, at time: Double) {
+    /// The default number of steps a snapshot lists per (run, split).
+    public static let defaultStepCount = 10
+
+    init(key: SplitKey, _ statistics: SplitStatistics, at time: Double, steps stepCount: Int) {
         run = key.run
         split = key.split
         batches = statistics.batches
@@ -73,5 +83,8 @@ public struct SplitSnapshot: Sendable, Hashable {
         loss = ComponentSnapshot(statistics.loss, window: statistics.window, index: 0)
         classification = ComponentSnapshot(statistics.classification, window: statistics.window, index: 1)
         localization = ComponentSnapshot(statistics.localization, window: statistics.window, index: 2)
+        steps = statistics.steps.snapshots(last: stepCount)
+        lastCompleteStep = statistics.steps.lastCompleteSnapshot
+        stepCounts = StepCounts(statistics.steps)
     }
 }

@@ -44,6 +44,8 @@ struct SplitStatistics: Sendable, Hashable {
     var lastRecordTime: Double?
     /// Loss records per second.
     var rate = RateEstimator()
+    /// The loss records that carry `step`, `rank` and `world_size`, put together by step.
+    var steps = StepTable()
 
     /// Empty statistics with a window of `window` batches and a history of at most
     /// `historyPoints` points.
@@ -90,6 +92,22 @@ struct SplitStatistics: Sendable, Hashable {
             history.append(liveSample(tick: tick, lost: runLost(), at: time))
         }
         history.widenLast(loss: record.loss, classification: record.classification, localization: record.localization)
+    }
+
+    /// Groups a loss record (already aggregated by ``add(_:decay:at:runLost:)``) into its step;
+    /// `lost` is the run's lost batches, kept with the step if it closes.
+    mutating func groupStep(
+        _ record: LossRecord, step: Int, rank: Int, worldSize: Int, at time: Double,
+        parameters: AggregationParameters, lost: Int
+    ) {
+        steps.add(
+            record, step: step, rank: rank, worldSize: worldSize, at: time, parameters: parameters, lost: lost,
+            errors: errorTotal)
+    }
+
+    /// Closes as partial the open steps whose timeout passed by `time`.
+    mutating func expireSteps(at time: Double, parameters: AggregationParameters, lost: Int) {
+        steps.expire(at: time, parameters: parameters, lost: lost, errors: errorTotal)
     }
 
     /// Counts an error record that arrived at `time`.

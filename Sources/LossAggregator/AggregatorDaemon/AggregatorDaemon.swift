@@ -1,5 +1,6 @@
 import Foundation
 public import Logging
+public import LossPipeline
 import LossWire
 import Synchronization
 public import ZeroMQ
@@ -30,6 +31,8 @@ public final class AggregatorDaemon: Sendable {
     public let settings: AggregatorSettings
     /// The statistics, for readers.
     public let aggregator: Aggregator
+    /// The handshakes that failed on the input, counted and logged (`/metrics` serves the counts).
+    public let inputHandshakes: HandshakeFailureLog
     private let logger: Logger
     private let stopping = Atomic<Bool>(false)
     private let writerStop = Latch<Void>()
@@ -43,11 +46,14 @@ public final class AggregatorDaemon: Sendable {
     ///
     /// - Parameter context: A ZeroMQ context shared with other parts of the process (so that
     ///   `inproc://` endpoints join them), or nil for one of the daemon's own. With a shared
-    ///   context, its owner runs the CURVE authenticator, if any: a context has one.
+    ///   context, its owner runs the CURVE authenticator, if any (a context has one), and reports
+    ///   its refusals to ``inputHandshakes``.
     public init(settings: AggregatorSettings, logger: Logger, context: Context? = nil) throws(AggregatorStateError) {
         self.settings = settings
         self.logger = logger
         self.sharedContext = context
+        inputHandshakes = HandshakeFailureLog(
+            socket: settings.inputName, role: .server, security: settings.inputSecurity, logger: logger)
         let now = Date().timeIntervalSince1970
         if let path = settings.statePath {
             aggregator = Aggregator(
@@ -79,7 +85,8 @@ public final class AggregatorDaemon: Sendable {
         let authenticator: CurveAuthenticator?
         do {
             authenticator =
-                sharedContext == nil ? try settings.curve.startAuthenticator(context: context, logger: logger) : nil
+                sharedContext == nil
+                ? try ServerAuthentication.start(context: context, sockets: [inputHandshakes]) : nil
         } catch {
             throw AggregatorError.input(endpoints: "CURVE authentication", reason: "\(error)")
         }
@@ -96,9 +103,19 @@ public final class AggregatorDaemon: Sendable {
         }
 
         let inputReady = Latch<String?>()
+        let inputHandshakes = self.inputHandshakes
         let receiver = try SocketThread(name: "aggregate-recv", context: context, type: .pull) { socket in
+            let monitor: HandshakeMonitor
             do {
-                try socket.setOptions([.linger(.zero)] + self.settings.curve.serverOptions)
+                try socket.setOptions(
+                    [.linger(.zero)] + self.settings.inputSecurity.socketOptions(zapDomain: inputHandshakes.socket))
+                monitor = try HandshakeMonitor(watching: socket) { inputHandshakes.record($0) }
+            } catch {
+                inputReady.open("\(error)")
+                return
+            }
+            defer { monitor.stop() }
+            do {
                 try socket.attach(self.settings.input)
             } catch {
                 inputReady.open("\(error)")
@@ -120,17 +137,20 @@ public final class AggregatorDaemon: Sendable {
                 "input": "\(settings.input.map(\.description).joined(separator: ","))",
                 "state": "\(settings.statePath ?? "off")", "snapshots": "\(settings.snapshotsPath ?? "off")",
                 "publish": "\(settings.publish?.map(\.description).joined(separator: ",") ?? "off")",
+                "input_security": "\(settings.inputSecurity)",
             ])
         try receiver.join()
         writerStop.open()
         try writer.join()
+        inputHandshakes.flush()
         let snapshot = aggregator.snapshot()
         let lost = snapshot.sources.reduce(0) { $0 + $1.lost }
         let duplicates = snapshot.sources.reduce(0) { $0 + $1.duplicates }
         logger.info(
             """
             aggregator stopped: records=\(snapshot.records) invalid=\(snapshot.invalid) \
-            overflow=\(snapshot.overflow) lost=\(lost) duplicates=\(duplicates)
+            overflow=\(snapshot.overflow) lost=\(lost) duplicates=\(duplicates) \
+            handshake_failures=\(inputHandshakes.total)
             """
         )
     }

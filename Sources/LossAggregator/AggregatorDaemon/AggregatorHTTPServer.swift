@@ -1,6 +1,7 @@
 import Foundation
 public import Hummingbird
 public import Logging
+public import LossPipeline
 public import ServiceLifecycle
 
 /// The aggregator's HTTP endpoints, served by Hummingbird:
@@ -8,30 +9,35 @@ public import ServiceLifecycle
 /// | path | answer |
 /// | --- | --- |
 /// | `GET /metrics` | the Prometheus text format (``PrometheusExposition``) |
-/// | `GET /stats` | the same figures as one JSON object (``AggregatorSnapshot/jsonLine()``) |
+/// | `GET /stats` | the same figures as one JSON object (``AggregatorSnapshot/jsonLine()``); `?steps=N`: N steps |
 /// | `GET /healthz` | `ok`, while the server runs |
 /// | `GET /` | the dashboard (``DashboardPage``): charts per (run, split); `?refresh=N` every N s (5; 0 never) |
 ///
-/// Each request reads one snapshot of the ``Aggregator``; the receiver is held up only for the
-/// copy of its state.
+/// `/stats` lists the last 10 steps of each (run, split), or the last N with `?steps=N`. Each
+/// request reads one snapshot of the ``Aggregator``; the receiver is held up only for the copy of
+/// its state.
 public enum AggregatorHTTPServer {
     /// The Hummingbird application serving `aggregator` on `address`.
     ///
     /// It is a swift-service-lifecycle `Service`: run it in the same `ServiceGroup` as the
     /// ``AggregatorService``. `onListening` receives the bound port (useful with port 0).
+    /// `/metrics` includes the handshake failures counted by `handshakes` (the process's sockets).
     public static func application(
         aggregator: Aggregator,
         address: HTTPAddress,
         logger: Logger,
+        handshakes: [HandshakeFailureLog] = [],
         onListening: @escaping @Sendable (Int) async -> Void = { _ in }
     ) -> Application<RouterResponder<BasicRequestContext>> {
         let router = Router()
         router.get("/metrics") { _, _ -> Response in
-            let body = PrometheusExposition.render(aggregator.snapshot())
+            let body = PrometheusExposition.render(
+                aggregator.snapshot(), handshakeFailures: handshakes.map { ($0.socket, $0.counts) })
             return Self.response(body, contentType: PrometheusExposition.contentType)
         }
-        router.get("/stats") { _, _ -> Response in
-            var body = aggregator.snapshot().jsonLine()
+        router.get("/stats") { request, _ -> Response in
+            let steps = request.uri.queryParameters["steps"].flatMap { Int($0) }.map { max(0, $0) }
+            var body = aggregator.snapshot(steps: steps ?? SplitSnapshot.defaultStepCount).jsonLine()
             body.append(UInt8(ascii: "\n"))
             return Self.response(body, contentType: "application/json")
         }
@@ -62,11 +68,13 @@ public enum AggregatorHTTPServer {
         aggregator: Aggregator,
         address: HTTPAddress,
         logger: Logger,
+        handshakes: [HandshakeFailureLog] = [],
         onListening: @escaping @Sendable (Int) async -> Void = { _ in }
     ) -> some Service {
         HTTPService(
             application: application(
-                aggregator: aggregator, address: address, logger: logger, onListening: onListening),
+                aggregator: aggregator, address: address, logger: logger, handshakes: handshakes,
+                onListening: onListening),
             address: address)
     }
 

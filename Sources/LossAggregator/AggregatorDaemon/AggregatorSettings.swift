@@ -13,14 +13,20 @@ public struct AggregatorSettings: Sendable {
     public var snapshotsPath: String?
     /// Where snapshots are published (a PUB socket, topic `stats`; a bare endpoint binds), or nil.
     public var publish: [Endpoint]?
+    /// The folder TensorBoard event files are written under (one folder per run and split), or nil.
+    public var tensorboardPath: String?
     /// How often a snapshot is written and published. Default 10 s.
     public var snapshotInterval: Duration
     /// How often the state is saved; a restart loses at most this much. Default 10 s.
     public var stateInterval: Duration
     /// The statistics' parameters (EMA decay, window, reorder window, max keys, history points).
     public var parameters: AggregationParameters
-    /// CURVE keys: with a key pair the input requires CURVE (and, with a list, allowed clients).
-    public var curve: CurveSettings
+    /// The setting name of the input (`aggregate.input`; `serve.records_input` in `lossd serve`):
+    /// the `socket` label of its handshake failures and its ZAP domain.
+    public var inputName: String
+    /// The input's security (`<input>_key_file`, `<input>_allowed_clients`, or the process-wide
+    /// `curve.*`): plain, or a CURVE server.
+    public var inputSecurity: SocketSecurity
 
     /// `@tcp://127.0.0.1:5556`: where the sidecars' default output connects.
     public static let defaultInput: [Endpoint] =
@@ -33,20 +39,24 @@ public struct AggregatorSettings: Sendable {
         statePath: String? = nil,
         snapshotsPath: String? = nil,
         publish: [Endpoint]? = nil,
+        tensorboardPath: String? = nil,
         snapshotInterval: Duration = .seconds(10),
         stateInterval: Duration = .seconds(10),
         parameters: AggregationParameters = AggregationParameters(),
-        curve: CurveSettings = CurveSettings()
+        inputName: String = "aggregate.input",
+        inputSecurity: SocketSecurity = .plain
     ) {
         self.input = input
         self.http = http
         self.statePath = statePath
         self.snapshotsPath = snapshotsPath
         self.publish = publish
+        self.tensorboardPath = tensorboardPath
         self.snapshotInterval = snapshotInterval
         self.stateInterval = stateInterval
         self.parameters = parameters
-        self.curve = curve
+        self.inputName = inputName
+        self.inputSecurity = inputSecurity
     }
 
     /// Reads every `aggregate.*` key, checking each.
@@ -65,6 +75,7 @@ public struct AggregatorSettings: Sendable {
         statePath = try Self.path(settings, "aggregate.state")
         snapshotsPath = try Self.path(settings, "aggregate.snapshots")
         publish = try Self.endpoints(settings, "aggregate.publish", example: "@tcp://127.0.0.1:5557")
+        tensorboardPath = try Self.path(settings, "aggregate.tensorboard")
         snapshotInterval = try Self.seconds(settings, "aggregate.snapshot_interval", default: 10)
         stateInterval = try Self.seconds(settings, "aggregate.state_interval", default: 10)
         let builtIn = AggregationParameters()
@@ -83,8 +94,20 @@ public struct AggregatorSettings: Sendable {
             maxKeys: try settings.int("aggregate.max_keys", default: builtIn.maxKeys, in: 1...1_000_000),
             historyPoints: try settings.int(
                 "aggregate.history_points", default: builtIn.historyPoints, in: AggregationParameters.historyPointsRange
-            ))
-        curve = try CurveSettings(reading: settings)
+            ),
+            stepTimeout: try settings.double(
+                "aggregate.step_timeout", default: builtIn.stepTimeout, in: AggregationParameters.stepTimeoutRange),
+            openSteps: try settings.int(
+                "aggregate.open_steps", default: builtIn.openSteps, in: AggregationParameters.openStepsRange),
+            stepHistory: try settings.int(
+                "aggregate.step_history", default: builtIn.stepHistory, in: AggregationParameters.stepHistoryRange),
+            resume: try settings.choice("aggregate.resume", default: builtIn.resume),
+            streamIdle: try settings.double(
+                "aggregate.stream_idle", default: builtIn.streamIdle, in: AggregationParameters.streamIdleRange),
+            maxStreams: try settings.int(
+                "aggregate.max_streams", default: builtIn.maxStreams, in: AggregationParameters.maxStreamsRange))
+        inputName = defaults.inputName
+        inputSecurity = try SocketSecurity(server: inputName, reading: settings)
     }
 
     /// An endpoint list, or nil when the key is absent or empty.

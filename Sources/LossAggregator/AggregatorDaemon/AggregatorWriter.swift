@@ -5,12 +5,16 @@ import SystemPackage
 import ZeroMQ
 
 /// The daemon's writer thread: snapshots to a JSON Lines file and a PUB socket every
-/// `snapshot_interval`, the state file every `state_interval`, and both once more at shutdown.
+/// `snapshot_interval`, the state file every `state_interval`, and both once more at shutdown;
+/// every second, the aggregation's housekeeping (steps whose timeout passed, idle streams) and
+/// the TensorBoard event files.
 ///
-/// It owns the snapshots file and the PUB socket, so nothing else touches them.
+/// It owns the snapshots file, the PUB socket and the event files, so nothing else touches them.
 enum AggregatorWriter {
     /// The topic frame of published snapshots.
     static let topic = "stats"
+    /// Seconds between housekeeping ticks, which also write and flush the TensorBoard files.
+    static let tickInterval = 1.0
 
     /// Runs on the calling (writer) thread until `stop` is raised, then saves for the last time.
     ///
@@ -53,6 +57,15 @@ enum AggregatorWriter {
             }
         }
         defer { publisher?.close() }
+        var export: TensorBoardExport?
+        if let folder = settings.tensorboardPath {
+            do {
+                export = try TensorBoardExport(folder: folder, logger: logger)
+            } catch {
+                ready.open("\(error)")
+                return
+            }
+        }
         let stateFile = settings.statePath.map(AggregatorStateFile.init(path:))
         ready.open(nil)
 
@@ -61,6 +74,7 @@ enum AggregatorWriter {
         let stateEvery = settings.stateInterval / .seconds(1)
         var nextSnapshot = Date().timeIntervalSince1970 + snapshotEvery
         var nextState = Date().timeIntervalSince1970 + stateEvery
+        var nextTick = Date().timeIntervalSince1970 + tickInterval
 
         func writeSnapshot(_ now: Double) {
             let line = aggregator.snapshot(at: now).jsonLine()
@@ -93,13 +107,17 @@ enum AggregatorWriter {
         }
 
         while true {
-            var deadline = Double.infinity
+            var deadline = nextTick
             if snapshotting { deadline = min(deadline, nextSnapshot) }
             if stateFile != nil { deadline = min(deadline, nextState) }
-            // Nothing due (no outputs): wake hourly.
-            let wait = min(deadline, Date().timeIntervalSince1970 + 3600) - Date().timeIntervalSince1970
+            let wait = deadline - Date().timeIntervalSince1970
             if stop.wait(timeout: .seconds(max(0, wait))) != nil { break }
             let now = Date().timeIntervalSince1970
+            if now >= nextTick {
+                aggregator.housekeeping(at: now)
+                export?.write(aggregator.takeStepChanges(), at: now)
+                nextTick = Self.next(after: nextTick, every: tickInterval, now: now)
+            }
             if snapshotting && now >= nextSnapshot {
                 writeSnapshot(now)
                 nextSnapshot = Self.next(after: nextSnapshot, every: snapshotEvery, now: now)
@@ -110,9 +128,14 @@ enum AggregatorWriter {
             }
         }
 
-        // Shutdown: every gap counts, then the state and one last snapshot.
+        // Shutdown: every gap counts, the event files get their last steps (before the state, which
+        // notes how far they got), then the state and one last snapshot.
         aggregator.countPendingAsLost()
         let now = Date().timeIntervalSince1970
+        if let export {
+            export.write(aggregator.takeStepChanges(), at: now)
+            export.close()
+        }
         saveState(now)
         if snapshotting { writeSnapshot(now) }
         if let path = settings.statePath { logger.info("state saved", metadata: ["state": "\(path)"]) }

@@ -108,6 +108,14 @@ public struct DashboardPage: Sendable {
         if let previous = summary.loss.lastEpochMean {
             figures.append(("last epoch mean", DashboardFormat.value(previous), ""))
         }
+        if let step = summary.lastCompleteStep {
+            figures.append(("complete step", DashboardFormat.count(step.step), ""))
+            figures.append(("step pooled", DashboardFormat.value(step.pooled.loss), ""))
+            figures.append(("step mean", DashboardFormat.value(step.mean.loss), ""))
+        }
+        if summary.partialSteps > 0 {
+            figures.append(("partial steps", DashboardFormat.count(summary.partialSteps), "bad"))
+        }
         let errorText =
             summary.errors.isEmpty ? "0" : summary.errors.map { "\($0.count) \($0.code)" }.joined(separator: ", ")
         figures.append(("errors", errorText, summary.errorCount > 0 ? "bad" : ""))

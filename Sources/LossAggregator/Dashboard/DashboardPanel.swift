@@ -6,6 +6,8 @@ public struct DashboardPanel: Sendable {
     public var split: String
     /// The downsampled history, oldest first, ending with the live point.
     public var points: [HistoryPoint]
+    /// The steps kept (by step number, oldest first), when the records carry ranks; empty otherwise.
+    public var steps: [StepSnapshot]
     /// The figures as of the page's time.
     public var summary: Summary
 
@@ -35,12 +37,17 @@ public struct DashboardPanel: Sendable {
         public var nonfinite: Int
         /// Batches of the run counted lost (all its sources).
         public var lost: Int
+        /// The complete step with the highest step number, when the records carry ranks.
+        public var lastCompleteStep: StepSnapshot?
+        /// Steps closed with ranks missing.
+        public var partialSteps: Int
 
         /// Figures as given.
         public init(
             batches: Int, samples: Int?, epoch: Int?, step: Int?, batchesPerSecond: Double?, lastRecordTime: Double?,
             loss: ComponentSnapshot, classification: ComponentSnapshot, localization: ComponentSnapshot,
-            errors: [(code: String, count: Int)], nonfinite: Int, lost: Int
+            errors: [(code: String, count: Int)], nonfinite: Int, lost: Int, lastCompleteStep: StepSnapshot? = nil,
+            partialSteps: Int = 0
         ) {
             self.batches = batches
             self.samples = samples
@@ -54,6 +61,8 @@ public struct DashboardPanel: Sendable {
             self.errors = errors
             self.nonfinite = nonfinite
             self.lost = lost
+            self.lastCompleteStep = lastCompleteStep
+            self.partialSteps = partialSteps
         }
 
         /// The figures of a snapshot's (run, split), with the run's lost batches.
@@ -62,7 +71,8 @@ public struct DashboardPanel: Sendable {
                 batches: split.batches, samples: split.samples, epoch: split.epoch, step: split.step,
                 batchesPerSecond: rates ? split.batchesPerSecond : nil, lastRecordTime: split.lastRecordTime,
                 loss: split.loss, classification: split.classification, localization: split.localization,
-                errors: split.errors.map { ($0.code.rawValue, $0.count) }, nonfinite: split.nonfinite, lost: lost)
+                errors: split.errors.map { ($0.code.rawValue, $0.count) }, nonfinite: split.nonfinite, lost: lost,
+                lastCompleteStep: split.lastCompleteStep, partialSteps: split.stepCounts.partial)
         }
 
         /// Error records of every code together.
@@ -70,10 +80,11 @@ public struct DashboardPanel: Sendable {
     }
 
     /// A panel as given.
-    public init(run: String, split: String, points: [HistoryPoint], summary: Summary) {
+    public init(run: String, split: String, points: [HistoryPoint], steps: [StepSnapshot] = [], summary: Summary) {
         self.run = run
         self.split = split
         self.points = points
+        self.steps = steps
         self.summary = summary
     }
 
@@ -82,20 +93,51 @@ public struct DashboardPanel: Sendable {
     /// - Parameter rates: whether the rates mean anything (false for a state loaded from a file,
     ///   whose rates are not saved).
     public static func panels(of aggregation: Aggregation, at time: Double, rates: Bool = true) -> [DashboardPanel] {
-        let snapshot = aggregation.snapshot(at: time)
+        let snapshot = aggregation.snapshot(at: time, steps: aggregation.parameters.stepHistory)
         var lostByRun: [String: Int] = [:]
         for source in snapshot.sources { lostByRun[source.run, default: 0] += source.lost }
         let history = aggregation.history(at: time)
         return zip(snapshot.splits, history).map { split, series in
             DashboardPanel(
-                run: split.run, split: split.split, points: series.points,
+                run: split.run, split: split.split, points: series.points, steps: split.steps,
                 summary: Summary(split, lost: lostByRun[split.run] ?? 0, rates: rates))
         }
     }
 
-    /// The three charts: the loss with its EMA, window and per-batch range; classification
-    /// against localization; error records and lost batches.
+    /// The charts: the loss with its EMA, window and per-batch range; classification against
+    /// localization; error records and lost batches; and, when the records carry ranks, the loss
+    /// per step across ranks.
     public var charts: [SVGChart] {
+        batchCharts + (stepChart.map { [$0] } ?? [])
+    }
+
+    /// The loss of each closed step against its step number (not arrival order): pooled, mean and
+    /// the EMA of pooled. A partial step has no point, so it shows as a gap.
+    public var stepChart: SVGChart? {
+        let closed = steps.filter { $0.status != .open }
+        guard !closed.isEmpty else { return nil }
+        let x = closed.map { Double($0.step) }
+        func line(
+            _ name: String, _ color: SVGChart.Color, _ stroke: SVGChart.Stroke, _ value: (StepSnapshot) -> Double?
+        ) -> SVGChart.Line {
+            SVGChart.Line(
+                name: name, color: color, stroke: stroke,
+                points: zip(x, closed).map { ($0, $1.status == .complete ? value($1) : nil) })
+        }
+        let partial = closed.count { $0.status == .partial }
+        let range = "steps \(closed[0].step)–\(closed[closed.count - 1].step)"
+        return SVGChart(
+            title: "Loss per step, all ranks", xLabel: partial > 0 ? "\(range), \(partial) partial (gaps)" : range,
+            yLabel: "loss",
+            lines: [
+                line("mean of ranks", .window, .dashed) { $0.mean.loss },
+                line("pooled EMA", .mean, .thin) { $0.ema.loss },
+                line("pooled", .ema, .bold) { $0.pooled.loss },
+            ])
+    }
+
+    /// The three charts over the split's batches.
+    private var batchCharts: [SVGChart] {
         let x = points.map { Double($0.batches) }
         func line(
             _ name: String, _ color: SVGChart.Color, _ stroke: SVGChart.Stroke, _ value: (HistoryPoint) -> Double?

@@ -26,7 +26,11 @@ public final class Sidecar: Sendable {
     public let settings: SidecarSettings
     private let logger: Logger
     private let stopping = Atomic<Bool>(false)
-    private let counters = SidecarCounters()
+    private let counters: SidecarCounters
+    /// The handshakes that failed on the input (`sidecar.input`), counted and logged.
+    public let inputHandshakes: HandshakeFailureLog
+    /// The handshakes that failed on a ZeroMQ output (`sidecar.output`), counted and logged.
+    public let outputHandshakes: HandshakeFailureLog
     private let boundInput = Mutex<String?>(nil)
     private let sharedContext: Context?
     private let onListening: @Sendable (String?) -> Void
@@ -36,7 +40,8 @@ public final class Sidecar: Sendable {
     /// - Parameters:
     ///   - context: A ZeroMQ context shared with other parts of the process (so that
     ///     `inproc://` endpoints join them), or nil for a context of the sidecar's own. With a
-    ///     shared context, its owner runs the CURVE authenticator, if any: a context has one.
+    ///     shared context, its owner runs the CURVE authenticator, if any (a context has one),
+    ///     and reports its refusals to ``inputHandshakes``.
     ///   - onListening: Called once, on the receiver's thread, when the output is open and the
     ///     input attached, with ``inputEndpoint`` (nil when the input only connects). Not called
     ///     when the sidecar cannot start.
@@ -48,6 +53,11 @@ public final class Sidecar: Sendable {
         self.logger = logger
         self.sharedContext = context
         self.onListening = onListening
+        inputHandshakes = HandshakeFailureLog(
+            socket: "sidecar.input", role: .server, security: settings.inputSecurity, logger: logger)
+        outputHandshakes = HandshakeFailureLog(
+            socket: "sidecar.output", role: .client, security: settings.outputSecurity, logger: logger)
+        counters = SidecarCounters(inputHandshakes: inputHandshakes, outputHandshakes: outputHandshakes)
     }
 
     /// Asks the sidecar to stop receiving and drain. Safe from any thread or signal handler task.
@@ -92,7 +102,7 @@ public final class Sidecar: Sendable {
             makeEmitter: {
                 let sink: any RecordSink
                 do {
-                    sink = try Self.openSink(settings, context: context)
+                    sink = try Self.openSink(settings, context: context, handshakes: self.outputHandshakes)
                     outputReady.open(nil)
                 } catch {
                     outputReady.open("\(error)")
@@ -125,7 +135,8 @@ public final class Sidecar: Sendable {
         let authenticator: CurveAuthenticator?
         do {
             authenticator =
-                sharedContext == nil ? try settings.curve.startAuthenticator(context: context, logger: logger) : nil
+                sharedContext == nil
+                ? try ServerAuthentication.start(context: context, sockets: [inputHandshakes]) : nil
         } catch {
             pool.finish()
             throw SidecarError.input(endpoints: "CURVE authentication", reason: "\(error)")
@@ -133,9 +144,20 @@ public final class Sidecar: Sendable {
         defer { authenticator?.stop() }
 
         let inputReady = Latch<String?>()
+        let inputHandshakes = self.inputHandshakes
         let receiver = try SocketThread(name: "sidecar-recv", context: context, type: .pull) { socket in
+            let monitor: HandshakeMonitor
             do {
-                try socket.setOptions([.receiveHighWaterMark(1), .linger(.zero)] + settings.curve.serverOptions)
+                try socket.setOptions(
+                    [.receiveHighWaterMark(1), .linger(.zero)]
+                        + settings.inputSecurity.socketOptions(zapDomain: inputHandshakes.socket))
+                monitor = try HandshakeMonitor(watching: socket) { inputHandshakes.record($0) }
+            } catch {
+                inputReady.open("\(error)")
+                return
+            }
+            defer { monitor.stop() }
+            do {
                 try socket.attach(settings.input)
                 if settings.input.contains(where: { $0.role == .bind }) {
                     let bound = try socket.lastEndpoint()
@@ -162,23 +184,30 @@ public final class Sidecar: Sendable {
             throw SidecarError.input(
                 endpoints: settings.input.map(\.description).joined(separator: ","), reason: problem)
         }
-        let clients = settings.curve.allowedClients.map { "\($0.count) allowed clients" } ?? "any client"
-        let curve = settings.curve.keyPair == nil ? "off" : clients
+        let outputSecurity: String
+        if case .zeromq = settings.output {
+            outputSecurity = "\(settings.outputSecurity)"
+        } else {
+            outputSecurity = "-"
+        }
         logger.info(
             "sidecar listening",
             metadata: [
                 "input": "\(settings.input.map(\.description).joined(separator: ","))",
                 "output": "\(settings.output)", "workers": "\(settings.workers)", "queue": "\(settings.queue)",
                 "record": "\(settings.recordPath ?? "off")",
-                "curve": "\(curve)",
+                "input_security": "\(settings.inputSecurity)", "output_security": "\(outputSecurity)",
             ])
         try receiver.join()
         pool.finish()
+        inputHandshakes.flush()
+        outputHandshakes.flush()
         let report = counters.report
         // received = computed + rejected + output_failures: every received batch is accounted for.
         let summary: Logger.Message = """
             sidecar stopped: received=\(report.received) computed=\(report.computed) rejected=\(report.rejected) \
-            output_failures=\(report.outputFailures) recording_failures=\(report.recordingFailures)
+            output_failures=\(report.outputFailures) recording_failures=\(report.recordingFailures) \
+            handshake_failures=\(report.handshakeFailures) output_handshake_failures=\(report.outputHandshakeFailures)
             """
         if report.outputFailures > 0 || report.recordingFailures > 0 {
             logger.warning(summary)
@@ -233,20 +262,20 @@ public final class Sidecar: Sendable {
         }
     }
 
-    private static func openSink(_ settings: SidecarSettings, context: Context) throws -> any RecordSink {
+    private static func openSink(
+        _ settings: SidecarSettings, context: Context, handshakes: HandshakeFailureLog
+    ) throws -> any RecordSink {
         switch settings.output {
         case .standardOutput:
             return JSONLinesSink.standardOutput(flushEveryLine: true)
         case .file(let path):
             return try JSONLinesSink(path: path, flushEveryLine: true)
         case .zeromq(let endpoints):
-            var security: [SocketOption] = []
-            if let serverKey = settings.outputServerKey, let pair = settings.curve.keyPair {
-                security = pair.clientOptions(serverKey: serverKey)
-            }
             return try ZeroMQRecordSink(
                 context: context, endpoints: endpoints,
-                sendHighWaterMark: settings.sendHighWaterMark, linger: settings.outputLinger, security: security)
+                sendHighWaterMark: settings.sendHighWaterMark, linger: settings.outputLinger,
+                security: settings.outputSecurity.socketOptions(zapDomain: handshakes.socket),
+                onHandshakeFailure: { handshakes.record($0) })
         }
     }
 }

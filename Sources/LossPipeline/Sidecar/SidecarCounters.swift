@@ -15,15 +15,29 @@ public struct SidecarReport: Sendable, Hashable {
     /// Received messages missing from the `--record` recording (a write failed; they were still
     /// processed). Known once the recording is closed, at the end of the run.
     public var recordingFailures: Int
+    /// Handshakes that failed on the input: a client that does not match its CURVE settings
+    /// (docs/SECURITY.md). Such a client delivers nothing.
+    public var handshakeFailures: Int = 0
+    /// Handshakes that failed on a ZeroMQ output: the sink does not match its CURVE settings, and
+    /// records wait in the output's queue.
+    public var outputHandshakeFailures: Int = 0
 }
 
-/// Lock-free counters shared by the receiver, the emitter and the status line.
+/// Lock-free counters shared by the receiver, the emitter and the status line; the handshake
+/// failures are read from the sockets' logs.
 final class SidecarCounters: Sendable {
+    private let inputHandshakes: HandshakeFailureLog
+    private let outputHandshakes: HandshakeFailureLog
     private let receivedCount = Atomic<Int>(0)
     private let computedCount = Atomic<Int>(0)
     private let rejectedCount = Atomic<Int>(0)
     private let outputFailureCount = Atomic<Int>(0)
     private let recordingFailureCount = Atomic<Int>(0)
+
+    init(inputHandshakes: HandshakeFailureLog, outputHandshakes: HandshakeFailureLog) {
+        self.inputHandshakes = inputHandshakes
+        self.outputHandshakes = outputHandshakes
+    }
 
     func received() { receivedCount.add(1, ordering: .relaxed) }
     func outputFailed() { outputFailureCount.add(1, ordering: .relaxed) }
@@ -43,6 +57,7 @@ final class SidecarCounters: Sendable {
             computed: computedCount.load(ordering: .relaxed),
             rejected: rejectedCount.load(ordering: .relaxed),
             outputFailures: outputFailureCount.load(ordering: .relaxed),
-            recordingFailures: recordingFailureCount.load(ordering: .relaxed))
+            recordingFailures: recordingFailureCount.load(ordering: .relaxed),
+            handshakeFailures: inputHandshakes.total, outputHandshakeFailures: outputHandshakes.total)
     }
 }

@@ -24,11 +24,12 @@ public struct SidecarSettings: Sendable {
     public var statusInterval: Duration
     /// Decoding limits, loss defaults and the sidecar id.
     public var processor: BatchProcessor
-    /// CURVE keys: with a key pair the input requires CURVE (and, with a list, allowed clients).
-    public var curve: CurveSettings
-    /// The sink's CURVE public key; when set, the output is encrypted and authenticated with
-    /// this process's key pair.
-    public var outputServerKey: String?
+    /// The input's security (`sidecar.input_key_file`, `sidecar.input_allowed_clients`, or the
+    /// process-wide `curve.*`): plain, or a CURVE server.
+    public var inputSecurity: SocketSecurity
+    /// The ZeroMQ output's security (`sidecar.output_server_key`, `sidecar.output_key_file` or
+    /// `curve.key_file`): plain, or a CURVE client of the sink.
+    public var outputSecurity: SocketSecurity
 
     /// `@tcp://127.0.0.1:5555`: batches arrive on loopback only unless told otherwise.
     public static let defaultInput: [Endpoint] =
@@ -49,8 +50,8 @@ public struct SidecarSettings: Sendable {
         recordPath: String? = nil,
         statusInterval: Duration = .seconds(10),
         processor: BatchProcessor = BatchProcessor(),
-        curve: CurveSettings = CurveSettings(),
-        outputServerKey: String? = nil
+        inputSecurity: SocketSecurity = .plain,
+        outputSecurity: SocketSecurity = .plain
     ) {
         self.input = input
         self.output = output
@@ -61,8 +62,8 @@ public struct SidecarSettings: Sendable {
         self.recordPath = recordPath
         self.statusInterval = statusInterval
         self.processor = processor
-        self.curve = curve
-        self.outputServerKey = outputServerKey
+        self.inputSecurity = inputSecurity
+        self.outputSecurity = outputSecurity
     }
 
     /// Reads every `sidecar.*`, `loss.*` and `limits.*` key, checking each.
@@ -101,22 +102,8 @@ public struct SidecarSettings: Sendable {
         statusInterval = .milliseconds(
             Int64(1000 * (try settings.double("sidecar.status_interval_seconds", default: 10, in: 0...86_400))))
         processor = try BatchProcessor(reading: settings)
-        curve = try CurveSettings(reading: settings)
-        let serverKey = try settings.string("sidecar.output_server_key", default: nil).flatMap { $0.isEmpty ? nil : $0 }
-        if let serverKey {
-            do {
-                outputServerKey = try KeyFile.publicKey(serverKey)
-            } catch {
-                throw .invalid(key: "sidecar.output_server_key", value: serverKey, reason: "\(error)")
-            }
-            guard curve.keyPair != nil else {
-                throw .invalid(
-                    key: "sidecar.output_server_key", value: serverKey,
-                    reason: "a CURVE client needs its own key pair: set curve.key_file too")
-            }
-        } else {
-            outputServerKey = nil
-        }
+        inputSecurity = try SocketSecurity(server: "sidecar.input", reading: settings)
+        outputSecurity = try SocketSecurity(client: "sidecar.output", reading: settings)
     }
 }
 

@@ -27,6 +27,8 @@ struct StatusLine {
                 "batches_per_s": "\((rate * 10).rounded() / 10)",
                 "received": "\(report.received)", "computed": "\(report.computed)",
                 "rejected": "\(report.rejected)", "in_flight": "\(inFlight)",
+                "handshake_failures": "\(report.handshakeFailures)",
+                "output_handshake_failures": "\(report.outputHandshakeFailures)",
             ])
         last = now
         lastReport = report

@@ -17,14 +17,23 @@ struct AggregateCommand: AsyncParsableCommand {
             since start, a debiased EMA (--ema-decay), the mean of the last --window batches, the \
             last, min and max values, and the current and previous epoch's means; also batches, \
             samples, positives and mined negatives per batch, errors by code and batches/s. For \
-            every (run, source) it counts lost and duplicated batches from the records' seq \
-            (--reorder-window).
+            every (run, source) it counts lost and duplicated batches from the records' seq, one \
+            count per stream (a sending process: a restart is a new stream, never a duplicate; \
+            --reorder-window, --stream-idle, --max-streams).
+
+            Records that carry step, rank and world_size (LossClient fills them under torchrun, \
+            Horovod, mpirun or TF_CONFIG) are put together by step: a step is complete when every \
+            rank has a record, partial after --step-timeout seconds. For each step: pooled (the \
+            loss of all its ranks' batches together, as the framework would compute it on one \
+            device) and mean (the batch-size-weighted mean of the ranks' losses). A job resumed \
+            from a checkpoint replaces the steps it repeats (--resume). --tensorboard DIR writes \
+            them as TensorBoard event files. docs/DISTRIBUTED.md explains it all.
 
             HTTP on --http (default 127.0.0.1:9180): GET / (the dashboard: loss curves per \
             (run, split), drawn on the server, no script), GET /metrics (Prometheus), GET /stats \
-            (the same as JSON), GET /healthz. Each (run, split) keeps at most --history-points \
-            points of history for the charts, saved with the state; lossd report draws them into \
-            a file. docs/OPERATIONS.md describes every figure, chart and metric.
+            (the same as JSON; ?steps=N for the last N steps), GET /healthz. Each (run, split) \
+            keeps at most --history-points points of history for the charts, saved with the state; \
+            lossd report draws them into a file. docs/OPERATIONS.md describes every figure, chart and metric.
 
             --state FILE keeps the statistics across restarts: saved atomically every \
             --state-interval seconds and at shutdown, loaded at start (a damaged file is moved \
@@ -39,8 +48,16 @@ struct AggregateCommand: AsyncParsableCommand {
               lossd aggregate --state /var/lib/lossd/state.json --snapshots /var/log/lossd/stats.jsonl
               lossd aggregate --input @tcp://0.0.0.0:5556 --http 0.0.0.0:9180 --publish @tcp://0.0.0.0:5557
               lossd aggregate --window 500 --ema-decay 0.99 --reorder-window 4096
+              lossd aggregate --tensorboard runs/ --step-timeout 120 --state state.json
+              tensorboard --logdir runs/
               curl -s 127.0.0.1:9180/stats | python3 -m json.tool
               LOSSD_AGGREGATE_STATE=state.json lossd aggregate --config Config/lossd.yaml
+              lossd aggregate --input @tcp://10.0.0.10:5556 \\
+                --input-key-file aggregator.key --input-allowed-clients a.pub,b.pub
+
+            CURVE (docs/SECURITY.md): a sidecar that fails the input's handshake is logged \
+            (warning) with its address and the likely cause, and counted in \
+            lossd_handshake_failures_total{socket="aggregate.input",reason=...}.
             """
     )
 
@@ -50,7 +67,10 @@ struct AggregateCommand: AsyncParsableCommand {
     @OptionGroup(title: "Aggregator")
     var options: AggregateOptions
 
-    @OptionGroup(title: "CURVE security")
+    @OptionGroup(title: "CURVE security, per socket")
+    var inputCurve: InputCurveOptions
+
+    @OptionGroup(title: "CURVE security, every socket")
     var curve: CurveOptions
 
     @OptionGroup(title: "Settings and logging")
@@ -58,6 +78,7 @@ struct AggregateCommand: AsyncParsableCommand {
 
     func run() async throws {
         var flags = options.flagValues.merging(curve.flagValues) { first, _ in first }
+            .merging(inputCurve.flagValues(socket: "aggregate.input")) { first, _ in first }
         if let input { flags["aggregate.input"] = .string(input) }
         let settings = try await common.loadSettings(flags: flags)
         let aggregateSettings: AggregatorSettings
@@ -75,7 +96,8 @@ struct AggregateCommand: AsyncParsableCommand {
             throw ExitCode(1)
         }
         let http = AggregatorHTTPServer.service(
-            aggregator: daemon.aggregator, address: aggregateSettings.http, logger: logger)
+            aggregator: daemon.aggregator, address: aggregateSettings.http, logger: logger,
+            handshakes: [daemon.inputHandshakes])
         // Services stop in reverse order: the daemon drains and saves first, while HTTP still answers.
         try await ServiceRunner.run(
             [.init(service: http), .init(service: AggregatorService(daemon: daemon, logger: logger))], logger: logger)

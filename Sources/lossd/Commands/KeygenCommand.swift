@@ -8,10 +8,12 @@ struct KeygenCommand: ParsableCommand {
         commandName: "keygen",
         abstract: "Write a CURVE key pair: NAME.key (secret, mode 0600) and NAME.pub (to give to peers).",
         discussion: """
-            A process that binds (a sidecar's or an aggregator's input) uses its .key with \
-            --key-file and lists the .pub files of the clients it lets in with \
-            --allowed-clients; a client (a trainer, or a sidecar's output) uses its own .key and \
-            the server's .pub. docs/SECURITY.md shows a deployment across hosts.
+            An input that requires CURVE (a sidecar's or an aggregator's) uses its .key with \
+            --input-key-file and lists the .pub files of the clients it lets in with \
+            --input-allowed-clients; a client (a trainer, or a sidecar's output with \
+            --output-key-file) uses its own .key and the server's .pub (--output-server-key). \
+            --key-file and --allowed-clients say the same for every socket at once. \
+            docs/SECURITY.md shows a deployment across hosts.
 
             Examples:
               lossd keygen sidecar

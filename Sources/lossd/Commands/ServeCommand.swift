@@ -25,7 +25,16 @@ struct ServeCommand: AsyncParsableCommand {
             Examples:
               lossd serve
               lossd serve --workers 2 --state state.json --snapshots stats.jsonl
+              lossd serve --tensorboard runs/          # then: tensorboard --logdir runs/
               lossd serve --input @tcp://0.0.0.0:5555 --records-input @tcp://0.0.0.0:5556
+
+            CURVE (docs/SECURITY.md), per socket: --input-key-file for the trainers' \
+            connections, --records-input-key-file for other sidecars'; --key-file for both:
+              lossd serve --input @tcp://10.0.0.21:5555 \\
+                --input-key-file serve.key --input-allowed-clients trainer.pub
+            A peer that fails a handshake is logged (warning) with its address and the likely \
+            cause, and counted in the last line and in /metrics as \
+            lossd_handshake_failures_total{socket="sidecar.input" or "serve.records_input",reason=...}.
             """
     )
 
@@ -44,7 +53,13 @@ struct ServeCommand: AsyncParsableCommand {
     @OptionGroup(title: "Aggregator")
     var aggregate: AggregateOptions
 
-    @OptionGroup(title: "CURVE security")
+    @OptionGroup(title: "CURVE security, per socket")
+    var inputCurve: InputCurveOptions
+
+    @OptionGroup(title: "CURVE security, per socket")
+    var recordsCurve: RecordsInputCurveOptions
+
+    @OptionGroup(title: "CURVE security, every socket")
     var curve: CurveOptions
 
     @OptionGroup(title: "Loss defaults (a batch header's own settings win)")
@@ -57,6 +72,8 @@ struct ServeCommand: AsyncParsableCommand {
         var flags = sidecar.flagValues
             .merging(aggregate.flagValues) { first, _ in first }
             .merging(curve.flagValues) { first, _ in first }
+            .merging(inputCurve.flagValues(socket: "sidecar.input")) { first, _ in first }
+            .merging(recordsCurve.flagValues) { first, _ in first }
             .merging(loss.flagValues) { first, _ in first }
         if let recordsInput { flags["serve.records_input"] = .string(recordsInput) }
         let settings = try await common.loadSettings(flags: flags)

@@ -28,8 +28,18 @@ struct SidecarCommand: AsyncParsableCommand {
               lossd sidecar --input @tcp://0.0.0.0:5555 --output '>tcp://aggregator:5556' --workers 4
               lossd sidecar --output - --record batches.lossrec
               LOSSD_SIDECAR_WORKERS=2 lossd sidecar --config Config/lossd.yaml
-              lossd sidecar --key-file sidecar.key --allowed-clients trainer.pub \\
-                --output-server-key aggregator.pub    (see docs/SECURITY.md)
+
+            CURVE (docs/SECURITY.md), per socket: trainers on this host stay plain, the \
+            output is encrypted:
+              lossd sidecar --output '>tcp://10.0.0.10:5556' \\
+                --output-key-file sidecar.key --output-server-key aggregator.pub
+            Every socket (--key-file is the short way; trainers then need CURVE too):
+              lossd sidecar --input @tcp://10.0.0.21:5555 --key-file sidecar.key \\
+                --allowed-clients trainer.pub \\
+                --output '>tcp://10.0.0.10:5556' --output-server-key aggregator.pub
+            A peer that fails the handshake is logged (warning) with its address and the likely \
+            cause, and counted: handshake_failures and output_handshake_failures in the status \
+            lines and the last line.
             """
     )
 
@@ -43,15 +53,16 @@ struct SidecarCommand: AsyncParsableCommand {
     @Option(help: "Seconds queued records may take to reach the sink at shutdown (default 30).")
     var lingerSeconds: Double?
 
-    @Option(
-        help: "The sink's CURVE public key (or its .pub file): encrypts and authenticates the output; needs --key-file."
-    )
-    var outputServerKey: String?
-
     @OptionGroup(title: "Sidecar")
     var sidecar: SidecarOptions
 
-    @OptionGroup(title: "CURVE security")
+    @OptionGroup(title: "CURVE security, per socket")
+    var inputCurve: InputCurveOptions
+
+    @OptionGroup(title: "CURVE security, per socket")
+    var outputCurve: OutputCurveOptions
+
+    @OptionGroup(title: "CURVE security, every socket")
     var curve: CurveOptions
 
     @OptionGroup(title: "Loss defaults (a batch header's own settings win)")
@@ -61,13 +72,13 @@ struct SidecarCommand: AsyncParsableCommand {
     var common: CommonOptions
 
     var flagValues: [String: ConfigContent] {
-        var values = sidecar.flagValues.merging(loss.flagValues) { first, _ in first }.merging(curve.flagValues) {
-            first, _ in first
-        }
+        var values = sidecar.flagValues.merging(loss.flagValues) { first, _ in first }
+            .merging(curve.flagValues) { first, _ in first }
+            .merging(inputCurve.flagValues(socket: "sidecar.input")) { first, _ in first }
+            .merging(outputCurve.flagValues) { first, _ in first }
         if let output { values["sidecar.output"] = .string(output) }
         if let sendHwm { values["sidecar.send_hwm"] = .int(sendHwm) }
         if let lingerSeconds { values["sidecar.linger_seconds"] = .double(lingerSeconds) }
-        if let outputServerKey { values["sidecar.output_server_key"] = .string(outputServerKey) }
         return values
     }
 

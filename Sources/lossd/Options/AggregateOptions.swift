@@ -18,6 +18,14 @@ struct AggregateOptions: ParsableArguments {
     @Option(help: "Publish each snapshot on a PUB socket, topic \"stats\" (bare endpoints bind; default: none).")
     var publish: String?
 
+    @Option(
+        help: """
+            Write TensorBoard event files of the per-step figures under this folder, one per run/split (default: \
+            none).
+            """,
+        completion: .directory)
+    var tensorboard: String?
+
     @Option(help: "Seconds between snapshots (default 10).")
     var snapshotInterval: Double?
 
@@ -47,6 +55,28 @@ struct AggregateOptions: ParsableArguments {
     )
     var historyPoints: Int?
 
+    @Option(help: "Seconds a step waits for all its ranks before it closes as partial (default 60).")
+    var stepTimeout: Double?
+
+    @Option(help: "The most steps waiting for ranks per (run, split); the oldest closes as partial (default 64).")
+    var openSteps: Int?
+
+    @Option(help: "Steps kept per (run, split) with their ranks' records, for /stats and the charts (default 1000).")
+    var stepHistory: Int?
+
+    @Option(
+        help: """
+            What a resume from a checkpoint does to the steps already recorded: replace (the new records replace \
+            the old from that step on) or keep (default replace).
+            """)
+    var resume: String?
+
+    @Option(help: "Seconds after which a stream (a sending process) that sent nothing is retired (default 3600).")
+    var streamIdle: Double?
+
+    @Option(help: "The most streams tracked at once; the one idle longest is retired for a new one (default 4096).")
+    var maxStreams: Int?
+
     /// Flags given, by settings key.
     var flagValues: [String: ConfigContent] {
         var values: [String: ConfigContent] = [:]
@@ -54,6 +84,7 @@ struct AggregateOptions: ParsableArguments {
         if let state { values["aggregate.state"] = .string(state) }
         if let snapshots { values["aggregate.snapshots"] = .string(snapshots) }
         if let publish { values["aggregate.publish"] = .string(publish) }
+        if let tensorboard { values["aggregate.tensorboard"] = .string(tensorboard) }
         if let snapshotInterval { values["aggregate.snapshot_interval"] = .double(snapshotInterval) }
         if let stateInterval { values["aggregate.state_interval"] = .double(stateInterval) }
         if let emaDecay { values["aggregate.ema_decay"] = .double(emaDecay) }
@@ -61,6 +92,12 @@ struct AggregateOptions: ParsableArguments {
         if let reorderWindow { values["aggregate.reorder_window"] = .int(reorderWindow) }
         if let maxKeys { values["aggregate.max_keys"] = .int(maxKeys) }
         if let historyPoints { values["aggregate.history_points"] = .int(historyPoints) }
+        if let stepTimeout { values["aggregate.step_timeout"] = .double(stepTimeout) }
+        if let openSteps { values["aggregate.open_steps"] = .int(openSteps) }
+        if let stepHistory { values["aggregate.step_history"] = .int(stepHistory) }
+        if let resume { values["aggregate.resume"] = .string(resume) }
+        if let streamIdle { values["aggregate.stream_idle"] = .double(streamIdle) }
+        if let maxStreams { values["aggregate.max_streams"] = .int(maxStreams) }
         return values
     }
 }

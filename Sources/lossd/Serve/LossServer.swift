@@ -8,7 +8,9 @@ import ZeroMQ
 /// A sidecar and an aggregator in one process, joined by an `inproc://` socket: `lossd serve`.
 ///
 /// Both share one ZeroMQ context (inproc endpoints only join sockets of the same context), and so
-/// one CURVE authenticator when the process has keys. ``services`` lists, in start order, the
+/// one CURVE authenticator, which applies each input's own allowed clients (the sidecar's input
+/// takes trainers, the records input other sidecars). The inproc link itself never uses CURVE:
+/// libzmq runs no security mechanism over inproc. ``services`` lists, in start order, the
 /// aggregator's HTTP server, the aggregator and the sidecar; a `ServiceGroup` stops them in the
 /// reverse order, so that at shutdown the sidecar drains into a still-running aggregator, which
 /// then ingests everything, saves its state and stops while HTTP still answers.
@@ -44,16 +46,17 @@ final class LossServer: Sendable {
         let context = try Context()
         var sidecarSettings = sidecarSettings
         sidecarSettings.output = .zeromq([try Endpoint(role: .connect, address: Self.link)])
-        sidecarSettings.outputServerKey = nil
+        sidecarSettings.outputSecurity = .plain
         var aggregatorSettings = aggregatorSettings
         aggregatorSettings.input = [try Endpoint(role: .bind, address: Self.link)] + aggregatorSettings.input
-        // One process, one key pair: the sidecar's curve settings apply to both server sockets.
-        aggregatorSettings.curve = sidecarSettings.curve
-        self.authenticator = try sidecarSettings.curve.startAuthenticator(context: context, logger: logger)
-        self.context = context
-        self.sidecar = Sidecar(
+        let sidecar = Sidecar(
             settings: sidecarSettings, logger: logger, context: context, onListening: onSidecarListening)
-        self.daemon = try AggregatorDaemon(settings: aggregatorSettings, logger: logger, context: context)
+        let daemon = try AggregatorDaemon(settings: aggregatorSettings, logger: logger, context: context)
+        self.authenticator = try ServerAuthentication.start(
+            context: context, sockets: [sidecar.inputHandshakes, daemon.inputHandshakes])
+        self.context = context
+        self.sidecar = sidecar
+        self.daemon = daemon
         self.http = aggregatorSettings.http
         self.logger = logger
         self.onHTTPListening = onHTTPListening
@@ -64,7 +67,8 @@ final class LossServer: Sendable {
         [
             .init(
                 service: AggregatorHTTPServer.service(
-                    aggregator: daemon.aggregator, address: http, logger: logger, onListening: onHTTPListening)),
+                    aggregator: daemon.aggregator, address: http, logger: logger,
+                    handshakes: [sidecar.inputHandshakes, daemon.inputHandshakes], onListening: onHTTPListening)),
             .init(service: AggregatorService(daemon: daemon, logger: logger)),
             .init(service: SidecarService(sidecar: sidecar, logger: logger)),
         ]

@@ -4,9 +4,16 @@ from __future__ import annotations
 
 from typing import Any, List, Mapping, Optional
 
-import zmq
+import time
 
+import zmq
+from zmq.utils import z85
+
+from .handshake import HandshakeError, HandshakeWatch
+from .launcher import Placement, default_source, detect_placement, new_stream_id
 from .wire import BatchEncoder, parse_endpoint
+
+_HANDSHAKE_MODES = ("warn", "raise", "ignore")
 
 
 def _key(value: Optional[Any]) -> Optional[bytes]:
@@ -22,6 +29,13 @@ class LossClient:
     endpoint), ``@tcp://…`` binds. ``seq`` counts 0, 1, 2, … per client; ``run``, ``split`` and
     ``source`` label every batch and ``loss`` holds default loss overrides (``neg_pos_ratio``,
     ``n_neg_min``, ``alpha``, ``mining``) that a call's own ``loss`` argument extends.
+
+    Identity (docs/DISTRIBUTED.md): ``stream`` is drawn at random (64 bits, hex) for every client
+    unless given, so a process that restarts and counts its seqs from 0 again is a new stream,
+    never a duplicate. ``rank`` and ``world_size`` come from the launcher's environment (torchrun,
+    Horovod, Open MPI, ``TF_CONFIG``: :mod:`lossd_client.launcher`) unless given; with them the
+    aggregator puts the ranks' batches of one ``step`` together. ``source`` defaults to
+    ``host:rank`` when the rank is known, else ``host:pid``: unique per process.
     ``profile`` names the framework whose loss lossd computes (``keras``, ``torchvision``,
     ``mmdet``, ``ssd.pytorch``; docs/LOSSES.md); None leaves it to lossd's configuration.
 
@@ -35,6 +49,14 @@ class LossClient:
     CURVE: give ``curve_server_key`` (the sidecar's public key, z85 text or 32 bytes) to encrypt;
     ``curve_public_key``/``curve_secret_key`` are this client's pair (a fresh one is made if both
     are omitted).
+
+    Handshakes: a client whose connections keep failing the handshake (it and the sidecar
+    disagree about CURVE) delivers nothing, and libzmq does not tell ``send``. The client watches
+    its socket's monitor events and, with ``on_handshake_failure="warn"`` (the default), issues
+    one :class:`~lossd_client.HandshakeWarning` naming the likely cause; with ``"raise"``,
+    :meth:`send` raises :class:`~lossd_client.HandshakeError` instead, also while it waits for
+    room in the queue; ``"ignore"`` watches nothing. ``handshake_failures`` counts the failed
+    handshakes and ``handshake_problem`` holds the sentence once there is one.
     """
 
     def __init__(
@@ -42,7 +64,7 @@ class LossClient:
         endpoint: str = ">tcp://127.0.0.1:5555",
         run: str = "default",
         split: str = "train",
-        source: str = "",
+        source: Optional[str] = None,
         loss: Optional[Mapping[str, Any]] = None,
         sndhwm: int = 4,
         linger_ms: int = 5000,
@@ -52,11 +74,31 @@ class LossClient:
         curve_secret_key: Optional[Any] = None,
         send_timeout_ms: Optional[int] = None,
         profile: Optional[str] = None,
+        stream: Optional[str] = None,
+        rank: Optional[int] = None,
+        world_size: Optional[int] = None,
+        on_handshake_failure: str = "warn",
     ) -> None:
-        self._encoder = BatchEncoder(run=run, split=split, source=source, loss=loss, profile=profile)
+        placement: Optional[Placement] = None
+        if rank is None and world_size is None:
+            placement = detect_placement()
+            if placement is not None:
+                rank, world_size = placement.rank, placement.world_size
+        #: Where the launcher placed this process (None without a launcher or with explicit ranks).
+        self.placement = placement
+        self._encoder = BatchEncoder(
+            run=run, split=split, source=default_source(rank) if source is None else source, loss=loss,
+            profile=profile, stream=new_stream_id() if stream is None else stream, rank=rank,
+            world_size=world_size)
         endpoints = parse_endpoint(endpoint, bind_by_default=False)
         if sndhwm < 0:
             raise ValueError(f"sndhwm must be >= 0, not {sndhwm}")
+        if on_handshake_failure not in _HANDSHAKE_MODES:
+            raise ValueError(f"on_handshake_failure must be one of {', '.join(_HANDSHAKE_MODES)}, "
+                             f"not {on_handshake_failure!r}")
+        self._handshake_mode = on_handshake_failure
+        self._send_timeout_ms = send_timeout_ms
+        self._watch: Optional[HandshakeWatch] = None
         # A context of its own by default, terminated by close(): that waits (up to the linger) for
         # the zero-copy frames to leave while the interpreter is alive. Frames still queued in a
         # context torn down at interpreter exit can crash the process.
@@ -68,7 +110,10 @@ class LossClient:
             self.socket.setsockopt(zmq.LINGER, int(linger_ms))
             if send_timeout_ms is not None:
                 self.socket.setsockopt(zmq.SNDTIMEO, int(send_timeout_ms))
-            self._configure_curve(curve_server_key, curve_public_key, curve_secret_key)
+            public_key = self._configure_curve(curve_server_key, curve_public_key, curve_secret_key)
+            if on_handshake_failure != "ignore":
+                self._watch = HandshakeWatch(self.socket, endpoint, uses_curve=curve_server_key is not None,
+                                             public_key=public_key, warn=on_handshake_failure == "warn")
             self.endpoints: List[str] = []
             for bind, address in endpoints:
                 if bind:
@@ -78,6 +123,8 @@ class LossClient:
                     self.socket.connect(address)
                     self.endpoints.append(address)
         except BaseException:
+            if self._watch is not None:
+                self._watch.stop()
             self.socket.close(linger=0)
             if self._owns_context:
                 self.context.term()
@@ -85,12 +132,13 @@ class LossClient:
         self.endpoint = endpoint
         self.closed = False
 
-    def _configure_curve(self, server_key: Any, public_key: Any, secret_key: Any) -> None:
+    def _configure_curve(self, server_key: Any, public_key: Any, secret_key: Any) -> Optional[str]:
+        """Sets the CURVE options; returns this client's public key (None for a plain client)."""
         server_key, public_key, secret_key = _key(server_key), _key(public_key), _key(secret_key)
         if server_key is None:
             if public_key is not None or secret_key is not None:
                 raise ValueError("curve_public_key/curve_secret_key need curve_server_key (the sidecar's public key)")
-            return
+            return None
         if (public_key is None) != (secret_key is None):
             raise ValueError("give both curve_public_key and curve_secret_key, or neither (a fresh pair is made)")
         if public_key is None:
@@ -98,16 +146,62 @@ class LossClient:
         self.socket.setsockopt(zmq.CURVE_SERVERKEY, server_key)
         self.socket.setsockopt(zmq.CURVE_PUBLICKEY, public_key)
         self.socket.setsockopt(zmq.CURVE_SECRETKEY, secret_key)
+        return public_key.decode("ascii") if len(public_key) == 40 else z85.encode(public_key).decode()
+
+    @property
+    def handshake_failures(self) -> int:
+        """How many of this client's handshakes failed so far (0 when not watched)."""
+        return self._watch.failures if self._watch is not None else 0
+
+    @property
+    def handshake_problem(self) -> Optional[str]:
+        """The likely cause, once the handshakes keep failing; None until then."""
+        return self._watch.problem if self._watch is not None else None
 
     @property
     def next_seq(self) -> int:
         """The ``seq`` the next batch will carry."""
         return self._encoder.next_seq
 
+    @property
+    def source(self) -> str:
+        """The ``source`` of every batch."""
+        return self._encoder.source
+
+    @property
+    def stream(self) -> str:
+        """This client's ``stream`` id."""
+        return self._encoder.stream
+
+    @property
+    def rank(self) -> Optional[int]:
+        """The ``rank`` of every batch, or None."""
+        return self._encoder.rank
+
+    @property
+    def world_size(self) -> Optional[int]:
+        """The ``world_size`` of every batch, or None."""
+        return self._encoder.world_size
+
     def _send(self, frames: List[Any]) -> None:
         if self.closed:
             raise ValueError("this LossClient is closed")
-        self.socket.send_multipart(frames, copy=False)
+        if self._handshake_mode != "raise":
+            self.socket.send_multipart(frames, copy=False)
+            return
+        # Wait for room in slices, so that a handshake that keeps failing ends the wait.
+        deadline = None if self._send_timeout_ms is None else time.monotonic() + self._send_timeout_ms / 1000
+        while True:
+            if self._watch is not None and self._watch.problem is not None:
+                raise HandshakeError(self._watch.problem)
+            try:
+                self.socket.send_multipart(frames, copy=False, flags=zmq.NOBLOCK)
+                return
+            except zmq.Again:
+                if deadline is not None and time.monotonic() >= deadline:
+                    raise
+            left_ms = 100 if deadline is None else int((deadline - time.monotonic()) * 1000) + 1
+            self.socket.poll(max(1, min(100, left_ms)), zmq.POLLOUT)
 
     def send(self, y_true: Any, y_pred: Any, step: Optional[int] = None, epoch: Optional[int] = None,
              loss: Optional[Mapping[str, Any]] = None, scores: Optional[str] = None,
@@ -148,6 +242,8 @@ class LossClient:
         if self.closed:
             return
         self.closed = True
+        if self._watch is not None:
+            self._watch.stop()
         self.socket.close(linger=linger_ms)
         if self._owns_context:
             self.context.term()
@@ -159,4 +255,6 @@ class LossClient:
         self.close()
 
     def __repr__(self) -> str:
-        return f"LossClient({self.endpoint!r}, run={self._encoder.run!r}, next_seq={self.next_seq})"
+        rank = f", rank={self.rank}/{self.world_size}" if self.rank is not None else ""
+        return (f"LossClient({self.endpoint!r}, run={self._encoder.run!r}, source={self.source!r}, "
+                f"stream={self.stream!r}{rank}, next_seq={self.next_seq})")

@@ -95,6 +95,31 @@ def check_loss_overrides(loss: Optional[Mapping[str, Any]]) -> Optional[Dict[str
     return out
 
 
+def check_stream(stream: Optional[str]) -> Optional[str]:
+    """A stream id: None, or a non-empty string of at most 128 UTF-8 bytes."""
+    if stream is None:
+        return None
+    if not isinstance(stream, str) or not stream:
+        raise ValueError(f"stream must be a non-empty string (or None for none), not {stream!r}")
+    if len(stream.encode("utf-8")) > MAX_LABEL_BYTES:
+        raise ValueError(f"stream is {len(stream.encode('utf-8'))} bytes in UTF-8; lossd takes at most {MAX_LABEL_BYTES}")
+    return stream
+
+
+def check_rank(rank: Optional[int], world_size: Optional[int]) -> Tuple[Optional[int], Optional[int]]:
+    """``rank`` and ``world_size``: both None, or integers with 0 <= rank < world_size."""
+    if rank is None and world_size is None:
+        return None, None
+    if rank is None or world_size is None:
+        raise ValueError("give rank and world_size together (or neither)")
+    rank, world_size = _check_int("rank", rank), _check_int("world_size", world_size)
+    if world_size < 1:
+        raise ValueError(f"world_size must be >= 1 (the number of ranks of the job), not {world_size}")
+    if not 0 <= rank < world_size:
+        raise ValueError(f"rank must be in 0 .. world_size - 1 = {world_size - 1}, not {rank}")
+    return rank, world_size
+
+
 def check_scores(scores: Optional[str]) -> Optional[str]:
     if scores is not None and scores not in SCORE_KINDS:
         raise ValueError(f"scores must be one of {', '.join(SCORE_KINDS)}, not {scores!r}")
@@ -137,8 +162,11 @@ def build_header(
     scores: Optional[str] = None,
     loss: Optional[Mapping[str, Any]] = None,
     profile: Optional[str] = None,
+    stream: Optional[str] = None,
+    rank: Optional[int] = None,
+    world_size: Optional[int] = None,
 ) -> Dict[str, Any]:
-    """The header object of SPEC §2. Optional keys that are absent (None) are left out."""
+    """The header object of SPEC §2 (docs/PROTOCOL.md). Optional keys that are absent (None) are left out."""
     header: Dict[str, Any] = {
         "v": PROTOCOL_VERSION,
         "batch": int(batch),
@@ -158,6 +186,12 @@ def build_header(
         header["step"] = step
     if seq is not None:
         header["seq"] = seq
+    if stream is not None:
+        header["stream"] = stream
+    if rank is not None:
+        header["rank"] = rank
+    if world_size is not None:
+        header["world_size"] = world_size
     if profile is not None:
         header["profile"] = profile
     if loss:
@@ -231,18 +265,23 @@ def compact_tensors(labels: Any, gt_offsets: Any, scores: Any, pred_offsets: Any
 
 
 class BatchEncoder:
-    """Builds the frames of batch messages for one (run, source), counting ``seq`` 0, 1, 2, …
+    """Builds the frames of batch messages for one (run, source, stream), counting ``seq`` 0, 1, 2, …
 
+    ``stream``, ``rank`` and ``world_size`` go into every header when given (docs/DISTRIBUTED.md).
     Shared by :class:`~lossd_client.LossClient` and :class:`~lossd_client.Recorder`.
     """
 
     def __init__(self, run: str = "default", split: str = "train", source: str = "",
-                 loss: Optional[Mapping[str, Any]] = None, profile: Optional[str] = None) -> None:
+                 loss: Optional[Mapping[str, Any]] = None, profile: Optional[str] = None,
+                 stream: Optional[str] = None, rank: Optional[int] = None,
+                 world_size: Optional[int] = None) -> None:
         self.run = check_label("run", run)
         self.profile = check_profile(profile)
         self.split = check_label("split", split)
         self.source = check_label("source", source)
         self.loss = check_loss_overrides(loss)
+        self.stream = check_stream(stream)
+        self.rank, self.world_size = check_rank(rank, world_size)
         self.next_seq = 0
 
     def _header(self, shape: Tuple[int, int, int, str], layout: str, *, step: Optional[int], epoch: Optional[int],
@@ -264,6 +303,9 @@ class BatchEncoder:
             scores=check_scores(scores),
             loss=merged,
             profile=self.profile if profile is None else check_profile(profile),
+            stream=self.stream,
+            rank=self.rank,
+            world_size=self.world_size,
         )
 
     def _finish(self, header: Dict[str, Any], arrays: List[np.ndarray]) -> Tuple[int, List[Any]]:

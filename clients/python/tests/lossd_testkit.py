@@ -7,6 +7,7 @@ import os
 import re
 import signal
 import socket
+import struct
 import subprocess
 import time
 import urllib.request
@@ -308,7 +309,10 @@ def wait_listening(process: "LossdProcess", port: int, timeout: float = 20.0) ->
             raise AssertionError(f"lossd exited with status {process.proc.returncode} before binding port {port}; "
                                  f"command: {' '.join(process.args)}\nstderr:\n{process.stderr()[-4000:]}")
         try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5) as probe:
+                # Close with a reset: lossd counts a client that hangs up in the middle of the
+                # handshake as a failed one (reason closed), and logs a reset at debug level only.
+                probe.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
                 return
         except OSError:
             time.sleep(0.05)

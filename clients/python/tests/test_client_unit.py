@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
+import warnings
 
 import numpy as np
 import pytest
 import zmq
 
-from lossd_client import BatchEncoder, LossClient, ResultSink, parse_endpoint
+from lossd_client import BatchEncoder, HandshakeWarning, LossClient, ResultSink, parse_endpoint
+from lossd_client.handshake import REPEATED_FAILURES
+from lossd_testkit import wait_for
 
 TIMEOUT_MS = 5000
 
@@ -114,13 +117,15 @@ def test_seq_increments_and_failed_validation_does_not_use_one(pull):
 def test_client_sends_exact_bytes_over_zmq(pull):
     sock, endpoint = pull
     y_true, y_pred = keras_pair(batch=3, boxes=100, classes=21)
-    with LossClient(endpoint, run="exp", source="w1", loss={"n_neg_min": 4}, send_timeout_ms=TIMEOUT_MS) as client:
+    with LossClient(endpoint, run="exp", source="w1", loss={"n_neg_min": 4}, send_timeout_ms=TIMEOUT_MS,
+                    stream="w1-a", rank=0, world_size=1) as client:
         client.send(y_true, y_pred, step=3, epoch=1)
         frames = sock.recv_multipart()
     assert len(frames) == 3
     assert header_of(frames) == {
         "v": 1, "batch": 3, "boxes": 100, "classes": 21, "dtype": "float32", "layout": "keras", "run": "exp",
-        "split": "train", "source": "w1", "seq": 0, "epoch": 1, "step": 3, "loss": {"n_neg_min": 4}}
+        "split": "train", "source": "w1", "seq": 0, "epoch": 1, "step": 3, "loss": {"n_neg_min": 4},
+        "stream": "w1-a", "rank": 0, "world_size": 1}
     assert frames[1] == y_true.tobytes() and frames[2] == y_pred.tobytes()
 
 
@@ -305,6 +310,42 @@ def test_curve_client_reaches_a_curve_server():
             LossClient(endpoint, curve_server_key=server_public, curve_public_key=server_public)
         with pytest.raises(ValueError, match="curve_server_key"):
             LossClient(endpoint, curve_secret_key=server_secret)
+    finally:
+        sock.close(linger=0)
+
+
+@pytest.mark.skipif(not zmq.has("curve"), reason="this libzmq was built without CURVE")
+def test_a_failing_handshake_warns_once_and_ignore_watches_nothing():
+    """Two clients with another server key than a pyzmq CURVE server's: every attempt fails
+    (the server closes the connection), the watching client warns once however many fail, and
+    the one made with on_handshake_failure="ignore" counts and says nothing."""
+    _, server_secret = zmq.curve_keypair()
+    other_public, _ = zmq.curve_keypair()
+    ctx = zmq.Context.instance()
+    sock = ctx.socket(zmq.PULL)
+    sock.setsockopt(zmq.CURVE_SERVER, 1)
+    sock.setsockopt(zmq.CURVE_SECRETKEY, server_secret)
+    sock.setsockopt(zmq.LINGER, 0)
+    sock.bind("tcp://127.0.0.1:*")
+    endpoint = ">" + sock.getsockopt_string(zmq.LAST_ENDPOINT)
+    try:
+        with warnings.catch_warnings(record=True) as seen:
+            warnings.simplefilter("always")
+            with LossClient(endpoint, curve_server_key=other_public, linger_ms=0,
+                            on_handshake_failure="ignore") as ignoring, \
+                    LossClient(endpoint, curve_server_key=other_public, linger_ms=0) as watching:
+                ignoring.send(*keras_pair())
+                watching.send(*keras_pair())
+                assert wait_for(lambda: watching.handshake_failures >= REPEATED_FAILURES + 2, timeout=10), \
+                    watching.handshake_failures
+                assert ignoring.handshake_failures == 0 and ignoring.handshake_problem is None
+                problem = watching.handshake_problem
+        told = [str(w.message) for w in seen if issubclass(w.category, HandshakeWarning)]
+        assert told == [problem], told
+        assert "curve_server_key is not its public key" in problem
+        assert sock.poll(0) == 0, "a batch crossed a failed handshake"
+        with pytest.raises(ValueError, match="warn, raise, ignore"):
+            LossClient(endpoint, on_handshake_failure="quiet")
     finally:
         sock.close(linger=0)
 

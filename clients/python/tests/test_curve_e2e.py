@@ -5,9 +5,10 @@ from __future__ import annotations
 import subprocess
 import time
 
+import pytest
 import zmq
 
-from lossd_client import LossClient, read_key_pair, read_public_key
+from lossd_client import HandshakeWarning, LossClient, read_key_pair, read_public_key
 from lossd_testkit import check_loss_record, load_golden, loss_overrides
 
 
@@ -40,17 +41,19 @@ def test_only_allowed_clients_deliver_and_the_output_is_encrypted(lossd_bin, sta
                "--output-server-key", str(sink_pub)])
     server_key = read_public_key(sidecar_pub)
     try:
-        # A client whose key is not allowed completes no handshake: nothing arrives.
+        # A client whose key is not allowed completes no handshake: nothing arrives, and it says why.
         stranger_public, stranger_secret = read_key_pair(stranger_key)
-        with LossClient(sidecar.input, context=context, curve_server_key=server_key,
-                        curve_public_key=stranger_public, curve_secret_key=stranger_secret,
-                        linger_ms=0) as stranger:
+        with pytest.warns(HandshakeWarning, match="refused this client's CURVE key"), \
+                LossClient(sidecar.input, context=context, curve_server_key=server_key,
+                           curve_public_key=stranger_public, curve_secret_key=stranger_secret,
+                           linger_ms=0) as stranger:
             send_case(stranger, case)
             assert sink.poll(2000) == 0, "a batch from a client without an allowed key was computed"
         # A client without CURVE at all gets nowhere either.
-        with LossClient(sidecar.input, context=context, linger_ms=0) as plain:
+        with pytest.warns(HandshakeWarning, match="requires CURVE"), \
+                LossClient(sidecar.input, context=context, linger_ms=0) as plain:
             send_case(plain, case)
-            assert sink.poll(1000) == 0, "a plain-text batch was computed"
+            assert sink.poll(2000) == 0, "a plain-text batch was computed"
         # The allowed trainer's batch is computed and its record arrives over the encrypted output.
         trainer_public, trainer_secret = read_key_pair(trainer_key)
         with LossClient(sidecar.input, context=context, curve_server_key=server_key,

@@ -416,7 +416,8 @@ def test_records_the_output_refuses_are_counted_as_output_failures(start_sidecar
     assert wait_for(lambda: sidecar.stderr().count("cannot write a record") == 6, timeout=30), sidecar.stderr()[-4000:]
     assert sidecar.stop(signal.SIGTERM) == 0, sidecar.stderr()[-4000:]
     summary = sidecar.final_summary()
-    assert summary == {"received": 6, "computed": 0, "rejected": 0, "output_failures": 6, "recording_failures": 0}, \
+    assert summary == {"received": 6, "computed": 0, "rejected": 0, "output_failures": 6, "recording_failures": 0,
+                       "handshake_failures": 0, "output_handshake_failures": 0}, \
         sidecar.stderr()[-2000:]
 
 
@@ -438,4 +439,5 @@ def test_messages_missing_from_the_recording_are_counted_as_recording_failures(s
     assert sidecar.stop(signal.SIGTERM) == 0, sidecar.stderr()[-4000:]
     summary = sidecar.final_summary()
     assert summary == {"received": 100, "computed": 100, "rejected": 0, "output_failures": 0,
-                       "recording_failures": 100}, sidecar.stderr()[-2000:]
+                       "recording_failures": 100, "handshake_failures": 0, "output_handshake_failures": 0}, \
+        sidecar.stderr()[-2000:]
