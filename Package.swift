@@ -39,6 +39,10 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-system", from: "1.8.1"),
         .package(url: "https://github.com/apple/swift-collections", from: "1.6.0"),
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird-auth", from: "2.5.0"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
         .package(url: "https://github.com/apple/swift-protobuf", from: "1.39.0"),
     ],
@@ -101,9 +105,11 @@ let package = Package(
             swiftSettings: strict
         ),
         // The aggregation daemon: running statistics of every (run, split), (run, source, stream)
-        // and step, the state file and snapshots, the HTTP endpoints (Hummingbird), the Prometheus
-        // exposition (swift-prometheus), TensorBoard event files and the dashboard, live and as
-        // `lossd report` files.
+        // and step, the state file and snapshots, the HTTP endpoints (Hummingbird; TLS through
+        // swift-nio-ssl and basic authentication with bcrypt hashes, configured by a Prometheus
+        // exporter web configuration file read with Yams), the Prometheus exposition
+        // (swift-prometheus), TensorBoard event files and the dashboard, live and as `lossd report`
+        // files.
         .target(
             name: "LossAggregator",
             dependencies: [
@@ -112,6 +118,12 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "SystemPackage", package: "swift-system"),
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdCore", package: "hummingbird"),
+                .product(name: "HummingbirdTLS", package: "hummingbird"),
+                .product(name: "HummingbirdBcrypt", package: "hummingbird-auth"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Yams", package: "Yams"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
             ],
             swiftSettings: strict

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Installs what lossd needs to build and test, and nothing that is already there:
 # libzmq (Debian's libzmq3-dev, found through pkg-config), Prometheus (Debian's prometheus package:
-# the tests check lossd aggregate's /metrics with promtool and scrape it with a real server) and
-# the Python packages the tests use.
+# the tests check lossd aggregate's /metrics with promtool and scrape it with a real server),
+# openssl, curl and htpasswd (apache2-utils: the guarded-HTTP tests make certificates and bcrypt
+# hashes as docs/SECURITY.md tells operators to, and read the port with curl) and the Python
+# packages the tests use.
 #
 # With --frameworks it installs only the test-only framework packages instead: torch, torchvision
 # and TensorFlow at the versions the framework tests were checked with (LOSSD_FRAMEWORK_PACKAGES
@@ -47,6 +49,9 @@ apt_packages=()
 command -v pkg-config >/dev/null 2>&1 || apt_packages+=(pkg-config)
 if ! pkg-config --exists libzmq 2>/dev/null; then apt_packages+=(libzmq3-dev); fi
 if ! command -v promtool >/dev/null 2>&1 || ! command -v prometheus >/dev/null 2>&1; then apt_packages+=(prometheus); fi
+command -v openssl >/dev/null 2>&1 || apt_packages+=(openssl)
+command -v curl >/dev/null 2>&1 || apt_packages+=(curl)
+command -v htpasswd >/dev/null 2>&1 || apt_packages+=(apache2-utils)
 for extra in ${LOSSD_APT_PACKAGES:-}; do
     dpkg -s "$extra" >/dev/null 2>&1 || apt_packages+=("$extra")
 done

@@ -169,7 +169,12 @@ public final class RecordingWriter {
     }
 
     private func flushBuffer() throws(RecordingError) {
-        guard !buffer.isEmpty else { return }
+        guard !buffer.isEmpty else {
+            // Nothing buffered: every record so far is in the file (a version 2 record whose last
+            // frame was written directly and needs no padding leaves the buffer empty).
+            writtenRecordCount = recordCount
+            return
+        }
         let failure = buffer.withUnsafeBytes { PosixIO.writeAll(fd, $0) }
         buffer.removeAll(keepingCapacity: true)
         if let failure {

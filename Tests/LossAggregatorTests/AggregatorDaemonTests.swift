@@ -24,7 +24,7 @@ struct AggregatorDaemonTests {
             logger.logLevel = .warning
             daemon = try AggregatorDaemon(settings: settings, logger: logger)
             let port = Latch<Int>()
-            let app = AggregatorHTTPServer.application(
+            let app = try AggregatorHTTPServer.application(
                 aggregator: daemon.aggregator, address: settings.http, logger: logger
             ) { bound in
                 port.open(bound)

@@ -51,6 +51,8 @@ struct SettingsTests {
         #expect(aggregateFromFile.stateInterval == aggregateBuiltIn.stateInterval)
         #expect(aggregateFromFile.parameters == aggregateBuiltIn.parameters)
         #expect(aggregateFromFile.inputSecurity == aggregateBuiltIn.inputSecurity)
+        #expect(aggregateFromFile.webConfig == nil && aggregateBuiltIn.webConfig == nil)
+        #expect(aggregateFromFile.openHealthz == aggregateBuiltIn.openHealthz)
         #expect(aggregateBuiltIn.input.map(\.description) == ["@tcp://127.0.0.1:5556"])
         #expect(aggregateBuiltIn.http.description == "127.0.0.1:9180")
         #expect(
@@ -75,7 +77,8 @@ struct SettingsTests {
                 "input", "input_key_file", "input_allowed_clients", "http", "state", "snapshots", "publish",
                 "snapshot_interval", "state_interval", "ema_decay", "window", "reorder_window", "max_keys",
                 "history_points", "tensorboard", "step_timeout", "open_steps", "step_history", "resume",
-                "stream_idle", "max_streams",
+                "stream_idle", "max_streams", "web_config", "open_healthz", "divergence_factor",
+                "divergence_steps",
             ],
             "log": ["level"],
         ]
@@ -129,6 +132,11 @@ struct SettingsTests {
             (["LOSSD_AGGREGATE_RESUME": "rewind"], "aggregate.resume"),
             (["LOSSD_AGGREGATE_STREAM_IDLE": "0.5"], "aggregate.stream_idle"),
             (["LOSSD_AGGREGATE_MAX_STREAMS": "0"], "aggregate.max_streams"),
+            (["LOSSD_AGGREGATE_WEB_CONFIG": "/nonexistent/web.yml"], "aggregate.web_config"),
+            (["LOSSD_AGGREGATE_OPEN_HEALTHZ": "sometimes"], "aggregate.open_healthz"),
+            (["LOSSD_AGGREGATE_DIVERGENCE_FACTOR": "0.5"], "aggregate.divergence_factor"),
+            (["LOSSD_AGGREGATE_DIVERGENCE_FACTOR": "ten"], "aggregate.divergence_factor"),
+            (["LOSSD_AGGREGATE_DIVERGENCE_STEPS": "0"], "aggregate.divergence_steps"),
         ])
     func invalidValues(environment: [String: String], key: String) async throws {
         let settings = try await SettingsReader.load(flags: [:], configFile: nil, environment: environment)
@@ -178,6 +186,23 @@ struct SettingsTests {
             flags: ["aggregate.resume": .string("rewind")], configFile: nil, environment: [:])
         let error = try #require(throws: SettingsError.self) { try AggregatorSettings(reading: refused) }
         #expect("\(error)".contains("expected one of replace, keep"), "\(error)")
+    }
+
+    @Test("the divergence settings: a flag wins over the environment, which wins over the file")
+    func divergenceSettings() async throws {
+        let file = try write("aggregate:\n  divergence_factor: 4\n  divergence_steps: 7\n")
+        defer { try? FileManager.default.removeItem(atPath: file) }
+        let defaults = try AggregatorSettings(
+            reading: try await SettingsReader.load(flags: [:], configFile: nil, environment: [:]))
+        #expect(defaults.parameters.divergence == DivergenceRule(factor: 10, steps: 3))
+        let fromFile = try AggregatorSettings(
+            reading: try await SettingsReader.load(flags: [:], configFile: file, environment: [:]))
+        #expect(fromFile.parameters.divergence == DivergenceRule(factor: 4, steps: 7))
+        let settings = try await SettingsReader.load(
+            flags: ["aggregate.divergence_steps": .int(2)], configFile: file,
+            environment: ["LOSSD_AGGREGATE_DIVERGENCE_FACTOR": "2.5", "LOSSD_AGGREGATE_DIVERGENCE_STEPS": "5"])
+        #expect(
+            try AggregatorSettings(reading: settings).parameters.divergence == DivergenceRule(factor: 2.5, steps: 2))
     }
 
     @Test("HTTP addresses parse as host:port and [ipv6]:port")

@@ -23,14 +23,18 @@ struct StateFileCompatibilityTests {
     }
 
     /// Keys the snapshot gained after 860d516, with the value they must have for a state of that
-    /// time (no streams, no steps; the new parameters at their defaults).
+    /// time (no streams, no steps, no divergence detected; the new parameters at their defaults).
     static var addedSince: [String: Any] {
         [
             "stream": NSNull(), "streams": 0, "retired_streams": 0,
             "steps": [Any](), "last_complete_step": NSNull(),
             "step_counts": ["open": 0, "complete": 0, "partial": 0, "resumes": 0, "replaced": 0, "dropped": 0],
             "step_timeout": 60, "open_steps": 64, "step_history": 1000, "resume": "replace", "stream_idle": 3600,
-            "max_streams": 4096,
+            "max_streams": 4096, "divergence_factor": 10, "divergence_steps": 3,
+            "divergence": [
+                "diverging": false, "reason": NSNull(), "since": NSNull(), "minimum": NSNull(), "last": NSNull(),
+                "above": 0, "episodes": 0,
+            ] as [String: Any],
         ]
     }
 

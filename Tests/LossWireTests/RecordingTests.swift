@@ -102,6 +102,21 @@ struct RecordingTests {
         #expect(writer.writtenRecordCount == 2)
     }
 
+    @Test("a record whose last frame was written directly and needs no padding counts as written at close")
+    func writtenRecordCountWhenTheBufferEndsEmpty() throws {
+        let directory = try TemporaryDirectory()
+        let writer = try RecordingWriter(path: directory.path("direct.lossrec"), version: .v2, bufferCapacity: 4096)
+        try writer.append(WireMessage(copying: [[1, 2, 3]]))
+        // 3072 bytes: written directly (at least half the buffer) and a multiple of 64, so no padding
+        // follows it and the buffer is empty once the record is appended.
+        try writer.append(WireMessage(copying: [[1], [UInt8](repeating: 7, count: 3072)]))
+        try writer.close()
+        #expect((writer.recordCount, writer.writtenRecordCount) == (2, 2))
+        let reader = try RecordingReader(path: writer.path)
+        while try reader.next() != nil {}
+        #expect(reader.goodRecords == 2)
+    }
+
     @Test(
         "a failed write loses the buffered records, and writtenRecordCount says so",
         .enabled(if: FileManager.default.fileExists(atPath: "/dev/full")))

@@ -126,45 +126,13 @@ struct AggregateCommandTests {
         try await TestEnvironment.push(Self.script, to: input)
         _ = try await waitForRecords(Self.script.count, port: http)
 
-        let prometheusPort = try TestEnvironment.freePort()
-        let config = folder.appendingPathComponent("prometheus.yml")
-        try """
-        global:
-          scrape_interval: 1s
-          evaluation_interval: 1s
-        scrape_configs:
-          - job_name: lossd
-            static_configs:
-              - targets: ["127.0.0.1:\(http)"]
-        """.write(to: config, atomically: true, encoding: .utf8)
-        let server = try LossdDaemon.external(
-            prometheus,
-            [
-                "--config.file=\(config.path)", "--storage.tsdb.path=\(folder.path)/tsdb",
-                "--web.listen-address=127.0.0.1:\(prometheusPort)", "--log.level=warn",
-            ],
-            folder: folder, name: "prometheus")
+        let server = try PrometheusServer(
+            program: prometheus, job: "    static_configs:\n      - targets: [\"127.0.0.1:\(http)\"]", folder: folder)
         let query = #"lossd_loss_mean{run="exp",split="train",component="loss"}"#
-        let encoded = query.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? query
-        var value: Double?
-        let deadline = Date().addingTimeInterval(60)
-        while value == nil && Date() < deadline {
-            try await Task.sleep(for: .milliseconds(250))
-            guard server.process.isRunning else { break }
-            guard
-                let response = try? await HTTPGet.fetch(
-                    port: prometheusPort, path: "/api/v1/query?query=\(encoded)", timeout: 5),
-                response.status == 200,
-                let body = try? JSONSerialization.jsonObject(with: Data(response.body.utf8)) as? [String: Any],
-                let result = (body["data"] as? [String: Any])?["result"] as? [[String: Any]],
-                let sample = result.first?["value"] as? [Any], sample.count == 2,
-                let text = sample[1] as? String
-            else { continue }
-            value = Double(text)
-        }
-        let scraped = try #require(value, "Prometheus never returned \(query):\n\(server.stderr)")
+        let value = try await server.value(of: query)
+        let scraped = try #require(value, "Prometheus never returned \(query):\n\(server.daemon.stderr)")
         #expect(abs(scraped - Self.trainMean) <= 1e-12 * Self.trainMean, "\(scraped) != \(Self.trainMean)")
-        #expect(try await server.stop() == 0)
+        #expect(try await server.daemon.stop() == 0)
         #expect(try await aggregator.stop() == 0)
     }
 

@@ -270,7 +270,7 @@ extension SplitStatistics: Codable {
     enum CodingKeys: String, CodingKey {
         case batches, samples, negativesSum = "negatives_sum", nonfinite, staleEpochBatches = "stale_epoch_batches"
         case positivesSum = "positives_sum", epoch, lastEpoch = "last_epoch", step, lastRecordTime = "last_record_time"
-        case errors, components, window, history, steps
+        case errors, components, window, history, steps, divergence
     }
 
     /// Restores one (run, split) with the window and history it was saved with; call
@@ -308,6 +308,9 @@ extension SplitStatistics: Codable {
         window = BatchWindow(capacity: max(1, entries.count), entries: entries)
         if let history { self.history = history }
         if let steps = try container.decodeIfPresent(StepTable.self, forKey: .steps) { self.steps = steps }
+        if let divergence = try container.decodeIfPresent(DivergenceDetector.self, forKey: .divergence) {
+            self.divergence = divergence
+        }
     }
 
     func encode(to encoder: any Encoder) throws {
@@ -328,6 +331,7 @@ extension SplitStatistics: Codable {
         try container.encode(window.orderedEntries, forKey: .window)
         try container.encode(history, forKey: .history)
         if !steps.isEmpty { try container.encode(steps, forKey: .steps) }
+        if divergence != DivergenceDetector() { try container.encode(divergence, forKey: .divergence) }
     }
 
     /// Goes on with a window of `window` batches (keeping the newest) and a history of at most

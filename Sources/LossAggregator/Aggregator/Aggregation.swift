@@ -50,6 +50,10 @@ public struct Aggregation: Sendable {
     var startTime: Double
     /// All messages per second.
     var rate = RateEstimator()
+    /// Divergence events not yet taken by the writer (never saved).
+    var events: [DivergenceEvent] = []
+    /// Divergence events dropped since the writer last took them (it logs the count).
+    var droppedEvents = 0
 
     /// An empty aggregation started at `startTime` (seconds since the Unix epoch).
     public init(parameters: AggregationParameters = AggregationParameters(), startTime: Double) {
@@ -125,9 +129,11 @@ public struct Aggregation: Sendable {
                 splits[splitKey]?.groupStep(
                     loss, step: step, rank: rank, worldSize: worldSize, at: time, parameters: parameters, lost: lost)
             }
+            detectDivergence(after: loss, of: splitKey, at: time)
         case .error(let error):
             splits[splitKey, default: SplitStatistics(window: window, historyPoints: historyPoints)].add(
                 error, at: time)
+            detectDivergence(after: error, of: splitKey, at: time)
         }
         return outcome
     }
@@ -172,6 +178,7 @@ public struct Aggregation: Sendable {
         for key in withOpenSteps {
             let lost = lostByRun[key.run] ?? 0
             splits[key]?.expireSteps(at: time, parameters: parameters, lost: lost)
+            detectDivergenceInClosedSteps(of: key, at: time)
         }
     }
 

@@ -33,6 +33,9 @@ public struct AggregationParameters: Sendable, Hashable {
     /// The most streams tracked at once; when another starts, the one idle longest is retired.
     /// Default 4096.
     public var maxStreams: Int
+    /// When a (run, split) counts as diverging: `divergence_factor` and `divergence_steps`
+    /// (``DivergenceRule``). Default 10 and 3.
+    public var divergence: DivergenceRule
 
     /// The largest `reorderWindow` accepted: it bounds the memory of each (run, source).
     public static let maxReorderWindow = 65_536
@@ -51,11 +54,12 @@ public struct AggregationParameters: Sendable, Hashable {
     /// The `maxStreams` accepted.
     public static let maxStreamsRange = 1...1_000_000
 
-    /// The defaults of SPEC §6, 2000 history points, and the step and stream defaults above.
+    /// The defaults of SPEC §6, 2000 history points, and the step, stream and divergence defaults above.
     public init(
         emaDecay: Double = 0.98, window: Int = 100, reorderWindow: Int = 1024, maxKeys: Int = 1000,
         historyPoints: Int = 2000, stepTimeout: Double = 60, openSteps: Int = 64, stepHistory: Int = 1000,
-        resume: ResumePolicy = .replace, streamIdle: Double = 3600, maxStreams: Int = 4096
+        resume: ResumePolicy = .replace, streamIdle: Double = 3600, maxStreams: Int = 4096,
+        divergence: DivergenceRule = DivergenceRule()
     ) {
         self.emaDecay = emaDecay
         self.window = window
@@ -68,6 +72,7 @@ public struct AggregationParameters: Sendable, Hashable {
         self.resume = resume
         self.streamIdle = streamIdle
         self.maxStreams = maxStreams
+        self.divergence = divergence
     }
 }
 
@@ -78,6 +83,7 @@ extension AggregationParameters: Codable {
         case emaDecay = "ema_decay", window, reorderWindow = "reorder_window", maxKeys = "max_keys"
         case stepTimeout = "step_timeout", openSteps = "open_steps", stepHistory = "step_history", resume
         case streamIdle = "stream_idle", maxStreams = "max_streams"
+        case divergenceFactor = "divergence_factor", divergenceSteps = "divergence_steps"
     }
 
     /// Reads the settings; an absent key takes its default.
@@ -94,7 +100,11 @@ extension AggregationParameters: Codable {
             stepHistory: try container.decodeIfPresent(Int.self, forKey: .stepHistory) ?? defaults.stepHistory,
             resume: try container.decodeIfPresent(ResumePolicy.self, forKey: .resume) ?? defaults.resume,
             streamIdle: try container.decodeIfPresent(Double.self, forKey: .streamIdle) ?? defaults.streamIdle,
-            maxStreams: try container.decodeIfPresent(Int.self, forKey: .maxStreams) ?? defaults.maxStreams)
+            maxStreams: try container.decodeIfPresent(Int.self, forKey: .maxStreams) ?? defaults.maxStreams,
+            divergence: DivergenceRule(
+                factor: try container.decodeIfPresent(Double.self, forKey: .divergenceFactor)
+                    ?? defaults.divergence.factor,
+                steps: try container.decodeIfPresent(Int.self, forKey: .divergenceSteps) ?? defaults.divergence.steps))
     }
 
     /// Writes the settings (all but `history_points`).
@@ -110,5 +120,7 @@ extension AggregationParameters: Codable {
         try container.encode(resume, forKey: .resume)
         try container.encode(finite: streamIdle, forKey: .streamIdle)
         try container.encode(maxStreams, forKey: .maxStreams)
+        try container.encode(finite: divergence.factor, forKey: .divergenceFactor)
+        try container.encode(divergence.steps, forKey: .divergenceSteps)
     }
 }

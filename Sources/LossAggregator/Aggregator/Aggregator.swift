@@ -71,6 +71,12 @@ public final class Aggregator: Sendable {
         state.withLock { $0.takeStepChanges() }
     }
 
+    /// The divergence events raised since the last call, oldest first, and how many were dropped
+    /// meanwhile, for the writer.
+    func takeEvents() -> (events: [DivergenceEvent], dropped: Int) {
+        state.withLock { $0.takeEvents() }
+    }
+
     /// A copy of the whole state, e.g. to save it.
     public var aggregation: Aggregation {
         state.withLock { $0 }

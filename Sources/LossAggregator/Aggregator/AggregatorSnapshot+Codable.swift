@@ -64,7 +64,7 @@ extension SplitSnapshot: Codable {
         case negativesPerBatch = "negatives_per_batch", nonfinite, staleEpochBatches = "stale_epoch_batches"
         case epoch, lastEpoch = "last_epoch", step, lastRecordTime = "last_record_time", errors
         case loss, classification, localization
-        case steps, lastCompleteStep = "last_complete_step", stepCounts = "step_counts"
+        case steps, lastCompleteStep = "last_complete_step", stepCounts = "step_counts", divergence
     }
 
     /// Reads one from JSON; see the type's description for what may be missing.
@@ -95,6 +95,7 @@ extension SplitSnapshot: Codable {
         steps = try container.decodeIfPresent([StepSnapshot].self, forKey: .steps) ?? []
         lastCompleteStep = try container.decodeIfPresent(StepSnapshot.self, forKey: .lastCompleteStep)
         stepCounts = try container.decodeIfPresent(StepCounts.self, forKey: .stepCounts) ?? StepCounts()
+        divergence = try container.decodeIfPresent(DivergenceStatus.self, forKey: .divergence) ?? DivergenceStatus()
     }
 
     /// Writes it as JSON, every key present.
@@ -121,6 +122,7 @@ extension SplitSnapshot: Codable {
         try container.encode(steps, forKey: .steps)
         try container.encode(lastCompleteStep, forKey: .lastCompleteStep)
         try container.encode(stepCounts, forKey: .stepCounts)
+        try container.encode(divergence, forKey: .divergence)
     }
 }
 

@@ -107,6 +107,16 @@ public enum PrometheusExposition {
                     gauge("lossd_loss_" + statistic, Help.statistic(statistic), componentLabels, value)
                 }
             }
+            gauge(
+                "lossd_diverging",
+                """
+                1 while the run is diverging: its loss above divergence_factor times its running minimum for \
+                divergence_steps figures in a row, or a batch with NaN or infinite values; else 0.
+                """,
+                labels, split.divergence.diverging ? 1 : 0)
+            counter(
+                "lossd_divergence_episodes_total", "Times the run was marked diverging.", labels,
+                split.divergence.episodes)
             steps(split, labels: labels, counter: counter, gauge: gauge)
         }
 

@@ -51,6 +51,8 @@ public struct SplitSnapshot: Sendable, Hashable {
     public var lastCompleteStep: StepSnapshot?
     /// What happened to the steps.
     public var stepCounts: StepCounts
+    /// Whether the split is diverging (docs/DIAGNOSTICS.md).
+    public var divergence: DivergenceStatus
 
     /// The three components by name: loss, classification, localization.
     public var components: [(name: String, statistics: ComponentSnapshot)] {
@@ -86,5 +88,6 @@ public struct SplitSnapshot: Sendable, Hashable {
         steps = statistics.steps.snapshots(last: stepCount)
         lastCompleteStep = statistics.steps.lastCompleteSnapshot
         stepCounts = StepCounts(statistics.steps)
+        divergence = DivergenceStatus(statistics.divergence)
     }
 }

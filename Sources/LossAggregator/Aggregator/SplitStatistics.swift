@@ -46,6 +46,8 @@ struct SplitStatistics: Sendable, Hashable {
     var rate = RateEstimator()
     /// The loss records that carry `step`, `rank` and `world_size`, put together by step.
     var steps = StepTable()
+    /// Whether the split is diverging, from its step means and its batches without ranks.
+    var divergence = DivergenceDetector()
 
     /// Empty statistics with a window of `window` batches and a history of at most
     /// `historyPoints` points.

@@ -36,6 +36,7 @@ public final class AggregatorDaemon: Sendable {
     private let logger: Logger
     private let stopping = Atomic<Bool>(false)
     private let writerStop = Latch<Void>()
+    private let writerCounters = AggregatorWriterCounters()
     private let sharedContext: Context?
 
     /// Creates a daemon, loading the state file when there is one (a damaged one is moved aside
@@ -61,6 +62,25 @@ public final class AggregatorDaemon: Sendable {
         } else {
             aggregator = Aggregator(parameters: settings.parameters, startTime: now)
         }
+        writerCounters.savedRecords.store(aggregator.aggregation.records, ordering: .relaxed)
+    }
+
+    /// The counts so far, with the writer's failures; final once ``run()`` has returned.
+    ///
+    /// ``AggregatorReport/lostOwnRecords`` tells whether records the daemon took are missing
+    /// from its state file or snapshots.
+    public var report: AggregatorReport {
+        let snapshot = aggregator.snapshot()
+        let finalSaveFailed = settings.statePath != nil && writerCounters.lastSaveFailed.load(ordering: .relaxed)
+        return AggregatorReport(
+            records: snapshot.records, invalid: snapshot.invalid, overflow: snapshot.overflow,
+            lost: snapshot.sources.reduce(0) { $0 + $1.lost },
+            duplicates: snapshot.sources.reduce(0) { $0 + $1.duplicates },
+            stateSaveFailures: writerCounters.stateSaveFailures.load(ordering: .relaxed),
+            finalSaveFailed: finalSaveFailed,
+            unsavedRecords: finalSaveFailed
+                ? max(0, snapshot.records - writerCounters.savedRecords.load(ordering: .relaxed)) : 0,
+            snapshotFailures: writerCounters.snapshotFailures.load(ordering: .relaxed))
     }
 
     /// Asks the daemon to stop receiving, then save and exit. Safe from any thread.
@@ -95,7 +115,7 @@ public final class AggregatorDaemon: Sendable {
         let writer = try SocketThread(name: "aggregate-write") {
             AggregatorWriter.run(
                 settings: self.settings, aggregator: self.aggregator, context: context,
-                stop: self.writerStop, ready: writerReady, logger: self.logger)
+                stop: self.writerStop, ready: writerReady, counters: self.writerCounters, logger: self.logger)
         }
         if let problem = writerReady.wait() {
             _ = try? writer.join()
@@ -143,16 +163,13 @@ public final class AggregatorDaemon: Sendable {
         writerStop.open()
         try writer.join()
         inputHandshakes.flush()
-        let snapshot = aggregator.snapshot()
-        let lost = snapshot.sources.reduce(0) { $0 + $1.lost }
-        let duplicates = snapshot.sources.reduce(0) { $0 + $1.duplicates }
-        logger.info(
-            """
-            aggregator stopped: records=\(snapshot.records) invalid=\(snapshot.invalid) \
-            overflow=\(snapshot.overflow) lost=\(lost) duplicates=\(duplicates) \
-            handshake_failures=\(inputHandshakes.total)
-            """
-        )
+        let report = self.report
+        let counts = "\(report.counts) handshake_failures=\(inputHandshakes.total)"
+        if report.lostOwnRecords {
+            logger.error("aggregator stopped, records lost: \(counts)")
+        } else {
+            logger.info("aggregator stopped: \(counts)")
+        }
     }
 
     /// Receives until stopped, then ingests whatever is still queued in the socket.

@@ -1,5 +1,7 @@
 import Foundation
 public import Hummingbird
+import HummingbirdCore
+import HummingbirdTLS
 public import Logging
 public import LossPipeline
 public import ServiceLifecycle
@@ -16,20 +18,32 @@ public import ServiceLifecycle
 /// `/stats` lists the last 10 steps of each (run, split), or the last N with `?steps=N`. Each
 /// request reads one snapshot of the ``Aggregator``; the receiver is held up only for the copy of
 /// its state.
+///
+/// A ``WebConfig`` (`aggregate.web_config`) guards every path: TLS from its `tls_server_config`,
+/// basic authentication for its `basic_auth_users`; with `openHealthz`, `/healthz` answers
+/// without credentials (it tells nothing but that the server runs).
 public enum AggregatorHTTPServer {
     /// The Hummingbird application serving `aggregator` on `address`.
     ///
     /// It is a swift-service-lifecycle `Service`: run it in the same `ServiceGroup` as the
     /// ``AggregatorService``. `onListening` receives the bound port (useful with port 0).
     /// `/metrics` includes the handshake failures counted by `handshakes` (the process's sockets).
+    ///
+    /// - Throws: When Hummingbird cannot set up TLS with `webConfig`'s configuration (which
+    ///   ``WebConfig/load(path:)`` has already checked).
     public static func application(
         aggregator: Aggregator,
         address: HTTPAddress,
         logger: Logger,
         handshakes: [HandshakeFailureLog] = [],
+        webConfig: WebConfig? = nil,
+        openHealthz: Bool = false,
         onListening: @escaping @Sendable (Int) async -> Void = { _ in }
-    ) -> Application<RouterResponder<BasicRequestContext>> {
+    ) throws -> Application<RouterResponder<BasicRequestContext>> {
         let router = Router()
+        if let users = webConfig?.users, !users.isEmpty {
+            router.add(middleware: BasicAuthMiddleware(users: users, openPaths: openHealthz ? ["/healthz"] : []))
+        }
         router.get("/metrics") { _, _ -> Response in
             let body = PrometheusExposition.render(
                 aggregator.snapshot(), handshakeFailures: handshakes.map { ($0.socket, $0.counts) })
@@ -50,13 +64,29 @@ public enum AggregatorHTTPServer {
                 aggregator.aggregation, at: Date().timeIntervalSince1970, refreshSeconds: refresh ?? 5)
             return Self.response(Array(page.render().utf8), contentType: "text/html; charset=utf-8")
         }
+        let server: HTTPServerBuilder
+        if let tls = webConfig?.tls {
+            server = try .tls(tlsConfiguration: tls.configuration)
+        } else {
+            server = .http1()
+        }
+        let tls = webConfig?.tls == nil ? "off" : "on"
+        let users = webConfig?.users.names ?? []
+        let authentication =
+            users.isEmpty ? "off" : "basic (\(users.count) users)\(openHealthz ? ", /healthz open" : "")"
         return Application(
             router: router,
+            server: server,
             configuration: ApplicationConfiguration(
                 address: .hostname(address.host, port: address.port), serverName: "lossd"),
             onServerRunning: { channel in
                 let port = channel.localAddress?.port ?? address.port
-                logger.info("HTTP listening", metadata: ["http": "\(HTTPAddress(host: address.host, port: port))"])
+                logger.info(
+                    "HTTP listening",
+                    metadata: [
+                        "http": "\(HTTPAddress(host: address.host, port: port))", "tls": "\(tls)",
+                        "authentication": "\(authentication)",
+                    ])
                 await onListening(port)
             },
             logger: logger)
@@ -69,25 +99,29 @@ public enum AggregatorHTTPServer {
         address: HTTPAddress,
         logger: Logger,
         handshakes: [HandshakeFailureLog] = [],
+        webConfig: WebConfig? = nil,
+        openHealthz: Bool = false,
         onListening: @escaping @Sendable (Int) async -> Void = { _ in }
     ) -> some Service {
         HTTPService(
-            application: application(
-                aggregator: aggregator, address: address, logger: logger, handshakes: handshakes,
-                onListening: onListening),
+            makeApplication: {
+                try application(
+                    aggregator: aggregator, address: address, logger: logger, handshakes: handshakes,
+                    webConfig: webConfig, openHealthz: openHealthz, onListening: onListening)
+            },
             address: address)
     }
 
     /// Runs the application, naming the address in its failures.
     private struct HTTPService: Service, CustomStringConvertible {
-        let application: Application<RouterResponder<BasicRequestContext>>
+        let makeApplication: @Sendable () throws -> Application<RouterResponder<BasicRequestContext>>
         let address: HTTPAddress
 
         var description: String { "HTTP \(address)" }
 
         func run() async throws {
             do {
-                try await application.run()
+                try await makeApplication().run()
             } catch {
                 throw AggregatorError.http(address: address.description, reason: "\(error)")
             }

@@ -27,6 +27,11 @@ public struct AggregatorSettings: Sendable {
     /// The input's security (`<input>_key_file`, `<input>_allowed_clients`, or the process-wide
     /// `curve.*`): plain, or a CURVE server.
     public var inputSecurity: SocketSecurity
+    /// TLS and basic authentication for the HTTP port, read from the web configuration file
+    /// (`aggregate.web_config`), or nil to serve plain HTTP to anyone who can reach it.
+    public var webConfig: WebConfig?
+    /// Whether `/healthz` answers without credentials when basic authentication is on. Default false.
+    public var openHealthz: Bool
 
     /// `@tcp://127.0.0.1:5556`: where the sidecars' default output connects.
     public static let defaultInput: [Endpoint] =
@@ -44,7 +49,9 @@ public struct AggregatorSettings: Sendable {
         stateInterval: Duration = .seconds(10),
         parameters: AggregationParameters = AggregationParameters(),
         inputName: String = "aggregate.input",
-        inputSecurity: SocketSecurity = .plain
+        inputSecurity: SocketSecurity = .plain,
+        webConfig: WebConfig? = nil,
+        openHealthz: Bool = false
     ) {
         self.input = input
         self.http = http
@@ -57,6 +64,8 @@ public struct AggregatorSettings: Sendable {
         self.parameters = parameters
         self.inputName = inputName
         self.inputSecurity = inputSecurity
+        self.webConfig = webConfig
+        self.openHealthz = openHealthz
     }
 
     /// Reads every `aggregate.*` key, checking each.
@@ -105,9 +114,24 @@ public struct AggregatorSettings: Sendable {
             streamIdle: try settings.double(
                 "aggregate.stream_idle", default: builtIn.streamIdle, in: AggregationParameters.streamIdleRange),
             maxStreams: try settings.int(
-                "aggregate.max_streams", default: builtIn.maxStreams, in: AggregationParameters.maxStreamsRange))
+                "aggregate.max_streams", default: builtIn.maxStreams, in: AggregationParameters.maxStreamsRange),
+            divergence: DivergenceRule(
+                factor: try settings.double(
+                    "aggregate.divergence_factor", default: builtIn.divergence.factor, in: DivergenceRule.factorRange),
+                steps: try settings.int(
+                    "aggregate.divergence_steps", default: builtIn.divergence.steps, in: DivergenceRule.stepsRange)))
         inputName = defaults.inputName
         inputSecurity = try SocketSecurity(server: inputName, reading: settings)
+        if let path = try Self.path(settings, "aggregate.web_config") {
+            do {
+                webConfig = try WebConfig.load(path: path)
+            } catch {
+                throw .invalid(key: "aggregate.web_config", value: path, reason: "\(error)")
+            }
+        } else {
+            webConfig = nil
+        }
+        openHealthz = try settings.bool("aggregate.open_healthz", default: false)
     }
 
     /// An endpoint list, or nil when the key is absent or empty.

@@ -7,12 +7,18 @@ import ZeroMQ
 /// The daemon's writer thread: snapshots to a JSON Lines file and a PUB socket every
 /// `snapshot_interval`, the state file every `state_interval`, and both once more at shutdown;
 /// every second, the aggregation's housekeeping (steps whose timeout passed, idle streams) and
-/// the TensorBoard event files.
+/// the TensorBoard event files. Divergence events go to the log and, topic `event`, to the PUB
+/// socket: with a PUB socket the writer looks for them every ``eventInterval`` (a trainer that
+/// stops on divergence should hear of it within a few steps), without one at every tick.
 ///
 /// It owns the snapshots file, the PUB socket and the event files, so nothing else touches them.
 enum AggregatorWriter {
     /// The topic frame of published snapshots.
     static let topic = "stats"
+    /// The topic frame of published divergence events.
+    static let eventTopic = "event"
+    /// Seconds between looks for divergence events when they are published.
+    static let eventInterval = 0.02
     /// Seconds between housekeeping ticks, which also write and flush the TensorBoard files.
     static let tickInterval = 1.0
 
@@ -22,7 +28,7 @@ enum AggregatorWriter {
     /// returns at once).
     static func run(
         settings: AggregatorSettings, aggregator: Aggregator, context: Context, stop: Latch<Void>,
-        ready: Latch<String?>, logger: Logger
+        ready: Latch<String?>, counters: AggregatorWriterCounters, logger: Logger
     ) {
         var snapshotsFile: FileDescriptor?
         if let path = settings.snapshotsPath {
@@ -83,6 +89,7 @@ enum AggregatorWriter {
                     // The line and its newline in one buffer, so readers never see half a line.
                     _ = try snapshotsFile.writeAll(line + [UInt8(ascii: "\n")])
                 } catch {
+                    counters.snapshotFailures.add(1, ordering: .relaxed)
                     logger.error(
                         "cannot append to the snapshots file",
                         metadata: ["path": "\(settings.snapshotsPath ?? "")", "error": "\(error)"])
@@ -97,11 +104,39 @@ enum AggregatorWriter {
             }
         }
 
+        func publishEvents() {
+            let (events, dropped) = aggregator.takeEvents()
+            if dropped > 0 {
+                logger.warning(
+                    """
+                    \(dropped) divergence events were dropped: more than \(Aggregation.maxPendingEvents) waited to \
+                    be published
+                    """)
+            }
+            for event in events {
+                switch event.kind {
+                case .diverging: logger.warning("\(event.summary)")
+                case .recovered: logger.notice("\(event.summary)")
+                }
+                guard let publisher else { continue }
+                do {
+                    try publisher.send([Array(eventTopic.utf8), event.jsonLine()], mode: .dontWait)
+                } catch {
+                    logger.warning("a divergence event was not published", metadata: ["error": "\(error)"])
+                }
+            }
+        }
+
         func saveState(_ now: Double) {
             guard let stateFile else { return }
+            let aggregation = aggregator.aggregation
             do {
-                try stateFile.save(aggregator.aggregation, now: now)
+                try stateFile.save(aggregation, now: now)
+                counters.savedRecords.store(aggregation.records, ordering: .relaxed)
+                counters.lastSaveFailed.store(false, ordering: .relaxed)
             } catch {
+                counters.stateSaveFailures.add(1, ordering: .relaxed)
+                counters.lastSaveFailed.store(true, ordering: .relaxed)
                 logger.error("\(error)")
             }
         }
@@ -110,12 +145,15 @@ enum AggregatorWriter {
             var deadline = nextTick
             if snapshotting { deadline = min(deadline, nextSnapshot) }
             if stateFile != nil { deadline = min(deadline, nextState) }
+            if publisher != nil { deadline = min(deadline, Date().timeIntervalSince1970 + eventInterval) }
             let wait = deadline - Date().timeIntervalSince1970
             if stop.wait(timeout: .seconds(max(0, wait))) != nil { break }
+            publishEvents()
             let now = Date().timeIntervalSince1970
             if now >= nextTick {
                 aggregator.housekeeping(at: now)
                 export?.write(aggregator.takeStepChanges(), at: now)
+                publishEvents()
                 nextTick = Self.next(after: nextTick, every: tickInterval, now: now)
             }
             if snapshotting && now >= nextSnapshot {
@@ -131,6 +169,7 @@ enum AggregatorWriter {
         // Shutdown: every gap counts, the event files get their last steps (before the state, which
         // notes how far they got), then the state and one last snapshot.
         aggregator.countPendingAsLost()
+        publishEvents()
         let now = Date().timeIntervalSince1970
         if let export {
             export.write(aggregator.takeStepChanges(), at: now)
@@ -138,7 +177,9 @@ enum AggregatorWriter {
         }
         saveState(now)
         if snapshotting { writeSnapshot(now) }
-        if let path = settings.statePath { logger.info("state saved", metadata: ["state": "\(path)"]) }
+        if let path = settings.statePath, !counters.lastSaveFailed.load(ordering: .relaxed) {
+            logger.info("state saved", metadata: ["state": "\(path)"])
+        }
     }
 
     /// The next due time after `due`, skipping the periods missed while busy.

@@ -41,6 +41,24 @@ struct StepTable: Sendable, Hashable {
     var tensorBoard = TensorBoardCursor()
     /// Rank records over every kept step.
     private(set) var contributionCount = 0
+    /// Steps closed since ``takeClosed()`` was last called, in the order they closed, with their
+    /// `mean` loss (nil when it is not finite): what divergence detection reads. Never saved: the
+    /// aggregation takes them under the same lock as the record that closed them.
+    private(set) var closed: [ClosedStep] = []
+
+    /// A step that went from open to closed, and its `mean` loss.
+    struct ClosedStep: Sendable, Hashable {
+        /// The step.
+        var step: Int
+        /// Its batch-size-weighted mean loss across ranks; nil when it is not finite.
+        var meanLoss: Double?
+    }
+
+    /// The steps closed since the last call, in the order they closed.
+    mutating func takeClosed() -> [ClosedStep] {
+        defer { closed.removeAll() }
+        return closed
+    }
 
     /// A rank's current stream, and the streams it left.
     struct RankTimeline: Sendable, Hashable {
@@ -248,10 +266,12 @@ struct StepTable: Sendable, Hashable {
         if entry.contributions.count >= entry.worldSize {
             if !entry.isComplete { counters.complete += 1 }
             open.remove(step)
-            modify(step) { entry in
+            let figures = modify(step) { entry in
                 entry.status = .complete
                 Self.close(&entry, context: context)
+                return entry.figures
             }
+            if entry.isOpen { closed.append(ClosedStep(step: step, meanLoss: figures??.mean.loss)) }
             tensorBoard.mark(step)
             refreshEMA(from: step, decay: context.parameters.emaDecay)
         } else if !entry.isOpen {
@@ -265,10 +285,12 @@ struct StepTable: Sendable, Hashable {
         guard entries[step]?.isOpen == true else { return }
         open.remove(step)
         counters.partial += 1
-        modify(step) { entry in
+        let figures = modify(step) { entry in
             entry.status = .partial
             Self.close(&entry, context: context)
+            return entry.figures
         }
+        closed.append(ClosedStep(step: step, meanLoss: figures??.mean.loss))
         tensorBoard.mark(step)
     }
 

@@ -102,6 +102,17 @@ public struct SettingsReader: Sendable {
         return value
     }
 
+    /// A true-or-false setting (`true`/`false` in YAML and flags; `true`, `false`, `1`, `0` in the environment).
+    public func bool(_ name: String, default defaultValue: Bool) throws(SettingsError) -> Bool {
+        guard isSet(name) else { return defaultValue }
+        if let value = reader.bool(forKey: key(name)) { return value }
+        switch reader.string(forKey: key(name))?.lowercased() {
+        case "1", "yes", "on": return true
+        case "0", "no", "off": return false
+        default: throw .invalid(key: name, value: raw(name), reason: "expected true or false")
+        }
+    }
+
     /// A text setting; an empty string counts as absent when `emptyIsAbsent`.
     public func string(_ name: String, default defaultValue: String?) throws(SettingsError) -> String? {
         guard isSet(name) else { return defaultValue }

@@ -21,6 +21,18 @@ public struct SidecarReport: Sendable, Hashable {
     /// Handshakes that failed on a ZeroMQ output: the sink does not match its CURVE settings, and
     /// records wait in the output's queue.
     public var outputHandshakeFailures: Int = 0
+
+    /// Whether records of batches the sidecar took are missing from its output or its recording:
+    /// `lossd sidecar` then exits with status 2.
+    public var lostRecords: Bool { outputFailures > 0 || recordingFailures > 0 }
+
+    /// `received=… computed=… rejected=… output_failures=… recording_failures=…`.
+    public var counts: String {
+        """
+        received=\(received) computed=\(computed) rejected=\(rejected) output_failures=\(outputFailures) \
+        recording_failures=\(recordingFailures)
+        """
+    }
 }
 
 /// Lock-free counters shared by the receiver, the emitter and the status line; the handshake

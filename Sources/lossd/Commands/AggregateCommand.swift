@@ -29,6 +29,14 @@ struct AggregateCommand: AsyncParsableCommand {
             from a checkpoint replaces the steps it repeats (--resume). --tensorboard DIR writes \
             them as TensorBoard event files. docs/DISTRIBUTED.md explains it all.
 
+            Divergence: a (run, split) is marked diverging when its loss (each step's mean across \
+            ranks, or each batch's loss for records without ranks) stays above --divergence-factor \
+            times its running minimum for --divergence-steps figures in a row, or at once when a \
+            batch holds NaN or infinite values; it recovers after as many figures in a row within \
+            the threshold. /stats shows it (divergence), /metrics too (lossd_diverging), and \
+            --publish sends an event (topic "event") when it starts and ends. docs/DIAGNOSTICS.md \
+            explains it, and how a trainer stops on it (lossd_client's DivergenceWatcher).
+
             HTTP on --http (default 127.0.0.1:9180): GET / (the dashboard: loss curves per \
             (run, split), drawn on the server, no script), GET /metrics (Prometheus), GET /stats \
             (the same as JSON; ?steps=N for the last N steps), GET /healthz. Each (run, split) \
@@ -38,10 +46,19 @@ struct AggregateCommand: AsyncParsableCommand {
             --state FILE keeps the statistics across restarts: saved atomically every \
             --state-interval seconds and at shutdown, loaded at start (a damaged file is moved \
             aside and the daemon starts fresh). --snapshots FILE appends one JSON line per \
-            --snapshot-interval; --publish EP sends the same JSON on a PUB socket, topic "stats".
+            --snapshot-interval; --publish EP sends the same JSON on a PUB socket, topic "stats" \
+            (and the divergence events, topic "event").
 
             SIGINT or SIGTERM: ingest the records already received, count every seq gap as lost, \
-            save the state and exit 0; a second signal exits at once.
+            save the state and exit 0; a second signal exits at once. Exit 2 when records it took \
+            did not reach its files (the final save of --state failed, or snapshots could not be \
+            appended), the last line giving the counts; 1 when it cannot start, 64 for a bad setting.
+
+            HTTPS and passwords: --web-config FILE reads a web configuration file in the format \
+            Prometheus exporters use: tls_server_config (cert_file, key_file) serves TLS, \
+            basic_auth_users (user: bcrypt hash) asks for a password on every path, /healthz too \
+            unless --open-healthz. docs/SECURITY.md gives the files, the commands that make them \
+            and the Prometheus scrape job (scheme: https, tls_config, basic_auth).
 
             Examples:
               lossd aggregate
@@ -51,6 +68,8 @@ struct AggregateCommand: AsyncParsableCommand {
               lossd aggregate --tensorboard runs/ --step-timeout 120 --state state.json
               tensorboard --logdir runs/
               curl -s 127.0.0.1:9180/stats | python3 -m json.tool
+              lossd aggregate --http 0.0.0.0:9180 --web-config /etc/lossd/web.yml
+              curl --cacert lossd.crt -u prometheus https://lossd.example:9180/stats
               LOSSD_AGGREGATE_STATE=state.json lossd aggregate --config Config/lossd.yaml
               lossd aggregate --input @tcp://10.0.0.10:5556 \\
                 --input-key-file aggregator.key --input-allowed-clients a.pub,b.pub
@@ -97,9 +116,11 @@ struct AggregateCommand: AsyncParsableCommand {
         }
         let http = AggregatorHTTPServer.service(
             aggregator: daemon.aggregator, address: aggregateSettings.http, logger: logger,
-            handshakes: [daemon.inputHandshakes])
+            handshakes: [daemon.inputHandshakes],
+            webConfig: aggregateSettings.webConfig, openHealthz: aggregateSettings.openHealthz)
         // Services stop in reverse order: the daemon drains and saves first, while HTTP still answers.
         try await ServiceRunner.run(
             [.init(service: http), .init(service: AggregatorService(daemon: daemon, logger: logger))], logger: logger)
+        try LostRecords.check(aggregator: daemon.report, logger: logger)
     }
 }

@@ -20,7 +20,9 @@ struct ServeCommand: AsyncParsableCommand {
             as well.
 
             SIGINT or SIGTERM: the sidecar finishes the batches it received, the aggregator \
-            ingests their records and saves its state, then the process exits 0.
+            ingests their records and saves its state, then the process exits 0, or 2 when either \
+            lost records it had taken (the last line gives the counts). --web-config guards the \
+            HTTP port with TLS and a password, as for lossd aggregate.
 
             Examples:
               lossd serve
@@ -89,5 +91,6 @@ struct ServeCommand: AsyncParsableCommand {
             throw ExitCode(1)
         }
         try await ServiceRunner.run(server.services, logger: logger)
+        try LostRecords.check(sidecar: server.sidecar.report, aggregator: server.daemon.report, logger: logger)
     }
 }

@@ -21,7 +21,9 @@ struct SidecarCommand: AsyncParsableCommand {
 
             SIGINT or SIGTERM: stop receiving, finish every batch already received, flush the \
             output and exit 0; a second signal exits at once. The last log line gives \
-            received=N computed=M rejected=K.
+            received=N computed=M rejected=K. When records could not be written (the output or \
+            the --record file failed), it exits 2 instead, its last line naming output_failures \
+            and recording_failures; 1 when it cannot start, 64 for a bad setting.
 
             Examples:
               lossd sidecar
@@ -93,5 +95,6 @@ struct SidecarCommand: AsyncParsableCommand {
         let logger = try LogSetup.logger(label: "lossd.sidecar", settings: settings)
         let sidecar = Sidecar(settings: sidecarSettings, logger: logger)
         try await ServiceRunner.run([.init(service: SidecarService(sidecar: sidecar, logger: logger))], logger: logger)
+        try LostRecords.check(sidecar: sidecar.report, logger: logger)
     }
 }

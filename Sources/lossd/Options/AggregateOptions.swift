@@ -15,7 +15,11 @@ struct AggregateOptions: ParsableArguments {
         completion: .file(extensions: ["jsonl"]))
     var snapshots: String?
 
-    @Option(help: "Publish each snapshot on a PUB socket, topic \"stats\" (bare endpoints bind; default: none).")
+    @Option(
+        help: """
+            Publish each snapshot on a PUB socket, topic "stats", and each divergence event, topic "event" (bare \
+            endpoints bind; default: none).
+            """)
     var publish: String?
 
     @Option(
@@ -77,6 +81,36 @@ struct AggregateOptions: ParsableArguments {
     @Option(help: "The most streams tracked at once; the one idle longest is retired for a new one (default 4096).")
     var maxStreams: Int?
 
+    @Option(
+        help: """
+            A (run, split) diverges when its loss stays above this multiple of its running minimum for \
+            --divergence-steps figures in a row (default 10).
+            """)
+    var divergenceFactor: Double?
+
+    @Option(
+        help: """
+            Figures in a row (step means, or batches without ranks) above the threshold that mark a run diverging, \
+            and within it that end the mark (default 3).
+            """)
+    var divergenceSteps: Int?
+
+    @Option(
+        help: ArgumentHelp(
+            "A web configuration file (Prometheus exporters' format): TLS and basic authentication for HTTP.",
+            discussion: """
+                tls_server_config (cert_file, key_file) serves HTTPS; basic_auth_users (user: bcrypt hash, from \
+                htpasswd -nbBC 10 USER PASSWORD) asks for a password on every path. docs/SECURITY.md shows a complete \
+                file and the Prometheus scrape job that reads through it. Default: none (plain HTTP, no password).
+                """),
+        completion: .file(extensions: ["yml", "yaml"]))
+    var webConfig: String?
+
+    @Flag(
+        inversion: .prefixedNo,
+        help: "Serve /healthz without credentials when --web-config asks for a password (default: no).")
+    var openHealthz: Bool?
+
     /// Flags given, by settings key.
     var flagValues: [String: ConfigContent] {
         var values: [String: ConfigContent] = [:]
@@ -98,6 +132,11 @@ struct AggregateOptions: ParsableArguments {
         if let resume { values["aggregate.resume"] = .string(resume) }
         if let streamIdle { values["aggregate.stream_idle"] = .double(streamIdle) }
         if let maxStreams { values["aggregate.max_streams"] = .int(maxStreams) }
+        if let divergenceFactor { values["aggregate.divergence_factor"] = .double(divergenceFactor) }
+        if let divergenceSteps { values["aggregate.divergence_steps"] = .int(divergenceSteps) }
+
+        if let webConfig { values["aggregate.web_config"] = .string(webConfig) }
+        if let openHealthz { values["aggregate.open_healthz"] = .bool(openHealthz) }
         return values
     }
 }

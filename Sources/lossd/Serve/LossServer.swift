@@ -68,7 +68,9 @@ final class LossServer: Sendable {
             .init(
                 service: AggregatorHTTPServer.service(
                     aggregator: daemon.aggregator, address: http, logger: logger,
-                    handshakes: [sidecar.inputHandshakes, daemon.inputHandshakes], onListening: onHTTPListening)),
+                    handshakes: [sidecar.inputHandshakes, daemon.inputHandshakes],
+                    webConfig: daemon.settings.webConfig, openHealthz: daemon.settings.openHealthz,
+                    onListening: onHTTPListening)),
             .init(service: AggregatorService(daemon: daemon, logger: logger)),
             .init(service: SidecarService(sidecar: sidecar, logger: logger)),
         ]

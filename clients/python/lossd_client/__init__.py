@@ -6,6 +6,7 @@ from .keys import read_key_pair, read_public_key
 from .launcher import Placement, default_source, detect_placement, new_stream_id
 from .recording import MAGIC, MAGIC_V2, RecordingError, Recorder, crc32c, read_recording
 from .sink import ResultSink
+from .watcher import DivergenceError, DivergenceWatcher
 from .wire import PROTOCOL_VERSION, BatchEncoder, build_header, parse_endpoint
 
 __all__ = [
@@ -19,6 +20,8 @@ __all__ = [
     "Recorder",
     "RecordingError",
     "ResultSink",
+    "DivergenceWatcher",
+    "DivergenceError",
     "read_recording",
     "read_key_pair",
     "read_public_key",
