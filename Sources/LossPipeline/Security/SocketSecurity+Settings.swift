@@ -1,4 +1,4 @@
-public import ZeroMQ
+import ZeroMQ
 
 extension SocketSecurity {
     /// The settings of a server socket named `socket` (`sidecar.input`, `aggregate.input`,

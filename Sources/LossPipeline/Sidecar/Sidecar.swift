@@ -204,12 +204,8 @@ public final class Sidecar: Sendable {
         outputHandshakes.flush()
         let report = counters.report
         // received = computed + rejected + output_failures: every received batch is accounted for.
-        let summary: Logger.Message = """
-            sidecar stopped: received=\(report.received) computed=\(report.computed) rejected=\(report.rejected) \
-            output_failures=\(report.outputFailures) recording_failures=\(report.recordingFailures) \
-            handshake_failures=\(report.handshakeFailures) output_handshake_failures=\(report.outputHandshakeFailures)
-            """
-        if report.outputFailures > 0 || report.recordingFailures > 0 {
+        let summary: Logger.Message = "sidecar stopped: \(report.counts)"
+        if report.lostRecords {
             logger.warning(summary)
         } else {
             logger.info(summary)

@@ -26,11 +26,13 @@ public struct SidecarReport: Sendable, Hashable {
     /// `lossd sidecar` then exits with status 2.
     public var lostRecords: Bool { outputFailures > 0 || recordingFailures > 0 }
 
-    /// `received=… computed=… rejected=… output_failures=… recording_failures=…`.
+    /// `received=… computed=… rejected=… output_failures=… recording_failures=… handshake_failures=…
+    /// output_handshake_failures=…`: the sidecar's last line.
     public var counts: String {
         """
         received=\(received) computed=\(computed) rejected=\(rejected) output_failures=\(outputFailures) \
-        recording_failures=\(recordingFailures)
+        recording_failures=\(recordingFailures) handshake_failures=\(handshakeFailures) \
+        output_handshake_failures=\(outputHandshakeFailures)
         """
     }
 }

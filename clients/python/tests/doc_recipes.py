@@ -1,8 +1,9 @@
 """The commands of the deployment recipes, read from the documents themselves.
 
 A recipe is the fenced code of one section of a Markdown document: its ```` ```sh ```` blocks hold
-the commands (a line ending in ``\\`` continues on the next; ``#`` starts a comment) and its
-```` ```python ```` blocks the client code. Sections are found by their heading's text, so prose
+the commands (a line ending in ``\\`` continues on the next; ``#`` starts a comment; a here-document,
+``<<'END'`` to ``END``, belongs to the command that opens it) and its ```` ```python ```` blocks the
+client code. Sections are found by their heading's text, so prose
 around the commands may change freely; a heading that disappears fails loudly."""
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import Dict, List, Optional, Tuple
 FENCE = re.compile(r"^```(\w*)\s*$")
 HEADING = re.compile(r"^(#{1,6})\s+(.*?)\s*$")
 ASSIGNMENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*=")
+HEREDOC = re.compile(r"<<-?\s*(['\"]?)([A-Za-z_][A-Za-z0-9_]*)\1")
 
 
 @dataclass
@@ -70,14 +72,15 @@ def headed_blocks(document: Path) -> List[Tuple[List[str], Block]]:
 
 @dataclass
 class Command:
-    """One shell command as the document writes it, and its words."""
+    """One shell command as the document writes it, and its words (those of its first line: the
+    lines after it, if any, are its here-document)."""
     text: str
     words: List[str] = field(init=False)
     environment: Dict[str, str] = field(init=False)
     program: List[str] = field(init=False)
 
     def __post_init__(self) -> None:
-        self.words = shlex.split(self.text, comments=True)
+        self.words = shlex.split(self.text.split("\n", 1)[0], comments=True)
         index = 0
         self.environment = {}
         while index < len(self.words) and ASSIGNMENT.match(self.words[index]):
@@ -85,6 +88,22 @@ class Command:
             self.environment[name] = value
             index += 1
         self.program = self.words[index:]
+
+    @property
+    def programs(self) -> List[str]:
+        """The program of each simple command in the line (``a && b | c`` runs a, b and c), a
+        leading ``sudo`` skipped."""
+        lexer = shlex.shlex(self.text.split("\n", 1)[0], posix=True, punctuation_chars=True)
+        lexer.whitespace_split = True
+        found: List[str] = []
+        expecting = True
+        for word in lexer:
+            if word in ("&&", "||", "|", ";", "&"):
+                expecting = True
+            elif expecting and word != "sudo" and not ASSIGNMENT.match(word):
+                found.append(word)
+                expecting = False
+        return found
 
     @property
     def is_lossd(self) -> bool:
@@ -105,13 +124,22 @@ class Command:
 
 
 def shell_commands(blocks: List[Block]) -> List[Command]:
-    """The commands of the ``sh`` blocks, continuation lines joined, comment lines dropped."""
+    """The commands of the ``sh`` blocks, continuation lines joined, comment lines dropped, a
+    here-document kept with its command as written."""
     commands: List[Command] = []
     for block in blocks:
         if block.language not in ("sh", "bash", "shell"):
             continue
         pending = ""
+        heredoc: Optional[List[str]] = None
+        delimiter = ""
         for line in block.text.splitlines():
+            if heredoc is not None:
+                heredoc.append(line)
+                if line.strip() == delimiter:
+                    commands.append(Command("\n".join(heredoc)))
+                    heredoc = None
+                continue
             stripped = line.strip()
             if not pending and (not stripped or stripped.startswith("#")):
                 continue
@@ -120,8 +148,13 @@ def shell_commands(blocks: List[Block]) -> List[Command]:
                 continue
             text = (pending + stripped).strip()
             pending = ""
-            if text:
+            opening = HEREDOC.search(text.split("#", 1)[0])
+            if opening:
+                heredoc, delimiter = [text], opening.group(2)
+            elif text:
                 commands.append(Command(text))
+        if heredoc is not None:
+            raise ValueError(f"a here-document is not closed by {delimiter!r}: {heredoc[0]!r}")
         if pending.strip():
             commands.append(Command(pending.strip()))
     return commands

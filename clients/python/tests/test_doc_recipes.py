@@ -1,7 +1,7 @@
 """Every deployment recipe in the documents, run exactly as written, must deliver batches.
 
-The commands are read from the documents (doc_recipes.py): docs/SECURITY.md's **Keys** and **A
-deployment across hosts**, README's **Scaling out to many hosts**, docs/OPERATIONS.md's
+The commands are read from the documents (doc_recipes.py): docs/SECURITY.md's **Keys**, **A
+deployment across hosts** and **The files, step by step** (TLS and passwords), README's **Scaling out to many hosts**, docs/OPERATIONS.md's
 **Running it** (RECIPES; its **Large batches** section needs no setting, so has no recipe); a lossd daemon started in any other section of
 docs/SECURITY.md or docs/OPERATIONS.md fails a test until its section is run too. Each host is a network namespace (netns.py) holding the address the commands name
 (10.0.0.10 is the aggregation host, 10.0.0.21 a training host), with its own loopback and its own
@@ -19,22 +19,34 @@ sidecar in its recipe gets a plain ``lossd sidecar``, and sidecars with no aggre
 ``lossd aggregate`` where their output points. An ``export`` line holds for the commands after it
 (and must be in their environment). The aggregator must count exactly the
 batches sent, and every process must end with no handshake failure. ``curl`` commands are run on
-the aggregation host once the batches are in."""
+the aggregation host once the batches are in.
+
+File steps (FILE_STEPS: ``sudo install``, ``cd``, ``openssl``, ``chmod``, ``htpasswd``, a ``cat``
+here-document) run first, as one shell session; a folder under /etc they name is stood in for by
+one of the working directory (``Recipe.paths``), and ``sudo`` is a pass-through (the tests run as
+root). A command the runner does not know fails the test rather than being skipped."""
 
 from __future__ import annotations
 
+import base64
 import ipaddress
 import json
 import os
 import re
 import shlex
 import signal
+import ssl
 import subprocess
 import textwrap
 import time
+import urllib.error
+import urllib.parse
+import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Dict, List, Optional, Tuple
+from typing import Callable, Dict, List, Optional, Tuple
+
+import yaml
 
 import pytest
 
@@ -47,6 +59,9 @@ ROUTABLE_LIMIT = 30.0  # seconds for any one wait
 IPV4 = re.compile(r"\b(\d{1,3}(?:\.\d{1,3}){3})\b")
 BIND_OPTIONS = ("--input", "--http", "--publish", "--records-input")
 TRAINER_LAUNCHERS = ("python", "python3", "torchrun")
+# The programs of a recipe's file steps (a folder, a certificate, a password hash, a file written
+# from a here-document), run as one shell session before its lossd commands.
+FILE_STEPS = ("install", "cd", "openssl", "chmod", "htpasswd", "cut", "cat")
 
 REASON = netns.unavailable_reason()
 pytestmark = pytest.mark.skipif(REASON is not None, reason=f"no network namespaces here: {REASON}")
@@ -131,19 +146,35 @@ class Daemon:
 
 
 @dataclass
+class WebAccess:
+    """How the runner reads a guarded HTTP port: the certificate it trusts, the user and password."""
+    ca_file: Path
+    user: str
+    password: str
+
+
+@dataclass
 class Recipe:
-    """A recipe being run: its network, its working directory, the processes it started."""
+    """A recipe being run: its network, its working directory, the processes it started.
+
+    ``paths`` maps absolute folders the commands name (such as ``/etc/lossd``) to folders of the
+    working directory that stand in for them: the runner never writes to the machine's own /etc."""
     network: netns.Network
     work: Path
     lossd_bin: str
     daemons: List[Daemon] = field(default_factory=list)
     sent: Dict[str, int] = field(default_factory=dict)  # run label -> batches sent
     notes: List[str] = field(default_factory=list)
+    paths: Dict[str, Path] = field(default_factory=dict)
+    web: Optional[WebAccess] = None
 
     def __post_init__(self) -> None:
         self.bin = self.work / "bin"
         self.bin.mkdir(parents=True, exist_ok=True)
         (self.bin / "lossd").symlink_to(self.lossd_bin)
+        # The tests run as root (network namespaces need it): `sudo` is a pass-through.
+        (self.bin / "sudo").write_text('#!/bin/sh\nexec "$@"\n')
+        (self.bin / "sudo").chmod(0o755)
         self.environment = dict(os.environ, PATH=f"{self.bin}:{os.environ.get('PATH', '/usr/bin:/bin')}",
                                 PYTHONPATH=f"{repo_root() / 'clients' / 'python'}:{Path(__file__).parent}")
 
@@ -152,6 +183,27 @@ class Recipe:
             if address is not None and host.address == address:
                 return host
         return self.network.add_host(name, address)
+
+    def mapped(self, text: str) -> str:
+        """``text`` with every folder of ``paths`` replaced by the folder standing in for it."""
+        for folder, stand_in in self.paths.items():
+            text = re.sub(re.escape(folder) + r"(?=/|\b|$)", str(stand_in), text)
+        return text
+
+    def run_steps(self, commands: List[Command]) -> str:
+        """The recipe's file steps, in order, as one shell session in the working directory (a
+        ``cd`` holds for the steps after it), with ``paths`` mapped; a failing step fails the
+        recipe. Returns what the steps printed."""
+        for command in commands:
+            unknown = [p for p in command.programs if p not in FILE_STEPS]
+            assert not unknown, (f"the recipe runner does not know how to run {unknown} of `{command.text}`: teach "
+                                 "test_doc_recipes.py (FILE_STEPS) what it does")
+        script = "set -e\n" + "\n".join(self.mapped(command.text) for command in commands) + "\n"
+        done = subprocess.run(["sh", "-c", script], cwd=self.work, env=self.environment,
+                              capture_output=True, text=True, timeout=60)
+        assert done.returncode == 0, f"the recipe's file steps failed ({done.returncode}):\n{script}\n{done.stderr}"
+        self.notes += [f"ran: {command.text.splitlines()[0]}" for command in commands]
+        return done.stdout
 
     def var_directory(self, host: netns.Host, command: Command) -> Path:
         """The host's own /var, with the folders the command's paths under /var need."""
@@ -165,7 +217,7 @@ class Recipe:
     def script(self, host: netns.Host, command: Command, exports: List[Command]) -> str:
         """The shell line that runs ``command`` as written in ``host``, with the host's /var, after
         the recipe's ``export`` lines that precede it."""
-        text = re.sub(r"^((?:[A-Za-z_][A-Za-z0-9_]*=\S*\s+)*)lossd\b", r"\1exec lossd", command.text)
+        text = re.sub(r"^((?:[A-Za-z_][A-Za-z0-9_]*=\S*\s+)*)lossd\b", r"\1exec lossd", self.mapped(command.text))
         var = self.var_directory(host, command)
         steps = [f"mount --bind {shlex.quote(str(var))} /var", f"cd {shlex.quote(str(self.work))}"]
         steps += [export.text for export in exports] + [text]
@@ -173,7 +225,7 @@ class Recipe:
 
     def run_once(self, command: Command) -> subprocess.CompletedProcess:
         """A command that ends by itself (lossd keygen), run as written in the working directory."""
-        done = subprocess.run(["sh", "-c", command.text], cwd=self.work, env=self.environment,
+        done = subprocess.run(["sh", "-c", self.mapped(command.text)], cwd=self.work, env=self.environment,
                               capture_output=True, text=True, timeout=60)
         assert done.returncode == 0, f"`{command.text}` failed ({done.returncode}):\n{done.stderr}"
         return done
@@ -232,9 +284,18 @@ class Recipe:
         self.trainer(host, run, code)
 
     def stats(self, aggregator: Daemon) -> Dict:
-        url = f"http://{http_address(aggregator.command)}/stats"
-        done = aggregator.host.run(["python3", "-c", f"import urllib.request;print(urllib.request.urlopen({url!r},"
-                                    f" timeout=5).read().decode())"], timeout=30)
+        """GET /stats on the aggregation host: over TLS with the password when ``web`` says how."""
+        if self.web is None:
+            url = f"http://{http_address(aggregator.command)}/stats"
+            code = f"import urllib.request;print(urllib.request.urlopen({url!r}, timeout=5).read().decode())"
+        else:
+            url = f"https://{http_address(aggregator.command)}/stats"
+            token = base64.b64encode(f"{self.web.user}:{self.web.password}".encode()).decode()
+            code = (f"import ssl, urllib.request\n"
+                    f"context = ssl.create_default_context(cafile={str(self.web.ca_file)!r})\n"
+                    f"request = urllib.request.Request({url!r}, headers={{'Authorization': 'Basic {token}'}})\n"
+                    f"print(urllib.request.urlopen(request, timeout=5, context=context).read().decode())")
+        done = aggregator.host.run(["python3", "-c", code], timeout=30)
         assert done.returncode == 0, f"GET {url} on {aggregator.host}: {done.stderr}"
         return json.loads(done.stdout)
 
@@ -245,13 +306,17 @@ class Recipe:
         return counts
 
 
-def run_recipe(recipe: Recipe, commands: List[Command], snippets: List[str], sidecar_copies: int = 1) -> Daemon:
+def run_recipe(recipe: Recipe, commands: List[Command], snippets: List[str], sidecar_copies: int = 1,
+               after_steps: Optional[Callable[[str], None]] = None,
+               while_running: Optional[Callable[[Daemon], None]] = None) -> Daemon:
     """Runs the commands as written, feeds every sidecar, and checks that the one aggregator got
-    every batch. Returns the aggregator."""
+    every batch. The file steps run first (``after_steps`` gets what they printed); ``while_running``
+    gets the aggregator once the batches are in and the curl checks passed. Returns the aggregator."""
     one_shot = [c for c in commands if c.is_lossd and c.subcommand not in ("aggregate", "sidecar", "serve")]
     aggregators = [c for c in commands if c.subcommand == "aggregate"]
     sidecars = [c for c in commands if c.subcommand == "sidecar"]
     checks = [c for c in commands if c.program and c.program[0] == "curl"]
+    steps = [c for c in commands if c.programs and c.programs[0] in FILE_STEPS]
     # An `export` line holds for the commands after it, as in one shell session.
     exports: Dict[int, List[Command]] = {}
     exported: List[Command] = []
@@ -260,14 +325,18 @@ def run_recipe(recipe: Recipe, commands: List[Command], snippets: List[str], sid
         if command.program and command.program[0] == "export":
             assert all(ASSIGNMENT.match(word) for word in command.program[1:]), f"`{command.text}`"
             exported.append(command)
-        elif not command.is_lossd and command not in checks:
+        elif not command.is_lossd and command not in checks and command not in steps:
             assert command.program and command.program[0] in TRAINER_LAUNCHERS, (
                 f"the recipe runner does not know how to run `{command.text}`: teach test_doc_recipes.py, or "
-                "keep the recipe's commands to lossd, export, curl and trainer launchers (which the runner's "
-                "trainers stand in for)")
+                "keep the recipe's commands to lossd, export, curl, the file steps of FILE_STEPS and trainer "
+                "launchers (which the runner's trainers stand in for)")
             recipe.notes.append(f"stood in for: {command.text}")
     assert len(aggregators) <= 1, f"a recipe has one aggregator, not {len(aggregators)}"
     assert aggregators or sidecars, "a recipe runs an aggregator or sidecars"
+    if steps:
+        printed = recipe.run_steps(steps)
+        if after_steps is not None:
+            after_steps(printed)
     for command in one_shot:
         recipe.run_once(command)
 
@@ -342,6 +411,8 @@ def run_recipe(recipe: Recipe, commands: List[Command], snippets: List[str], sid
         done = aggregator.host.run(["sh", "-c", check.text], cwd=recipe.work, env=recipe.environment, timeout=30)
         assert done.returncode == 0 and done.stdout.strip(), f"`{check.text}` on {aggregator.host}: {done.stderr}"
         recipe.notes.append(f"checked: {check.text}")
+    if while_running is not None:
+        while_running(aggregator)
 
     for daemon in started:
         assert daemon.stop() == 0, daemon.stderr()[-3000:]
@@ -419,9 +490,140 @@ def test_operations_recipes_deliver_every_batch(recipe, text):
     assert any(note.startswith("checked: curl") for note in run.notes)
 
 
+def htpasswd_credentials(command: Command) -> Tuple[str, str]:
+    """The user and password of ``htpasswd -nb[B][C cost] USER PASSWORD`` (batch mode: the last two
+    words before any pipe)."""
+    words = command.program[:command.program.index("|")] if "|" in command.program else command.program
+    assert words[0] == "htpasswd" and "b" in words[1], f"`{command.text}` is not htpasswd's batch mode"
+    return words[-2], words[-1]
+
+
+def expected_outcome(check: Command) -> str:
+    """What a curl check's comment says it gets: an HTTP status (``# 401``, ``# …: 200``) or
+    ``fails`` (``# fails: …``)."""
+    comment = check.text.split("#", 1)[1].strip() if "#" in check.text else ""
+    status = re.search(r"\b(\d{3})$", comment)
+    if status:
+        return status.group(1)
+    assert comment.startswith("fails"), (
+        f"`{check.text}`: the runner reads the outcome from the comment (an HTTP status, or `fails: …`)")
+    return "fails"
+
+
+TLS_SECTION = "The files, step by step"
+PLACEHOLDER_HASH = "$2y$10$…"  # what the document's web.yml holds where step 2's hash goes
+BCRYPT = re.compile(r"^\$2[aby]\$\d\d\$[./A-Za-z0-9]{53}$", re.M)
+
+
+def test_security_tls_recipe_guards_the_http_port(recipe):
+    """docs/SECURITY.md's TLS and passwords for the HTTP port, as written: the file steps (sudo
+    install, openssl, chmod, htpasswd, the web.yml here-document) in a folder standing in for
+    /etc/lossd, where the runner puts the hash step 2 printed in place of the document's
+    placeholder ``$2y$10$…``; the aggregator from the document's command, fed by a sidecar on
+    another host; then, from a host that knows ``lossd.example`` as the aggregation host, the
+    document's curl checks with the outcomes their comments state (200 with the password, 401
+    without, a plain-HTTP failure), and a real Prometheus with the document's scrape job (its
+    /etc/prometheus files stood in for, a 1 s interval added) scraping lossd's metrics."""
+    path = document("docs/SECURITY.md")
+    blocks = section_blocks(path, TLS_SECTION)
+    commands = shell_commands(blocks)
+    checks = [c for c in commands if c.program and c.program[0] == "curl"]
+    assert len(checks) >= 3, f"§ {TLS_SECTION} has no curl checks: {[c.text for c in commands]}"
+    setup = [c for c in commands if c not in checks]
+    aggregator_command = next(c for c in setup if c.subcommand == "aggregate")
+    web_config = aggregator_command.option("--web-config")
+    assert web_config and web_config.startswith("/etc/lossd/"), aggregator_command.text
+    user, password = htpasswd_credentials(next(c for c in setup if "htpasswd" in c.programs))
+    run = recipe(setup)
+    run.paths["/etc/lossd"] = run.work / "etc" / "lossd"
+
+    def fill_in_the_hash(printed: str) -> None:
+        hashes = BCRYPT.findall(printed)
+        assert len(hashes) == 1, f"step 2 printed no one bcrypt hash:\n{printed}"
+        config = Path(run.mapped(web_config))
+        text = config.read_text()
+        assert text.count(PLACEHOLDER_HASH) == 1, f"web.yml does not hold the placeholder {PLACEHOLDER_HASH}:\n{text}"
+        config.write_text(text.replace(PLACEHOLDER_HASH, hashes[0]))
+        key = run.paths["/etc/lossd"] / "lossd.key"
+        assert key.stat().st_mode & 0o777 == 0o600, oct(key.stat().st_mode)
+        run.web = WebAccess(run.paths["/etc/lossd"] / "lossd.crt", user, password)
+
+    def check_from_other_hosts(aggregator: Daemon) -> None:
+        # What the document says the `HTTP listening` line shows.
+        listening = next(line for line in aggregator.stderr().splitlines() if "HTTP listening" in line)
+        assert "authentication=basic (1 users)" in listening and "tls=on" in listening, listening
+        # The names the checks use are the aggregation host's, in the checking hosts' /etc/hosts.
+        names = {urllib.parse.urlsplit(word).hostname: aggregator.host.address
+                 for check in checks for word in check.program if "://" in word}
+        client = run.network.add_host("client", names=names)
+        folder = run.work / "hosts" / "client"
+        folder.mkdir(parents=True)
+        (folder / "lossd.crt").write_bytes(run.web.ca_file.read_bytes())  # the copy the prose asks for
+        for check in checks:
+            expected = expected_outcome(check)
+            # As written, with the status written out after the body.
+            line = shlex.join(check.program + ["--write-out", "\n%{http_code}"])
+            done = client.run(["sh", "-c", line], cwd=folder, env=run.environment, timeout=30)
+            body, _, status = done.stdout.rpartition("\n")
+            if expected == "fails":
+                assert done.returncode != 0 and status == "000", f"`{check.text}`: {done.returncode} {done.stdout}"
+            else:
+                assert done.returncode == 0 and status == expected, (
+                    f"`{check.text}` on {client}: exit {done.returncode}, status {status}\n{done.stderr}")
+            if expected == "200" and check.program[-1].endswith("/stats"):
+                batches = sum(split["batches"] for split in json.loads(body)["splits"])
+                assert batches == sum(run.sent.values()), body
+            run.notes.append(f"checked: {check.text}")
+        scrape(aggregator, names)
+
+    def scrape(aggregator: Daemon, names: Dict[str, str]) -> None:
+        job_text = next(b.text for b in blocks if b.language in ("yaml", "yml") and "scrape_configs" in b.text)
+        folder = run.work / "hosts" / "prometheus"
+        run.paths["/etc/prometheus"] = folder / "etc" / "prometheus"
+        config = yaml.safe_load(run.mapped(job_text))
+        job = config["scrape_configs"][0]
+        ca_file = Path(job["tls_config"]["ca_file"])
+        ca_file.parent.mkdir(parents=True)
+        ca_file.write_bytes(run.web.ca_file.read_bytes())  # lossd.crt copied, never lossd.key
+        if "password_file" in job["basic_auth"]:
+            Path(job["basic_auth"]["password_file"]).write_text(password + "\n")
+        config["global"] = {"scrape_interval": "1s", "scrape_timeout": "1s"}
+        (folder / "prometheus.yml").write_text(yaml.safe_dump(config))
+        host = run.network.add_host("prometheus", names=names)
+        with open(folder / "prometheus.log", "wb") as log:
+            server = host.popen(["prometheus", f"--config.file={folder / 'prometheus.yml'}",
+                                 f"--storage.tsdb.path={folder / 'tsdb'}", "--web.listen-address=127.0.0.1:9090",
+                                 "--log.level=warn"], stdout=log, stderr=log)
+        query = ("import json, sys, urllib.request\n"
+                 "print(urllib.request.urlopen('http://127.0.0.1:9090/api/v1/' + sys.argv[1], timeout=5).read().decode())")
+        try:
+            deadline = time.monotonic() + ROUTABLE_LIMIT
+            health: List[Dict] = []
+            while time.monotonic() < deadline and server.poll() is None:
+                done = host.run(["python3", "-c", query, "targets?state=active"], timeout=30)
+                if done.returncode == 0:
+                    health = [t for t in json.loads(done.stdout)["data"]["activeTargets"] if t["labels"]["job"] == job["job_name"]]
+                    if health and health[0]["health"] == "up":
+                        break
+                time.sleep(0.2)
+            assert health and health[0]["health"] == "up", (
+                f"Prometheus did not scrape lossd: {health}\n{(folder / 'prometheus.log').read_text()[-2000:]}")
+            expression = urllib.parse.quote(f'lossd_loss_mean{{job="{job["job_name"]}"}}')
+            done = host.run(["python3", "-c", query, f"query?query={expression}"], timeout=30)
+            assert done.returncode == 0 and json.loads(done.stdout)["data"]["result"], done.stdout + done.stderr
+            run.notes.append(f"scraped: {job['job_name']} {job['static_configs'][0]['targets']}")
+        finally:
+            server.terminate()
+            server.wait(timeout=ROUTABLE_LIMIT)
+
+    run_recipe(run, setup, [], after_steps=fill_in_the_hash, while_running=check_from_other_hosts)
+    assert sum(note.startswith("checked: curl") for note in run.notes) == len(checks), run.notes
+    assert any(note.startswith("scraped: ") for note in run.notes), run.notes
+
+
 # The sections whose commands the tests above run, by document.
 RECIPES = {
-    "docs/SECURITY.md": ("Keys", "A deployment across hosts"),
+    "docs/SECURITY.md": ("Keys", "A deployment across hosts", TLS_SECTION),
     "README.md": ("Scaling out to many hosts",),
     "docs/OPERATIONS.md": ("Running it",),
 }
