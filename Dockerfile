@@ -54,9 +54,8 @@ RUN apt-get update \
     && groupadd --system --gid 10001 lossd \
     && useradd --system --uid 10001 --gid lossd --home-dir /var/lib/lossd --create-home lossd
 COPY --from=build /out/lossd /usr/local/bin/lossd
-# Let glibc keep freed receive buffers for reuse instead of mapping fresh pages for every large
-# message: more than twice the sidecar's batches/s for SSD300 batches (docs/OPERATIONS.md, Capacity).
-ENV GLIBC_TUNABLES=glibc.malloc.mmap_threshold=4294967295:glibc.malloc.trim_threshold=4294967295:glibc.malloc.arena_max=1
+# No allocator setting: lossd makes glibc reuse freed receive buffers itself (docs/OPERATIONS.md,
+# "Large batches").
 USER lossd
 WORKDIR /var/lib/lossd
 # 5555: batches in (sidecar), 5556: records in (aggregator), 9180: HTTP (aggregator).

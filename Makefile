@@ -33,10 +33,11 @@ release: deps ## Release build (what demo and bench run).
 demo: release ## Watch lossd work: lossd demo (serve + built-in trainers, a live table, a summary).
 	$(RELEASE_BIN) demo
 
-test: deps frameworks ## Every test: Swift (unit and integration) and Python, the framework tests included.
+test: deps frameworks ## Every test: Swift (unit and integration), the loss's again on the baseline kernel, and Python with the framework tests.
 	$(SWIFT) build --product lossd
 	$(SWIFT) build --product $(TEST_PRODUCT)
 	$(SWIFT) test --skip-build
+	LOSSD_KERNEL=baseline $(SWIFT) test --skip-build --filter SSDLossTests
 	$(MAKE) --no-print-directory test-python
 
 test-python: ## The Python tests (they run the debug lossd binary).

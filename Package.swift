@@ -47,10 +47,13 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-protobuf", from: "1.39.0"),
     ],
     targets: [
-        // The SSD MultiBox loss of one batch (SPEC §1): pure Swift, no I/O, no dependencies. It
-        // reads the tensors in place as little-endian bytes and owns the layout table (which
-        // tensors a layout has, in which order, and how many bytes each takes).
-        .target(name: "SSDLoss", swiftSettings: strict),
+        // The SSD MultiBox loss of one batch (SPEC §1): no I/O. It reads the tensors in place as
+        // little-endian bytes and owns the layout table (which tensors a layout has, in which order,
+        // and how many bytes each takes); its vectorized passes are CLossKernels.
+        .target(name: "SSDLoss", dependencies: ["CLossKernels"], swiftSettings: strict),
+        // The loss's hot loops in C, compiled for baseline x86-64 and for AVX2 + FMA + F16C, the
+        // copy chosen at run time (Swift cannot compile one function for two instruction sets).
+        .target(name: "CLossKernels"),
         // CRC-32C with the CPU's instruction, chosen at run time: C, because only C can enable an
         // instruction set for one function (Sources/CCRC32C/crc32c.c says more).
         .target(name: "CCRC32C"),
@@ -153,7 +156,8 @@ let package = Package(
         ),
 
         .testTarget(
-            name: "SSDLossTests", dependencies: ["SSDLoss"], resources: [.copy("golden")], swiftSettings: strict),
+            name: "SSDLossTests", dependencies: ["SSDLoss", "CLossKernels"], resources: [.copy("golden")],
+            swiftSettings: strict),
         .testTarget(name: "ChecksumsTests", dependencies: ["Checksums"], swiftSettings: strict),
         .testTarget(
             name: "TensorBoardEventsTests", dependencies: ["TensorBoardEvents", "Checksums"], swiftSettings: strict),

@@ -25,7 +25,8 @@ out=.build/fuzz
 mkdir -p "$out/modules" "$out/lib"
 
 flags=(-swift-version 6 -enable-upcoming-feature ExistentialAny -enable-upcoming-feature InternalImportsByDefault
-       -O -g -sanitize="$sanitizers" -parse-as-library -use-ld=lld -I "$out/modules" -I Sources/CCRC32C/include)
+       -O -g -sanitize="$sanitizers" -parse-as-library -use-ld=lld -I "$out/modules" -I Sources/CCRC32C/include
+       -I Sources/CLossKernels/include)
 # C targets get the same sanitizers; libFuzzer's main comes from the Swift link.
 c_flags=(-O2 -g -fsanitize="${sanitizers//fuzzer/fuzzer-no-link}")
 
@@ -53,16 +54,17 @@ library() {
     fi
 }
 
-# A static library of one C target: c_library NAME
+# A static library of one C target: c_library NAME (its include/ holds the module map swiftc reads;
+# its private headers count for staleness too).
 c_library() {
     local name=$1
     local sources=(Sources/"$name"/*.c)
-    if stale "$out/lib/lib$name.a" "${sources[@]}" Sources/"$name"/include/*; then
+    if stale "$out/lib/lib$name.a" "${sources[@]}" Sources/"$name"/*.h Sources/"$name"/include/*; then
         echo "fuzz: compiling $name" >&2
         local objects=() source
         for source in "${sources[@]}"; do
             local object="$out/lib/$name-$(basename "$source" .c).o"
-            clang "${c_flags[@]}" -I Sources/"$name"/include -c "$source" -o "$object"
+            clang "${c_flags[@]}" -I Sources/"$name"/include -I Sources/"$name" -c "$source" -o "$object"
             objects+=("$object")
         done
         rm -f "$out/lib/lib$name.a"
@@ -72,10 +74,12 @@ c_library() {
 
 build() {
     c_library CCRC32C
+    c_library CLossKernels
     library Checksums "$out/lib/libCCRC32C.a"
-    library SSDLoss
+    library SSDLoss "$out/lib/libCLossKernels.a"
     library LossWire "$out/lib/libSSDLoss.a" "$out/lib/libChecksums.a"
-    local libs=("$out/lib/libLossWire.a" "$out/lib/libSSDLoss.a" "$out/lib/libChecksums.a" "$out/lib/libCCRC32C.a")
+    local libs=("$out/lib/libLossWire.a" "$out/lib/libSSDLoss.a" "$out/lib/libCLossKernels.a"
+                "$out/lib/libChecksums.a" "$out/lib/libCCRC32C.a")
     local decoder=(Fuzz/DecoderFuzzer.swift Fuzz/FuzzFraming.swift)
     if stale "$out/decoder-fuzzer" "${decoder[@]}" "${libs[@]}"; then
         echo "fuzz: linking decoder-fuzzer" >&2

@@ -21,13 +21,19 @@ public struct KernelBenchmark: Sendable {
     /// of hundreds of MB, which cannot. Evicting first makes every size read its bytes from
     /// memory, so that ns per box compare the kernel's work across sizes, not the caches.
     public var coldCache: Bool
+    /// The kernel's machine code, for both the kernel and the floor (see ``KernelPath``).
+    public var path: KernelPath
 
     /// Creates a benchmark.
-    public init(spec: SyntheticBatchSpec, parameters: LossParameters, repetitions: Int = 9, coldCache: Bool = false) {
+    public init(
+        spec: SyntheticBatchSpec, parameters: LossParameters, repetitions: Int = 9, coldCache: Bool = false,
+        path: KernelPath = .active
+    ) {
         self.spec = spec
         self.parameters = parameters
         self.repetitions = max(1, repetitions)
         self.coldCache = coldCache
+        self.path = path
     }
 
     /// One configuration's measured figures.
@@ -46,6 +52,8 @@ public struct KernelBenchmark: Sendable {
         public var loss: Double
         /// Whether each timed run started with the batch out of the caches.
         public var coldCache: Bool
+        /// The machine code that ran (the baseline when the CPU lacks the one asked for).
+        public var path: KernelPath
 
         /// The median over repetitions of kernel time over the floor time taken just before it
         /// (see ``Timings/medianRatio(to:)``).
@@ -108,19 +116,19 @@ public struct KernelBenchmark: Sendable {
             message = generator.message(step: 100)
             batch = try BatchDecoder.decode(message, defaults: parameters, limits: WireLimits(maxMessageBytes: Int.max))
             tensors = Array(message.frames.dropFirst())
-            kernel = MultiBoxLoss(parameters: batch.parameters)
+            kernel = MultiBoxLoss(parameters: batch.parameters, path: benchmark.path)
             let (batch, kernel, workspace) = (batch, kernel, workspace)
             loss = try batch.withInput {
                 try kernel.compute($0, shape: batch.shape, dtype: batch.dtype, workspace: workspace).loss
             }
-            sink = MemoryFloor.streamSum(tensors)
+            sink = MemoryFloor.streamSum(tensors, path: benchmark.path)
         }
 
         /// One repetition: the floor, then the kernel, each after `evicting` the caches if given.
         mutating func measure(evicting eviction: CacheEviction?) throws {
             eviction?.evict()
-            let tensors = tensors
-            sink += floorTimes.measure { MemoryFloor.streamSum(tensors) }
+            let (tensors, path) = (tensors, benchmark.path)
+            sink += floorTimes.measure { MemoryFloor.streamSum(tensors, path: path) }
             eviction?.evict()
             let (kernel, batch, workspace) = (kernel, batch, workspace)
             loss = try kernelTimes.measure {
@@ -134,7 +142,8 @@ public struct KernelBenchmark: Sendable {
             withExtendedLifetime(sink) {}
             return Result(
                 spec: spec, parameters: batch.parameters, kernel: kernelTimes, floor: floorTimes,
-                bytes: tensors.reduce(0) { $0 + $1.count }, loss: loss, coldCache: benchmark.coldCache)
+                bytes: tensors.reduce(0) { $0 + $1.count }, loss: loss, coldCache: benchmark.coldCache,
+                path: benchmark.path.isSupported ? benchmark.path : .baseline)
         }
     }
 }

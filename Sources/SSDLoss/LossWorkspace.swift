@@ -1,3 +1,5 @@
+import CLossKernels
+
 /// Reusable scratch memory for ``MultiBoxLoss``: the per-box negative losses and the selection's keys.
 ///
 /// A workspace grows to the largest batch it has served and keeps that memory, so a worker thread
@@ -10,8 +12,15 @@ public final class LossWorkspace {
     private(set) var capacity: Int = 0
     /// `nl = cl * neg` of the negatives with a non-zero loss, in flat-index order.
     private(set) var negativeLosses: UnsafeMutablePointer<Double>
-    /// `cl` of the same negatives, in the same order.
-    private(set) var classLosses: UnsafeMutablePointer<Double>
+    /// `cl` of the same negatives, in the same order: ``negativeLosses`` itself when the last
+    /// vectorized pass found every negative one-hot (then `cl = nl`, stored once).
+    var classLosses: UnsafeMutablePointer<Double> {
+        classLossesAreNegativeLosses ? negativeLosses : separateClassLosses
+    }
+    /// The storage of ``classLosses`` when they differ from the negative losses.
+    private(set) var separateClassLosses: UnsafeMutablePointer<Double>
+    /// Whether ``classLosses`` are the negative losses (set from what the pass reports).
+    var classLossesAreNegativeLosses = false
     /// Order-preserving integer keys of the negative losses, filtered in place by the selection.
     private(set) var keys: UnsafeMutablePointer<UInt64>
     /// The entry index of each of ``keys`` still a candidate of the selection.
@@ -21,14 +30,14 @@ public final class LossWorkspace {
     private(set) var negativeBoxes: UnsafeMutablePointer<Int>
     /// Lower bounds of `expm1(nl)` for the same negatives (see ``LogitRefinement``).
     private(set) var bounds: UnsafeMutablePointer<Double>
-    /// An OR of bytes loaded only to bring them into the cache early; kept so that the loads
-    /// are not optimized away.
-    var touched: UInt8 = 0
+    /// The code path of the last vectorized pass on this workspace, as the kernel reported it
+    /// (nil before the first).
+    var lastPath: KernelPath?
 
     /// Creates an empty workspace; it allocates on first use.
     public init() {
         negativeLosses = .allocate(capacity: 1)
-        classLosses = .allocate(capacity: 1)
+        separateClassLosses = .allocate(capacity: 1)
         keys = .allocate(capacity: 1)
         indices = .allocate(capacity: 1)
         negativeBoxes = .allocate(capacity: 1)
@@ -37,24 +46,31 @@ public final class LossWorkspace {
 
     deinit {
         negativeLosses.deallocate()
-        classLosses.deallocate()
+        separateClassLosses.deallocate()
         keys.deallocate()
         indices.deallocate()
         negativeBoxes.deallocate()
         bounds.deallocate()
     }
 
+    /// The scratch as the C kernels take it (``classLosses`` as they are now).
+    var kernelScratch: lk_workspace {
+        lk_workspace(
+            negative_losses: negativeLosses, class_losses: classLosses, bounds: bounds, negative_boxes: negativeBoxes,
+            indices: indices)
+    }
+
     /// Makes room for `boxes` boxes. The previous contents are discarded.
     func reserve(boxes: Int) {
         guard boxes > capacity else { return }
         negativeLosses.deallocate()
-        classLosses.deallocate()
+        separateClassLosses.deallocate()
         keys.deallocate()
         indices.deallocate()
         negativeBoxes.deallocate()
         bounds.deallocate()
         negativeLosses = .allocate(capacity: boxes)
-        classLosses = .allocate(capacity: boxes)
+        separateClassLosses = .allocate(capacity: boxes)
         keys = .allocate(capacity: boxes)
         indices = .allocate(capacity: boxes)
         negativeBoxes = .allocate(capacity: boxes)

@@ -20,6 +20,12 @@ struct Lossd: AsyncParsableCommand {
             SynthCommand.self, ReportCommand.self, BenchCommand.self, KeygenCommand.self,
         ]
     )
+
+    /// Sets up the allocator for large receive buffers before anything allocates, then runs.
+    static func main() async {
+        ReceiveBufferMemory.configure()
+        await main(nil)
+    }
 }
 
 /// The version `lossd --version` prints.

@@ -3,13 +3,14 @@ import Testing
 
 @testable import SSDLoss
 
-/// The vectorized passes (float32, float16, bfloat16, both layouts) against the scalar float64
+/// The vectorized passes (every scalar type, both layouts) against the scalar float64
 /// pass on the same carried values: class counts around the 8-lane chunk edges, ties, soft and
 /// signed targets, zero positives, non-finite values in every tensor and position, bad labels,
 /// unaligned buffers.
 @Suite("Vectorized passes")
 struct LanePassTests {
-    static let laneTypes: [ScalarType] = [.float32, .float16, .bfloat16]
+    /// Every type the vectorized passes read.
+    static let laneTypes = ScalarType.allCases
     static let parameterSets: [LossParameters] = [
         .init(nNegMin: 3),
         .init(nNegMin: 3, scores: .logits),
@@ -43,14 +44,15 @@ struct LanePassTests {
         return (carried, labels)
     }
 
-    @Test("keras and compact equal the float64 pass", arguments: laneTypes, [2, 5, 8, 9, 16, 21, 33])
+    @Test("keras and compact equal the scalar float64 pass", arguments: ScalarType.allCases, [2, 5, 8, 9, 16, 21, 33])
     func equalsScalarPass(_ dtype: ScalarType, classes: Int) throws {
         for parameters in Self.parameterSets {
             let (keras, labels) = Self.batch(
                 classes: classes, dtype: dtype, logits: parameters.scores == .logits, seed: UInt64(classes))
-            let expected = try keras.loss(parameters, dtype: .float64)
-            // Probabilities differ from float64 only in the logarithm's last bit; logits in a float32 `exp`.
-            let tolerance = parameters.scores == .logits ? 1e-6 : 1e-12
+            let expected = try keras.scalarReference(parameters)
+            // Probabilities differ from float64 only in the logarithm's last bit; logits in a float32
+            // `exp` (float64 batches: a float64 `exp`).
+            let tolerance = parameters.scores == .logits && dtype != .float64 ? 1e-6 : 1e-12
             #expect(agree(try keras.loss(parameters, dtype: dtype), expected, tolerance: tolerance))
             let compact = CompactBatch(keras, labels: labels)
             #expect(agree(try compact.loss(parameters, dtype: dtype), expected, tolerance: tolerance))
@@ -75,7 +77,7 @@ struct LanePassTests {
             let tolerance = scores == .logits ? 1e-6 : 1e-12
             #expect(
                 agree(
-                    try batch.loss(parameters, dtype: dtype), try batch.loss(parameters, dtype: .float64),
+                    try batch.loss(parameters, dtype: dtype), try batch.scalarReference(parameters),
                     tolerance: tolerance))
         }
     }
@@ -85,7 +87,7 @@ struct LanePassTests {
         let shape = BatchShape(batch: 2, boxes: 45, classes: 9)
         let (batch, labels) = KerasBatch.random(shape: shape, seed: 23) { rng in Int32.random(in: -1...0, using: &rng) }
         for parameters in [LossParameters(), LossParameters(nNegMin: 7, scores: .logits)] {
-            let expected = try batch.loss(parameters, dtype: .float64)
+            let expected = try batch.scalarReference(parameters)
             let carried = KerasBatch(
                 shape: shape, yTrue: roundTrip(batch.yTrue, through: dtype),
                 yPred: roundTrip(batch.yPred, through: dtype))
@@ -94,6 +96,39 @@ struct LanePassTests {
             #expect(keras.positives == 0 && compact.positives == 0)
             #expect(keras.negatives == min(parameters.nNegMin, expected.negativesAvailable))
             #expect(agree(keras, compact, tolerance: 1e-6))
+        }
+    }
+
+    @Test("runs of negatives, some with a zero loss, are counted as the scalar pass counts them", arguments: laneTypes)
+    func negativeRuns(_ dtype: ScalarType) throws {
+        // Long runs of background boxes (the passes take eight at a time), every seventh one
+        // predicted with certainty (probability 1, or a logit 60 above the others): a zero loss.
+        let shape = BatchShape(batch: 2, boxes: 203, classes: 6)
+        for logits in [false, true] {
+            var (batch, labels) = KerasBatch.random(shape: shape, seed: 41, logits: logits) { rng in
+                Double.random(in: 0..<1, using: &rng) < 0.03 ? 2 : 0
+            }
+            for box in 0..<shape.boxCount where box % 7 == 3 && labels[box] == 0 {
+                for k in 0..<shape.classes {
+                    batch.yPred[batch.index(box: box, k)] = logits ? (k == 0 ? 60 : 0) : (k == 0 ? 1 : 0)
+                }
+            }
+            let carried = KerasBatch(
+                shape: shape, yTrue: roundTrip(batch.yTrue, through: dtype),
+                yPred: roundTrip(batch.yPred, through: dtype))
+            for parameters in [
+                LossParameters(nNegMin: 50, scores: logits ? .logits : .probabilities),
+                LossParameters(nNegMin: 500, mining: .image, scores: logits ? .logits : .probabilities),
+            ] {
+                let expected = try carried.scalarReference(parameters)
+                #expect(expected.negativesAvailable < shape.boxCount - shape.boxCount / 8)
+                let tolerance = logits && dtype != .float64 ? 1e-6 : 1e-12
+                #expect(agree(try carried.loss(parameters, dtype: dtype), expected, tolerance: tolerance))
+                #expect(
+                    agree(
+                        try CompactBatch(carried, labels: labels).loss(parameters, dtype: dtype), expected,
+                        tolerance: tolerance))
+            }
         }
     }
 
@@ -190,40 +225,6 @@ struct LanePassTests {
             }
         }
         #expect(try result.get() == aligned)
-    }
-
-    @Test("float16 widening is exact for every bit pattern")
-    func halfWidening() {
-        for start in stride(from: 0, to: 1 << 16, by: 8) {
-            let lanes = SIMD8<UInt32>(0, 1, 2, 3, 4, 5, 6, 7) &+ UInt32(start)
-            let wide = halfToFloat(lanes)
-            for lane in 0..<8 {
-                let expected = Float(Float16(bitPattern: UInt16(start + lane)))
-                let scalar = halfToFloat(UInt32(start + lane))
-                #expect(wide[lane].bitPattern == expected.bitPattern || (wide[lane].isNaN && expected.isNaN))
-                #expect(scalar.bitPattern == wide[lane].bitPattern)
-            }
-        }
-    }
-
-    @Test("the vector logarithm is within 1 ulp and exact at 1")
-    func vectorLogarithm() {
-        var rng = SplitMix64(seed: 31)
-        for _ in 0..<2000 {
-            var x = SIMD8<Double>()
-            for lane in 0..<8 {
-                x[lane] =
-                    Bool.random(using: &rng)
-                    ? Foundation.exp(Double.random(in: -34.6...88, using: &rng))
-                    : 1 - Double.random(in: 0...1e-6, using: &rng)
-            }
-            let logs = vectorLog(x)
-            for lane in 0..<8 {
-                let expected = Foundation.log(x[lane])
-                #expect(abs(logs[lane] - expected) <= 2 * expected.ulp)
-            }
-        }
-        #expect(vectorLog(SIMD8(repeating: 1)) == SIMD8(repeating: 0))
     }
 
     @Test(

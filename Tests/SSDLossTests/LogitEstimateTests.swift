@@ -8,50 +8,14 @@ import Testing
 /// Each batch is compared with the scalar float64 pass, which computes every loss exactly.
 @Suite("Logit estimates")
 struct LogitEstimateTests {
-    @Test("the bounding exponential is never below exp and at most 6.15 % above it")
-    func boundingExpBracket() {
-        var rng = SplitMix64(seed: 17)
-        var inputs: [Float] = stride(from: -86.9, through: 80.0, by: 0.001).map { Float($0) }
-        inputs += (0..<100_000).map { _ in Float.random(in: -86.9...80, using: &rng) }
-        let (worstLow, worstHigh) = Self.ratioRange(inputs)
-        // Rounding may take it a few millionths below exp; the factors allow 10⁻⁴.
-        #expect(worstLow >= 1 - 2e-5)
-        #expect(worstHigh <= 1.0615 + 2e-5)
-        #expect(worstHigh > 1.06, "the chord's error should be reached somewhere in the sweep")
-        #expect(worstLow > LogitEstimate.lowerFactor)
-        #expect(worstHigh < LogitEstimate.upperFactor)
-        // Below −86.99 the input is raised: still above exp, and below 2⁻¹²⁵ (such terms cannot
-        // move the bracket of any loss large enough to be non-zero).
-        let clamped = stride(from: -200.0, through: -86.9, by: 0.01).map { Float($0) }
-        #expect(Self.ratioRange(clamped).low >= 1 - 2e-5)
-        #expect(boundingExp(SIMD8(repeating: -200)).max() < 0x1p-125)
-    }
-
-    /// The smallest and largest `boundingExp(x) / exp(x)` over `inputs`.
-    static func ratioRange(_ inputs: [Float]) -> (low: Double, high: Double) {
-        var low = Double.infinity
-        var high = 0.0
-        var start = 0
-        while start < inputs.count {
-            var chunk = SIMD8<Float>(repeating: inputs[start])
-            let count = min(8, inputs.count - start)
-            for lane in 0..<count { chunk[lane] = inputs[start + lane] }
-            let bound = boundingExp(chunk)
-            for lane in 0..<count {
-                let ratio = Double(bound[lane]) / Foundation.exp(Double(chunk[lane]))
-                low = min(low, ratio)
-                high = max(high, ratio)
-            }
-            start += count
-        }
-        return (low, high)
-    }
-
     @Test("the estimate's literals are the expressions they stand for")
     func literals() {
         #expect(LogitEstimate.zeroLimit == Float(LogitEstimate.halfUlpOfOne * LogitEstimate.lowerFactor).nextDown)
         #expect(LogitEstimate.nonzeroLimit == Float(LogitEstimate.halfUlpOfOne * LogitEstimate.upperFactor).nextUp)
         #expect(LogitEstimate.inverseUpperFactor == 1 / LogitEstimate.upperFactor)
+        // The clamp at 2¹¹⁵ (a gap of about 79.7) must reach the large estimate, which must lie
+        // far above any estimate the zero test decides.
+        #expect(LogitEstimate.largeEstimate <= 0x1p115 && LogitEstimate.largeEstimate > 1e30)
     }
 
     /// One image of negatives whose odds `g` sit around 2⁻⁵³, where a loss stops being zero
@@ -88,10 +52,12 @@ struct LogitEstimateTests {
         let compact = CompactBatch(batch, labels: labels)
         for mining in MiningMode.allCases {
             let parameters = LossParameters(mining: mining, scores: .logits)
-            let expected = try batch.loss(parameters, dtype: .float64)
+            let expected = try batch.scalarReference(parameters)
             #expect(expected.negativesAvailable > 0 && expected.negativesAvailable < batch.shape.boxCount - 4)
-            #expect(agree(try batch.loss(parameters, dtype: .float32), expected, tolerance: 1e-6))
-            #expect(agree(try compact.loss(parameters, dtype: .float32), expected, tolerance: 1e-6))
+            for dtype in [ScalarType.float32, .float64] {
+                #expect(agree(try batch.loss(parameters, dtype: dtype), expected, tolerance: 1e-6), "\(dtype)")
+                #expect(agree(try compact.loss(parameters, dtype: dtype), expected, tolerance: 1e-6), "\(dtype)")
+            }
         }
     }
 
@@ -145,13 +111,13 @@ struct LogitEstimateTests {
                 LossParameters(negPosRatio: 0, nNegMin: 1_000_000, scores: .logits),
                 LossParameters(negPosRatio: 0, nNegMin: 0, scores: .logits),
             ] {
-                let expected = try batch.loss(parameters, dtype: .float64)
+                let expected = try batch.scalarReference(parameters)
                 #expect(
                     agree(try batch.loss(parameters, dtype: dtype), expected, tolerance: 1e-6), "\(dtype) \(parameters)"
                 )
                 #expect(
                     agree(
-                        try compact.loss(parameters, dtype: dtype), try oneHot.loss(parameters, dtype: .float64),
+                        try compact.loss(parameters, dtype: dtype), try oneHot.scalarReference(parameters),
                         tolerance: 1e-6),
                     "\(dtype) \(parameters)")
             }
@@ -184,11 +150,81 @@ struct LogitEstimateTests {
         }
         batch.yPred = roundTrip(batch.yPred, through: .float32)
         let parameters = LossParameters(negPosRatio: 0, nNegMin: 40, mining: mining, scores: .logits)
-        let expected = try batch.loss(parameters, dtype: .float64)
+        let expected = try batch.scalarReference(parameters)
         let actual = try batch.loss(parameters, dtype: .float32)
         #expect(agree(actual, expected, tolerance: 1e-6))
+        #expect(agree(try batch.loss(parameters, dtype: .float64), expected, tolerance: 1e-9))
         // The 40 largest losses are exactly the second kind's.
         let second = Foundation.log1p(0.5 + 0.125 + 0.03125 + 0.015625 + 0.0078125)
         #expect(isClose(actual.classPerItem[0], 40 * second, tolerance: 1e-6))
+    }
+
+    @Test("the exact pass is chosen when mining keeps a large share, and gives what the estimates give")
+    func exactPass() throws {
+        let shape = BatchShape(batch: 2, boxes: 400, classes: 21)
+        let (batch, labels) = KerasBatch.random(shape: shape, seed: 9, logits: true)
+        let t = encode(batch.yTrue, as: .float32), p = encode(batch.yPred, as: .float32)
+        let chosen: (LossParameters) -> Bool = { parameters in
+            t.withUnsafeBytes { tb in
+                p.withUnsafeBytes { pb in
+                    MultiBoxLoss(parameters: parameters).prefersExactPass(.keras(yTrue: tb, yPred: pb), shape: shape)
+                }
+            }
+        }
+        #expect(!chosen(LossParameters(scores: .logits)))
+        #expect(chosen(LossParameters(nNegMin: shape.boxCount / 2, scores: .logits)))
+        #expect(!chosen(LossParameters(nNegMin: shape.boxes / 2, scores: .logits)))
+        #expect(chosen(LossParameters(nNegMin: shape.boxes / 2, mining: .image, scores: .logits)))
+        #expect(!chosen(LossParameters(nNegMin: shape.boxCount, scores: .probabilities)))
+        // In the compact layout the labels tell before the pass: 10 % positives, 90 % negatives,
+        // so 3 per positive keeps a third of the negatives (estimates), 5 per positive more than
+        // half (the exact pass).
+        let crowded = labels.indices.map { Int32($0 % 10 == 0 ? 1 + $0 % 3 : 0) }
+        let compactChosen: (LossParameters) -> Bool = { parameters in
+            let bytes = crowded.flatMap { label in withUnsafeBytes(of: label.littleEndian) { Array($0) } }
+            return bytes.withUnsafeBytes { l in
+                MultiBoxLoss(parameters: parameters).prefersExactPass(
+                    .compact(labels: l, gtOffsets: l, scores: l, predOffsets: l), shape: shape)
+            }
+        }
+        #expect(!compactChosen(LossParameters(scores: .logits)))
+        #expect(compactChosen(LossParameters(negPosRatio: 5, scores: .logits)))
+        #expect(compactChosen(LossParameters(negPosRatio: 5, mining: .image, scores: .logits)))
+        // Either way the same negatives are mined and the losses agree (the kept losses may be
+        // added in another order), on every lane type.
+        for dtype in [ScalarType.float32, .float16, .bfloat16] {
+            let carried = KerasBatch(
+                shape: shape, yTrue: roundTrip(batch.yTrue, through: dtype),
+                yPred: roundTrip(batch.yPred, through: dtype))
+            for mining in MiningMode.allCases {
+                let scope = mining == .batch ? shape.boxCount : shape.boxes
+                let exact = try carried.loss(
+                    LossParameters(nNegMin: scope / 2, mining: mining, scores: .logits), dtype: dtype)
+                let estimated = try carried.loss(
+                    LossParameters(nNegMin: scope / 3, mining: mining, scores: .logits), dtype: dtype)
+                let reference = try carried.scalarReference(
+                    LossParameters(nNegMin: scope / 2, mining: mining, scores: .logits))
+                #expect(agree(exact, reference, tolerance: 1e-6), "\(dtype) \(mining)")
+                #expect(
+                    agree(
+                        estimated,
+                        try carried.scalarReference(
+                            LossParameters(nNegMin: scope / 3, mining: mining, scores: .logits)), tolerance: 1e-6))
+                let compact = CompactBatch(carried, labels: crowded)
+                var oneHot = carried
+                for box in 0..<shape.boxCount {
+                    for k in 0..<shape.classes {
+                        oneHot.yTrue[oneHot.index(box: box, k)] = crowded[box] == Int32(k) ? 1 : 0
+                    }
+                }
+                for ratio in [3, 5] {
+                    let parameters = LossParameters(negPosRatio: ratio, mining: mining, scores: .logits)
+                    #expect(
+                        agree(
+                            try compact.loss(parameters, dtype: dtype), try oneHot.scalarReference(parameters),
+                            tolerance: 1e-6))
+                }
+            }
+        }
     }
 }

@@ -11,7 +11,7 @@ struct ProfileTests {
     func golden(_ name: String) throws {
         let golden = try ProfileGoldenCase.load(name)
         let f = try golden.frames()
-        let result = try compute(golden.profile.parameters, golden.shape, golden.dtype, frames: f)
+        let result = try Self.compute(golden.profile.parameters, golden.shape, golden.dtype, frames: f)
         check(result, golden)
     }
 
@@ -20,7 +20,7 @@ struct ProfileTests {
     func goldenKeras(_ name: String) throws {
         let golden = try ProfileGoldenCase.load(name)
         let (t, p) = try golden.kerasTensors()
-        let result = try compute(golden.profile.parameters, golden.shape, golden.dtype, frames: [t, p])
+        let result = try Self.compute(golden.profile.parameters, golden.shape, golden.dtype, frames: [t, p])
         check(result, golden)
     }
 
@@ -57,7 +57,7 @@ struct ProfileTests {
         for profile in LossProfile.allCases {
             var parameters = profile.parameters
             parameters.scores = .logits
-            let result = try compute(parameters, golden.shape, golden.dtype, frames: f)
+            let result = try Self.compute(parameters, golden.shape, golden.dtype, frames: f)
             let total =
                 profile == .keras ? result.perItem.reduce(0, +) / Double(golden.batch) : result.perItem.reduce(0, +)
             #expect(isClose(total, result.loss, tolerance: 1e-12), "\(profile)")
@@ -70,7 +70,7 @@ struct ProfileTests {
         let golden = try ProfileGoldenCase.load("torchvision-no-positives")
         let f = try golden.frames()
         for profile in LossProfile.allCases where profile != .keras {
-            let result = try compute(profile.parameters, golden.shape, golden.dtype, frames: f)
+            let result = try Self.compute(profile.parameters, golden.shape, golden.dtype, frames: f)
             #expect(result.loss == 0 && result.negatives == 0, "\(profile)")
         }
     }
@@ -112,11 +112,12 @@ struct ProfileTests {
         }
     }
 
-    /// Computes a batch of two (keras) or four (compact) frames, viewed in place.
-    private func compute(
-        _ parameters: LossParameters, _ shape: BatchShape, _ dtype: ScalarType, frames: [[UInt8]]
+    /// Computes a batch of two (keras) or four (compact) frames, viewed in place, on `path`.
+    static func compute(
+        _ parameters: LossParameters, _ shape: BatchShape, _ dtype: ScalarType, frames: [[UInt8]],
+        path: KernelPath = .active
     ) throws -> LossResult {
-        let kernel = MultiBoxLoss(parameters: parameters)
+        let kernel = MultiBoxLoss(parameters: parameters, path: path)
         let a = frames[0], b = frames[1], c = frames.count == 4 ? frames[2] : [], d = frames.count == 4 ? frames[3] : []
         return try a.withUnsafeBytes { a in
             try b.withUnsafeBytes { b in

@@ -1,5 +1,6 @@
 import Foundation
-import SSDLoss
+
+@testable import SSDLoss
 
 /// A deterministic pseudo-random generator (SplitMix64), so every test input is reproducible.
 struct SplitMix64: RandomNumberGenerator {
@@ -122,25 +123,35 @@ struct KerasBatch {
         return (batch, labels)
     }
 
-    /// The loss of this batch sent as `dtype`.
+    /// The loss of this batch sent as `dtype`, on the process's kernel path unless told.
     func loss(
-        _ parameters: LossParameters, dtype: ScalarType = .float64, workspace: LossWorkspace? = nil
+        _ parameters: LossParameters, dtype: ScalarType = .float64, workspace: LossWorkspace? = nil,
+        path: KernelPath = .active
     ) throws(LossError) -> LossResult {
         let t = encode(yTrue, as: dtype)
         let p = encode(yPred, as: dtype)
-        return try compute(parameters, dtype: dtype, yTrue: t, yPred: p, workspace: workspace)
+        return try compute(parameters, dtype: dtype, yTrue: t, yPred: p, workspace: workspace, path: path)
+    }
+
+    /// The loss of this batch in float64 by the generic scalar pass, which computes every loss
+    /// exactly, value by value: the reference the vectorized passes are checked against.
+    func scalarReference(_ parameters: LossParameters) throws(LossError) -> LossResult {
+        let t = encode(yTrue, as: .float64)
+        let p = encode(yPred, as: .float64)
+        return try compute(parameters, dtype: .float64, yTrue: t, yPred: p, scalar: true)
     }
 
     /// The loss of raw keras byte tensors.
     func compute(
         _ parameters: LossParameters, dtype: ScalarType, yTrue t: [UInt8], yPred p: [UInt8],
-        workspace: LossWorkspace? = nil
+        workspace: LossWorkspace? = nil, path: KernelPath = .active, scalar: Bool = false
     ) throws(LossError) -> LossResult {
+        var kernel = MultiBoxLoss(parameters: parameters, path: path)
+        kernel.usesScalarPass = scalar
         let result: Result<LossResult, LossError> = t.withUnsafeBytes { tb in
             p.withUnsafeBytes { pb in
                 Result { () throws(LossError) -> LossResult in
-                    try MultiBoxLoss(parameters: parameters).compute(
-                        .keras(yTrue: tb, yPred: pb), shape: shape, dtype: dtype, workspace: workspace)
+                    try kernel.compute(.keras(yTrue: tb, yPred: pb), shape: shape, dtype: dtype, workspace: workspace)
                 }
             }
         }
@@ -182,8 +193,10 @@ struct CompactBatch {
         }
     }
 
-    /// The loss of this batch sent as `dtype`.
-    func loss(_ parameters: LossParameters, dtype: ScalarType = .float64) throws(LossError) -> LossResult {
+    /// The loss of this batch sent as `dtype`, on the process's kernel path unless told.
+    func loss(
+        _ parameters: LossParameters, dtype: ScalarType = .float64, path: KernelPath = .active
+    ) throws(LossError) -> LossResult {
         let l = labels.flatMap { label in withUnsafeBytes(of: label.littleEndian) { Array($0) } }
         let g = encode(gtOffsets, as: dtype)
         let s = encode(scores, as: dtype)
@@ -193,7 +206,7 @@ struct CompactBatch {
                 s.withUnsafeBytes { sb in
                     q.withUnsafeBytes { qb in
                         Result { () throws(LossError) -> LossResult in
-                            try MultiBoxLoss(parameters: parameters).compute(
+                            try MultiBoxLoss(parameters: parameters, path: path).compute(
                                 .compact(labels: lb, gtOffsets: gb, scores: sb, predOffsets: qb),
                                 shape: shape, dtype: dtype)
                         }

@@ -33,12 +33,18 @@ struct KernelBenchCommand: ParsableCommand {
         discussion: """
             The floor is one SIMD pass summing every byte of the batch's tensors: no loss can \
             take less, since it must read them all. The SPEC's targets: keras float32 ≤ 1.25 × \
-            the floor, logits ≤ 2.5 ×.
+            the floor, logits ≤ 2.5 ×. --matrix times every layout, scalar type, score kind and \
+            mining mode against its own floor (targets: keras float32 probabilities ≤ 1.15 ×, \
+            everything else ≤ 2.5 ×). Kernel and floor run the machine code that --path names \
+            (default: the process's, which LOSSD_KERNEL=baseline forces to the baseline).
 
             Examples:
               lossd bench kernel
               lossd bench kernel --shape 32,8732,81 --scores logits
               lossd bench kernel --layout compact --dtype float16 --json
+              lossd bench kernel --matrix --markdown
+              lossd bench kernel --matrix --path baseline
+              lossd bench kernel --shape 8,8732,21 --scores logits --n-neg-min 34928
               lossd bench kernel --profile torchvision --layout compact --scores logits
             """
     )
@@ -59,6 +65,11 @@ struct KernelBenchCommand: ParsableCommand {
     var mining: MiningMode = .batch
 
     @Option(
+        name: .customLong("n-neg-min"),
+        help: "The keras profile's minimum of mined negatives (large values make logits take the exact pass).")
+    var nNegMin: Int = 0
+
+    @Option(
         help: ArgumentHelp(
             "Loss profile: keras (default), torchvision, mmdet or ssd.pytorch (the last three mine per image; use "
                 + "--scores logits).")
@@ -71,25 +82,69 @@ struct KernelBenchCommand: ParsableCommand {
     @Flag(help: "Evict the caches before every timed run, so that small batches read from memory as large ones must.")
     var cold = false
 
+    @Flag(help: "Every layout × dtype × scores × mining, each against its floor, with its target and verdict.")
+    var matrix = false
+
+    @Option(
+        help: "The kernel's machine code: auto, avx2 or baseline (default: the process's).",
+        transform: KernelPathChoice.parse)
+    var path: KernelPath = .active
+
     @Flag(help: "One JSON object per configuration instead of a table.")
     var json = false
 
+    @Flag(help: "With --matrix: the table as Markdown rows, as docs/PERFORMANCE.md shows them.")
+    var markdown = false
+
     func validate() throws {
         guard repetitions >= 1 else { throw ValidationError("--repeat must be at least 1.") }
+        guard nNegMin >= 0 else { throw ValidationError("--n-neg-min must be 0 or more.") }
+        guard nNegMin == 0 || profile == .keras else {
+            throw ValidationError("--n-neg-min is a keras setting; \(profile) mines with no minimum.")
+        }
+        guard !markdown || matrix else { throw ValidationError("--markdown goes with --matrix.") }
+        guard !matrix || profile == .keras else {
+            throw ValidationError("--matrix times the keras profile; leave out --profile, or drop --matrix.")
+        }
     }
 
     func run() throws {
+        if matrix {
+            let rows = try KernelMatrix(shape: shape, repetitions: repetitions, path: path).run { row in
+                if json { print(BenchReport.json(row)) }
+            }
+            if !json { print(markdown ? BenchReport.markdown(rows) : BenchReport.table(rows)) }
+            return
+        }
         let spec = SyntheticBatchSpec(shape: shape, layout: layout, dtype: dtype, scores: scores)
         let benchmark = KernelBenchmark(
             spec: spec,
-            parameters: LossParameters(mining: profile == .keras ? mining : .image, scores: scores, profile: profile),
+            parameters: LossParameters(
+                nNegMin: nNegMin, mining: profile == .keras ? mining : .image, scores: scores, profile: profile),
             repetitions: repetitions,
-            coldCache: cold)
+            coldCache: cold,
+            path: path)
         let result = try benchmark.run()
         if json {
             print(BenchReport.json(result))
         } else {
             print(BenchReport.table([result]))
+        }
+    }
+}
+
+/// `--path auto|avx2|baseline`.
+enum KernelPathChoice {
+    static func parse(_ text: String) throws -> KernelPath {
+        switch text.lowercased() {
+        case "auto": return .fastest
+        case "avx2":
+            guard KernelPath.avx2.isSupported else {
+                throw ValidationError("--path avx2: this CPU lacks AVX2, FMA or F16C; use auto or baseline.")
+            }
+            return .avx2
+        case "baseline": return .baseline
+        default: throw ValidationError("--path takes auto, avx2 or baseline, not '\(text)'.")
         }
     }
 }

@@ -11,7 +11,7 @@ enum BenchReport {
             "kernel (median of repetitions; min–max in brackets)",
             """
               shape            dtype     layout   scores         mining  ms/batch                 ns/box   floor ms \
-                            ratio
+                            ratio   path
             """,
         ]
         for r in results {
@@ -24,7 +24,7 @@ enum BenchReport {
                 format: "%7.2f [%6.2f–%6.2f] %7.2f %7.2f [%6.2f–%6.2f] %6.2f×",
                 r.kernel.median * 1e3, r.kernel.min * 1e3, r.kernel.max * 1e3, r.nanosecondsPerBox,
                 r.floor.median * 1e3, r.floor.min * 1e3, r.floor.max * 1e3, r.ratio)
-            lines.append("  " + labels.joined(separator: " ") + " " + figures)
+            lines.append("  " + labels.joined(separator: " ") + " " + figures + "  \(r.path)")
         }
         return lines.joined(separator: "\n")
     }
@@ -38,7 +38,7 @@ enum BenchReport {
             "ms_min": r.kernel.min * 1e3, "ms_max": r.kernel.max * 1e3, "floor_ms": r.floor.median * 1e3,
             "floor_ms_min": r.floor.min * 1e3, "floor_ms_max": r.floor.max * 1e3, "ratio": r.ratio,
             "ns_per_box": r.nanosecondsPerBox, "bytes_per_box": r.bytesPerBox, "repetitions": r.kernel.samples.count,
-            "loss": r.loss, "cold_cache": r.coldCache,
+            "loss": r.loss, "cold_cache": r.coldCache, "path": r.path.rawValue,
         ]
         guard let data = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]) else {
             return "{}"
@@ -46,7 +46,7 @@ enum BenchReport {
         return String(decoding: data, as: UTF8.self)
     }
 
-    private static func pad(_ text: String, _ width: Int) -> String {
+    static func pad(_ text: String, _ width: Int) -> String {
         text.count >= width ? text : text + String(repeating: " ", count: width - text.count)
     }
 

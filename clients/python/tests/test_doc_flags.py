@@ -14,7 +14,8 @@ import yaml
 from lossd_testkit import repo_root
 
 DOCUMENTS = ["docs/SECURITY.md", "docs/OPERATIONS.md"]
-COMMANDS = ["sidecar", "aggregate", "serve", "replay", "report", "synth", "bench", "keygen", "demo"]
+COMMANDS = ["sidecar", "aggregate", "serve", "replay", "report", "synth", "bench", "bench kernel", "bench pipeline",
+            "keygen", "demo"]
 # A flag: two dashes and lowercase words joined by dashes. One followed by a dot and more name is
 # another program's (Prometheus's `--web.config.file`), not the `--web` of an unknown lossd flag; a
 # flag that ends a sentence (`--open-healthz.`) is still read.
@@ -25,7 +26,7 @@ FLAG = re.compile(r"(?<![\w-])(--[a-z][a-z0-9-]*)(?![\w-]|\.\w)")
 def flags(lossd_bin) -> Set[str]:
     found: Set[str] = set()
     for command in COMMANDS:
-        done = subprocess.run([lossd_bin, command, "--help"], capture_output=True, text=True, timeout=30)
+        done = subprocess.run([lossd_bin, *command.split(), "--help"], capture_output=True, text=True, timeout=30)
         assert done.returncode == 0, done.stderr
         found |= set(FLAG.findall(done.stdout))
     return found

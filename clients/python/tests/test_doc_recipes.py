@@ -2,7 +2,7 @@
 
 The commands are read from the documents (doc_recipes.py): docs/SECURITY.md's **Keys**, **A
 deployment across hosts** and **The files, step by step** (TLS and passwords), README's **Scaling out to many hosts**, docs/OPERATIONS.md's
-**Running it** and **Large batches** (RECIPES); a lossd daemon started in any other section of
+**Running it** (RECIPES; its **Large batches** section needs no setting, so has no recipe); a lossd daemon started in any other section of
 docs/SECURITY.md or docs/OPERATIONS.md fails a test until its section is run too. Each host is a network namespace (netns.py) holding the address the commands name
 (10.0.0.10 is the aggregation host, 10.0.0.21 a training host), with its own loopback and its own
 ``/var``; a command that binds no routable address gets a host of its own. ``lossd`` is the
@@ -490,15 +490,6 @@ def test_operations_recipes_deliver_every_batch(recipe, text):
     assert any(note.startswith("checked: curl") for note in run.notes)
 
 
-def test_operations_large_batches_recipe_delivers_every_batch(recipe):
-    """docs/OPERATIONS.md's glibc tuning for large batches: the export holds for the sidecar, whose
-    records reach an aggregator where its output points."""
-    commands = shell_commands(section_blocks(document("docs/OPERATIONS.md"), LARGE_BATCHES))
-    run = recipe(commands)
-    run_recipe(run, commands, [])
-    assert any(note.startswith("supplied: lossd aggregate") for note in run.notes), run.notes
-
-
 def htpasswd_credentials(command: Command) -> Tuple[str, str]:
     """The user and password of ``htpasswd -nb[B][C cost] USER PASSWORD`` (batch mode: the last two
     words before any pipe)."""
@@ -630,12 +621,11 @@ def test_security_tls_recipe_guards_the_http_port(recipe):
     assert any(note.startswith("scraped: ") for note in run.notes), run.notes
 
 
-LARGE_BATCHES = "Large batches: let glibc reuse receive buffers"
 # The sections whose commands the tests above run, by document.
 RECIPES = {
     "docs/SECURITY.md": ("Keys", "A deployment across hosts", TLS_SECTION),
     "README.md": ("Scaling out to many hosts",),
-    "docs/OPERATIONS.md": ("Running it", LARGE_BATCHES),
+    "docs/OPERATIONS.md": ("Running it",),
 }
 
 
