@@ -16,7 +16,8 @@ struct SidecarRecorderTests {
     /// Counters as a plain sidecar's (no CURVE on either socket).
     private func counters() -> SidecarCounters {
         SidecarCounters(
-            inputHandshakes: HandshakeFailureLog(socket: "sidecar.input", role: .server, security: .plain, logger: logger),
+            inputHandshakes: HandshakeFailureLog(
+                socket: "sidecar.input", role: .server, security: .plain, logger: logger),
             outputHandshakes: HandshakeFailureLog(
                 socket: "sidecar.output", role: .client, security: .plain, logger: logger))
     }

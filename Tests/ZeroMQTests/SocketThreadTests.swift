@@ -42,7 +42,7 @@ struct SocketThreadTests {
                 do {
                     try again.bind(endpoint)
                     return try again.lastEndpoint()
-                } catch where ContinuousClock.now < deadline {
+                } catch  where ContinuousClock.now < deadline {
                     usleep(10_000)
                 }
             }
