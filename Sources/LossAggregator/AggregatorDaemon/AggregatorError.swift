@@ -1,3 +1,5 @@
+import LossPipeline
+
 /// A failure to start the aggregation daemon.
 public enum AggregatorError: Error, CustomStringConvertible, Sendable {
     /// The input endpoints could not be bound or connected.
@@ -11,10 +13,7 @@ public enum AggregatorError: Error, CustomStringConvertible, Sendable {
     public var description: String {
         switch self {
         case .input(let endpoints, let reason):
-            """
-            cannot open the input \(endpoints): \(reason). Choose another endpoint with --input or \
-            LOSSD_AGGREGATE_INPUT.
-            """
+            InputFailure.sentence(endpoints: endpoints, reason: reason, variable: "LOSSD_AGGREGATE_INPUT")
         case .output(let reason):
             reason
         case .http(let address, let reason):

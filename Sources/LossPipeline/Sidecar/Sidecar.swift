@@ -286,10 +286,7 @@ public enum SidecarError: Error, CustomStringConvertible, Sendable {
     public var description: String {
         switch self {
         case .input(let endpoints, let reason):
-            """
-            cannot open the input \(endpoints): \(reason). Choose another endpoint with --input or \
-            LOSSD_SIDECAR_INPUT.
-            """
+            InputFailure.sentence(endpoints: endpoints, reason: reason, variable: "LOSSD_SIDECAR_INPUT")
         case .output(let target, let reason):
             "cannot open the output \(target): \(reason). Choose another with --output or LOSSD_SIDECAR_OUTPUT."
         }
