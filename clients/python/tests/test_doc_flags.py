@@ -15,7 +15,7 @@ from lossd_testkit import repo_root
 
 DOCUMENTS = ["docs/SECURITY.md", "docs/OPERATIONS.md"]
 COMMANDS = ["sidecar", "aggregate", "serve", "replay", "report", "synth", "bench", "bench kernel", "bench pipeline",
-            "keygen", "demo"]
+            "bench replay", "bench record", "keygen", "demo"]
 # A flag: two dashes and lowercase words joined by dashes. One followed by a dot and more name is
 # another program's (Prometheus's `--web.config.file`), not the `--web` of an unknown lossd flag; a
 # flag that ends a sentence (`--open-healthz.`) is still read.

@@ -46,7 +46,9 @@ class Serve:
              "--state", str(self.tmp_path / "state.json"), "--tensorboard", str(self.tmp_path / "tb"),
              "--log-level", "info"],
             self.tmp_path, f"serve{self.starts}")
+        # Both ports: the HTTP server may start listening after the batch input has been bound.
         wait_listening(self.process, self.batch_port)
+        wait_listening(self.process, self.http_port)
 
     def stats(self) -> Dict[str, Any]:
         snapshot = json.loads(http_get(f"http://127.0.0.1:{self.http_port}/stats?steps=1000"))
