@@ -178,22 +178,9 @@ def build_header(
         "split": split,
         "source": source,
     }
-    if scores is not None:
-        header["scores"] = scores
-    if epoch is not None:
-        header["epoch"] = epoch
-    if step is not None:
-        header["step"] = step
-    if seq is not None:
-        header["seq"] = seq
-    if stream is not None:
-        header["stream"] = stream
-    if rank is not None:
-        header["rank"] = rank
-    if world_size is not None:
-        header["world_size"] = world_size
-    if profile is not None:
-        header["profile"] = profile
+    optional = (("scores", scores), ("epoch", epoch), ("step", step), ("seq", seq), ("stream", stream),
+                ("rank", rank), ("world_size", world_size), ("profile", profile))
+    header.update((key, value) for key, value in optional if value is not None)
     if loss:
         header["loss"] = dict(loss)
     return header
