@@ -93,7 +93,7 @@ public enum ZeroMQError: Error, Sendable, Hashable, CustomStringConvertible {
     private static func hint(for code: Int32, operation: String) -> String {
         switch code {
         case EADDRINUSE:
-            return "is another lossd (or another program) already bound there? Choose another port or endpoint"
+            return "is another lossd (or another program) already bound there?"
         case EACCES:
             return "permission denied: use a port above 1024 or an ipc path in a writable directory"
         case ENOENT where operation.contains("ipc://"):
