@@ -135,8 +135,10 @@ struct ClassDiagnosticsTests {
             ])
         let text = String(decoding: PrometheusExposition.render(aggregation.snapshot(at: 5)), as: UTF8.self)
         #expect(text.contains(#"lossd_nonfinite_values_total{run="r",split="train",tensor="y_pred",kind="unknown"} 3"#))
-        #expect(text.contains(#"lossd_nonfinite_values_total{run="r",split="train",tensor="y_true",kind="gt_offset"} 1"#))
-        let restored = try? Aggregation(stateJSON: aggregation.stateJSON(savedAt: 5), parameters: aggregation.parameters)
+        #expect(
+            text.contains(#"lossd_nonfinite_values_total{run="r",split="train",tensor="y_true",kind="gt_offset"} 1"#))
+        let restored = try? Aggregation(
+            stateJSON: aggregation.stateJSON(savedAt: 5), parameters: aggregation.parameters)
         #expect(restored?.snapshot(at: 5).splits[0].nonfiniteValues == values)
     }
 
@@ -165,7 +167,9 @@ struct ClassDiagnosticsTests {
         #expect((plain?["classes"] as? [String: Any])?.isEmpty == true)
         // and read back (lossd report)
         let decoded = try JSONDecoder().decode(AggregatorSnapshot.self, from: Data(snapshot.jsonLine()))
-        #expect(decoded.split(run: "diag", split: "train")?.diagnostics == snapshot.split(run: "diag", split: "train")?.diagnostics)
+        #expect(
+            decoded.split(run: "diag", split: "train")?.diagnostics
+                == snapshot.split(run: "diag", split: "train")?.diagnostics)
     }
 
     @Test("the dashboard lists the ten classes with the largest EMA, largest first")
@@ -181,7 +185,8 @@ struct ClassDiagnosticsTests {
         #expect(rows == ["12", "11", "10", "9", "8", "7", "6", "5", "4", "3"])
         var plain = Aggregation(startTime: 0)
         plain.ingest(Records.loss(loss: 1), at: 0)
-        #expect(!DashboardPage(title: "t", panels: DashboardPanel.panels(of: plain, at: 1), time: 1).render()
-            .contains("Loss by class"))
+        #expect(
+            !DashboardPage(title: "t", panels: DashboardPanel.panels(of: plain, at: 1), time: 1).render()
+                .contains("Loss by class"))
     }
 }

@@ -97,11 +97,13 @@ extension SplitSnapshot: Codable {
         lastCompleteStep = try container.decodeIfPresent(StepSnapshot.self, forKey: .lastCompleteStep)
         stepCounts = try container.decodeIfPresent(StepCounts.self, forKey: .stepCounts) ?? StepCounts()
         divergence = try container.decodeIfPresent(DivergenceStatus.self, forKey: .divergence) ?? DivergenceStatus()
-        diagnostics = try container.decodeIfPresent(DiagnosticSnapshot.self, forKey: .diagnostics) ?? DiagnosticSnapshot()
+        diagnostics =
+            try container.decodeIfPresent(DiagnosticSnapshot.self, forKey: .diagnostics) ?? DiagnosticSnapshot()
         diagnostics.classes = DiagnosticSnapshot.classes(
             byIndex: try container.decodeIfPresent([String: ClassSnapshot].self, forKey: .classes) ?? [:])
         nonfiniteValues = (try container.decodeIfPresent([String: [String: Int]].self, forKey: .nonfiniteValues) ?? [:])
-            .flatMap { tensor, kinds in kinds.map { NonfiniteValueCount(tensor: tensor, kind: $0.key, count: $0.value) } }
+            .flatMap { tensor, kinds in kinds.map { NonfiniteValueCount(tensor: tensor, kind: $0.key, count: $0.value) }
+            }
             .sorted { ($0.tensor, $0.kind) < ($1.tensor, $1.kind) }
     }
 

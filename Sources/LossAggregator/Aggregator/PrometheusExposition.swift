@@ -211,8 +211,8 @@ public enum PrometheusExposition {
             counter(
                 "lossd_nonfinite_values_total",
                 """
-                NaN or infinite input values of rejected batches, by tensor and kind (class_score, gt_class, gt_offset, \
-                pred_offset, anchor; unknown from sidecars that count per tensor only).
+                NaN or infinite input values of rejected batches, by tensor and kind (class_score, gt_class, \
+                gt_offset, pred_offset, anchor; unknown from sidecars that count per tensor only).
                 """,
                 labels + [("tensor", value.tensor), ("kind", value.kind)], value.count)
         }
@@ -263,12 +263,12 @@ public enum PrometheusExposition {
         static func classStatistic(_ name: String) -> String {
             switch name {
             case "mean": "Classification loss per positive anchor of the class since start (sum of loss / positives)."
-            case "ema": "Debiased EMA of the classification loss per positive anchor, one step per batch with the class."
+            case "ema":
+                "Debiased EMA of the classification loss per positive anchor, one step per batch with the class."
             case "window": "Classification loss per positive anchor of the class over the latest window batches."
             default: "The latest batch's classification loss per positive anchor of the class."
             }
         }
-
 
         static let errors = (
             name: "lossd_errors_total",

@@ -44,7 +44,8 @@ public struct DiagnosticSnapshot: Sendable, Hashable {
                 let window = totals.classes[index]
                 return ClassSnapshot(
                     classIndex: index, batches: figures.batches, positives: figures.positives, mean: figures.mean,
-                    ema: figures.ema, window: window.flatMap { $0.positives > 0 ? $0.classificationSum / $0.positives : nil },
+                    ema: figures.ema,
+                    window: window.flatMap { $0.positives > 0 ? $0.classificationSum / $0.positives : nil },
                     windowPositives: window?.positives ?? 0, last: figures.last)
             })
     }

@@ -80,7 +80,9 @@ private struct SavedClass: Codable {
     init(from decoder: any Decoder) throws {
         var container = try decoder.unkeyedContainer()
         index = try container.decode(Int.self)
-        guard index >= 0 else { throw DecodingError.dataCorruptedError(in: container, debugDescription: "class \(index)") }
+        guard index >= 0 else {
+            throw DecodingError.dataCorruptedError(in: container, debugDescription: "class \(index)")
+        }
         statistics = ClassStatistics()
         statistics.batches = try container.decode(Int.self)
         statistics.positives = try container.decode(Double.self)
