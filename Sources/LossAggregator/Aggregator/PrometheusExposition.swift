@@ -230,10 +230,11 @@ public enum PrometheusExposition {
             labels, Double(diagnostics.windowImagesWithoutPositives))
         gauge(
             "lossd_max_positive_share_window",
-            "The largest share of a batch's positive anchors held by one image, over the latest window batches.",
+            "The largest share of one image's anchors that are positive (n_pos / N), over the latest window batches.",
             labels, diagnostics.windowMaxPositiveShare)
         gauge(
-            "lossd_max_positive_share_last", "The latest batch's largest share of its positive anchors in one image.",
+            "lossd_max_positive_share_last",
+            "The latest batch's largest share of one image's anchors that are positive (n_pos / N).",
             labels, diagnostics.lastMaxPositiveShare)
         counter(
             "lossd_dropped_class_figures_total",

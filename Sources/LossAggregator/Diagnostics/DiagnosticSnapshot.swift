@@ -4,7 +4,7 @@ public struct DiagnosticSnapshot: Sendable, Hashable {
     public var batches: Int
     /// Images without positives over every batch with diagnostics.
     public var imagesWithoutPositives: Int
-    /// The latest batch's largest share of positive anchors in one image.
+    /// The latest batch's largest share of one image's anchors that are positive (n_pos_b / N).
     public var lastMaxPositiveShare: Double?
     /// Batches with diagnostics among the split's `window` latest batches.
     public var windowBatches: Int

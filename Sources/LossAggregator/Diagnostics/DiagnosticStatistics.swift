@@ -14,7 +14,7 @@ struct DiagnosticStatistics: Sendable, Hashable {
     var batches = 0
     /// Images without positives, over every batch with diagnostics.
     var imagesWithoutPositives = 0
-    /// The latest batch's largest share of positive anchors in one image.
+    /// The latest batch's largest share of one image's anchors that are positive (n_pos_b / N).
     var lastMaxPositiveShare: Double?
     /// The running figures per class index.
     var classes: [Int: ClassStatistics] = [:]

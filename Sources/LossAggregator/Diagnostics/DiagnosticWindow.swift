@@ -13,7 +13,7 @@ struct DiagnosticWindow: Sendable, Hashable {
         var present: Bool
         /// Images of the batch whose ground truth has no positive anchor.
         var imagesWithoutPositives: Int
-        /// The largest share of the batch's positive anchors in one image (0…1).
+        /// The largest share of one image's anchors that are positive, n_pos_b / N (0…1).
         var maxPositiveShare: Double
         /// The classes with positives, ascending by class.
         var classes: [ClassFigures]

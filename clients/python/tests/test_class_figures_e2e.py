@@ -5,7 +5,7 @@ from some batches, images without positives). The recording is then read back an
 positive anchor of every class recomputed with numpy from the recorded tensors alone (SPEC §1's
 per-anchor classification loss), never from lossd's records; the EMA and window figures on
 ``/stats`` must equal it to 1e-9 relative, the images without positives and the largest share of
-positives in one image exactly. The same figures survive a restart from the state file, and
+positive anchors in one image (n_pos_b / N). The same figures survive a restart from the state file, and
 ``/metrics`` passes promtool.
 """
 import json
@@ -72,7 +72,7 @@ def per_class(y_true: np.ndarray, y_pred: np.ndarray, classes: int) -> Dict[str,
             figures[c] = (float(pos[mask].sum()), float((cl * pos)[mask].sum()))
     per_image = pos.sum(-1)
     return {"classes": figures, "without": int((per_image == 0).sum()),
-            "share": float(per_image.max() / per_image.sum()) if per_image.sum() > 0 else 0.0}
+            "share": float(per_image.max() / t.shape[1])}
 
 
 def expected(recorded, classes: int):
