@@ -3,8 +3,7 @@
 // keras batch.
 //
 // Scores are checked for non-finite values block by block (1024 boxes, small enough to stay in
-// cache for the loss that follows) as the contiguous tensor they are; the offsets in one sweep
-// each after the pass. With probabilities a box needs only its label's score: the 16-bit table
+// cache for the loss that follows) as the contiguous tensor they are; the offsets image by image. With probabilities a box needs only its label's score: the 16-bit table
 // or a pending logarithm. With logits a negative is estimated (LogitNegatives.h) unless the
 // pass is exact; a positive gets its exact log-sum-exp at once.
 
@@ -155,6 +154,7 @@ LK_INLINE void compact_pass_body(
                     image.positives += 1;
                     image.class_positive += cl;
                     image.localization += compact_localization(format, gt_offsets, pred_offsets, box);
+                    note_positive_class(sums, label, 1, cl);
                     continue;
                 }
                 if (label == 0) {
@@ -166,18 +166,25 @@ LK_INLINE void compact_pass_body(
                     continue;
                 }
                 loss_terms terms = box_loss_terms(format, row, 0, label, masks);
+                const double cl = terms.addend + log_one(terms.sum);
                 image.positives += 1;
-                image.class_positive += terms.addend + log_one(terms.sum);
+                image.class_positive += cl;
                 image.localization += compact_localization(format, gt_offsets, pred_offsets, box);
+                note_positive_class(sums, label, 1, cl);
             }
         }
         store_image_sums(sums, b, image, count);
+        // The image's offsets, so that a non-finite value stops the pass at its image.
+        mark_elements(format, gt_offsets, first_box * 4, (first_box + batch->boxes) * 4, &marks, &scalar_marks);
+        mark_elements(format, pred_offsets, first_box * 4, (first_box + batch->boxes) * 4, &marks, &scalar_marks);
+        if (__builtin_expect(pass_saw_nonfinite(format, scalar_marks, marks), 0)) {
+            sums->nonfinite_image = b;
+            break;
+        }
     }
     if (!table) pending_logs_flush(&logs, count);
     free(tail);
     sums->class_losses_separate = 0;
-    mark_elements(format, gt_offsets, 0, box_count * 4, &marks, &scalar_marks);
-    mark_elements(format, pred_offsets, 0, box_count * 4, &marks, &scalar_marks);
     sums->estimated = negatives.estimated;
     sums->saw_nonfinite = saw_nonfinite_scalar(scalar_marks) || marks_saw_nonfinite(format, marks);
 }

@@ -10,6 +10,8 @@
 // Non-finite values: every box's class entries and offsets of `y_pred`, and offsets of `y_true`,
 // go through the exponent test on their bits; a non-finite target can never look one-hot or
 // zero, so it reaches the exact computation, which marks it. Neither test has false positives.
+// The marks are read at the end of each image: the pass stops at the first image that saw one
+// (`lk_sums.nonfinite_image`), so that the values can be located from there on (Diagnostics.h).
 
 /// Per-image sums, kept as the pass goes.
 typedef struct {
@@ -173,8 +175,10 @@ LK_INLINE void keras_pass_body(
                 // A one-hot positive: its log-softmax in lanes, as the compact layout computes it
                 // (the offsets were checked with the box's other values).
                 loss_terms terms = box_loss_terms(format, p, 0, label, masks);
+                const double cl = terms.addend + log_one(terms.sum);
                 image.positives += 1;
-                image.class_positive += terms.addend + log_one(terms.sum);
+                image.class_positive += cl;
+                note_positive_class(sums, label, 1, cl);
                 image.localization += localization_loss(format, y_true, row + classes, y_pred, row + classes, &scalar_marks);
                 continue;
             }
@@ -184,6 +188,9 @@ LK_INLINE void keras_pass_body(
                 image.positives += terms.pos;
                 image.class_positive += terms.cl * terms.pos;
                 image.localization += ll * terms.pos;
+                if (sums->class_positives) {
+                    note_positive_class(sums, keras_positive_class(format, y_true, row, classes), terms.pos, terms.cl * terms.pos);
+                }
             }
             if (terms.neg != 0) {
                 double nl = terms.cl * terms.neg;
@@ -198,6 +205,10 @@ LK_INLINE void keras_pass_body(
         }
         if (stage.count > 0) staged_negatives_record(&stage, &negatives, format, masks, &logs, &count);
         store_image_sums(sums, b, image, count);
+        if (__builtin_expect(pass_saw_nonfinite(format, scalar_marks, marks), 0)) {
+            sums->nonfinite_image = b;
+            break;
+        }
     }
     if (!table) pending_logs_flush(&logs, count);
     free(tail);

@@ -21,6 +21,7 @@
 #include "LogSumExp.h"
 #include "LogitNegatives.h"
 #include "ScalarBox.h"
+#include "Diagnostics.h"
 #include "KerasPass.h"
 #include "CompactPass.h"
 #include "Refinement.h"
@@ -98,6 +99,7 @@ static void run_pass(const pass_variant variants[4][2], const lk_batch *batch, c
     sums->saw_nonfinite = 0;
     sums->bad_label_box = -1;
     sums->bad_label = 0;
+    sums->nonfinite_image = -1;
     variants[batch->format][batch->logits ? 1 : 0](batch, workspace, sums, &masks);
     sums->path = LK_THIS_PATH;
     lane_masks_free(&masks);

@@ -23,17 +23,21 @@ public struct KernelBenchmark: Sendable {
     public var coldCache: Bool
     /// The kernel's machine code, for both the kernel and the floor (see ``KernelPath``).
     public var path: KernelPath
+    /// Whether the kernel collects the per-batch diagnostics (``MultiBoxLoss/collectsDiagnostics``),
+    /// as the sidecar does; off times the kernel as it was before them.
+    public var diagnostics: Bool
 
     /// Creates a benchmark.
     public init(
         spec: SyntheticBatchSpec, parameters: LossParameters, repetitions: Int = 9, coldCache: Bool = false,
-        path: KernelPath = .active
+        path: KernelPath = .active, diagnostics: Bool = true
     ) {
         self.spec = spec
         self.parameters = parameters
         self.repetitions = max(1, repetitions)
         self.coldCache = coldCache
         self.path = path
+        self.diagnostics = diagnostics
     }
 
     /// One configuration's measured figures.
@@ -116,7 +120,9 @@ public struct KernelBenchmark: Sendable {
             message = generator.message(step: 100)
             batch = try BatchDecoder.decode(message, defaults: parameters, limits: WireLimits(maxMessageBytes: Int.max))
             tensors = Array(message.frames.dropFirst())
-            kernel = MultiBoxLoss(parameters: batch.parameters, path: benchmark.path)
+            var configured = MultiBoxLoss(parameters: batch.parameters, path: benchmark.path)
+            configured.collectsDiagnostics = benchmark.diagnostics
+            kernel = configured
             let (batch, kernel, workspace) = (batch, kernel, workspace)
             loss = try batch.withInput {
                 try kernel.compute($0, shape: batch.shape, dtype: batch.dtype, workspace: workspace).loss

@@ -39,6 +39,9 @@ public struct LossRecord: Sendable, Hashable {
     /// `classification_sum`, `localization_sum` and `normalizer`: the batch's loss before the
     /// division; nil in a record from a sidecar that predates them.
     public var sums: LossSums?
+    /// `diagnostics`: positives per image and per class, and each class's classification loss;
+    /// nil in a record from a sidecar that predates them.
+    public var diagnostics: BatchDiagnostics?
     /// `profile` and `params`: the effective loss settings.
     public var parameters: LossParameters
     /// `compute_us`: the kernel's time for the batch, in microseconds.
@@ -52,8 +55,9 @@ public struct LossRecord: Sendable, Hashable {
         stream: String? = nil, rank: Int? = nil, worldSize: Int? = nil,
         shape: BatchShape, loss: Double, classification: Double, localization: Double, perItem: [Double],
         positives: Double, negatives: Int, negativesAvailable: Int, sums: LossSums? = nil,
-        parameters: LossParameters, computeMicros: Int, sidecar: String
+        diagnostics: BatchDiagnostics? = nil, parameters: LossParameters, computeMicros: Int, sidecar: String
     ) {
+        self.diagnostics = diagnostics
         self.run = run
         self.split = split
         self.source = source
@@ -98,7 +102,7 @@ public struct LossRecord: Sendable, Hashable {
             sums: LossSums(
                 classification: result.classPerItem.reduce(0, +), localization: result.locPerItem.reduce(0, +),
                 normalizer: result.normalizer),
-            parameters: parameters, computeMicros: computeMicros, sidecar: sidecar)
+            diagnostics: result.diagnostics, parameters: parameters, computeMicros: computeMicros, sidecar: sidecar)
     }
 
     /// Writes the record as one JSON object, keys in protocol order; non-finite numbers become `null`.
@@ -148,6 +152,7 @@ public struct LossRecord: Sendable, Hashable {
             json.key("normalizer")
             json.double(sums.normalizer)
         }
+        if let diagnostics { json.diagnostics(diagnostics) }
         json.key("profile")
         json.string(parameters.profile.rawValue)
         json.key("params")
@@ -172,8 +177,35 @@ public struct LossRecord: Sendable, Hashable {
 
     /// The record as one line of JSON, without the trailing newline.
     public func jsonLine() -> [UInt8] {
-        var json = JSONWriter(capacity: 320 + perItem.count * 20)
+        var json = JSONWriter(capacity: 400 + perItem.count * 20 + (diagnostics?.classes.count ?? 0) * 64)
         write(to: &json)
         return json.bytes
+    }
+}
+
+extension JSONWriter {
+    /// Writes `"diagnostics": {"images_without_positives": …, "max_positive_share": …, "classes":
+    /// [{"class": …, "positives": …, "classification_sum": …}, …]}`.
+    mutating func diagnostics(_ diagnostics: BatchDiagnostics) {
+        key("diagnostics")
+        beginObject()
+        key("images_without_positives")
+        int(diagnostics.imagesWithoutPositives)
+        key("max_positive_share")
+        double(diagnostics.maxPositiveShare)
+        key("classes")
+        beginArray()
+        for figures in diagnostics.classes {
+            beginObject()
+            key("class")
+            int(figures.classIndex)
+            key("positives")
+            double(figures.positives)
+            key("classification_sum")
+            double(figures.classificationSum)
+            endObject()
+        }
+        endArray()
+        endObject()
     }
 }

@@ -178,6 +178,7 @@ private struct RecordFields {
             negatives: try int("negatives"),
             negativesAvailable: try int("negatives_available"),
             sums: try sums(),
+            diagnostics: try diagnostics(),
             parameters: try parameters(),
             computeMicros: try optionalInt("compute_us") ?? 0,
             sidecar: try optionalString("sidecar") ?? "")
@@ -197,6 +198,29 @@ private struct RecordFields {
         return LossSums(
             classification: try number("classification_sum"), localization: try number("localization_sum"),
             normalizer: try number("normalizer"))
+    }
+
+    /// `diagnostics`, or nil in a record from a sidecar that predates it.
+    private func diagnostics() throws(RecordDecodingError) -> BatchDiagnostics? {
+        guard let value = values["diagnostics"], value != .null else { return nil }
+        guard case .object(let members) = value else { throw mismatch("diagnostics", "an object") }
+        guard case .array(let list)? = members["classes"] else {
+            throw RecordDecodingError(#"the record's "diagnostics.classes" is missing or not an array"#)
+        }
+        var classes: [BatchDiagnostics.ClassFigures] = []
+        classes.reserveCapacity(list.count)
+        for item in list {
+            guard case .object(let figures) = item else {
+                throw RecordDecodingError(#"an entry of the record's "diagnostics.classes" is not an object"#)
+            }
+            classes.append(
+                .init(
+                    classIndex: try int("class", in: figures), positives: try number("positives", in: figures),
+                    classificationSum: try number("classification_sum", in: figures)))
+        }
+        return BatchDiagnostics(
+            imagesWithoutPositives: try int("images_without_positives", in: members),
+            maxPositiveShare: try number("max_positive_share", in: members), classes: classes)
     }
 
     private func parameters() throws(RecordDecodingError) -> LossParameters {
@@ -254,7 +278,7 @@ private struct KnownMembers {
     /// The slot of `per_item`, which is read separately and never stored here.
     static let perItemSlot = 23
 
-    private var slots = [JSONValue?](repeating: nil, count: 31)
+    private var slots = [JSONValue?](repeating: nil, count: 32)
 
     /// The slot of the key spelled by `bytes`, or nil for a key records do not have.
     static func slot(of bytes: UnsafeRawBufferPointer) -> Int? {
@@ -296,6 +320,7 @@ private struct KnownMembers {
             if matches("compute_us") { return 18 }
             if matches("world_size") { return 27 }
             if matches("normalizer") { return 30 }
+        case 11: if matches("diagnostics") { return 31 }
         case 12: if matches("localization") { return 13 }
         case 14: if matches("classification") { return 12 }
         case 16: if matches("localization_sum") { return 29 }

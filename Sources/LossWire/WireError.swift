@@ -45,6 +45,37 @@ public struct WireError: Error, Sendable, Hashable, CustomStringConvertible {
         )
     }
 
+    /// An error for tensors holding NaN or ±Inf, from the kernel's report: the message names the
+    /// first place of each tensor, what its column means and what to check; `details` holds
+    /// `nonfinite` (counts per tensor, every tensor read), `nonfinite_places` (the first places of
+    /// each tensor, in wire order) and `nonfinite_kinds` (counts per tensor and kind, tensors and
+    /// kinds with none omitted). docs/PROTOCOL.md gives the schema.
+    public static func nonfinite(_ report: NonfiniteReport, labels: BatchLabels) -> WireError {
+        var counts: [String: JSONValue] = [:]
+        var kinds: [String: JSONValue] = [:]
+        for entry in report.entries {
+            counts[entry.tensor] = .int(entry.counts.total)
+            guard !entry.kinds.isEmpty else { continue }
+            kinds[entry.tensor] = .object(
+                Dictionary(uniqueKeysWithValues: entry.kinds.map { ($0.key.rawValue, JSONValue.int($0.value)) }))
+        }
+        let places = report.places.map { place -> JSONValue in
+            var members: [String: JSONValue] = [
+                "tensor": .string(place.tensor), "image": .int(place.image), "anchor": .int(place.anchor),
+                "column": .int(place.column), "kind": .string(place.kind.rawValue),
+                "meaning": .string(place.meaning), "value": .string(place.value.rawValue),
+                "hint": .string(place.kind.hint),
+            ]
+            if let classIndex = place.classIndex { members["class"] = .int(classIndex) }
+            return .object(members)
+        }
+        return WireError(
+            code: .nonfinite, message: report.description, labels: labels,
+            details: [
+                "nonfinite": .object(counts), "nonfinite_places": .array(places), "nonfinite_kinds": .object(kinds),
+            ])
+    }
+
     /// What the kernel found wrong with a batch, in the codes and sentences of SPEC §2.
     ///
     /// - Parameters:
@@ -53,10 +84,7 @@ public struct WireError: Error, Sendable, Hashable, CustomStringConvertible {
     public init(_ error: LossError, labels: BatchLabels) {
         switch error {
         case .nonfinite(let report):
-            var counts: [String: Int] = [:]
-            for entry in report.entries { counts[entry.tensor] = entry.counts.total }
-            self = .nonfinite(counts: counts, labels: labels)
-            message = "\(report); check the model's outputs and the ground truth for overflow before sending"
+            self = .nonfinite(report, labels: labels)
         case .labelOutOfRange:
             self.init(code: .badLabels, message: "\(error)", labels: labels)
         case .sizeMismatch:

@@ -25,13 +25,18 @@ public struct LossResult: Sendable, Hashable {
     /// mmdet `sum_b max(1, n_pos_b)`. With `sum_b class_b` and `sum_b loc_b` it lets the batches
     /// of several ranks be pooled without undoing a division.
     public var normalizer: Double
+    /// How the positives spread over images and classes, and each class's classification loss;
+    /// nil when the kernel was asked not to collect them (``MultiBoxLoss/collectsDiagnostics``).
+    public var diagnostics: BatchDiagnostics?
 
     /// Creates a result from its parts; `normalizer` defaults to `max(1, positives)`.
     public init(
         perItem: [Double], classPerItem: [Double], locPerItem: [Double],
         loss: Double, classification: Double, localization: Double,
-        positives: Double, negatives: Int, negativesAvailable: Int, normalizer: Double? = nil
+        positives: Double, negatives: Int, negativesAvailable: Int, normalizer: Double? = nil,
+        diagnostics: BatchDiagnostics? = nil
     ) {
+        self.diagnostics = diagnostics
         self.perItem = perItem
         self.classPerItem = classPerItem
         self.locPerItem = locPerItem

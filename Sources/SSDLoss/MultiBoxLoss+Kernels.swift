@@ -35,7 +35,7 @@ extension MultiBoxLoss {
         batch.exact = prefersExactPass(input, shape: shape) ? 1 : 0
         workspace.classLossesAreNegativeLosses = false
         var scratch = workspace.kernelScratch
-        var sums = BatchSums(images: shape.batch)
+        var sums = BatchSums(images: shape.batch, classes: collectsDiagnostics ? shape.classes : 0)
         let ran = sums.withKernelSums { output in
             if case .keras = input {
                 lk_keras_pass(path.kernel, &batch, &scratch, &output)
@@ -50,7 +50,9 @@ extension MultiBoxLoss {
         if ran.bad_label_box >= 0 {
             throw .labelOutOfRange(box: ran.bad_label_box, label: ran.bad_label, classes: shape.classes)
         }
-        if ran.saw_nonfinite != 0 { throw .nonfinite(Self.nonfiniteReport(input, dtype: dtype, shape: shape)) }
+        if ran.saw_nonfinite != 0 {
+            throw .nonfinite(Self.nonfiniteReport(input, dtype: dtype, shape: shape, from: sums.nonfiniteImage ?? 0))
+        }
         guard sums.estimated > 0 else { return sums }
         refineEstimates(sums, workspace: workspace) { entries, gate in
             lk_refine(
@@ -138,28 +140,33 @@ extension MultiBoxLoss {
         lk_kth_largest(path.kernel, workspace.bounds + entries.lowerBound, entries.count, k, workspace.indices)
     }
 
-    /// The counts of NaN and ±Inf in the values the loss reads, for the error.
-    static func nonfiniteReport(_ input: LossInput, dtype: ScalarType, shape: BatchShape) -> NonfiniteReport {
+    /// The NaN and ±Inf values the loss reads, counted and located from image `first` on (where
+    /// the pass stopped; the images before it are finite), for the error.
+    static func nonfiniteReport(
+        _ input: LossInput, dtype: ScalarType, shape: BatchShape, from first: Int
+    )
+        -> NonfiniteReport
+    {
         switch dtype {
-        case .float32: nonfiniteReport(input, Float32Reader.self, shape: shape)
-        case .float16: nonfiniteReport(input, Float16Reader.self, shape: shape)
-        case .bfloat16: nonfiniteReport(input, BFloat16Reader.self, shape: shape)
-        case .float64: nonfiniteReport(input, Float64Reader.self, shape: shape)
+        case .float32: nonfiniteReport(input, Float32Reader.self, shape: shape, from: first)
+        case .float16: nonfiniteReport(input, Float16Reader.self, shape: shape, from: first)
+        case .bfloat16: nonfiniteReport(input, BFloat16Reader.self, shape: shape, from: first)
+        case .float64: nonfiniteReport(input, Float64Reader.self, shape: shape, from: first)
         }
     }
 
     private static func nonfiniteReport<R: ScalarReader>(
-        _ input: LossInput, _ reader: R.Type, shape: BatchShape
+        _ input: LossInput, _ reader: R.Type, shape: BatchShape, from first: Int
     ) -> NonfiniteReport {
         switch input {
         case .keras(let yTrue, let yPred):
             guard let t = yTrue.baseAddress, let p = yPred.baseAddress else { return NonfiniteReport(entries: []) }
-            return NonfiniteScanner.keras(reader, yTrue: t, yPred: p, shape: shape)
+            return NonfiniteLocator.keras(reader, yTrue: t, yPred: p, shape: shape, from: first)
         case .compact(_, let gtOffsets, let scores, let predOffsets):
             guard let g = gtOffsets.baseAddress, let s = scores.baseAddress, let q = predOffsets.baseAddress else {
                 return NonfiniteReport(entries: [])
             }
-            return NonfiniteScanner.compact(reader, gtOffsets: g, scores: s, predOffsets: q, shape: shape)
+            return NonfiniteLocator.compact(reader, gtOffsets: g, scores: s, predOffsets: q, shape: shape, from: first)
         }
     }
 }
@@ -184,18 +191,27 @@ extension BatchSums {
             classPositive.withUnsafeMutableBufferPointer { classPositive in
                 localization.withUnsafeMutableBufferPointer { localization in
                     segmentEnds.withUnsafeMutableBufferPointer { segmentEnds in
-                        var output = lk_sums()
-                        output.positives = positives.baseAddress
-                        output.class_positive = classPositive.baseAddress
-                        output.localization = localization.baseAddress
-                        output.segment_ends = segmentEnds.baseAddress
-                        ran = body(&output)
+                        classPositives.withUnsafeMutableBufferPointer { classPositives in
+                            classClassification.withUnsafeMutableBufferPointer { classClassification in
+                                var output = lk_sums()
+                                output.positives = positives.baseAddress
+                                output.class_positive = classPositive.baseAddress
+                                output.localization = localization.baseAddress
+                                output.segment_ends = segmentEnds.baseAddress
+                                // Empty arrays (no diagnostics) give NULL: the pass skips them.
+                                output.class_positives = classPositives.isEmpty ? nil : classPositives.baseAddress
+                                output.class_classification =
+                                    classClassification.isEmpty ? nil : classClassification.baseAddress
+                                ran = body(&output)
+                            }
+                        }
                     }
                 }
             }
         }
         estimated = ran.estimated
         sawNonfinite = ran.saw_nonfinite != 0
+        nonfiniteImage = ran.nonfinite_image >= 0 ? ran.nonfinite_image : nil
         return ran
     }
 }

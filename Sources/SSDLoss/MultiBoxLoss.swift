@@ -16,6 +16,9 @@ public struct MultiBoxLoss: Sendable {
     /// The machine code of the vectorized passes: the process's ``KernelPath/active`` unless
     /// set. Both paths give the same mined counts and values within about 10⁻⁷ relative.
     public var path: KernelPath
+    /// Whether the result carries ``LossResult/diagnostics`` (the default). Off, the pass runs as
+    /// it did before diagnostics existed: `lossd bench` times both to show what they cost.
+    public var collectsDiagnostics = true
     /// Tests only: compute with the generic scalar pass, which reads every value as a float64
     /// (the reference the vectorized passes are checked against).
     var usesScalarPass = false
@@ -65,10 +68,12 @@ public struct MultiBoxLoss: Sendable {
         // The vectorized passes load lanes as the bytes lie, which needs a little-endian host.
         sums = try streamScalar(input, dtype: dtype, shape: shape, workspace: workspace)
         #endif
-        guard parameters.profile == .keras else {
-            return mineByProfile(sums, shape: shape, workspace: workspace, input: input, dtype: dtype)
-        }
-        return mine(sums, shape: shape, workspace: workspace)
+        var result =
+            parameters.profile == .keras
+            ? mine(sums, shape: shape, workspace: workspace)
+            : mineByProfile(sums, shape: shape, workspace: workspace, input: input, dtype: dtype)
+        if collectsDiagnostics { result.diagnostics = BatchDiagnostics(sums, boxes: shape.boxes) }
+        return result
     }
 
     /// The generic scalar pass for the batch's scalar type.
@@ -84,7 +89,7 @@ public struct MultiBoxLoss: Sendable {
         }
     }
 
-    /// The streaming pass for one scalar type; on a non-finite value, the counting pass and a throw.
+    /// The streaming pass for one scalar type; on a non-finite value, the locator and a throw.
     private func stream<R: ScalarReader>(
         _ input: LossInput, _ reader: R.Type, shape: BatchShape, workspace: LossWorkspace
     ) throws(LossError) -> BatchSums {
@@ -97,13 +102,16 @@ public struct MultiBoxLoss: Sendable {
                 switch parameters.scores {
                 case .probabilities:
                     StreamingPass.keras(
-                        reader, ProbabilityScoring.self, yTrue: t, yPred: p, shape: shape, workspace: workspace)
+                        reader, ProbabilityScoring.self, yTrue: t, yPred: p, shape: shape, workspace: workspace,
+                        diagnostics: collectsDiagnostics)
                 case .logits:
                     StreamingPass.keras(
-                        reader, LogitScoring.self, yTrue: t, yPred: p, shape: shape, workspace: workspace)
+                        reader, LogitScoring.self, yTrue: t, yPred: p, shape: shape, workspace: workspace,
+                        diagnostics: collectsDiagnostics)
                 }
             if sums.sawNonfinite {
-                throw .nonfinite(NonfiniteScanner.keras(reader, yTrue: t, yPred: p, shape: shape))
+                throw .nonfinite(
+                    NonfiniteLocator.keras(reader, yTrue: t, yPred: p, shape: shape, from: sums.nonfiniteImage ?? 0))
             }
             return sums
         case .compact(let labels, let gtOffsets, let scores, let predOffsets):
@@ -115,15 +123,16 @@ public struct MultiBoxLoss: Sendable {
                 case .probabilities:
                     try StreamingPass.compact(
                         reader, ProbabilityScoring.self, labels: l, gtOffsets: g, scores: s, predOffsets: q,
-                        shape: shape, workspace: workspace)
+                        shape: shape, workspace: workspace, diagnostics: collectsDiagnostics)
                 case .logits:
                     try StreamingPass.compact(
                         reader, LogitScoring.self, labels: l, gtOffsets: g, scores: s, predOffsets: q,
-                        shape: shape, workspace: workspace)
+                        shape: shape, workspace: workspace, diagnostics: collectsDiagnostics)
                 }
             if sums.sawNonfinite {
                 throw .nonfinite(
-                    NonfiniteScanner.compact(reader, gtOffsets: g, scores: s, predOffsets: q, shape: shape))
+                    NonfiniteLocator.compact(
+                        reader, gtOffsets: g, scores: s, predOffsets: q, shape: shape, from: sums.nonfiniteImage ?? 0))
             }
             return sums
         }

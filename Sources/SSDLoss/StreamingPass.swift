@@ -14,13 +14,32 @@ struct BatchSums {
     /// How many entries hold a lower bound rather than the exact loss (logits: see
     /// ``LogitEstimate``); they must be refined before mining.
     var estimated = 0
+    /// The image at whose end the pass first saw a non-finite value (it stopped there), or nil.
+    var nonfiniteImage: Int?
+    /// Per class, the positive weight of the boxes of that class (see ``BatchDiagnostics``);
+    /// empty when the pass was not asked for diagnostics.
+    var classPositives: [Double]
+    /// Per class, `Σ cl · pos` of the same boxes.
+    var classClassification: [Double]
 
-    init(images: Int) {
+    /// Zero sums for `images` images; with `classes` > 0, room for per-class diagnostics.
+    init(images: Int, classes: Int = 0) {
         positives = Array(repeating: 0, count: images)
         classPositive = Array(repeating: 0, count: images)
         localization = Array(repeating: 0, count: images)
         segmentEnds = Array(repeating: 0, count: images)
         sawNonfinite = false
+        classPositives = Array(repeating: 0, count: classes)
+        classClassification = Array(repeating: 0, count: classes)
+    }
+
+    /// Adds a positive of class `label` with weight `pos` and classification share `share`, when
+    /// the sums hold per-class diagnostics.
+    @inline(__always)
+    mutating func notePositive(label: Int, pos: Double, share: Double) {
+        guard !classPositives.isEmpty else { return }
+        classPositives[label] += pos
+        classClassification[label] += share
     }
 }
 
@@ -34,13 +53,13 @@ enum StreamingPass {
     static func keras<R: ScalarReader, S: ClassScoring>(
         _ reader: R.Type, _ scoring: S.Type,
         yTrue: UnsafeRawPointer, yPred: UnsafeRawPointer,
-        shape: BatchShape, workspace: LossWorkspace
+        shape: BatchShape, workspace: LossWorkspace, diagnostics: Bool
     ) -> BatchSums {
         let classes = shape.classes
         let width = shape.kerasWidth
         let negativeLosses = workspace.negativeLosses
         let classLosses = workspace.classLosses
-        var sums = BatchSums(images: shape.batch)
+        var sums = BatchSums(images: shape.batch, classes: diagnostics ? classes : 0)
         var count = 0
         var marks: UInt64 = 0
         for b in 0..<shape.batch {
@@ -58,6 +77,11 @@ enum StreamingPass {
                     positives += pos
                     classPositive += cl * pos
                     localization += ll * pos
+                    if diagnostics {
+                        sums.notePositive(
+                            label: positiveClass(reader, yTrue: yTrue, row: row, classes: classes), pos: pos,
+                            share: cl * pos)
+                    }
                 }
                 if neg != 0 {
                     let nl = cl * neg
@@ -72,6 +96,10 @@ enum StreamingPass {
             sums.classPositive[b] = classPositive
             sums.localization[b] = localization
             sums.segmentEnds[b] = count
+            if sawNonfinite(marks) {
+                sums.nonfiniteImage = b
+                break
+            }
         }
         sums.sawNonfinite = sawNonfinite(marks)
         return sums
@@ -85,12 +113,12 @@ enum StreamingPass {
         _ reader: R.Type, _ scoring: S.Type,
         labels: UnsafeRawPointer, gtOffsets: UnsafeRawPointer,
         scores: UnsafeRawPointer, predOffsets: UnsafeRawPointer,
-        shape: BatchShape, workspace: LossWorkspace
+        shape: BatchShape, workspace: LossWorkspace, diagnostics: Bool
     ) throws(LossError) -> BatchSums {
         let classes = shape.classes
         let negativeLosses = workspace.negativeLosses
         let classLosses = workspace.classLosses
-        var sums = BatchSums(images: shape.batch)
+        var sums = BatchSums(images: shape.batch, classes: diagnostics ? classes : 0)
         var count = 0
         var marks: UInt64 = 0
         for b in 0..<shape.batch {
@@ -113,6 +141,7 @@ enum StreamingPass {
                     positives += 1
                     classPositive += cl
                     localization += ll
+                    sums.notePositive(label: Int(label), pos: 1, share: cl)
                 } else if label == 0, cl != 0 {
                     negativeLosses[count] = cl
                     classLosses[count] = cl
@@ -123,8 +152,28 @@ enum StreamingPass {
             sums.classPositive[b] = classPositive
             sums.localization[b] = localization
             sums.segmentEnds[b] = count
+            if sawNonfinite(marks) {
+                sums.nonfiniteImage = b
+                break
+            }
         }
         sums.sawNonfinite = sawNonfinite(marks)
         return sums
     }
+}
+
+/// The class of a keras positive box: the index of the largest of its targets `t[1..C-1]`, the
+/// lowest on ties (see ``BatchDiagnostics``).
+@inline(__always)
+func positiveClass<R: ScalarReader>(_ reader: R.Type, yTrue: UnsafeRawPointer, row: Int, classes: Int) -> Int {
+    var found = 1
+    var largest = R.load(yTrue, row &+ 1)
+    for k in 2..<max(2, classes) {
+        let t = R.load(yTrue, row &+ k)
+        if t > largest {
+            largest = t
+            found = k
+        }
+    }
+    return found
 }

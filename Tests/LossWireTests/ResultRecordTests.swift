@@ -65,6 +65,27 @@ struct ResultRecordTests {
         #expect(try ResultRecord(jsonLine: line + [0x0A]) == record)
     }
 
+    @Test func writesAndDecodesDiagnostics() throws {
+        var record = Self.lossRecord
+        record.diagnostics = BatchDiagnostics(
+            imagesWithoutPositives: 1, maxPositiveShare: 0.625,
+            classes: [
+                .init(classIndex: 1, positives: 2, classificationSum: 0.75),
+                .init(classIndex: 2, positives: 0.5, classificationSum: 0.25),
+            ])
+        let line = String(decoding: record.jsonLine(), as: UTF8.self)
+        #expect(
+            line.contains(
+                #""negatives_available":8,"diagnostics":{"images_without_positives":1,"max_positive_share":0.625,"#
+                    + #""classes":[{"class":1,"positives":2.0,"classification_sum":0.75},"#
+                    + #"{"class":2,"positives":0.5,"classification_sum":0.25}]},"profile":"keras""#))
+        #expect(try ResultRecord(jsonLine: record.jsonLine()) == .loss(record))
+        // A record without diagnostics (an older sidecar) decodes with none.
+        #expect(try ResultRecord(jsonLine: Self.lossRecord.jsonLine()) == .loss(Self.lossRecord))
+        let broken = line.replacingOccurrences(of: #""classes":["#, with: #""classes":7,"ignored":["#)
+        #expect(throws: RecordDecodingError.self) { try ResultRecord(jsonLine: Array(broken.utf8)) }
+    }
+
     @Test func decodesKeysInAnyOrderAndIgnoresUnknownOnes() throws {
         let line = #"""
              { "sidecar": "host:1", "compute_us": 120, "future": {"nested": [1, {"x": null}]},

@@ -41,7 +41,77 @@ struct ValueValidationTests {
         }
         #expect(error.code == .nonfinite)
         #expect(error.labels.seq == 4)
-        #expect(error.details == ["nonfinite": .object(["y_true": .int(2), "y_pred": .int(1)])])
+        #expect(error.details?["nonfinite"] == .object(["y_true": .int(2), "y_pred": .int(1)]))
+        #expect(
+            error.details?["nonfinite_kinds"]
+                == .object([
+                    "y_true": .object(["gt_class": .int(1), "gt_offset": .int(1)]),
+                    "y_pred": .object(["class_score": .int(1)]),
+                ]))
+    }
+
+    /// The bytes of `value` in `dtype`.
+    private func encoded(_ value: Double, _ dtype: ScalarType) -> [UInt8] {
+        func bytes<T: FixedWidthInteger>(_ bits: T) -> [UInt8] { withUnsafeBytes(of: bits.littleEndian) { Array($0) } }
+        switch dtype {
+        case .float32: return bytes(Float(value).bitPattern)
+        case .float16: return bytes(Float16(value).bitPattern)
+        case .bfloat16: return bytes(UInt16(truncatingIfNeeded: Float(value).bitPattern >> 16))
+        case .float64: return bytes(value.bitPattern)
+        }
+    }
+
+    @Test(
+        "one error record names a NaN at image 2, anchor 4000, class 7 and +Inf width at image 0, anchor 17",
+        arguments: ScalarType.allCases, Layout.allCases)
+    func locatesBothPlaces(_ dtype: ScalarType, _ layout: Layout) throws {
+        let (b, n, c) = (3, 4001, 21)
+        let header = BatchHeader(
+            shape: BatchShape(batch: b, boxes: n, classes: c), dtype: dtype, layout: layout, seq: 2)
+        var tensors = TestMessages.tensors(for: header)
+        let w = dtype.byteWidth
+        func put(_ tensor: Int, _ element: Int, _ value: Double) {
+            tensors[tensor].replaceSubrange((element * w)..<((element + 1) * w), with: encoded(value, dtype))
+        }
+        let (truthTensor, scoreTensor) = layout == .keras ? ("y_true", "y_pred") : ("gt_offsets", "scores")
+        if layout == .keras {
+            put(1, (2 * n + 4000) * (c + 12) + 7, .nan)
+            put(0, 17 * (c + 12) + c + 2, .infinity)
+        } else {
+            put(2, (2 * n + 4000) * c + 7, .nan)
+            put(1, 17 * 4 + 2, .infinity)
+        }
+        guard case .error(let error) = record([header.jsonBytes()] + tensors) else {
+            Issue.record("a batch with non-finite values was computed")
+            return
+        }
+        #expect(error.code == .nonfinite)
+        #expect(error.message.contains("image 2, anchor 4000, column 7 (class 7 score)"))
+        let column = layout == .keras ? c + 2 : 2
+        #expect(error.message.contains("image 0, anchor 17, column \(column) (ground-truth offset w)"))
+        guard case .array(let places)? = error.details?["nonfinite_places"], places.count == 2,
+            case .object(let truth) = places[0], case .object(let score) = places[1]
+        else {
+            Issue.record("expected two places: \(String(describing: error.details))")
+            return
+        }
+        #expect(truth["tensor"] == .string(truthTensor) && score["tensor"] == .string(scoreTensor))
+        #expect(truth["image"] == .int(0) && truth["anchor"] == .int(17) && truth["column"] == .int(column))
+        #expect(truth["kind"] == .string("gt_offset") && truth["value"] == .string("+Inf") && truth["class"] == nil)
+        #expect(truth["meaning"] == .string("ground-truth offset w"))
+        #expect(score["image"] == .int(2) && score["anchor"] == .int(4000) && score["column"] == .int(7))
+        #expect(
+            score["kind"] == .string("class_score") && score["class"] == .int(7) && score["value"] == .string("NaN"))
+        #expect(score["meaning"] == .string("class 7 score"))
+        #expect(truth["hint"]?.stringValue?.contains("degenerate box") == true)
+        #expect(score["hint"]?.stringValue?.contains("diverged") == true)
+        #expect(
+            error.details?["nonfinite_kinds"]
+                == .object([
+                    truthTensor: .object(["gt_offset": .int(1)]), scoreTensor: .object(["class_score": .int(1)]),
+                ]))
+        // The record as the sink gets it decodes to the same error.
+        #expect(try ResultRecord(jsonLine: ResultRecord.error(error).jsonLine()) == .error(error))
     }
 
     @Test func cleanBatchesPass() throws {

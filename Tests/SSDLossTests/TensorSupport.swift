@@ -195,8 +195,10 @@ struct CompactBatch {
 
     /// The loss of this batch sent as `dtype`, on the process's kernel path unless told.
     func loss(
-        _ parameters: LossParameters, dtype: ScalarType = .float64, path: KernelPath = .active
+        _ parameters: LossParameters, dtype: ScalarType = .float64, path: KernelPath = .active, scalar: Bool = false
     ) throws(LossError) -> LossResult {
+        var kernel = MultiBoxLoss(parameters: parameters, path: path)
+        kernel.usesScalarPass = scalar
         let l = labels.flatMap { label in withUnsafeBytes(of: label.littleEndian) { Array($0) } }
         let g = encode(gtOffsets, as: dtype)
         let s = encode(scores, as: dtype)
@@ -206,7 +208,7 @@ struct CompactBatch {
                 s.withUnsafeBytes { sb in
                     q.withUnsafeBytes { qb in
                         Result { () throws(LossError) -> LossResult in
-                            try MultiBoxLoss(parameters: parameters, path: path).compute(
+                            try kernel.compute(
                                 .compact(labels: lb, gtOffsets: gb, scores: sb, predOffsets: qb),
                                 shape: shape, dtype: dtype)
                         }

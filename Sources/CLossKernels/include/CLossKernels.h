@@ -116,6 +116,17 @@ typedef struct {
     int32_t bad_label;
     /// The code that ran: `LK_PATH_BASELINE` or `LK_PATH_AVX2`.
     lk_path path;
+    /// The image at whose end the pass first saw a NaN or ±Inf, or −1. The pass checks at the end
+    /// of every image and stops there: every image before it is finite, and nothing after it was
+    /// read, so the non-finite values can be located from this image on without a second read of
+    /// the batch.
+    intptr_t nonfinite_image;
+    /// Per-class diagnostics, filled when non-NULL (each of `classes` elements, zeroed by the
+    /// caller): for every positive box, its positive weight `pos` is added at its class (the
+    /// largest of its targets t[1..C-1], the first on ties; a compact box's label)...
+    double *class_positives;
+    /// ... and its `cl * pos`, the share of `class_positive` it gave.
+    double *class_classification;
 } lk_sums;
 
 /// The streaming pass over a keras-layout batch (`y_true`, `y_pred`, each `[B, N, C + 12]`).

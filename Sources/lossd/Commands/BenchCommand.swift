@@ -19,7 +19,7 @@ struct BenchCommand: ParsableCommand {
             """,
         subcommands: [
             SummaryBenchCommand.self, KernelBenchCommand.self, PipelineBenchCommand.self, AggregateBenchCommand.self,
-            ReplayBenchCommand.self, RecordBenchCommand.self,
+            ReplayBenchCommand.self, RecordBenchCommand.self, DiagnosticsBenchCommand.self,
         ],
         defaultSubcommand: SummaryBenchCommand.self
     )

@@ -12,7 +12,8 @@ struct SummaryBenchCommand: AsyncParsableCommand {
         abstract: "Measure every performance target of the SPEC in one run and compare each with its target.",
         discussion: """
             Runs the kernel (every layout, scalar type, score kind and mining mode against the \
-            memory floor of its bytes; ns per box from 10^4 to 10^7 boxes), the pipeline (the sidecar against a bare \
+            memory floor of its bytes; with the per-batch diagnostics against without; ns per box \
+            from 10^4 to 10^7 boxes), the pipeline (the sidecar against a bare \
             PUSH → PULL over tcp loopback; compact float16 against keras float32), the memory of \
             a real sidecar process under a flood, the aggregator's records/s, and replaying and \
             recording SSD300 batches (lossd bench replay, lossd bench record: 1.2 GB and 2.2 GB \
@@ -57,6 +58,20 @@ struct SummaryBenchCommand: AsyncParsableCommand {
                         \(r.parameters.mining) mining (\(r.path))
                         """,
                     measured: r.ratio, unit: "× floor", target: String(format: "≤ %.2f", row.target), met: row.met))
+        }
+
+        // The per-batch diagnostics of every loss record: the kernel off and on, alternating.
+        let costs = try DiagnosticsCost(shape: voc, repetitions: repetitions).run { emit(BenchReport.json($0)) }
+        for row in costs {
+            let r = row.on
+            rows.append(
+                .init(
+                    what: """
+                        kernel with diagnostics vs without: \(r.spec.layout) \(r.spec.dtype) \
+                        \(r.parameters.scores) (\(r.path))
+                        """,
+                    measured: row.ratio, unit: "× without", target: String(format: "≤ %.2f", DiagnosticsCost.target),
+                    met: row.met))
         }
 
         // Scaling: ns per box from 10^4 to 10^7 boxes per batch. Every size reads its batch
