@@ -1,5 +1,6 @@
 import Foundation
 import LossWire
+import SSDLoss
 import Testing
 
 @testable import LossAggregator
@@ -11,10 +12,12 @@ import Testing
 struct ClassDiagnosticsTests {
     static func diagnostics(
         _ classes: [(Int, Double, Double)], without: Int = 0, share: Double = 0.5
-    ) -> RecordDiagnostics {
-        RecordDiagnostics(
+    ) -> BatchDiagnostics {
+        BatchDiagnostics(
             imagesWithoutPositives: without, maxPositiveShare: share,
-            classes: classes.map { ClassFigures(classIndex: $0.0, positives: $0.1, classificationSum: $0.2) })
+            classes: classes.map {
+                BatchDiagnostics.ClassFigures(classIndex: $0.0, positives: $0.1, classificationSum: $0.2)
+            })
     }
 
     @Test("a class's EMA steps only in batches where it appears; its window sums its figures in the window")
@@ -42,6 +45,37 @@ struct ClassDiagnosticsTests {
         #expect(snapshot.batches == 3 && snapshot.windowBatches == 2)
         #expect(snapshot.imagesWithoutPositives == 1 && snapshot.windowImagesWithoutPositives == 0)
         #expect(snapshot.windowMaxPositiveShare == 0.5 && snapshot.lastMaxPositiveShare == 0.5)
+    }
+
+    @Test("records decoded from JSON lines feed the figures; a line without diagnostics takes a window place")
+    func fromRecords() throws {
+        var aggregation = Aggregation(parameters: AggregationParameters(emaDecay: 0.5, window: 2), startTime: 0)
+        func line(_ diagnostics: String) throws -> ResultRecord {
+            let text =
+                #"{"v":1,"kind":"loss","batch":2,"boxes":8,"classes":4,"loss":1,"classification":1,"#
+                + #""localization":0,"per_item":[1,1],"positives":3,"negatives":9,"negatives_available":9"#
+                + diagnostics + "}"
+            return try ResultRecord(jsonLine: Array(text.utf8))
+        }
+        aggregation.ingest(
+            try line(
+                #","diagnostics":{"images_without_positives":1,"max_positive_share":0.25,"classes":["#
+                    + #"{"class":1,"positives":2,"classification_sum":3},"#
+                    + #"{"class":3,"positives":1,"classification_sum":4}]}"#
+            ), at: 0)
+        aggregation.ingest(try line(""), at: 1)
+        aggregation.ingest(
+            try line(
+                #","diagnostics":{"images_without_positives":0,"max_positive_share":0.125,"classes":["#
+                    + #"{"class":1,"positives":1,"classification_sum":0.5}]}"#), at: 2)
+        let split = aggregation.snapshot(at: 3).splits[0]
+        #expect(split.batches == 3 && split.diagnostics.batches == 2)
+        #expect(split.diagnostics.imagesWithoutPositives == 1 && split.diagnostics.windowImagesWithoutPositives == 0)
+        #expect(split.diagnostics.windowBatches == 1 && split.diagnostics.windowMaxPositiveShare == 0.125)
+        let one = split.diagnostics.classes[0]
+        // values 1.5 then 0.5 with d = 0.5: raw 0.75, then 0.625; debiased by 1 − 0.25
+        #expect(isClose(one.ema, 0.625 / 0.75) && one.window == 0.5 && one.windowPositives == 1)
+        #expect(split.diagnostics.classes[1].classIndex == 3 && split.diagnostics.classes[1].window == nil)
     }
 
     @Test("class figures outside 1…C−1, repeated, without positives or past the cap are dropped and counted")

@@ -91,7 +91,7 @@ struct SplitStatistics: Sendable, Hashable {
         localization.add(record.localization, weight: weight, decay: decay, inEpoch: inEpoch)
         window.add(
             weight: weight, loss: record.loss, classification: record.classification, localization: record.localization)
-        diagnostics.add(RecordDiagnostics(record), classes: record.shape.classes, decay: decay)
+        diagnostics.add(record.diagnostics, classes: record.shape.classes, decay: decay)
         if let recordStep = record.step { step = recordStep }
         lastRecordTime = time
         rate.count(at: time)

@@ -1,3 +1,5 @@
+import SSDLoss
+
 /// The saved form of a split's diagnostics in the state file, so that a restart keeps the
 /// per-class figures and the window:
 ///
@@ -121,12 +123,12 @@ private struct SavedWindowEntry: Codable {
         var container = try decoder.unkeyedContainer()
         let images = try container.decode(Int.self)
         let share = try container.decodeExact()
-        var classes: [ClassFigures] = []
+        var classes: [BatchDiagnostics.ClassFigures] = []
         var list = try container.nestedUnkeyedContainer()
         while !list.isAtEnd {
             var figures = try list.nestedUnkeyedContainer()
             classes.append(
-                ClassFigures(
+                BatchDiagnostics.ClassFigures(
                     classIndex: try figures.decode(Int.self), positives: try figures.decode(Double.self),
                     classificationSum: try figures.decodeExact()))
         }

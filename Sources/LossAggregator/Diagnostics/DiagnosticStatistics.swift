@@ -1,3 +1,5 @@
+import SSDLoss
+
 /// The per-batch diagnostics of one (run, split), from its loss records' `diagnostics`: images
 /// without positives, the largest share of positive anchors in one image, and the classification
 /// loss per class (docs/DIAGNOSTICS.md).
@@ -34,7 +36,7 @@ struct DiagnosticStatistics: Sendable, Hashable {
 
     /// Adds one loss record's diagnostics (nil for a record without them), whose batch has
     /// `classes` classes, background included.
-    mutating func add(_ diagnostics: RecordDiagnostics?, classes classCount: Int, decay: Double) {
+    mutating func add(_ diagnostics: BatchDiagnostics?, classes classCount: Int, decay: Double) {
         guard let diagnostics else {
             window.add(.absent)
             return
@@ -42,7 +44,7 @@ struct DiagnosticStatistics: Sendable, Hashable {
         batches += 1
         imagesWithoutPositives += max(0, diagnostics.imagesWithoutPositives)
         lastMaxPositiveShare = diagnostics.maxPositiveShare
-        var kept: [ClassFigures] = []
+        var kept: [BatchDiagnostics.ClassFigures] = []
         kept.reserveCapacity(diagnostics.classes.count)
         var previous = 0
         for figures in diagnostics.classes {
@@ -64,14 +66,4 @@ struct DiagnosticStatistics: Sendable, Hashable {
                 present: true, imagesWithoutPositives: max(0, diagnostics.imagesWithoutPositives),
                 maxPositiveShare: diagnostics.maxPositiveShare, classes: kept))
     }
-}
-
-/// What the aggregator reads of a loss record's `diagnostics`.
-struct RecordDiagnostics: Sendable, Hashable {
-    /// `images_without_positives`.
-    var imagesWithoutPositives: Int
-    /// `max_positive_share`.
-    var maxPositiveShare: Double
-    /// `classes`, in record order.
-    var classes: [ClassFigures]
 }

@@ -1,3 +1,5 @@
+import SSDLoss
+
 /// The diagnostics of the latest `capacity` batches of one (run, split), beside ``BatchWindow``:
 /// the same batches, so the per-class `window` figures and the components' `window` describe one
 /// stretch of training.
@@ -16,7 +18,7 @@ struct DiagnosticWindow: Sendable, Hashable {
         /// The largest share of one image's anchors that are positive, n_pos_b / N (0…1).
         var maxPositiveShare: Double
         /// The classes with positives, ascending by class.
-        var classes: [ClassFigures]
+        var classes: [BatchDiagnostics.ClassFigures]
 
         /// The entry of a batch whose record had no diagnostics.
         static let absent = Entry(present: false, imagesWithoutPositives: 0, maxPositiveShare: 0, classes: [])
