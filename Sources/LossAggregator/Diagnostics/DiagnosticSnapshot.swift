@@ -43,10 +43,10 @@ public struct DiagnosticSnapshot: Sendable, Hashable {
             classes: statistics.classes.sorted { $0.key < $1.key }.map { index, figures in
                 let window = totals.classes[index]
                 return ClassSnapshot(
-                    classIndex: index, batches: figures.batches, positives: figures.positives, mean: figures.mean,
-                    ema: figures.ema,
+                    classIndex: index, batches: figures.batches, positives: figures.positives,
+                    mean: figures.loss.mean, ema: figures.loss.ema,
                     window: window.flatMap { $0.positives > 0 ? $0.classificationSum / $0.positives : nil },
-                    windowPositives: window?.positives ?? 0, last: figures.last)
+                    windowPositives: window?.positives ?? 0, last: figures.loss.last)
             })
     }
 

@@ -6,12 +6,12 @@ import SSDLoss
 /// ```json
 /// "diagnostics": {"batches": 40, "images_without_positives": 3, "last_max_positive_share": 0.42,
 ///                 "dropped_classes": 0,
-///                 "classes": [[7, 12, 96.0, 39.4, 0.0073, 0.785, 0.35], …],
+///                 "classes": [{"class": 7, "batches": 12, "loss": {"weighted_sum": 39.4, …}}, …],
 ///                 "window": [null, [1, 0.42, [[7, 8.0, 2.8], …]], …]}
 /// ```
 ///
-/// A class is `[index, batches, positives, classification_sum, ema_raw, decay_power, last]`; a
-/// window entry is `null` for a batch without diagnostics, else `[images_without_positives,
+/// A class keeps its loss per positive as the components do (``ComponentStatistics``); a window
+/// entry is `null` for a batch without diagnostics, else `[images_without_positives,
 /// max_positive_share, [[class, positives, classification_sum], …]]`. Numbers that may not be
 /// finite are kept as `"NaN"`, `"Infinity"` or `"-Infinity"`. A state saved before diagnostics
 /// has no `diagnostics` key and restores empty figures.
@@ -68,11 +68,15 @@ extension DiagnosticStatistics: Codable {
     }
 }
 
-/// One class of the state file: `[index, batches, positives, classification_sum, ema_raw,
-/// decay_power, last]`.
+/// One class of the state file: its index, the batches in which it appeared, and its loss per
+/// positive as a component (`{"class": 7, "batches": 12, "loss": {"weighted_sum": …, …}}`).
 private struct SavedClass: Codable {
     var index: Int
     var statistics: ClassStatistics
+
+    enum CodingKeys: String, CodingKey {
+        case index = "class", batches, loss
+    }
 
     init(index: Int, statistics: ClassStatistics) {
         self.index = index
@@ -80,29 +84,21 @@ private struct SavedClass: Codable {
     }
 
     init(from decoder: any Decoder) throws {
-        var container = try decoder.unkeyedContainer()
-        index = try container.decode(Int.self)
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        index = try container.decode(Int.self, forKey: .index)
         guard index >= 0 else {
-            throw DecodingError.dataCorruptedError(in: container, debugDescription: "class \(index)")
+            throw DecodingError.dataCorruptedError(forKey: .index, in: container, debugDescription: "class \(index)")
         }
-        statistics = ClassStatistics()
-        statistics.batches = try container.decode(Int.self)
-        statistics.positives = try container.decode(Double.self)
-        statistics.classificationSum = try container.decode(Double.self)
-        statistics.emaRaw = try container.decode(Double.self)
-        statistics.decayPower = try container.decode(Double.self)
-        statistics.last = try container.decodeNil() ? nil : try container.decodeExact()
+        statistics = ClassStatistics(
+            loss: try container.decode(ComponentStatistics.self, forKey: .loss),
+            batches: try container.decode(Int.self, forKey: .batches))
     }
 
     func encode(to encoder: any Encoder) throws {
-        var container = encoder.unkeyedContainer()
-        try container.encode(index)
-        try container.encode(statistics.batches)
-        try container.encode(finite: statistics.positives)
-        try container.encode(finite: statistics.classificationSum)
-        try container.encode(finite: statistics.emaRaw)
-        try container.encode(finite: statistics.decayPower)
-        if let last = statistics.last { try container.encode(exact: last) } else { try container.encodeNil() }
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(index, forKey: .index)
+        try container.encode(statistics.batches, forKey: .batches)
+        try container.encode(statistics.loss, forKey: .loss)
     }
 }
 
