@@ -23,7 +23,7 @@ struct StateFileCompatibilityTests {
     }
 
     /// Keys the snapshot gained after 860d516, with the value they must have for a state of that
-    /// time (no streams, no steps, no divergence detected; the new parameters at their defaults).
+    /// time (no streams, no steps, no divergence detected, no diagnostics; the new parameters at their defaults).
     static var addedSince: [String: Any] {
         [
             "stream": NSNull(), "streams": 0, "retired_streams": 0,
@@ -34,6 +34,12 @@ struct StateFileCompatibilityTests {
             "divergence": [
                 "diverging": false, "reason": NSNull(), "since": NSNull(), "minimum": NSNull(), "last": NSNull(),
                 "above": 0, "episodes": 0,
+            ] as [String: Any],
+            "classes": [String: Any](), "nonfinite_values": [String: Any](),
+            "diagnostics": [
+                "batches": 0, "images_without_positives": 0, "last_max_positive_share": NSNull(),
+                "window_batches": 0, "window_images_without_positives": 0, "window_max_positive_share": NSNull(),
+                "dropped_classes": 0,
             ] as [String: Any],
         ]
     }

@@ -270,7 +270,8 @@ extension SplitStatistics: Codable {
     enum CodingKeys: String, CodingKey {
         case batches, samples, negativesSum = "negatives_sum", nonfinite, staleEpochBatches = "stale_epoch_batches"
         case positivesSum = "positives_sum", epoch, lastEpoch = "last_epoch", step, lastRecordTime = "last_record_time"
-        case errors, components, window, history, steps, divergence
+        case errors, components, window, history, steps, divergence, diagnostics
+        case nonfiniteValues = "nonfinite_values"
     }
 
     /// Restores one (run, split) with the window and history it was saved with; call
@@ -311,6 +312,12 @@ extension SplitStatistics: Codable {
         if let divergence = try container.decodeIfPresent(DivergenceDetector.self, forKey: .divergence) {
             self.divergence = divergence
         }
+        let saved = try container.decodeIfPresent(DiagnosticStatistics.self, forKey: .diagnostics)
+        diagnostics = (saved ?? DiagnosticStatistics(window: window.capacity)).resized(
+            window: window.capacity, alignedTo: entries.count)
+        if let counts = try container.decodeIfPresent([String: [String: Int]].self, forKey: .nonfiniteValues) {
+            nonfiniteValues = NonfiniteValueCounts(nested: counts)
+        }
     }
 
     func encode(to encoder: any Encoder) throws {
@@ -332,11 +339,14 @@ extension SplitStatistics: Codable {
         try container.encode(history, forKey: .history)
         if !steps.isEmpty { try container.encode(steps, forKey: .steps) }
         if divergence != DivergenceDetector() { try container.encode(divergence, forKey: .divergence) }
+        if !diagnostics.isEmpty { try container.encode(diagnostics, forKey: .diagnostics) }
+        if !nonfiniteValues.counts.isEmpty { try container.encode(nonfiniteValues.nested, forKey: .nonfiniteValues) }
     }
 
     /// Goes on with a window of `window` batches (keeping the newest) and a history of at most
     /// `historyPoints` points (halving the saved points until they fit).
     mutating func resize(window capacity: Int, historyPoints: Int) {
+        diagnostics = diagnostics.resized(window: capacity, alignedTo: window.entries.count)
         window = BatchWindow(capacity: capacity, entries: window.orderedEntries)
         history = HistoryBuffer(capacity: historyPoints, stride: history.stride, samples: history.samples)
     }

@@ -65,6 +65,7 @@ extension SplitSnapshot: Codable {
         case epoch, lastEpoch = "last_epoch", step, lastRecordTime = "last_record_time", errors
         case loss, classification, localization
         case steps, lastCompleteStep = "last_complete_step", stepCounts = "step_counts", divergence
+        case diagnostics, classes, nonfiniteValues = "nonfinite_values"
     }
 
     /// Reads one from JSON; see the type's description for what may be missing.
@@ -96,6 +97,14 @@ extension SplitSnapshot: Codable {
         lastCompleteStep = try container.decodeIfPresent(StepSnapshot.self, forKey: .lastCompleteStep)
         stepCounts = try container.decodeIfPresent(StepCounts.self, forKey: .stepCounts) ?? StepCounts()
         divergence = try container.decodeIfPresent(DivergenceStatus.self, forKey: .divergence) ?? DivergenceStatus()
+        diagnostics =
+            try container.decodeIfPresent(DiagnosticSnapshot.self, forKey: .diagnostics) ?? DiagnosticSnapshot()
+        diagnostics.classes = DiagnosticSnapshot.classes(
+            byIndex: try container.decodeIfPresent([String: ClassSnapshot].self, forKey: .classes) ?? [:])
+        nonfiniteValues = (try container.decodeIfPresent([String: [String: Int]].self, forKey: .nonfiniteValues) ?? [:])
+            .flatMap { tensor, kinds in kinds.map { NonfiniteValueCount(tensor: tensor, kind: $0.key, count: $0.value) }
+            }
+            .sorted { ($0.tensor, $0.kind) < ($1.tensor, $1.kind) }
     }
 
     /// Writes it as JSON, every key present.
@@ -123,6 +132,11 @@ extension SplitSnapshot: Codable {
         try container.encode(lastCompleteStep, forKey: .lastCompleteStep)
         try container.encode(stepCounts, forKey: .stepCounts)
         try container.encode(divergence, forKey: .divergence)
+        try container.encode(diagnostics, forKey: .diagnostics)
+        try container.encode(diagnostics.classesByIndex, forKey: .classes)
+        var nested: [String: [String: Int]] = [:]
+        for value in nonfiniteValues { nested[value.tensor, default: [:]][value.kind] = value.count }
+        try container.encode(nested, forKey: .nonfiniteValues)
     }
 }
 

@@ -118,6 +118,7 @@ public enum PrometheusExposition {
                 "lossd_divergence_episodes_total", "Times the run was marked diverging.", labels,
                 split.divergence.episodes)
             steps(split, labels: labels, counter: counter, gauge: gauge)
+            diagnostics(split, labels: labels, registry: registry, counter: counter, gauge: gauge)
         }
 
         for source in snapshot.sources {
@@ -199,7 +200,77 @@ public enum PrometheusExposition {
         }
     }
 
+    /// The per-batch diagnostics of one (run, split), when its records carry them, and the
+    /// non-finite input values of its error records by tensor and kind.
+    private static func diagnostics(
+        _ split: SplitSnapshot, labels: [(String, String)], registry: PrometheusCollectorRegistry,
+        counter: (String, String, [(String, String)], Int) -> Void,
+        gauge: (String, String, [(String, String)], Double?) -> Void
+    ) {
+        for value in split.nonfiniteValues {
+            counter(
+                "lossd_nonfinite_values_total",
+                """
+                NaN or infinite input values of rejected batches, by tensor and kind (class_score, gt_class, \
+                gt_offset, pred_offset, anchor; unknown from sidecars that count per tensor only).
+                """,
+                labels + [("tensor", value.tensor), ("kind", value.kind)], value.count)
+        }
+        let diagnostics = split.diagnostics
+        guard diagnostics.batches > 0 || diagnostics.droppedClasses > 0 else { return }
+        counter(
+            "lossd_diagnosed_batches_total", "Loss records that carried per-batch diagnostics.", labels,
+            diagnostics.batches)
+        counter(
+            "lossd_images_without_positives_total",
+            "Images whose ground truth matched no anchor (no positives), over the batches with diagnostics.", labels,
+            diagnostics.imagesWithoutPositives)
+        gauge(
+            "lossd_images_without_positives_window", "Images without positives in the latest window batches.",
+            labels, Double(diagnostics.windowImagesWithoutPositives))
+        gauge(
+            "lossd_max_positive_share_window",
+            "The largest share of one image's anchors that are positive (n_pos / N), over the latest window batches.",
+            labels, diagnostics.windowMaxPositiveShare)
+        gauge(
+            "lossd_max_positive_share_last",
+            "The latest batch's largest share of one image's anchors that are positive (n_pos / N).",
+            labels, diagnostics.lastMaxPositiveShare)
+        counter(
+            "lossd_dropped_class_figures_total",
+            "Per-class figures not kept: a class index outside 1..C-1, or more classes than the aggregator keeps.",
+            labels, diagnostics.droppedClasses)
+        for figures in diagnostics.classes {
+            let classLabels = labels + [("class", String(figures.classIndex))]
+            for (statistic, value) in figures.named {
+                gauge("lossd_class_loss_" + statistic, Help.classStatistic(statistic), classLabels, value)
+            }
+            registry.makeCounter(
+                descriptor: MetricNameDescriptor(
+                    metricName: "lossd_class_positives_total", unitName: "",
+                    helpText: "Positive anchors of the class (fractional with soft labels)."),
+                labels: classLabels
+            ).increment(by: figures.positives)
+            counter(
+                "lossd_class_batches_total", "Batches in which the class had positive anchors.", classLabels,
+                figures.batches)
+            gauge(
+                "lossd_class_positives_window", "Positive anchors of the class in the latest window batches.",
+                classLabels, figures.windowPositives)
+        }
+    }
+
     private enum Help {
+        static func classStatistic(_ name: String) -> String {
+            switch name {
+            case "mean": "Classification loss per positive anchor of the class since start (sum of loss / positives)."
+            case "ema":
+                "Debiased EMA of the classification loss per positive anchor, one step per batch with the class."
+            case "window": "Classification loss per positive anchor of the class over the latest window batches."
+            default: "The latest batch's classification loss per positive anchor of the class."
+            }
+        }
+
         static let errors = (
             name: "lossd_errors_total",
             help: "Error records by code; code=overflow counts records not stored because max_keys was reached."

@@ -53,6 +53,10 @@ public struct SplitSnapshot: Sendable, Hashable {
     public var stepCounts: StepCounts
     /// Whether the split is diverging (docs/DIAGNOSTICS.md).
     public var divergence: DivergenceStatus
+    /// The loss records' per-batch diagnostics, with the loss per class.
+    public var diagnostics: DiagnosticSnapshot
+    /// Non-finite input values of the error records by tensor and kind, sorted by tensor, then kind.
+    public var nonfiniteValues: [NonfiniteValueCount]
 
     /// The three components by name: loss, classification, localization.
     public var components: [(name: String, statistics: ComponentSnapshot)] {
@@ -89,5 +93,9 @@ public struct SplitSnapshot: Sendable, Hashable {
         lastCompleteStep = statistics.steps.lastCompleteSnapshot
         stepCounts = StepCounts(statistics.steps)
         divergence = DivergenceStatus(statistics.divergence)
+        diagnostics = DiagnosticSnapshot(statistics.diagnostics)
+        nonfiniteValues = statistics.nonfiniteValues.counts.sorted { $0.key < $1.key }.map {
+            NonfiniteValueCount(tensor: $0.key.tensor, kind: $0.key.kind, count: $0.value)
+        }
     }
 }

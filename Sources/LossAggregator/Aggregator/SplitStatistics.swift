@@ -48,12 +48,17 @@ struct SplitStatistics: Sendable, Hashable {
     var steps = StepTable()
     /// Whether the split is diverging, from its step means and its batches without ranks.
     var divergence = DivergenceDetector()
+    /// The loss records' per-batch diagnostics: images without positives, loss per class.
+    var diagnostics: DiagnosticStatistics
+    /// Non-finite input values by tensor and kind, from the error records.
+    var nonfiniteValues = NonfiniteValueCounts()
 
     /// Empty statistics with a window of `window` batches and a history of at most
     /// `historyPoints` points.
     init(window: Int, historyPoints: Int) {
         self.window = BatchWindow(capacity: window)
         self.history = HistoryBuffer(capacity: historyPoints)
+        self.diagnostics = DiagnosticStatistics(window: window)
     }
 
     /// Aggregates a loss record that arrived at `time`; `runLost` gives the run's lost batches
@@ -86,6 +91,7 @@ struct SplitStatistics: Sendable, Hashable {
         localization.add(record.localization, weight: weight, decay: decay, inEpoch: inEpoch)
         window.add(
             weight: weight, loss: record.loss, classification: record.classification, localization: record.localization)
+        diagnostics.add(record.diagnostics, classes: record.shape.classes, decay: decay)
         if let recordStep = record.step { step = recordStep }
         lastRecordTime = time
         rate.count(at: time)
@@ -116,6 +122,7 @@ struct SplitStatistics: Sendable, Hashable {
     mutating func add(_ record: WireError, at time: Double) {
         errors[record.code, default: 0] += 1
         errorTotal += 1
+        nonfiniteValues.add(record)
         lastRecordTime = time
     }
 

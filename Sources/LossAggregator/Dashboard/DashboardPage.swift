@@ -121,6 +121,15 @@ public struct DashboardPage: Sendable {
         figures.append(("errors", errorText, summary.errorCount > 0 ? "bad" : ""))
         figures.append(("lost (run)", DashboardFormat.count(summary.lost), summary.lost > 0 ? "bad" : ""))
         if summary.nonfinite > 0 { figures.append(("non-finite", DashboardFormat.count(summary.nonfinite), "bad")) }
+        let diagnostics = summary.diagnostics
+        if diagnostics.batches > 0 {
+            figures.append(
+                (
+                    "images without positives", DashboardFormat.count(diagnostics.imagesWithoutPositives),
+                    diagnostics.windowImagesWithoutPositives > 0 ? "bad" : ""
+                ))
+            figures.append(("max positive share", DashboardFormat.value(diagnostics.windowMaxPositiveShare), ""))
+        }
         if let last = summary.lastRecordTime {
             figures.append(("last record", DashboardFormat.age(time - last), ""))
         }
@@ -136,7 +145,9 @@ public struct DashboardPage: Sendable {
         for (chartIndex, chart) in panel.charts.enumerated() {
             html += chart.render(id: "p\(index)-c\(chartIndex)")
         }
-        html += "</div></section>"
+        html += "</div>"
+        html += ClassLossTable(summary.diagnostics).render()
+        html += "</section>"
         return html
     }
 }

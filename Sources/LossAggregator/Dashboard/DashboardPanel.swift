@@ -41,13 +41,15 @@ public struct DashboardPanel: Sendable {
         public var lastCompleteStep: StepSnapshot?
         /// Steps closed with ranks missing.
         public var partialSteps: Int
+        /// The per-batch diagnostics with the loss per class (empty for records without them).
+        public var diagnostics: DiagnosticSnapshot
 
         /// Figures as given.
         public init(
             batches: Int, samples: Int?, epoch: Int?, step: Int?, batchesPerSecond: Double?, lastRecordTime: Double?,
             loss: ComponentSnapshot, classification: ComponentSnapshot, localization: ComponentSnapshot,
             errors: [(code: String, count: Int)], nonfinite: Int, lost: Int, lastCompleteStep: StepSnapshot? = nil,
-            partialSteps: Int = 0
+            partialSteps: Int = 0, diagnostics: DiagnosticSnapshot = DiagnosticSnapshot()
         ) {
             self.batches = batches
             self.samples = samples
@@ -63,6 +65,7 @@ public struct DashboardPanel: Sendable {
             self.lost = lost
             self.lastCompleteStep = lastCompleteStep
             self.partialSteps = partialSteps
+            self.diagnostics = diagnostics
         }
 
         /// The figures of a snapshot's (run, split), with the run's lost batches.
@@ -72,7 +75,8 @@ public struct DashboardPanel: Sendable {
                 batchesPerSecond: rates ? split.batchesPerSecond : nil, lastRecordTime: split.lastRecordTime,
                 loss: split.loss, classification: split.classification, localization: split.localization,
                 errors: split.errors.map { ($0.code.rawValue, $0.count) }, nonfinite: split.nonfinite, lost: lost,
-                lastCompleteStep: split.lastCompleteStep, partialSteps: split.stepCounts.partial)
+                lastCompleteStep: split.lastCompleteStep, partialSteps: split.stepCounts.partial,
+                diagnostics: split.diagnostics)
         }
 
         /// Error records of every code together.

@@ -52,6 +52,13 @@ enum DashboardStyle {
         .c-errors { stroke: var(--c-errors); fill: var(--c-errors); }
         .c-lost { stroke: var(--c-lost); fill: var(--c-lost); }
         svg.chart path.line, svg.chart line.line { fill: none; }
+        div.classes h3 { font-size: 13px; margin: 8px 0 4px; }
+        div.classes h3 .meta { color: var(--muted); font-weight: 400; }
+        div.classes table { border-collapse: collapse; font-size: 12px; font-variant-numeric: tabular-nums; }
+        div.classes th { color: var(--muted); font-weight: 500; text-align: right; padding: 1px 8px; }
+        div.classes td { text-align: right; padding: 1px 8px; border-top: 1px solid var(--grid); }
+        div.classes .bar { width: 220px; text-align: left; }
+        div.classes td.bar span { display: inline-block; height: 10px; background: var(--c-classification); }
         p.empty { color: var(--muted); font-size: 15px; }
         footer { color: var(--muted); font-size: 12px; margin-top: 8px; }
         footer a { color: var(--c-ema); }
