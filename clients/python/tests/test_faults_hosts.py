@@ -13,6 +13,7 @@ made. The namespaces and every process are removed at the end, also when a test 
 
 from __future__ import annotations
 
+import re
 import signal
 import time
 from pathlib import Path
@@ -88,8 +89,8 @@ def stop_everything(cluster: Cluster, expected_sidecar_status: Dict[str, int]) -
     status = cluster.aggregator.stop(signal.SIGTERM)
     assert status == 0, f"aggregator: status {status}\n{cluster.aggregator.tail()}"
     last = [line for line in cluster.aggregator.stderr().splitlines() if line.strip()][-1]
-    return {key: int(value) for key, value in
-            (item.split("=", 1) for item in last.split() if "=" in item and item.split("=", 1)[1].isdigit())}
+    assert "aggregator stopped:" in last, f"the aggregator's last line: {last!r}"
+    return {key: int(value) for key, value in re.findall(r"(\w+)=(\d+)\b", last)}
 
 
 def test_aggregator_sigkilled_three_times_under_load_every_batch_once(cluster: Cluster):
