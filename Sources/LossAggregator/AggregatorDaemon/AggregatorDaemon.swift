@@ -62,14 +62,17 @@ public final class AggregatorDaemon: Sendable {
         inputHandshakes = HandshakeFailureLog(
             socket: settings.inputName, role: .server, security: settings.inputSecurity, logger: logger)
         let now = Date().timeIntervalSince1970
+        let loaded: Aggregation
         if let path = settings.statePath {
-            aggregator = Aggregator(
-                try AggregatorStateFile(path: path).load(parameters: settings.parameters, now: now, logger: logger))
+            loaded = try AggregatorStateFile(path: path).load(parameters: settings.parameters, now: now, logger: logger)
+            // The links' positions in the file are saved: acknowledged as durable from the start.
+            checkpoints = LinkCheckpoints(loaded: loaded.linkPositions)
         } else {
-            aggregator = Aggregator(parameters: settings.parameters, startTime: now)
+            loaded = Aggregation(parameters: settings.parameters, startTime: now)
+            checkpoints = nil
         }
-        writerCounters.savedRecords.store(aggregator.aggregation.records, ordering: .relaxed)
-        checkpoints = settings.statePath.map { _ in LinkCheckpoints(loaded: aggregator.aggregation.linkPositions) }
+        aggregator = Aggregator(loaded)
+        writerCounters.savedRecords.store(loaded.records, ordering: .relaxed)
     }
 
     /// The counts so far, with the writer's failures; final once ``run()`` has returned.
