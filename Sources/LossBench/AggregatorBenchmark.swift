@@ -130,7 +130,7 @@ public struct AggregatorBenchmark: Sendable {
                 return LinkMessage.record(link: ids[link], seq: next[link], first: 0).frames + [line]
             }
             let size = messages.reduce(0) { $0 + $1.reduce(0) { $0 + $1.count } }
-            arena = .allocate(byteCount: max(1, size), alignment: 64)
+            let arena = UnsafeMutableRawBufferPointer.allocate(byteCount: max(1, size), alignment: 64)
             var offset = 0
             var frames: [[UnsafeRawBufferPointer]] = []
             frames.reserveCapacity(messages.count)
@@ -143,6 +143,7 @@ public struct AggregatorBenchmark: Sendable {
                         return UnsafeRawBufferPointer(view)
                     })
             }
+            self.arena = arena
             self.frames = frames
         }
 

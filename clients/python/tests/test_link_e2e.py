@@ -53,7 +53,9 @@ def test_aggregator_sigkilled_and_restarted_while_a_sidecar_sends_counts_every_b
         aggregator.kill()  # SIGKILL: statistics since the last save are gone, and so are their acks
         aggregator = start_aggregator(input_port=first.input_port, http_port=first.http_port,
                                       pull_port=first.pull_port, state=first.state)
-    assert wait_for(lambda: batches(aggregator, "crash-link") >= len(trainer.sent) + 100, timeout=60)
+    # The last one catches up with everything sent before it started, then the trainer stops.
+    caught_up = len(trainer.sent)
+    assert wait_for(lambda: batches(aggregator, "crash-link") >= caught_up, timeout=60), aggregator.stderr()[-2000:]
     trainer.finish(timeout=60)
     sent = len(trainer.sent)
     assert wait_for(lambda: batches(aggregator, "crash-link") == sent, timeout=60), \
@@ -108,11 +110,14 @@ def test_a_sidecar_stopped_while_the_aggregator_is_away_counts_what_it_could_not
     y_true, y_pred = synthetic_batch(**SMALL)
     nowhere = f">tcp://127.0.0.1:{free_tcp_port()}"
     for spool in (None, tmp_path / "spool"):
-        extra = ["--ack-timeout-seconds", "1"] + (["--spool", str(spool)] if spool else [])
+        extra = ["--ack-timeout-seconds", "1", "--status-interval-seconds", "0.1"]
+        extra += ["--spool", str(spool)] if spool else []
         sidecar = start_sidecar(nowhere, workers=1, link=True, extra=extra)
         with LossClient(sidecar.input, run="away", source="t0") as client:
             for _ in range(5):
                 client.send(y_true, y_pred)
+        # Every batch taken and computed (its record waits in the outbox) before the stop.
+        assert wait_for(lambda: "computed=5" in sidecar.stderr(), timeout=30), sidecar.stderr()[-2000:]
         status = sidecar.stop(signal.SIGTERM)
         summary = sidecar.final_summary()
         assert (summary["received"], summary["computed"]) == (5, 5), summary
