@@ -22,7 +22,7 @@ from typing import Dict, Iterator, List, Sequence
 import pytest
 
 import netns
-from fault_hosts import REORDER_WINDOW, SUBNET, Cluster, Tally, Trainer, keygen
+from fault_hosts import REORDER_WINDOW, SUBNET, Cluster, HostProcess, Tally, Trainer, keygen
 
 REASON = netns.unavailable_reason()
 pytestmark = pytest.mark.skipif(REASON is not None, reason=f"no network namespaces here: {REASON}")
@@ -85,11 +85,20 @@ def stop_everything(cluster: Cluster, expected_sidecar_status: Dict[str, int]) -
     for side, sidecar in cluster.sidecars.items():
         status = sidecar.stop(signal.SIGTERM)
         assert status == expected_sidecar_status.get(side, 0), f"sidecar {side}: status {status}\n{sidecar.tail()}"
+        summary = last_line_counts(sidecar, "sidecar stopped:")
+        assert summary["received"] == summary["computed"], f"sidecar {side}: {summary}"
+        assert (summary["output_failures"], summary["unacknowledged"], summary["spooled"]) == (0, 0, 0), \
+            f"sidecar {side} stopped with records not acknowledged: {summary}"
     assert cluster.aggregator is not None
     status = cluster.aggregator.stop(signal.SIGTERM)
     assert status == 0, f"aggregator: status {status}\n{cluster.aggregator.tail()}"
-    last = [line for line in cluster.aggregator.stderr().splitlines() if line.strip()][-1]
-    assert "aggregator stopped:" in last, f"the aggregator's last line: {last!r}"
+    return last_line_counts(cluster.aggregator, "aggregator stopped:")
+
+
+def last_line_counts(process: HostProcess, opening: str) -> Dict[str, int]:
+    """The ``key=N`` counts of a stopped lossd process's last log line, which must hold ``opening``."""
+    last = [line for line in process.stderr().splitlines() if line.strip()][-1]
+    assert opening in last, f"{process.name}'s last line: {last!r}"
     return {key: int(value) for key, value in re.findall(r"(\w+)=(\d+)\b", last)}
 
 
@@ -170,20 +179,26 @@ def test_sidecar_sigkilled_and_restarted(cluster: Cluster, spool: bool, tmp_path
     status = cluster.sidecars["a"].kill()
     held = sum(t.progress() for t in host_a) - before  # sent by a's trainers while the aggregator was down
     assert status == -signal.SIGKILL, f"sidecar a exited with {status} before the kill"
-    cluster.start_sidecar("a", spools["a"])
+    restarted = cluster.start_sidecar("a", spools["a"])
     cluster.start_aggregator()
     cluster.wait_beyond(trainers, 2 * REORDER_WINDOW, "after the restarts")
     finish(trainers)
     tallies = cluster.settle(trainers)
     check_every_batch_once(trainers, tallies, killed=["a"])
     lost = sum(tallies[t.run].lost for t in host_a)
+    reloaded = re.search(r"records=(\d+) .*records from the spool are sent again", restarted.stderr())
     if spool:
+        # The records were in the spool: the restarted sidecar read them back and sent them.
+        assert reloaded and int(reloaded.group(1)) >= held // 2, f"{held} batches sent while the aggregator was " \
+            f"down, but the restarted sidecar did not send them from its spool\n{restarted.tail()}"
         assert lost < held // 2, f"{lost} lost of the {held} batches sent while the aggregator was down: the " \
                                  f"spool kept too few\n{table(trainers, tallies)}"
     else:
+        assert reloaded is None, restarted.tail()
         assert lost >= held // 2, f"only {lost} lost of the {held} batches sent while the aggregator was down, " \
                                   f"without a spool\n{table(trainers, tallies)}"
     final = stop_everything(cluster, {})
     assert (final.get("lost"), final.get("duplicates")) == (lost, 0), final
     print(f"{'with' if spool else 'without'} a spool: sent {sum(t.sent for t in trainers)}, {held} by host a's "
-          f"trainers while the aggregator was down before the kill, {lost} lost")
+          f"trainers while the aggregator was down before the kill, "
+          f"{reloaded.group(1) if reloaded else 'no'} records sent again from the spool, {lost} lost")
