@@ -8,12 +8,9 @@ struct DealerRouterTests {
         _ context: Context, over transport: TestTransport, routerOptions: [SocketOption] = [],
         dealerOptions: [SocketOption] = []
     ) throws -> (dealer: Socket, router: Socket) {
-        let router = try Socket(context, type: .router)
-        try router.setOptions(routerOptions)
-        try router.bind(transport.bindAddress())
-        let dealer = try Socket(context, type: .dealer)
-        try dealer.setOptions(dealerOptions)
-        try dealer.connect(#require(try router.lastEndpoint()))
+        let (dealer, router) = try connectedPair(
+            context, over: transport, binding: .router, options: routerOptions, connecting: .dealer,
+            options: dealerOptions)
         return (dealer, router)
     }
 
