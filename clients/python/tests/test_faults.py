@@ -421,7 +421,8 @@ def test_records_the_output_refuses_are_counted_as_output_failures(start_sidecar
     assert sidecar.stop(signal.SIGTERM) == 2, sidecar.stderr()[-4000:]
     summary = sidecar.final_summary()
     assert summary == {"received": 6, "computed": 0, "rejected": 0, "output_failures": 6, "recording_failures": 0,
-                       "handshake_failures": 0, "output_handshake_failures": 0}, \
+                       "handshake_failures": 0, "output_handshake_failures": 0,
+                       "unacknowledged": 0, "spooled": 0}, \
         sidecar.stderr()[-2000:]
 
 
@@ -445,7 +446,8 @@ def test_messages_missing_from_the_recording_are_counted_as_recording_failures(s
     assert sidecar.stop(signal.SIGTERM) == 2, sidecar.stderr()[-4000:]  # the recording lost them
     summary = sidecar.final_summary()
     assert summary == {"received": 100, "computed": 100, "rejected": 0, "output_failures": 0,
-                       "recording_failures": 100, "handshake_failures": 0, "output_handshake_failures": 0}, \
+                       "recording_failures": 100, "handshake_failures": 0, "output_handshake_failures": 0,
+                       "unacknowledged": 0, "spooled": 0}, \
         sidecar.stderr()[-2000:]
 
 
@@ -488,7 +490,8 @@ def test_a_recording_cut_short_by_a_file_size_limit_is_counted_and_replays_up_to
     summary = sidecar.final_summary()
     assert summary == {"received": 10, "computed": 10, "rejected": 0, "output_failures": 0,
                        "recording_failures": 10 - good, "handshake_failures": 0,
-                       "output_handshake_failures": 0}, sidecar.stderr()[-2000:]
+                       "output_handshake_failures": 0,
+                       "unacknowledged": 0, "spooled": 0}, sidecar.stderr()[-2000:]
 
     replayed, replay_summary, done = run_replay(lossd_bin, recording, workers=2)
     assert done.returncode == 2, done.stderr.decode()[-2000:]
