@@ -81,7 +81,7 @@ let package = Package(
         .target(
             name: "LossPipeline",
             dependencies: [
-                "SSDLoss", "LossWire", "ZeroMQ",
+                "SSDLoss", "LossWire", "ZeroMQ", "Checksums",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Configuration", package: "swift-configuration"),

@@ -3,7 +3,8 @@
 # libzmq (Debian's libzmq3-dev, found through pkg-config), Prometheus (Debian's prometheus package:
 # the tests check lossd aggregate's /metrics with promtool and scrape it with a real server),
 # openssl, curl and htpasswd (apache2-utils: the guarded-HTTP tests make certificates and bcrypt
-# hashes as docs/SECURITY.md tells operators to, and read the port with curl) and the Python
+# hashes as docs/SECURITY.md tells operators to, and read the port with curl), iproute2 (the
+# recipe and fault tests build hosts in network namespaces with `ip netns`) and the Python
 # packages the tests use.
 #
 # With --frameworks it installs only the test-only framework packages instead: torch, torchvision
@@ -52,6 +53,7 @@ if ! command -v promtool >/dev/null 2>&1 || ! command -v prometheus >/dev/null 2
 command -v openssl >/dev/null 2>&1 || apt_packages+=(openssl)
 command -v curl >/dev/null 2>&1 || apt_packages+=(curl)
 command -v htpasswd >/dev/null 2>&1 || apt_packages+=(apache2-utils)
+command -v ip >/dev/null 2>&1 || apt_packages+=(iproute2)
 for extra in ${LOSSD_APT_PACKAGES:-}; do
     dpkg -s "$extra" >/dev/null 2>&1 || apt_packages+=("$extra")
 done

@@ -36,6 +36,13 @@ public enum SocketOption: Sendable, Hashable {
     case curveServerKey(String)
     /// `ZMQ_ZAP_DOMAIN`: the authentication domain reported to a ZAP handler.
     case zapDomain(String)
+    /// `ZMQ_ROUTING_ID`: the id a ROUTER peer sees as this socket's first frame (1 to 255 bytes,
+    /// not starting with a zero byte); without it the ROUTER makes one up per connection.
+    case routingID([UInt8])
+    /// `ZMQ_ROUTER_MANDATORY` (ROUTER only): a send to a routing id with no connected peer fails
+    /// with `EHOSTUNREACH` (``ZeroMQError/failed(operation:errno:message:)``) instead of being
+    /// dropped silently.
+    case routerMandatory(Bool)
 
     /// A topic from UTF-8 text, for ``subscribe(_:)``.
     public static func subscribe(_ topic: String) -> SocketOption { .subscribe(Array(topic.utf8)) }
@@ -72,6 +79,10 @@ public enum SocketOption: Sendable, Hashable {
             try set(socket, ZMQ_CURVE_SERVERKEY, z85: key, "the CURVE server key")
         case .zapDomain(let domain):
             try set(socket, ZMQ_ZAP_DOMAIN, bytes: Array(domain.utf8), "the ZAP domain")
+        case .routingID(let id):
+            try set(socket, ZMQ_ROUTING_ID, bytes: id, "the routing id")
+        case .routerMandatory(let on):
+            try set(socket, ZMQ_ROUTER_MANDATORY, int: on ? 1 : 0, "router-mandatory")
         }
     }
 

@@ -15,6 +15,13 @@ public enum SocketType: Sendable, Hashable, CaseIterable, CustomStringConvertibl
     case pair
     /// Replies to requests in turn; lossd uses it for the ZAP authentication handler.
     case rep
+    /// Sends to and receives from its peers with no envelope, asynchronously; the end of a
+    /// conversation that a ``router`` addresses. lossd's acknowledged record link: the sidecar's end.
+    case dealer
+    /// Receives from every peer with the peer's routing id as the first frame, and sends a message
+    /// to the peer its first frame names (dropped when no such peer is connected). lossd's
+    /// acknowledged record link: the aggregator's end.
+    case router
 
     /// The `ZMQ_*` constant.
     var rawValue: Int32 {
@@ -25,6 +32,8 @@ public enum SocketType: Sendable, Hashable, CaseIterable, CustomStringConvertibl
         case .sub: return ZMQ_SUB
         case .pair: return ZMQ_PAIR
         case .rep: return ZMQ_REP
+        case .dealer: return ZMQ_DEALER
+        case .router: return ZMQ_ROUTER
         }
     }
 
@@ -37,6 +46,8 @@ public enum SocketType: Sendable, Hashable, CaseIterable, CustomStringConvertibl
         case .sub: return "SUB"
         case .pair: return "PAIR"
         case .rep: return "REP"
+        case .dealer: return "DEALER"
+        case .router: return "ROUTER"
         }
     }
 }

@@ -35,7 +35,8 @@ struct AggregatorDaemonTests {
                     logger: logger))
             task = Task { [group] in try await group.run() }
             httpPort = try await port.wait()
-            input = settings.input[0].address
+            // Plain records are pushed to the PULL input; the link's ROUTER is tested with sidecars.
+            input = (settings.pullInput ?? settings.input)[0].address
         }
 
         func shutdown() async throws {
@@ -47,7 +48,8 @@ struct AggregatorDaemonTests {
     private func settings(folder: URL, state: Bool = false) throws -> AggregatorSettings {
         let socket = folder.appendingPathComponent("in.sock").path
         return AggregatorSettings(
-            input: [try Endpoint(role: .bind, address: "ipc://\(socket)")],
+            input: [try Endpoint(role: .bind, address: "ipc://\(folder.appendingPathComponent("link.sock").path)")],
+            pullInput: [try Endpoint(role: .bind, address: "ipc://\(socket)")],
             http: HTTPAddress(host: "127.0.0.1", port: 0),
             statePath: state ? folder.appendingPathComponent("state.json").path : nil,
             snapshotsPath: folder.appendingPathComponent("snapshots.jsonl").path,

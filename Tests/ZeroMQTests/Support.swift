@@ -46,13 +46,24 @@ func pushPullPair(
     _ context: Context, over transport: TestTransport, pullOptions: [SocketOption] = [],
     pushOptions: [SocketOption] = []
 ) throws -> (push: Socket, pull: Socket) {
-    let pull = try Socket(context, type: .pull)
-    try pull.setOptions(pullOptions)
-    try pull.bind(transport.bindAddress())
-    let push = try Socket(context, type: .push)
-    try push.setOptions(pushOptions)
-    try push.connect(#require(try pull.lastEndpoint()))
+    let (push, pull) = try connectedPair(
+        context, over: transport, binding: .pull, options: pullOptions, connecting: .push, options: pushOptions)
     return (push, pull)
+}
+
+/// A `binding` socket bound at a fresh address of `transport` (with `bindOptions`) and a
+/// `connecting` one (with `connectOptions`) connected to it; returns (connecting, bound).
+func connectedPair(
+    _ context: Context, over transport: TestTransport, binding: SocketType, options bindOptions: [SocketOption],
+    connecting: SocketType, options connectOptions: [SocketOption]
+) throws -> (connected: Socket, bound: Socket) {
+    let bound = try Socket(context, type: binding)
+    try bound.setOptions(bindOptions)
+    try bound.bind(transport.bindAddress())
+    let connected = try Socket(context, type: connecting)
+    try connected.setOptions(connectOptions)
+    try connected.connect(#require(try bound.lastEndpoint()))
+    return (connected, bound)
 }
 
 /// `count` bytes of a pattern with a prime period (so shifted or truncated copies differ) that

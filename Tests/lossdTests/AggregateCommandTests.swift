@@ -53,7 +53,10 @@ struct AggregateCommandTests {
         let http = try TestEnvironment.freePort()
         let input = "ipc://\(folder.path)/in.sock"
         let daemon = try LossdDaemon(
-            ["aggregate", "--input", "@" + input, "--http", "127.0.0.1:\(http)", "--log-level", "debug"] + extra,
+            [
+                "aggregate", "--input", "@ipc://\(folder.path)/link.sock", "--pull-input", "@" + input, "--http",
+                "127.0.0.1:\(http)", "--log-level", "debug",
+            ] + extra,
             folder: folder, name: name)
         try await daemon.waitForHTTP(port: http)
         return (daemon, http, input)

@@ -84,7 +84,8 @@ struct DashboardCommandTests {
         let snapshots = folder.appendingPathComponent("stats.jsonl").path
         let daemon = try LossdDaemon(
             [
-                "aggregate", "--input", "@" + input, "--http", "127.0.0.1:\(http)", "--state", state,
+                "aggregate", "--input", "@ipc://\(folder.path)/link.sock", "--pull-input", "@" + input, "--http",
+                "127.0.0.1:\(http)", "--state", state,
                 "--snapshots", snapshots, "--snapshot-interval", "0.05", "--history-points", "100",
             ],
             folder: folder)

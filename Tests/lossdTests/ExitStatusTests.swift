@@ -66,7 +66,8 @@ struct ExitStatusTests {
         let input = "ipc://\(folder.path)/in.sock"
         let aggregator = try LossdDaemon(
             [
-                "aggregate", "--input", "@" + input, "--http", "127.0.0.1:\(http)",
+                "aggregate", "--input", "@ipc://\(folder.path)/link.sock", "--pull-input", "@" + input, "--http",
+                "127.0.0.1:\(http)",
                 "--state", blocker.appendingPathComponent("state.json").path,
             ], folder: folder)
         try await aggregator.waitForHTTP(port: http)

@@ -47,7 +47,10 @@ struct GuardedHTTPTests {
         let http = try TestEnvironment.freePort()
         let input = "ipc://\(folder.path)/in.sock"
         let daemon = try LossdDaemon(
-            ["aggregate", "--input", "@" + input, "--http", "127.0.0.1:\(http)", "--web-config", webConfig.path]
+            [
+                "aggregate", "--input", "@ipc://\(folder.path)/link.sock", "--pull-input", "@" + input, "--http",
+                "127.0.0.1:\(http)", "--web-config", webConfig.path,
+            ]
                 + extra, folder: folder)
         let deadline = Date().addingTimeInterval(30)
         while try await curl(http, "/healthz", user: "prometheus:secret", ca: files.certificate).status != 200 {

@@ -55,6 +55,9 @@ extension Aggregation {
                 tracker: source.tracker(reorderWindow: parameters.reorderWindow),
                 lastSeen: source.lastSeen ?? saved.savedAt)
         }
+        for link in saved.links ?? [] {
+            links[link.link] = LinkPosition(next: link.next, lastSeen: link.lastSeen ?? saved.savedAt)
+        }
         for retired in saved.retired ?? [] where sources[retired.key] != nil || sources.count < parameters.maxKeys {
             sources[retired.key, default: SourceAccount()].retired = retired.counts
         }
@@ -85,10 +88,12 @@ private struct SavedState: Codable {
     var sources: [SavedSource]
     /// The counts of retired streams per (run, source); absent in states saved before streams.
     var retired: [SavedRetired]?
+    /// Where each record link stands; absent in states saved before the link.
+    var links: [SavedLink]?
 
     enum CodingKeys: String, CodingKey {
         case v, kind, savedAt = "saved_at", startTime = "start_time", parameters, records, invalid, overflow
-        case splits, sources, retired = "retired_streams"
+        case splits, sources, retired = "retired_streams", links
     }
 
     init(aggregation: Aggregation, savedAt: Double) {
@@ -113,6 +118,9 @@ private struct SavedState: Codable {
         retired = aggregation.sources.sorted { $0.key < $1.key }.compactMap { key, account in
             account.retired.streams > 0 ? SavedRetired(run: key.run, source: key.source, counts: account.retired) : nil
         }
+        links = aggregation.links.sorted { $0.key < $1.key }.map {
+            SavedLink(link: $0.key, next: $0.value.next, lastSeen: $0.value.lastSeen)
+        }
     }
 
     init(from decoder: any Decoder) throws {
@@ -127,6 +135,7 @@ private struct SavedState: Codable {
         splits = try container.decode([SavedSplit].self, forKey: .splits)
         sources = try container.decode([SavedSource].self, forKey: .sources)
         retired = try container.decodeIfPresent([SavedRetired].self, forKey: .retired)
+        links = try container.decodeIfPresent([SavedLink].self, forKey: .links)
     }
 
     func encode(to encoder: any Encoder) throws {
@@ -142,6 +151,7 @@ private struct SavedState: Codable {
         try container.encode(splits, forKey: .splits)
         try container.encode(sources, forKey: .sources)
         try container.encode(retired ?? [], forKey: .retired)
+        try container.encode(links ?? [], forKey: .links)
     }
 }
 
@@ -223,6 +233,17 @@ extension SavedSource {
         late = try container.decode(Int.self, forKey: .late)
         pending = try container.decode([Int].self, forKey: .pending)
         lostSeqs = try container.decode([Int].self, forKey: .lostSeqs)
+    }
+}
+
+/// Where one record link stood: `{"link": …, "next": …, "last_seen": …}`.
+private struct SavedLink: Codable {
+    var link: String
+    var next: UInt64
+    var lastSeen: Double?
+
+    enum CodingKeys: String, CodingKey {
+        case link, next, lastSeen = "last_seen"
     }
 }
 

@@ -54,6 +54,10 @@ public struct Aggregation: Sendable {
     var events: [DivergenceEvent] = []
     /// Divergence events dropped since the writer last took them (it logs the count).
     var droppedEvents = 0
+    /// The record links' positions by link id (saved: the acks refer to them).
+    var links: [String: LinkPosition] = [:]
+    /// Records taken over record links since start (not saved): the writer saves when it moved.
+    var linkRecords: UInt64 = 0
 
     /// An empty aggregation started at `startTime` (seconds since the Unix epoch).
     public init(parameters: AggregationParameters = AggregationParameters(), startTime: Double) {
@@ -173,6 +177,7 @@ public struct Aggregation: Sendable {
             }
         }
         for (key, stream) in idle { retire(stream, of: key) }
+        forgetLinks(idleBefore: idleBefore)
         let parameters = self.parameters
         let withOpenSteps = splits.compactMap { $0.value.steps.openCount > 0 ? $0.key : nil }
         for key in withOpenSteps {

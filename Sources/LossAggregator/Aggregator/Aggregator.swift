@@ -51,6 +51,48 @@ public final class Aggregator: Sendable {
         }
     }
 
+    /// Takes one record that came over a record link as link seq `seq` of `link` (whose sender
+    /// holds `first` on): decodes it, and in one step under the lock, admits it (each link seq is
+    /// taken once, in order: ``Aggregation/admitLinkRecord(link:seq:first:at:)``) and aggregates
+    /// it, so that a saved state never holds a link position without its records.
+    ///
+    /// - Returns: the admission, and for an admitted record what became of it and why it was
+    ///   invalid when it was.
+    public func ingest(
+        linkRecord bytes: UnsafeRawBufferPointer, link: String, seq: UInt64, first: UInt64, at time: Double
+    ) -> (admission: Aggregation.LinkAdmission, outcome: Aggregation.Outcome?, problem: RecordDecodingError?) {
+        let decoded = Result { () throws(RecordDecodingError) in
+            try ResultRecord(jsonLine: bytes, decodingPerItem: false)
+        }
+        return state.withLock { aggregation in
+            let admission = aggregation.admitLinkRecord(link: link, seq: seq, first: first, at: time)
+            guard admission == .ingest else { return (admission, nil, nil) }
+            switch decoded {
+            case .success(let record):
+                return (admission, aggregation.ingest(record, at: time), nil)
+            case .failure(let error):
+                aggregation.ingestInvalid(at: time)
+                return (admission, .invalid, error)
+            }
+        }
+    }
+
+    /// Notes a `sync` of `link`, whose sender holds `first` on; returns the next seq it must send.
+    public func syncLink(_ link: String, first: UInt64, at time: Double) -> UInt64 {
+        state.withLock { $0.syncLink(link, first: first, at: time) }
+    }
+
+    /// The next seq of `link`, or nil for a link not known.
+    public func linkNext(_ link: String) -> UInt64? {
+        state.withLock { $0.links[link]?.next }
+    }
+
+    /// Records taken over record links since start: when it moves, there is something to save
+    /// and acknowledge.
+    public var linkRecords: UInt64 {
+        state.withLock { $0.linkRecords }
+    }
+
     /// Counts a message that is not a valid v1 record.
     public func ingestInvalid(at time: Double) {
         state.withLock { $0.ingestInvalid(at: time) }

@@ -11,21 +11,25 @@ import Glibc
 import Darwin
 #endif
 
-/// The aggregation daemon without its HTTP server: PULL records into an ``Aggregator``, write
-/// snapshots and the state file.
+/// The aggregation daemon without its HTTP server: take records from sidecars' record links (a
+/// ROUTER socket) and plain PUSH producers (an optional PULL socket) into an ``Aggregator``,
+/// write snapshots and the state file, acknowledge what is saved.
 ///
 /// Threads (docs/ARCHITECTURE.md draws them):
-/// - the **receiver** (`aggregate-recv`) owns the PULL socket; it decodes each record and
-///   ingests it, so a record taken off the socket is in the statistics before the next is read;
+/// - the **receiver** (`aggregate-recv`) owns the ROUTER and PULL sockets; it decodes each record
+///   and ingests it, so a record taken off a socket is in the statistics before the next is read,
+///   and it sends the links' acks (``LinkAcknowledger``): credit as records are ingested, durable
+///   once the writer has saved a state holding them;
 /// - the **writer** (`aggregate-write`) owns the snapshots file, the PUB socket and the state
 ///   file; every `snapshot_interval` it appends and publishes a snapshot, every `state_interval`
-///   it saves the state atomically.
+///   it saves the state atomically, and `ack_interval` after records arrived over a link too.
 ///
 /// Readers (the HTTP handlers) take snapshots of ``aggregator`` from any thread.
 ///
 /// Shutdown: ``stop()`` makes the receiver stop waiting; it ingests the records already queued in
-/// its socket, then closes it. The writer then counts every pending seq as lost (SPEC §6: at
-/// shutdown, every gap), saves the state and writes a last snapshot.
+/// its sockets and stops the writer, which counts every pending seq as lost (SPEC §6: at
+/// shutdown, every gap), saves the state and writes a last snapshot; the receiver then
+/// acknowledges what that last save holds and closes its sockets.
 public final class AggregatorDaemon: Sendable {
     /// The settings the daemon runs with.
     public let settings: AggregatorSettings
@@ -36,6 +40,8 @@ public final class AggregatorDaemon: Sendable {
     private let logger: Logger
     private let stopping = Atomic<Bool>(false)
     private let writerStop = Latch<Void>()
+    private let writerSaved = Latch<Void>()
+    private let checkpoints: LinkCheckpoints?
     private let writerCounters = AggregatorWriterCounters()
     private let sharedContext: Context?
 
@@ -56,13 +62,17 @@ public final class AggregatorDaemon: Sendable {
         inputHandshakes = HandshakeFailureLog(
             socket: settings.inputName, role: .server, security: settings.inputSecurity, logger: logger)
         let now = Date().timeIntervalSince1970
+        let loaded: Aggregation
         if let path = settings.statePath {
-            aggregator = Aggregator(
-                try AggregatorStateFile(path: path).load(parameters: settings.parameters, now: now, logger: logger))
+            loaded = try AggregatorStateFile(path: path).load(parameters: settings.parameters, now: now, logger: logger)
+            // The links' positions in the file are saved: acknowledged as durable from the start.
+            checkpoints = LinkCheckpoints(loaded: loaded.linkPositions)
         } else {
-            aggregator = Aggregator(parameters: settings.parameters, startTime: now)
+            loaded = Aggregation(parameters: settings.parameters, startTime: now)
+            checkpoints = nil
         }
-        writerCounters.savedRecords.store(aggregator.aggregation.records, ordering: .relaxed)
+        aggregator = Aggregator(loaded)
+        writerCounters.savedRecords.store(loaded.records, ordering: .relaxed)
     }
 
     /// The counts so far, with the writer's failures; final once ``run()`` has returned.
@@ -115,7 +125,8 @@ public final class AggregatorDaemon: Sendable {
         let writer = try SocketThread(name: "aggregate-write") {
             AggregatorWriter.run(
                 settings: self.settings, aggregator: self.aggregator, context: context,
-                stop: self.writerStop, ready: writerReady, counters: self.writerCounters, logger: self.logger)
+                stop: self.writerStop, ready: writerReady, counters: self.writerCounters,
+                checkpoints: self.checkpoints, finalSaved: self.writerSaved, logger: self.logger)
         }
         if let problem = writerReady.wait() {
             _ = try? writer.join()
@@ -124,43 +135,51 @@ public final class AggregatorDaemon: Sendable {
 
         let inputReady = Latch<String?>()
         let inputHandshakes = self.inputHandshakes
-        let receiver = try SocketThread(name: "aggregate-recv", context: context, type: .pull) { socket in
-            let monitor: HandshakeMonitor
-            do {
-                try socket.setOptions(
-                    [.linger(.zero)] + self.settings.inputSecurity.socketOptions(zapDomain: inputHandshakes.socket))
-                monitor = try HandshakeMonitor(watching: socket) { inputHandshakes.record($0) }
-            } catch {
-                inputReady.open("\(error)")
-                return
+        let receiver = try SocketThread(name: "aggregate-recv", context: context, type: .router) { router in
+            let security = self.settings.inputSecurity.socketOptions(zapDomain: inputHandshakes.socket)
+            var pull: Socket?
+            var monitors: [HandshakeMonitor] = []
+            defer {
+                pull?.close()
+                for monitor in monitors { monitor.stop() }
             }
-            defer { monitor.stop() }
             do {
-                try socket.attach(self.settings.input)
+                try router.setOptions([.linger(.zero)] + security)
+                monitors.append(try HandshakeMonitor(watching: router) { inputHandshakes.record($0) })
+                try router.attach(self.settings.input)
+                if let endpoints = self.settings.pullInput {
+                    let socket = try Socket(context, type: .pull)
+                    pull = socket
+                    try socket.setOptions([.linger(.zero)] + security)
+                    monitors.append(try HandshakeMonitor(watching: socket) { inputHandshakes.record($0) })
+                    try socket.attach(endpoints)
+                }
             } catch {
                 inputReady.open("\(error)")
                 return
             }
             inputReady.open(nil)
-            self.receiveLoop(socket)
+            self.receiveLoop(router: router, pull: pull)
         }
         if let problem = inputReady.wait() {
             _ = try? receiver.join()
             writerStop.open()
             _ = try? writer.join()
             throw AggregatorError.input(
-                endpoints: settings.input.map(\.description).joined(separator: ","), reason: problem)
+                endpoints: (settings.input + (settings.pullInput ?? [])).map(\.description).joined(separator: ","),
+                reason: problem)
         }
         logger.info(
             "aggregator listening",
             metadata: [
                 "input": "\(settings.input.map(\.description).joined(separator: ","))",
+                "pull_input": "\(settings.pullInput?.map(\.description).joined(separator: ",") ?? "off")",
                 "state": "\(settings.statePath ?? "off")", "snapshots": "\(settings.snapshotsPath ?? "off")",
                 "publish": "\(settings.publish?.map(\.description).joined(separator: ",") ?? "off")",
                 "input_security": "\(settings.inputSecurity)",
             ])
         try receiver.join()
-        writerStop.open()
+        _ = writerStop.open()
         try writer.join()
         inputHandshakes.flush()
         let report = self.report
@@ -172,24 +191,58 @@ public final class AggregatorDaemon: Sendable {
         }
     }
 
-    /// Receives until stopped, then ingests whatever is still queued in the socket.
-    private func receiveLoop(_ socket: Socket) {
+    /// Receives until stopped, then ingests whatever is still queued in the sockets, has the
+    /// writer save for the last time and acknowledges what it saved.
+    private func receiveLoop(router: Socket, pull: Socket?) {
         var invalidLog = InvalidRecordLog()
         defer { invalidLog.flush(logger: logger) }
-        while !stopping.load(ordering: .acquiring) {
-            let message: ReceivedMessage?
-            do {
-                message = try socket.receive(timeout: .milliseconds(100), maxFrames: 1)
-            } catch {
-                logger.error("receiving failed; stopping", metadata: ["error": "\(error)"])
-                return
+        var links = LinkAcknowledger(
+            aggregator: aggregator, credit: UInt64(settings.linkCredit), checkpoints: checkpoints)
+        var poller = Poller()
+        poller.register(router, for: .readable)
+        if let pull { poller.register(pull, for: .readable) }
+        do {
+            while !stopping.load(ordering: .acquiring) {
+                // A short wait: the acks of a saved state go out within it.
+                _ = try poller.poll(timeout: .milliseconds(20))
+                try takeQueued(router: router, pull: pull, links: &links, invalidLog: &invalidLog)
+                links.acknowledgeSaved(socket: router)
             }
-            if let message { handle(message, invalidLog: &invalidLog) }
+            // Drain: every record already queued on this side of the sockets is ingested.
+            try takeQueued(router: router, pull: pull, links: &links, invalidLog: &invalidLog)
+        } catch {
+            logger.error("receiving failed; stopping", metadata: ["error": "\(error)"])
         }
-        // Drain: every record already queued on this side of the socket is ingested.
-        while let message = try? socket.tryReceive(maxFrames: 1) {
-            handle(message, invalidLog: &invalidLog)
+        // The last save, then its acks, so that sidecars stopping too can forget their records.
+        _ = writerStop.open()
+        if writerSaved.wait(timeout: .seconds(30)) != nil {
+            links.acknowledgeSaved(socket: router)
         }
+    }
+
+    /// Takes every message already queued, in bursts from each socket in turn, then sends the
+    /// credit acks they call for.
+    private func takeQueued(
+        router: Socket, pull: Socket?, links: inout LinkAcknowledger, invalidLog: inout InvalidRecordLog
+    ) throws(ZeroMQError) {
+        var more = true
+        while more {
+            more = false
+            for _ in 0..<256 {
+                guard let message = try router.tryReceive(maxFrames: 5) else { break }
+                more = true
+                links.handle(
+                    message, socket: router, at: Date().timeIntervalSince1970, invalidLog: &invalidLog, logger: logger)
+            }
+            if let pull {
+                for _ in 0..<256 {
+                    guard let message = try pull.tryReceive(maxFrames: 1) else { break }
+                    more = true
+                    handle(message, invalidLog: &invalidLog)
+                }
+            }
+        }
+        links.acknowledgePending(socket: router)
     }
 
     private func handle(_ message: ReceivedMessage, invalidLog: inout InvalidRecordLog) {

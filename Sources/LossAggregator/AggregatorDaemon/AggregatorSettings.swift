@@ -3,8 +3,17 @@ public import ZeroMQ
 
 /// Everything `lossd aggregate` runs with, resolved and checked (the `aggregate.*` settings).
 public struct AggregatorSettings: Sendable {
-    /// Where records arrive (a bare endpoint binds). Default `@tcp://127.0.0.1:5556`.
+    /// Where sidecars' record links arrive (a ROUTER socket; a bare endpoint binds). Default
+    /// `@tcp://127.0.0.1:5556`.
     public var input: [Endpoint]
+    /// Where plain PUSH producers send records (a PULL socket, at-most-once as before the link),
+    /// or nil for none (the default).
+    public var pullInput: [Endpoint]?
+    /// How soon after records arrive over a link the state is saved so that they can be
+    /// acknowledged (with a state file). Default 0.2 s.
+    public var ackInterval: Duration
+    /// How many records a sidecar may send past what was ingested (credit). Default 1000.
+    public var linkCredit: Int
     /// Where the HTTP server listens. Default `127.0.0.1:9180`.
     public var http: HTTPAddress
     /// The state file, or nil for none (nothing survives a restart).
@@ -40,6 +49,9 @@ public struct AggregatorSettings: Sendable {
     /// The defaults of SPEC §5 and §6.
     public init(
         input: [Endpoint] = AggregatorSettings.defaultInput,
+        pullInput: [Endpoint]? = nil,
+        ackInterval: Duration = .milliseconds(200),
+        linkCredit: Int = 1000,
         http: HTTPAddress = HTTPAddress(host: "127.0.0.1", port: 9180),
         statePath: String? = nil,
         snapshotsPath: String? = nil,
@@ -54,6 +66,9 @@ public struct AggregatorSettings: Sendable {
         openHealthz: Bool = false
     ) {
         self.input = input
+        self.pullInput = pullInput
+        self.ackInterval = ackInterval
+        self.linkCredit = linkCredit
         self.http = http
         self.statePath = statePath
         self.snapshotsPath = snapshotsPath
@@ -72,6 +87,10 @@ public struct AggregatorSettings: Sendable {
     public init(reading settings: SettingsReader) throws(SettingsError) {
         let defaults = AggregatorSettings()
         input = try Self.endpoints(settings, "aggregate.input", example: "@tcp://127.0.0.1:5556") ?? defaults.input
+        pullInput = try Self.endpoints(settings, "aggregate.pull_input", example: "@tcp://127.0.0.1:5558")
+        ackInterval = .milliseconds(
+            Int64((1000 * (try settings.double("aggregate.ack_interval", default: 0.2, in: 0.001...60))).rounded()))
+        linkCredit = try settings.int("aggregate.link_credit", default: defaults.linkCredit, in: 1...1_000_000)
         if let text = try settings.string("aggregate.http", default: nil) {
             do {
                 http = try HTTPAddress(parsing: text)

@@ -5,7 +5,8 @@ import SystemPackage
 import ZeroMQ
 
 /// The daemon's writer thread: snapshots to a JSON Lines file and a PUB socket every
-/// `snapshot_interval`, the state file every `state_interval`, and both once more at shutdown;
+/// `snapshot_interval`, the state file every `state_interval` (and `ack_interval` after records
+/// came over a record link, so that they can be acknowledged soon), and both once more at shutdown;
 /// every second, the aggregation's housekeeping (steps whose timeout passed, idle streams) and
 /// the TensorBoard event files. Divergence events go to the log and, topic `event`, to the PUB
 /// socket: with a PUB socket the writer looks for them every ``eventInterval`` (a trainer that
@@ -28,8 +29,11 @@ enum AggregatorWriter {
     /// returns at once).
     static func run(
         settings: AggregatorSettings, aggregator: Aggregator, context: Context, stop: Latch<Void>,
-        ready: Latch<String?>, counters: AggregatorWriterCounters, logger: Logger
+        ready: Latch<String?>, counters: AggregatorWriterCounters, checkpoints: LinkCheckpoints?,
+        finalSaved: Latch<Void>, logger: Logger
     ) {
+        // The receiver waits for the last save to acknowledge it, even when the writer cannot start.
+        defer { finalSaved.open() }
         var snapshotsFile: FileDescriptor?
         if let path = settings.snapshotsPath {
             do {
@@ -81,6 +85,9 @@ enum AggregatorWriter {
         var nextSnapshot = Date().timeIntervalSince1970 + snapshotEvery
         var nextState = Date().timeIntervalSince1970 + stateEvery
         var nextTick = Date().timeIntervalSince1970 + tickInterval
+        let ackEvery = settings.ackInterval / .seconds(1)
+        var savedLinkRecords = aggregator.linkRecords
+        var lastSave = Date().timeIntervalSince1970
 
         func writeSnapshot(_ now: Double) {
             let line = aggregator.snapshot(at: now).jsonLine()
@@ -130,8 +137,12 @@ enum AggregatorWriter {
         func saveState(_ now: Double) {
             guard let stateFile else { return }
             let aggregation = aggregator.aggregation
+            lastSave = now
             do {
                 try stateFile.save(aggregation, now: now)
+                // Acknowledged from now on: the links' positions in the file just saved.
+                checkpoints?.publish(aggregation.linkPositions)
+                savedLinkRecords = aggregation.linkRecords
                 counters.savedRecords.store(aggregation.records, ordering: .relaxed)
                 counters.lastSaveFailed.store(false, ordering: .relaxed)
             } catch {
@@ -146,6 +157,13 @@ enum AggregatorWriter {
             if snapshotting { deadline = min(deadline, nextSnapshot) }
             if stateFile != nil { deadline = min(deadline, nextState) }
             if publisher != nil { deadline = min(deadline, Date().timeIntervalSince1970 + eventInterval) }
+            if stateFile != nil {
+                // Records waiting for acknowledgement are saved ack_interval after the last save;
+                // without any, a look every ack_interval.
+                let now = Date().timeIntervalSince1970
+                let waiting = aggregator.linkRecords != savedLinkRecords
+                deadline = min(deadline, waiting ? max(lastSave + ackEvery, now) : now + ackEvery)
+            }
             let wait = deadline - Date().timeIntervalSince1970
             if stop.wait(timeout: .seconds(max(0, wait))) != nil { break }
             publishEvents()
@@ -163,6 +181,9 @@ enum AggregatorWriter {
             if stateFile != nil && now >= nextState {
                 saveState(now)
                 nextState = Self.next(after: nextState, every: stateEvery, now: now)
+            } else if stateFile != nil && now >= lastSave + ackEvery && aggregator.linkRecords != savedLinkRecords {
+                // Records wait for their acknowledgement: save them now rather than at state_interval.
+                saveState(now)
             }
         }
 

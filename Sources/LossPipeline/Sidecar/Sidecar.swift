@@ -33,6 +33,7 @@ public final class Sidecar: Sendable {
     public let settings: SidecarSettings
     private let logger: Logger
     private let stopping = Atomic<Bool>(false)
+    private let drain = DrainDeadline()
     private let counters: SidecarCounters
     /// The handshakes that failed on the input (`sidecar.input`), counted and logged.
     public let inputHandshakes: HandshakeFailureLog
@@ -69,6 +70,7 @@ public final class Sidecar: Sendable {
 
     /// Asks the sidecar to stop receiving and drain. Safe from any thread or signal handler task.
     public func stop() {
+        drain.begin(timeout: settings.link.ackTimeout)
         stopping.store(true, ordering: .releasing)
     }
 
@@ -109,7 +111,9 @@ public final class Sidecar: Sendable {
             makeEmitter: {
                 let sink: any RecordSink
                 do {
-                    sink = try Self.openSink(settings, context: context, handshakes: self.outputHandshakes)
+                    sink = try Self.openSink(
+                        settings, context: context, handshakes: self.outputHandshakes, drain: self.drain,
+                        logger: logger)
                     outputReady.open(nil)
                 } catch {
                     outputReady.open("\(error)")
@@ -130,6 +134,9 @@ public final class Sidecar: Sendable {
                     finish: {
                         do { try sink.close() } catch {
                             logger.error("closing the output failed", metadata: ["error": "\(error)"])
+                        }
+                        if let link = sink as? LinkRecordSink {
+                            counters.setLinkOutcome(unacknowledged: link.unacknowledged, spooled: link.spooled)
                         }
                     })
             })
@@ -195,16 +202,20 @@ public final class Sidecar: Sendable {
                 endpoints: settings.input.map(\.description).joined(separator: ","), reason: problem)
         }
         let outputSecurity: String
+        let outputMode: String
         if case .zeromq = settings.output {
             outputSecurity = "\(settings.outputSecurity)"
+            outputMode = settings.outputMode.rawValue
         } else {
             outputSecurity = "-"
+            outputMode = "-"
         }
         logger.info(
             "sidecar listening",
             metadata: [
                 "input": "\(settings.input.map(\.description).joined(separator: ","))",
-                "output": "\(settings.output)", "workers": "\(settings.workers)", "queue": "\(settings.queue)",
+                "output": "\(settings.output)", "output_mode": "\(outputMode)", "workers": "\(settings.workers)",
+                "queue": "\(settings.queue)",
                 "record": "\(settings.recordPath.map { "\($0) (format version \(settings.recordVersion))" } ?? "off")",
                 "input_security": "\(settings.inputSecurity)", "output_security": "\(outputSecurity)",
             ])
@@ -258,13 +269,19 @@ public final class Sidecar: Sendable {
     }
 
     private static func openSink(
-        _ settings: SidecarSettings, context: Context, handshakes: HandshakeFailureLog
+        _ settings: SidecarSettings, context: Context, handshakes: HandshakeFailureLog, drain: DrainDeadline,
+        logger: Logger
     ) throws -> any RecordSink {
         switch settings.output {
         case .standardOutput:
             return JSONLinesSink.standardOutput(flushEveryLine: true)
         case .file(let path):
             return try JSONLinesSink(path: path, flushEveryLine: true)
+        case .zeromq(let endpoints) where settings.outputMode == .link:
+            return try LinkRecordSink(
+                context: context, endpoints: endpoints, settings: settings.link,
+                security: settings.outputSecurity.socketOptions(zapDomain: handshakes.socket), drain: drain,
+                logger: logger, onHandshakeFailure: { handshakes.record($0) })
         case .zeromq(let endpoints):
             return try ZeroMQRecordSink(
                 context: context, endpoints: endpoints,

@@ -23,10 +23,16 @@ public struct SidecarReport: Sendable, Hashable {
     /// Handshakes that failed on a ZeroMQ output: the sink does not match its CURVE settings, and
     /// records wait in the output's queue.
     public var outputHandshakeFailures: Int = 0
+    /// Records of the acknowledged link still unacknowledged when the sidecar stopped, with no
+    /// spool to keep them: lost (they are also among `computed` and `rejected`).
+    public var unacknowledged: Int = 0
+    /// Records of the acknowledged link still unacknowledged when the sidecar stopped and kept in
+    /// its spool: the next sidecar on the same spool sends them.
+    public var spooled: Int = 0
 
     /// Whether records of batches the sidecar took are missing from its output or its recording:
     /// `lossd sidecar` then exits with status 2.
-    public var lostRecords: Bool { outputFailures > 0 || recordingFailures > 0 }
+    public var lostRecords: Bool { outputFailures > 0 || recordingFailures > 0 || unacknowledged > 0 }
 
     /// `received=… computed=… rejected=… output_failures=… recording_failures=… handshake_failures=…
     /// output_handshake_failures=…`: the sidecar's last line.
@@ -34,7 +40,7 @@ public struct SidecarReport: Sendable, Hashable {
         """
         received=\(received) computed=\(computed) rejected=\(rejected) output_failures=\(outputFailures) \
         recording_failures=\(recordingFailures) handshake_failures=\(handshakeFailures) \
-        output_handshake_failures=\(outputHandshakeFailures)
+        output_handshake_failures=\(outputHandshakeFailures) unacknowledged=\(unacknowledged) spooled=\(spooled)
         """
     }
 }
@@ -50,6 +56,8 @@ final class SidecarCounters: Sendable {
     private let outputFailureCount = Atomic<Int>(0)
     private let recordingFailureCount = Atomic<Int>(0)
     private let recordedCount = Atomic<Int>(0)
+    private let unacknowledgedCount = Atomic<Int>(0)
+    private let spooledCount = Atomic<Int>(0)
 
     init(inputHandshakes: HandshakeFailureLog, outputHandshakes: HandshakeFailureLog) {
         self.inputHandshakes = inputHandshakes
@@ -60,6 +68,10 @@ final class SidecarCounters: Sendable {
     func outputFailed() { outputFailureCount.add(1, ordering: .relaxed) }
     func setRecordingFailures(_ count: Int) { recordingFailureCount.store(count, ordering: .relaxed) }
     func setRecorded(_ count: Int) { recordedCount.store(count, ordering: .relaxed) }
+    func setLinkOutcome(unacknowledged: Int, spooled: Int) {
+        unacknowledgedCount.store(unacknowledged, ordering: .relaxed)
+        spooledCount.store(spooled, ordering: .relaxed)
+    }
 
     /// Counts a record the output accepted.
     func recordWritten(_ record: ResultRecord) {
@@ -77,6 +89,8 @@ final class SidecarCounters: Sendable {
             outputFailures: outputFailureCount.load(ordering: .relaxed),
             recordingFailures: recordingFailureCount.load(ordering: .relaxed),
             recorded: recordedCount.load(ordering: .relaxed),
-            handshakeFailures: inputHandshakes.total, outputHandshakeFailures: outputHandshakes.total)
+            handshakeFailures: inputHandshakes.total, outputHandshakeFailures: outputHandshakes.total,
+            unacknowledged: unacknowledgedCount.load(ordering: .relaxed), spooled: spooledCount.load(ordering: .relaxed)
+        )
     }
 }

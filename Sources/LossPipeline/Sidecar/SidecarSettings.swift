@@ -14,9 +14,15 @@ public struct SidecarSettings: Sendable {
     /// Batches received and waiting for a worker, counting the one in libzmq's receive pipe.
     /// With `workers`, it bounds memory: at most `queue + workers + 1` batches are held at once.
     public var queue: Int
-    /// Records queued for a slow or absent sink before sending blocks (and backpressure starts).
+    /// How records leave for a ZeroMQ output: the acknowledged link to a lossd aggregator (the
+    /// default), or a plain PUSH socket for any PULL sink.
+    public var outputMode: OutputMode
+    /// The acknowledged link's outbox, spool and ack timeout (``OutputMode/link``).
+    public var link: LinkSettings
+    /// Records queued for a slow or absent sink before sending blocks (and backpressure starts);
+    /// ``OutputMode/push`` only.
     public var sendHighWaterMark: Int
-    /// How long, at shutdown, queued records may take to reach the sink.
+    /// How long, at shutdown, queued records may take to reach the sink; ``OutputMode/push`` only.
     public var outputLinger: Duration
     /// A `.lossrec` file that receives every message as it arrives, or nil.
     public var recordPath: String?
@@ -47,6 +53,8 @@ public struct SidecarSettings: Sendable {
         output: OutputTarget = .zeromq(SidecarSettings.defaultOutput),
         workers: Int = ProcessInfo.processInfo.activeProcessorCount,
         queue: Int = 2,
+        outputMode: OutputMode = .link,
+        link: LinkSettings = LinkSettings(),
         sendHighWaterMark: Int = 10_000,
         outputLinger: Duration = .seconds(30),
         recordPath: String? = nil,
@@ -60,6 +68,8 @@ public struct SidecarSettings: Sendable {
         self.output = output
         self.workers = workers
         self.queue = queue
+        self.outputMode = outputMode
+        self.link = link
         self.sendHighWaterMark = sendHighWaterMark
         self.outputLinger = outputLinger
         self.recordPath = recordPath
@@ -97,6 +107,16 @@ public struct SidecarSettings: Sendable {
         let workerSetting = try settings.int("sidecar.workers", default: 0, in: 0...1024)
         workers = workerSetting == 0 ? defaults.workers : workerSetting
         queue = try settings.int("sidecar.queue", default: defaults.queue, in: 1...1024)
+        outputMode = try settings.choice("sidecar.output_mode", default: OutputMode.link)
+        var link = LinkSettings()
+        link.outboxRecords = try settings.int(
+            "sidecar.outbox_records", default: link.outboxRecords, in: 1...100_000_000)
+        link.outboxBytes = try settings.int("sidecar.outbox_bytes", default: link.outboxBytes, in: 1024...Int.max)
+        let spool = try settings.string("sidecar.spool", default: nil)
+        link.spool = (spool?.isEmpty ?? true) ? nil : spool
+        link.ackTimeout = .milliseconds(
+            Int64(1000 * (try settings.double("sidecar.ack_timeout_seconds", default: 30, in: 0...86_400))))
+        self.link = link
         sendHighWaterMark = try settings.int(
             "sidecar.send_hwm", default: defaults.sendHighWaterMark, in: 1...10_000_000)
         outputLinger = .milliseconds(

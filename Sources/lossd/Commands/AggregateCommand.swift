@@ -5,14 +5,18 @@ import LossAggregator
 import LossPipeline
 import ServiceLifecycle
 
-/// `lossd aggregate`: PULL records, keep running statistics, serve them over HTTP.
+/// `lossd aggregate`: take records over sidecars' links (and plain PUSH), keep running statistics,
+/// serve them over HTTP.
 struct AggregateCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "aggregate",
         abstract: "Receive loss records, keep running statistics, and serve them to people and Prometheus.",
         discussion: """
-            The central daemon. Sidecars push one JSON record per batch to its PULL socket \
-            (--input, default @tcp://127.0.0.1:5556: @ binds, > connects). For every (run, split) \
+            The central daemon. Sidecars send one JSON record per batch over the acknowledged \
+            link to its ROUTER socket (--input, default @tcp://127.0.0.1:5556: @ binds, > \
+            connects); with --state, a record is acknowledged once saved there, so it is counted \
+            exactly once across crashes of either side. Plain PUSH producers send to --pull-input \
+            instead (at-most-once). For every (run, split) \
             it keeps, for loss, classification and localization: the batch-size-weighted mean \
             since start, a debiased EMA (--ema-decay), the mean of the last --window batches, the \
             last, min and max values, and the current and previous epoch's means; also batches, \
@@ -80,7 +84,8 @@ struct AggregateCommand: AsyncParsableCommand {
             """
     )
 
-    @Option(help: "Where records arrive: an endpoint list (bare endpoints bind). Default @tcp://127.0.0.1:5556.")
+    @Option(
+        help: "Where sidecars' record links arrive: endpoints (bare ones bind). Default @tcp://127.0.0.1:5556.")
     var input: String?
 
     @OptionGroup(title: "Aggregator")

@@ -7,8 +7,30 @@ struct AggregateOptions: ParsableArguments {
     @Option(help: "Where the HTTP server listens, host:port (port 0: any free port). Default 127.0.0.1:9180.")
     var http: String?
 
-    @Option(help: "A state file that keeps the statistics across restarts (default: none).", completion: .file())
+    @Option(
+        help: """
+            A state file that keeps the statistics across restarts (default: none). With it, sidecars' records are \
+            acknowledged once saved in it, and survive any crash of the aggregator.
+            """,
+        completion: .file())
     var state: String?
+
+    @Option(
+        help: """
+            Where plain PUSH producers (not lossd sidecars) send records: a PULL socket, at-most-once, with the \
+            input's CURVE settings (bare endpoints bind; default: none).
+            """)
+    var pullInput: String?
+
+    @Option(
+        help: """
+            Seconds after records arrive over a sidecar's link before the state is saved so that they can be \
+            acknowledged (with --state; default 0.2).
+            """)
+    var ackInterval: Double?
+
+    @Option(help: "Records a sidecar may send past what was ingested before it waits for an ack (default 1000).")
+    var linkCredit: Int?
 
     @Option(
         help: "A JSON Lines file that receives one snapshot per --snapshot-interval (default: none).",
@@ -116,6 +138,9 @@ struct AggregateOptions: ParsableArguments {
         var values: [String: ConfigContent] = [:]
         if let http { values["aggregate.http"] = .string(http) }
         if let state { values["aggregate.state"] = .string(state) }
+        if let pullInput { values["aggregate.pull_input"] = .string(pullInput) }
+        if let ackInterval { values["aggregate.ack_interval"] = .double(ackInterval) }
+        if let linkCredit { values["aggregate.link_credit"] = .int(linkCredit) }
         if let snapshots { values["aggregate.snapshots"] = .string(snapshots) }
         if let publish { values["aggregate.publish"] = .string(publish) }
         if let tensorboard { values["aggregate.tensorboard"] = .string(tensorboard) }

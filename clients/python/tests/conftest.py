@@ -50,6 +50,9 @@ def start_sidecar(lossd_bin: str, tmp_path: Path) -> Callable[..., Sidecar]:
     and waits until it accepts connections on PORT_IN (a free port, or ``port`` to restart a
     sidecar on the endpoint of one that is gone).
 
+    ``link=True`` sends the records over the acknowledged link, to a ``lossd aggregate``'s input;
+    otherwise a ZeroMQ output is a plain PUSH (``--output-mode push``) for a pyzmq PULL sink.
+
     ``preexec_fn`` runs in the child before lossd starts (resource limits, signal dispositions).
     Every sidecar started through this fixture is killed at the end of the test if still running.
     """
@@ -57,10 +60,11 @@ def start_sidecar(lossd_bin: str, tmp_path: Path) -> Callable[..., Sidecar]:
 
     def start(output: str, workers: int = 2, record: Optional[Path] = None, sidecar_id: Optional[str] = None,
               extra: Sequence[str] = (), log_level: str = "info", wait: bool = True,
-              port: Optional[int] = None, preexec_fn: Optional[Callable[[], None]] = None) -> Sidecar:
+              port: Optional[int] = None, preexec_fn: Optional[Callable[[], None]] = None,
+              link: bool = False) -> Sidecar:
         port = free_tcp_port() if port is None else port
         args = [lossd_bin, "sidecar", "--input", f"@tcp://127.0.0.1:{port}", "--output", output,
-                "--workers", str(workers), "--log-level", log_level]
+                "--workers", str(workers), "--log-level", log_level, "--output-mode", "link" if link else "push"]
         if record is not None:
             args += ["--record", str(record)]
         if sidecar_id is not None:
@@ -88,7 +92,7 @@ def start_aggregator(lossd_bin: str, tmp_path: Path) -> Callable[..., Aggregator
     started: List[AggregatorProcess] = []
 
     def start(input_port: Optional[int] = None, http_port: Optional[int] = None, state=None, snapshots=None,
-              extra: Sequence[str] = (), wait: bool = True) -> AggregatorProcess:
+              extra: Sequence[str] = (), wait: bool = True, pull_port: Optional[int] = None) -> AggregatorProcess:
         if state is True:
             state = tmp_path / "state.json"
         if snapshots is True:
@@ -97,7 +101,7 @@ def start_aggregator(lossd_bin: str, tmp_path: Path) -> Callable[..., Aggregator
             lossd_bin, tmp_path, f"aggregator{len(started)}",
             input_port=free_tcp_port() if input_port is None else input_port,
             http_port=free_tcp_port() if http_port is None else http_port,
-            state=state, snapshots=snapshots, extra=extra)
+            state=state, snapshots=snapshots, extra=extra, pull_port=pull_port)
         started.append(process)
         if wait:
             process.wait_ready()

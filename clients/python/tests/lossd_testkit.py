@@ -211,13 +211,15 @@ AGGREGATOR_STOPPED = re.compile(
 
 
 class AggregatorProcess(LossdProcess):
-    """One ``lossd aggregate`` process: records arrive on ``input_address`` (tcp, loopback), the
-    HTTP server answers on ``http``."""
+    """One ``lossd aggregate`` process: sidecars' record links arrive on ``input_address`` (tcp,
+    loopback), plain PUSH producers send to ``pull_address``, the HTTP server answers on ``http``."""
 
     def __init__(self, lossd_bin: str, workdir: Path, name: str, input_port: int, http_port: int,
-                 state: Optional[Path] = None, snapshots: Optional[Path] = None, extra: Sequence[str] = ()) -> None:
+                 state: Optional[Path] = None, snapshots: Optional[Path] = None, extra: Sequence[str] = (),
+                 pull_port: Optional[int] = None) -> None:
+        pull_port = free_tcp_port() if pull_port is None else pull_port
         args = [lossd_bin, "aggregate", "--input", f"@tcp://127.0.0.1:{input_port}",
-                "--http", f"127.0.0.1:{http_port}"]
+                "--pull-input", f"@tcp://127.0.0.1:{pull_port}", "--http", f"127.0.0.1:{http_port}"]
         if state is not None:
             args += ["--state", str(state)]
         if snapshots is not None:
@@ -227,6 +229,8 @@ class AggregatorProcess(LossdProcess):
         self.input_port = input_port
         self.http_port = http_port
         self.input_address = f"tcp://127.0.0.1:{input_port}"
+        self.pull_port = pull_port
+        self.pull_address = f"tcp://127.0.0.1:{pull_port}"
         self.http = f"http://127.0.0.1:{http_port}"
         self.state = state
         self.snapshots = snapshots

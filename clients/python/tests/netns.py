@@ -5,7 +5,8 @@ touched) and :class:`Host` namespaces joined to it by veth pairs, each with an a
 subnet, its own loopback and, optionally, its own ``/etc/hosts`` (``ip netns exec`` mounts
 ``/etc/netns/NAME/hosts`` over it). Processes start in a host with :meth:`Host.popen` or
 :meth:`Host.run`; :meth:`Host.cut` and :meth:`Host.restore` take a host's link down and up, for
-fault tests. Everything is removed by :meth:`Network.close` (also on failure: use it as a
+fault tests; :meth:`Host.within` runs a function of the test's own process inside a host (its
+sockets then live on that host's network). Everything is removed by :meth:`Network.close` (also on failure: use it as a
 context manager), which ends the processes still running in its namespaces first.
 
 Needs root and iproute2; :func:`unavailable_reason` says why namespaces cannot be made here, for
@@ -14,17 +15,21 @@ a test to skip with."""
 from __future__ import annotations
 
 import atexit
+import ctypes
 import ipaddress
 import itertools
 import os
 import shutil
 import signal
 import subprocess
+import threading
 import time
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence
+from typing import Callable, Dict, List, Optional, Sequence, TypeVar
 
 _serial = itertools.count()
+_CLONE_NEWNET = 0x40000000
+_T = TypeVar("_T")
 
 
 def _ip(*args: str, check: bool = True) -> subprocess.CompletedProcess:
@@ -71,6 +76,34 @@ class Host:
         kwargs.setdefault("start_new_session", True)
         kwargs.setdefault("stdin", subprocess.DEVNULL)
         return subprocess.Popen(self.command(argv), **kwargs)
+
+    def within(self, function: Callable[..., _T], *args, timeout: float = 60) -> _T:
+        """``function(*args)`` run on a thread of this process that has joined this host's network
+        namespace: the sockets it opens are this host's (an HTTP request to its loopback, a TCP
+        probe of a port it binds). Only that thread changes namespace, and it ends with the call.
+        Raises what ``function`` raised; ``TimeoutError`` after ``timeout`` seconds."""
+        outcome: Dict[str, object] = {}
+
+        def body() -> None:
+            try:
+                libc = ctypes.CDLL(None, use_errno=True)
+                with open(f"/run/netns/{self.namespace}", "rb") as handle:
+                    if libc.setns(handle.fileno(), _CLONE_NEWNET) != 0:
+                        error = ctypes.get_errno()
+                        raise OSError(error, f"setns into {self.namespace}: {os.strerror(error)}")
+                outcome["value"] = function(*args)
+            except BaseException as error:  # re-raised on the caller's thread
+                outcome["error"] = error
+
+        thread = threading.Thread(target=body, name=f"in-{self.name}", daemon=True)
+        thread.start()
+        thread.join(timeout)
+        if thread.is_alive():
+            raise TimeoutError(f"{getattr(function, '__name__', function)} did not return within {timeout} s "
+                               f"in host {self.name}")
+        if "error" in outcome:
+            raise outcome["error"]  # type: ignore[misc]
+        return outcome["value"]  # type: ignore[return-value]
 
     def cut(self) -> None:
         """Takes this host's link down: its peers see nothing from it until :meth:`restore`."""

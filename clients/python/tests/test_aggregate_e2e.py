@@ -61,7 +61,7 @@ def test_statistics_match_an_independent_computation_and_survive_a_restart(start
     try:
         context = zmq.Context()
         push = context.socket(zmq.PUSH)
-        push.connect(first.input_address)
+        push.connect(first.pull_address)
         for record in order:
             push.send_string(json.dumps(record))
         push.send_string("this is not a record")
@@ -95,7 +95,7 @@ def test_statistics_match_an_independent_computation_and_survive_a_restart(start
     finally:
         first.kill()
 
-    second = start_aggregator(input_port=first.input_port, http_port=first.http_port, **started)
+    second = start_aggregator(input_port=first.input_port, http_port=first.http_port, pull_port=first.pull_port, **started)
     try:
         stats = second.stats()
         assert stats["records"] == total

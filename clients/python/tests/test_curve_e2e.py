@@ -93,9 +93,9 @@ def test_the_aggregator_takes_records_only_from_allowed_sidecars(lossd_bin, star
 
     try:
         assert wait_for(lambda: records() is not None, timeout=20), aggregator.stderr()
-        # A record pushed with a key the aggregator does not allow never arrives.
+        # A record sent with a key the aggregator does not allow never arrives.
         context = zmq.Context()
-        stranger = context.socket(zmq.PUSH)
+        stranger = context.socket(zmq.DEALER)
         public, secret = read_key_pair(stranger_key)
         stranger.curve_serverkey = read_public_key(aggregator_pub).encode()
         stranger.curve_publickey, stranger.curve_secretkey = public.encode(), secret.encode()
@@ -106,7 +106,7 @@ def test_the_aggregator_takes_records_only_from_allowed_sidecars(lossd_bin, star
         stranger.close(linger=0)
         context.term()
         # The allowed sidecar's records arrive, encrypted.
-        sidecar = start_sidecar(f">tcp://127.0.0.1:{records_port}",
+        sidecar = start_sidecar(f">tcp://127.0.0.1:{records_port}", link=True,
                                 extra=["--key-file", str(sidecar_key), "--output-server-key", str(aggregator_pub)])
         case = load_golden("basic")
         # The sidecar's key file makes its input CURVE too; with no allowed list, any client

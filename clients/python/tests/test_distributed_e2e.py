@@ -107,7 +107,7 @@ def test_job_killed_and_resumed_from_a_checkpoint(lossd_bin, start_sidecar, star
     aggregator = start_aggregator(extra=["--tensorboard", str(tensorboard), "--step-timeout", "5",
                                          "--open-steps", "256"])
     recordings = [tmp_path / f"sidecar{index}.lossrec" for index in range(2)]
-    sidecars = [start_sidecar(f">{aggregator.input_address}", record=recordings[index]) for index in range(2)]
+    sidecars = [start_sidecar(f">{aggregator.input_address}", record=recordings[index], link=True) for index in range(2)]
 
     def endpoint(rank: int) -> str:  # two hosts of two ranks each
         return sidecars[rank // 2].input
@@ -224,7 +224,7 @@ def test_job_killed_and_resumed_from_a_checkpoint(lossd_bin, start_sidecar, star
 def test_two_default_clients_on_one_run_count_twice_the_batches(start_sidecar, start_aggregator, tmp_path):
     """The README's client, twice, without source or rank: two processes, two sources, no duplicate."""
     aggregator = start_aggregator()
-    sidecar = start_sidecar(f">{aggregator.input_address}")
+    sidecar = start_sidecar(f">{aggregator.input_address}", link=True)
     trainers = [Trainer(tmp_path, sidecar.input, None, 0, 19, attempt=index) for index in (1, 2)]
     for trainer in trainers:
         trainer.finish()
@@ -249,7 +249,7 @@ def test_counters_only_go_up_around_a_late_arrival(start_aggregator):
     aggregator = start_aggregator(extra=["--reorder-window", "2"])
     context = zmq.Context()
     push = context.socket(zmq.PUSH)
-    push.connect(aggregator.input_address)
+    push.connect(aggregator.pull_address)
 
     def record(seq: int) -> str:
         return json.dumps({"v": 1, "kind": "loss", "run": "late", "split": "train", "source": "rank0",

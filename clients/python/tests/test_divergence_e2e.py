@@ -61,7 +61,7 @@ def pipeline(start_aggregator, start_sidecar):
     flags = ["--publish", f"@tcp://127.0.0.1:{publish}", "--snapshot-interval", "0.2",
              "--divergence-factor", "10", "--divergence-steps", "3"]
     aggregator = start_aggregator(state=True, extra=flags)
-    sidecar = start_sidecar(f">{aggregator.input_address}")
+    sidecar = start_sidecar(f">{aggregator.input_address}", link=True)
     return aggregator, sidecar, f"tcp://127.0.0.1:{publish}", flags
 
 

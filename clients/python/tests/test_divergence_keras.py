@@ -22,7 +22,7 @@ def test_keras_fit_stops_within_a_few_batches_of_the_divergence(start_aggregator
     require("tensorflow", load=False)
     publish = free_tcp_port()
     aggregator = start_aggregator(extra=["--publish", f"@tcp://127.0.0.1:{publish}", "--snapshot-interval", "0.2"])
-    sidecar = start_sidecar(f">{aggregator.input_address}")
+    sidecar = start_sidecar(f">{aggregator.input_address}", link=True)
     out = tmp_path / "keras.json"
     done = subprocess.run(
         [sys.executable, str(Path(__file__).resolve().parent / "keras_divergence_trainer.py"),

@@ -175,7 +175,7 @@ def test_sidecar_sigkill_and_restart_every_missing_seq_is_counted_lost(start_sid
     highest that never produced a record, with no duplicate."""
     aggregator = start_aggregator(snapshots=True)
     context = zmq.Context()
-    tee = Tee(context, aggregator.input_address)
+    tee = Tee(context, aggregator.pull_address)
     tee.start()
     first = start_sidecar(tee.endpoint, workers=2)
     trainer = Trainer(first.input, run="crash", source="t0", interval=0.001)
@@ -238,7 +238,7 @@ def test_aggregator_down_10_s_sidecars_queue_and_nothing_is_lost(start_sidecar, 
     on the same endpoints, from the state file, receives every one: every batch sent is on /stats,
     nothing lost, nothing duplicated, also at its shutdown when every gap counts."""
     first = start_aggregator(state=True, snapshots=True)
-    sidecars = [start_sidecar(f">{first.input_address}", workers=1, extra=["--send-hwm", "10"]) for _ in range(2)]
+    sidecars = [start_sidecar(f">{first.input_address}", workers=1, extra=["--outbox-records", "10"], link=True) for _ in range(2)]
     trainers = [Trainer(s.input, run="outage", source=f"t{i}", interval=0.02, send_timeout_ms=60_000, seed=i)
                 for i, s in enumerate(sidecars)]
     for trainer in trainers:
@@ -261,7 +261,7 @@ def test_aggregator_down_10_s_sidecars_queue_and_nothing_is_lost(start_sidecar, 
         trainer.pause_event.clear()
     time.sleep(10.0)  # the outage: the trainers keep sending
     during_outage = sum(len(t.sent) for t in trainers) - before_outage
-    second = start_aggregator(input_port=first.input_port, http_port=first.http_port,
+    second = start_aggregator(input_port=first.input_port, http_port=first.http_port, pull_port=first.pull_port,
                               state=first.state, snapshots=first.snapshots)
     time.sleep(1.0)
     for trainer in trainers:
@@ -350,7 +350,7 @@ def test_aggregator_stopped_under_traffic_restarts_from_its_state(start_aggregat
     first = start_aggregator(state=True, snapshots=True, extra=flags)
     context = zmq.Context()
     try:
-        pusher = Pusher(context, first.input_address, lines, 0, rate)
+        pusher = Pusher(context, first.pull_address, lines, 0, rate)
         pusher.start()
         assert wait_for(lambda: first.stats()["records"] >= 1500, timeout=60)
         assert first.state.exists(), "no checkpoint after 1500 records at state_interval 1 s"
@@ -364,7 +364,7 @@ def test_aggregator_stopped_under_traffic_restarts_from_its_state(start_aggregat
         # The sender's queue dies with its socket (linger 0), as a sender's does when it dies.
         sent_before_stop = pusher.finish(linger_ms=0)
 
-        second = start_aggregator(input_port=first.input_port, http_port=first.http_port,
+        second = start_aggregator(input_port=first.input_port, http_port=first.http_port, pull_port=first.pull_port,
                                   state=first.state, snapshots=first.snapshots, extra=flags)
         after = second.stats()  # nothing is sending: exactly the saved state
         restored = after["records"]
@@ -382,7 +382,7 @@ def test_aggregator_stopped_under_traffic_restarts_from_its_state(start_aggregat
         assert (source["highest_seq"], source["lost"], source["duplicates"]) == (restored - 1, 0, 0)
 
         # The stream resumes where the stopped connection ended.
-        resumed = Pusher(context, second.input_address, lines, sent_before_stop, rate=5000.0)
+        resumed = Pusher(context, second.pull_address, lines, sent_before_stop, rate=5000.0)
         resumed.start()
         resumed.join(60)
         assert resumed.finish(linger_ms=10_000) == count
@@ -421,7 +421,8 @@ def test_records_the_output_refuses_are_counted_as_output_failures(start_sidecar
     assert sidecar.stop(signal.SIGTERM) == 2, sidecar.stderr()[-4000:]
     summary = sidecar.final_summary()
     assert summary == {"received": 6, "computed": 0, "rejected": 0, "output_failures": 6, "recording_failures": 0,
-                       "handshake_failures": 0, "output_handshake_failures": 0}, \
+                       "handshake_failures": 0, "output_handshake_failures": 0,
+                       "unacknowledged": 0, "spooled": 0}, \
         sidecar.stderr()[-2000:]
 
 
@@ -445,7 +446,8 @@ def test_messages_missing_from_the_recording_are_counted_as_recording_failures(s
     assert sidecar.stop(signal.SIGTERM) == 2, sidecar.stderr()[-4000:]  # the recording lost them
     summary = sidecar.final_summary()
     assert summary == {"received": 100, "computed": 100, "rejected": 0, "output_failures": 0,
-                       "recording_failures": 100, "handshake_failures": 0, "output_handshake_failures": 0}, \
+                       "recording_failures": 100, "handshake_failures": 0, "output_handshake_failures": 0,
+                       "unacknowledged": 0, "spooled": 0}, \
         sidecar.stderr()[-2000:]
 
 
@@ -488,7 +490,8 @@ def test_a_recording_cut_short_by_a_file_size_limit_is_counted_and_replays_up_to
     summary = sidecar.final_summary()
     assert summary == {"received": 10, "computed": 10, "rejected": 0, "output_failures": 0,
                        "recording_failures": 10 - good, "handshake_failures": 0,
-                       "output_handshake_failures": 0}, sidecar.stderr()[-2000:]
+                       "output_handshake_failures": 0,
+                       "unacknowledged": 0, "spooled": 0}, sidecar.stderr()[-2000:]
 
     replayed, replay_summary, done = run_replay(lossd_bin, recording, workers=2)
     assert done.returncode == 2, done.stderr.decode()[-2000:]

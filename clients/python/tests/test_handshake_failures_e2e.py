@@ -195,7 +195,7 @@ def test_a_sidecar_that_does_not_match_the_aggregator_input_is_told_on_both_ends
         "mechanism": 0, "server_key": 0, "client_key": 0, "closed": 0, "protocol": 0}
     # The record waits for a sink that never completes a handshake: let it go at shutdown.
     sidecar_arguments = ["--status-interval-seconds", "1", "--linger-seconds", "0", *output_arguments(mismatch, keys)]
-    sidecar = start_sidecar(f">{aggregator.input_address}", wait=False, extra=sidecar_arguments)
+    sidecar = start_sidecar(f">{aggregator.input_address}", wait=False, extra=sidecar_arguments, link=True)
     wait_started(sidecar, "sidecar listening")
     start = time.monotonic()
     with LossClient(sidecar.input, linger_ms=0) as trainer:
@@ -215,7 +215,7 @@ def test_a_sidecar_that_does_not_match_the_aggregator_input_is_told_on_both_ends
         # The sidecar's address, as for a trainer: one more sidecar if the first was gone too soon.
         if not wait_for(lambda: server_warning_names_peer(aggregator, mismatch, "aggregate.input", r"127\.0\.0\.1"),
                         timeout=max(0.0, WITHIN / 2 - (time.monotonic() - start)), interval=0.05):
-            retry = start_sidecar(f">{aggregator.input_address}", wait=False, extra=sidecar_arguments)
+            retry = start_sidecar(f">{aggregator.input_address}", wait=False, extra=sidecar_arguments, link=True)
             wait_started(retry, "sidecar listening")
         assert wait_for(lambda: server_warning_names_peer(aggregator, mismatch, "aggregate.input", r"127\.0\.0\.1"),
                         timeout=max(0.5, WITHIN + 2.0 - (time.monotonic() - start)), interval=0.05), \

@@ -118,7 +118,7 @@ class LoadTrainer(threading.Thread):
 
 def start_pipeline(start_sidecar, start_aggregator):
     aggregator = start_aggregator(snapshots=True)
-    sidecars = [start_sidecar(f">{aggregator.input_address}", workers=WORKERS, extra=["--queue", str(QUEUE)])
+    sidecars = [start_sidecar(f">{aggregator.input_address}", workers=WORKERS, extra=["--queue", str(QUEUE)], link=True)
                 for _ in range(SIDECARS)]
     return aggregator, sidecars
 

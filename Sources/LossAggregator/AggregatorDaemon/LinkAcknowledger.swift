@@ -1,0 +1,105 @@
+import Logging
+import LossWire
+import ZeroMQ
+
+/// The aggregator's side of the record link, run by the receiver thread that owns the ROUTER
+/// socket: takes `record` and `sync` messages, and answers with acks (docs/PROTOCOL.md, "The
+/// record link").
+///
+/// Acks go out: to every `sync` (with rewind), once per ``rewindInterval`` for a link whose
+/// records arrive past a gap (with rewind), after ``creditBatch`` records of a link and whenever
+/// the socket's queue runs empty (credit), and after each saved state (durable).
+struct LinkAcknowledger {
+    /// A link gets a credit ack at least every this many records.
+    static let creditBatch = 250
+    /// At most one rewind per link in this time.
+    static let rewindInterval: Duration = .milliseconds(200)
+
+    let aggregator: Aggregator
+    /// How many seqs past its `next` a sidecar may send before the next ack.
+    let credit: UInt64
+    /// The saved positions, or nil without a state file (then ingested means durable).
+    let checkpoints: LinkCheckpoints?
+    private var routes: [String: [UInt8]] = [:]
+    private var unacknowledged: [String: Int] = [:]
+    private var lastRewind: [String: ContinuousClock.Instant] = [:]
+    private var durableSent: [String: UInt64] = [:]
+    private var generation = 0
+
+    init(aggregator: Aggregator, credit: UInt64, checkpoints: LinkCheckpoints?) {
+        self.aggregator = aggregator
+        self.credit = credit
+        self.checkpoints = checkpoints
+    }
+
+    /// Handles one message off the ROUTER (frame 0: the peer's routing id).
+    mutating func handle(
+        _ message: ReceivedMessage, socket: Socket, at time: Double, invalidLog: inout InvalidRecordLog, logger: Logger
+    ) {
+        message.withFrames { frames in
+            guard frames.count >= 2 else { return }
+            let routingID = Array(frames[0])
+            let decoded: LinkMessage
+            do {
+                decoded = try LinkMessage(frames: Array(frames.dropFirst()))
+            } catch {
+                aggregator.ingestInvalid(at: time)
+                invalidLog.note("\(error)", at: time, logger: logger)
+                return
+            }
+            let link = decoded.link
+            if routes[link] != routingID { routes[link] = routingID }
+            switch decoded {
+            case .record(_, let seq, let first):
+                let result = aggregator.ingest(linkRecord: frames[4], link: link, seq: seq, first: first, at: time)
+                if let problem = result.problem { invalidLog.note(problem.reason, at: time, logger: logger) }
+                switch result.admission {
+                case .ingest:
+                    unacknowledged[link, default: 0] += 1
+                    if unacknowledged[link, default: 0] >= Self.creditBatch { acknowledge(link, socket: socket) }
+                case .alreadyIngested:
+                    break
+                case .gap:
+                    let now = ContinuousClock.now
+                    if lastRewind[link].map({ now - $0 >= Self.rewindInterval }) ?? true {
+                        lastRewind[link] = now
+                        acknowledge(link, socket: socket, rewind: true)
+                    }
+                }
+            case .sync(_, let first, _):
+                _ = aggregator.syncLink(link, first: first, at: time)
+                acknowledge(link, socket: socket, rewind: true)
+            case .ack:
+                invalidLog.note(
+                    "an ack came to the aggregator's input; only sidecars send there", at: time, logger: logger)
+            }
+        }
+    }
+
+    /// Sends a credit ack to every link that sent records since its last ack (the queue is empty).
+    mutating func acknowledgePending(socket: Socket) {
+        for (link, count) in unacknowledged where count > 0 {
+            acknowledge(link, socket: socket)
+        }
+    }
+
+    /// After a saved state: sends each link whose durable position moved an ack.
+    mutating func acknowledgeSaved(socket: Socket) {
+        guard let checkpoints, checkpoints.generation != generation else { return }
+        generation = checkpoints.generation
+        for (link, position) in checkpoints.positions where position > durableSent[link] ?? 0 {
+            guard routes[link] != nil else { continue }
+            acknowledge(link, socket: socket)
+        }
+    }
+
+    private mutating func acknowledge(_ link: String, socket: Socket, rewind: Bool = false) {
+        guard let routingID = routes[link], let next = aggregator.linkNext(link) else { return }
+        let durable = min(next, checkpoints.map { $0.positions[link] ?? 0 } ?? next)
+        unacknowledged[link] = 0
+        durableSent[link] = max(durableSent[link] ?? 0, durable)
+        let ack = LinkAck(link: link, next: next, durable: durable, credit: credit, rewind: rewind)
+        // A sidecar that is gone or not reading loses this ack; the next one says the same and more.
+        try? socket.send([routingID] + LinkMessage.ack(ack).frames, mode: .dontWait)
+    }
+}
