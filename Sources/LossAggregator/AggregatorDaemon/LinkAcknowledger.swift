@@ -87,9 +87,17 @@ struct LinkAcknowledger {
     mutating func acknowledgeSaved(socket: Socket) {
         guard let checkpoints, checkpoints.generation != generation else { return }
         generation = checkpoints.generation
-        for (link, position) in checkpoints.positions where position > durableSent[link] ?? 0 {
+        let positions = checkpoints.positions
+        for (link, position) in positions where position > durableSent[link] ?? 0 {
             guard routes[link] != nil else { continue }
             acknowledge(link, socket: socket)
+        }
+        // Links the statistics forgot (idle past stream_idle) are forgotten here too.
+        for link in routes.keys where positions[link] == nil && aggregator.linkNext(link) == nil {
+            routes[link] = nil
+            unacknowledged[link] = nil
+            lastRewind[link] = nil
+            durableSent[link] = nil
         }
     }
 

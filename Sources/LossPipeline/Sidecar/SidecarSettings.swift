@@ -108,6 +108,12 @@ public struct SidecarSettings: Sendable {
         workers = workerSetting == 0 ? defaults.workers : workerSetting
         queue = try settings.int("sidecar.queue", default: defaults.queue, in: 1...1024)
         outputMode = try settings.choice("sidecar.output_mode", default: OutputMode.link)
+        if outputMode == .link, case .zeromq(let endpoints) = output, endpoints.count > 1 {
+            // A DEALER deals messages out in turn: each aggregator would see every other seq.
+            throw .invalid(
+                key: "sidecar.output", value: output.description,
+                reason: "the record link goes to one aggregator; name one endpoint, or use --output-mode push")
+        }
         var link = LinkSettings()
         link.outboxRecords = try settings.int(
             "sidecar.outbox_records", default: link.outboxRecords, in: 1...100_000_000)

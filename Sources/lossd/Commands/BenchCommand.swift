@@ -157,9 +157,11 @@ struct AggregateBenchCommand: ParsableCommand {
         discussion: """
             Generates loss records as sidecars write them (several runs, splits and sources, \
             increasing seqs, one error record in a hundred), then times what the daemon's \
-            receiver does with each: decode the JSON line and ingest it into the statistics, \
-            lock included. Decoding alone and ingesting alone are timed as well. The SPEC's \
-            target: at least 100,000 records/s on one core.
+            receiver does with each as it comes over a sidecar's record link (the default path): \
+            decode the link's frames, admit the link seq, decode the JSON line and ingest it into \
+            the statistics, lock included. A plain PUSH producer's bare line (plain), decoding \
+            alone and ingesting alone are timed as well. The SPEC's target: at least 100,000 \
+            records/s on one core.
 
             Examples:
               lossd bench aggregate

@@ -13,11 +13,12 @@ struct ServeCommand: AsyncParsableCommand {
         discussion: """
             The embedded default for one machine: trainers push batches to --input (default \
             @tcp://127.0.0.1:5555); the sidecar computes them and hands the records to the \
-            aggregator over an in-process socket; the aggregator serves the running averages on \
-            --http (default 127.0.0.1:9180): /metrics, /stats, /healthz. Every flag of lossd \
-            sidecar (but its output) and of lossd aggregate (but its input) works here; \
-            --records-input lets sidecars on other hosts push their records to this aggregator \
-            as well.
+            aggregator over the record link on an in-process socket; the aggregator serves the \
+            running averages on --http (default 127.0.0.1:9180): /metrics, /stats, /healthz. \
+            Every flag of lossd sidecar (but its output) and of lossd aggregate (but its input) \
+            works here; --records-input lets sidecars on other hosts send their records to this \
+            aggregator as well, over their acknowledged links (--pull-input for plain PUSH \
+            producers).
 
             SIGINT or SIGTERM: the sidecar finishes the batches it received, the aggregator \
             ingests their records and saves its state, then the process exits 0, or 2 when either \

@@ -44,7 +44,8 @@ struct MemoryBench {
         let child = Process()
         child.executableURL = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
         child.arguments = [
-            "sidecar", "--input", "@" + input, "--output", ">" + output, "--workers", "\(workers)",
+            "sidecar", "--input", "@" + input, "--output", ">" + output, "--output-mode", "push", "--workers",
+            "\(workers)",
             "--queue", "\(queue)", "--status-interval-seconds", "0", "--log-level", "warning",
             "--max-message-bytes", "\(max(1 << 30, message.totalBytes))",
         ]

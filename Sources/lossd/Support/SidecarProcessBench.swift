@@ -128,7 +128,8 @@ struct SidecarProcessBench {
         let child = Process()
         child.executableURL = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
         child.arguments = [
-            "sidecar", "--input", ">" + inputEndpoint, "--output", ">" + sinkEndpoint, "--workers", "\(workers)",
+            "sidecar", "--input", ">" + inputEndpoint, "--output", ">" + sinkEndpoint, "--output-mode", "push",
+            "--workers", "\(workers)",
             "--status-interval-seconds", "0", "--log-level", "warning",
             "--max-message-bytes", "\(max(1 << 30, message.totalBytes))",
         ]
