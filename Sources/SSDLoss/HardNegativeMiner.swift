@@ -103,7 +103,9 @@ enum HardNegativeMiner {
         var remaining = k
         return withUnsafeTemporaryAllocation(of: UInt32.self, capacity: 1 << 12) { histogram -> Double in
             let histogram = histogram.baseAddress!
-            // Digits of 12 bits from the top (sign and exponent first), then the last 4 bits.
+            // Digits from the top (sign and exponent first): 12 bits while many candidates
+            // remain, 8 once few do (image mining: a few hundred per image), where clearing and
+            // scanning 4,096 buckets a round would cost more than the candidates themselves.
             var shift = 64
             while remaining < count {
                 guard shift > 0 else {
@@ -119,7 +121,7 @@ enum HardNegativeMiner {
                     }
                     return negativeLosses[indices[0]]
                 }
-                let width = min(shift, 12)
+                let width = min(shift, count > Self.wideDigitCandidates ? 12 : 8)
                 shift &-= width
                 let mask: UInt64 = (1 << UInt64(width)) - 1
                 let buckets = 1 << width
@@ -175,19 +177,17 @@ enum HardNegativeMiner {
         ends: UnsafeMutableBufferPointer<Int>, k: Int
     ) -> Int? {
         let total = (ends.last ?? start) - start
-        // About a thousand samples: sorting them costs a few ns per negative of a large batch
-        // and ~30 ns a sample, so small segments (image mining) take one in 32.
+        // About a thousand samples: selecting the threshold among them costs a few ns per
+        // sample, so small segments (image mining) take one in 32.
         let stride = max(32, total / 1024)
         let samples = total / stride
         let expected = Double(k) * Double(samples) / Double(total)
         // The rank (from the top) of the threshold within the sample.
         let rank = Int(expected + 4 * expected.squareRoot() + 8)
         guard total >= 4096, rank < samples / 2 else { return nil }
-        let threshold = withUnsafeTemporaryAllocation(of: Double.self, capacity: samples) { buffer in
-            var sample = buffer
+        let threshold = withUnsafeTemporaryAllocation(of: Double.self, capacity: samples) { sample in
             for i in 0..<samples { sample[i] = negativeLosses[start &+ i &* stride] }
-            sample.sort()
-            return sample[samples - rank]
+            return orderStatistic(sample, samples - rank)
         }
         // Segment ends among the candidates go to scratch first: `ends` must stay in entries
         // if the sample misled and the caller selects over every entry.
@@ -209,6 +209,38 @@ enum HardNegativeMiner {
             for segment in ends.indices { ends[segment] = candidateEnds[segment] }
             return count
         }
+    }
+
+    /// Above this many candidates a radix round takes 12-bit digits, at or below it 8-bit ones.
+    static let wideDigitCandidates = 4096
+
+    /// The value at ascending position `target` of `values` (what `sort()` would put there),
+    /// found by Hoare's quickselect with a middle pivot, which rearranges `values`.
+    static func orderStatistic(_ values: UnsafeMutableBufferPointer<Double>, _ target: Int) -> Double {
+        var low = 0
+        var high = values.count - 1
+        while low < high {
+            let pivot = values[low + (high - low) / 2]
+            var i = low
+            var j = high
+            while i <= j {
+                while values[i] < pivot { i += 1 }
+                while values[j] > pivot { j -= 1 }
+                if i <= j {
+                    values.swapAt(i, j)
+                    i += 1
+                    j -= 1
+                }
+            }
+            if target <= j {
+                high = j
+            } else if target >= i {
+                low = i
+            } else {
+                break
+            }
+        }
+        return values[target]
     }
 
     /// The digit of the k-th largest candidate, `remaining` being k: the largest digit whose

@@ -37,6 +37,41 @@ struct HardNegativeMinerTests {
         }
     }
 
+    @Test(
+        "keeps the k largest of many negatives, across the sample and the switch of digit widths",
+        arguments: [HardNegativeMiner.wideDigitCandidates + 1, 9_000, 40_000])
+    func matchesSortWhenLarge(_ count: Int) {
+        let values = Self.losses(count: count, seed: UInt64(count))
+        let workspace = LossWorkspace()
+        workspace.reserve(boxes: values.count)
+        for (i, value) in values.enumerated() {
+            workspace.negativeLosses[i] = value
+            workspace.classLosses[i] = Double(i % 1000) + 1
+        }
+        let order = values.indices.sorted { values[$0] != values[$1] ? values[$0] > values[$1] : $0 < $1 }
+        // Small k takes the sample; the largest leave thousands of candidates to 12-bit digits.
+        for k in [1, 3, 40, count / 50, count / 3, count - 1] {
+            let expected = order.prefix(k).reduce(0.0) { $0 + Double($1 % 1000) + 1 }
+            #expect(HardNegativeMiner.keptClassLoss(workspace, entries: 0..<count, k: k) == expected, "k = \(k)")
+            let quarter = count / 4
+            let perImage = HardNegativeMiner.keptClassLossPerImage(
+                workspace, segmentEnds: [quarter, 2 * quarter, 3 * quarter, count], k: k)
+            #expect(perImage.reduce(0, +) == expected, "k = \(k)")
+            #expect(HardNegativeMiner.kthLargest(workspace, entries: 0..<count, k: k) == values[order[k - 1]])
+        }
+    }
+
+    @Test("the order statistic is what sorting puts at each position", arguments: 0..<6)
+    func orderStatistic(_ seed: Int) {
+        let values = Self.losses(count: 1 + seed * 97, seed: UInt64(100 + seed))
+        let sorted = values.sorted()
+        for target in Set([0, values.count / 2, values.count - 1, seed % values.count]) {
+            var scratch = values
+            let found = scratch.withUnsafeMutableBufferPointer { HardNegativeMiner.orderStatistic($0, target) }
+            #expect(found == sorted[target], "position \(target) of \(values.count)")
+        }
+    }
+
     @Test("order keys sort like the doubles they encode")
     func orderKeys() {
         let values: [Double] = [-.infinity, -3e300, -1, -1e-300, -0.0, 0, 1e-300, 1, 1.0.nextUp, 3e300, .infinity]
