@@ -133,6 +133,9 @@ public struct PipelineBenchmark: Sendable {
         var settings = SidecarSettings()
         settings.input = try Endpoint.parseList("@" + address("input"), defaultRole: .bind)
         settings.output = .zeromq(try Endpoint.parseList(">" + sinkEndpoint, defaultRole: .connect))
+        // The sink is a bare PULL socket, the floor's own peer: the record link's DEALER needs an
+        // aggregator's ROUTER, so the timed sidecar sends as a plain PUSH.
+        settings.outputMode = .push
         settings.workers = workers
         settings.statusInterval = .zero
         settings.processor.limits.maxMessageBytes = Int.max

@@ -2,7 +2,7 @@ public import ZeroMQ
 
 /// Where a stage sends its records: a ZeroMQ endpoint list, standard output, or a JSON Lines file.
 public enum OutputTarget: Sendable, Hashable, CustomStringConvertible {
-    /// PUSH to these endpoints (a bare endpoint connects).
+    /// These endpoints (a bare endpoint connects): the record link or a plain PUSH, as ``OutputMode`` says.
     case zeromq([Endpoint])
     /// JSON Lines on standard output.
     case standardOutput
