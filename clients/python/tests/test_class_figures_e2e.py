@@ -135,7 +135,7 @@ def test_per_class_figures_equal_an_independent_computation(start_sidecar, start
     aggregator = start_aggregator(state=state, extra=["--window", str(WINDOW), "--ema-decay", str(DECAY)])
     recording = tmp_path / "run.lossrec"
     # One worker: the records leave in the order the batches came, which the EMA depends on.
-    sidecar = start_sidecar(f">{aggregator.input_address}", workers=1, record=recording)
+    sidecar = start_sidecar(f">{aggregator.input_address}", workers=1, record=recording, link=True)
     with LossClient(sidecar.input, run=RUN, send_timeout_ms=30_000) as client:
         for y_true, y_pred in sent:
             client.send(y_true, y_pred)
