@@ -19,21 +19,12 @@ public struct DiagnosticsCost: Sendable {
         (.compact, .float32, .probabilities),
     ]
 
-    /// The shape of every batch.
-    public var shape: BatchShape
-    /// Timed repetitions of each of off and on.
-    public var repetitions: Int
-    /// The kernel's machine code.
-    public var path: KernelPath
+    /// The shape, repetitions and machine code of every configuration.
+    public var sweep: KernelSweep
 
     /// Creates the comparison.
-    public init(
-        shape: BatchShape = BatchShape(batch: 32, boxes: 8732, classes: 21), repetitions: Int = 15,
-        path: KernelPath = .active
-    ) {
-        self.shape = shape
-        self.repetitions = max(1, repetitions)
-        self.path = path
+    public init(_ sweep: KernelSweep = KernelSweep()) {
+        self.sweep = sweep
     }
 
     /// One configuration, measured both ways.
@@ -51,11 +42,8 @@ public struct DiagnosticsCost: Sendable {
     /// Times every configuration, each off and on interleaved; `progress` sees each row.
     public func run(progress: (Row) -> Void = { _ in }) throws -> [Row] {
         try Self.configurations.map { layout, dtype, scores in
-            let spec = SyntheticBatchSpec(shape: shape, layout: layout, dtype: dtype, scores: scores)
             let both = [false, true].map { diagnostics in
-                KernelBenchmark(
-                    spec: spec, parameters: LossParameters(scores: scores), repetitions: repetitions, path: path,
-                    diagnostics: diagnostics)
+                sweep.benchmark(layout: layout, dtype: dtype, scores: scores, diagnostics: diagnostics)
             }
             let results = try KernelBenchmark.runInterleaved(both)
             let row = Row(off: results[0], on: results[1])

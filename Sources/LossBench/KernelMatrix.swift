@@ -9,21 +9,12 @@ public import SSDLoss
 /// combinations run one after the other, each with its own batch, so that only one batch is in
 /// memory at a time (float64 keras batches of the default shape are 150 MB).
 public struct KernelMatrix: Sendable {
-    /// The shape of every batch.
-    public var shape: BatchShape
-    /// Timed repetitions of each combination.
-    public var repetitions: Int
-    /// The kernel's machine code.
-    public var path: KernelPath
+    /// The shape, repetitions and machine code of every combination.
+    public var sweep: KernelSweep
 
     /// Creates a matrix.
-    public init(
-        shape: BatchShape = BatchShape(batch: 32, boxes: 8732, classes: 21), repetitions: Int = 15,
-        path: KernelPath = .active
-    ) {
-        self.shape = shape
-        self.repetitions = max(1, repetitions)
-        self.path = path
+    public init(_ sweep: KernelSweep = KernelSweep()) {
+        self.sweep = sweep
     }
 
     /// One combination, measured.
@@ -48,11 +39,7 @@ public struct KernelMatrix: Sendable {
             for dtype in [ScalarType.float32, .float16, .bfloat16, .float64] {
                 for scores in ScoreKind.allCases {
                     for mining in MiningMode.allCases {
-                        benchmarks.append(
-                            KernelBenchmark(
-                                spec: SyntheticBatchSpec(shape: shape, layout: layout, dtype: dtype, scores: scores),
-                                parameters: LossParameters(mining: mining, scores: scores), repetitions: repetitions,
-                                path: path))
+                        benchmarks.append(sweep.benchmark(layout: layout, dtype: dtype, scores: scores, mining: mining))
                     }
                 }
             }

@@ -110,7 +110,7 @@ struct KernelBenchCommand: ParsableCommand {
 
     func run() throws {
         if matrix {
-            let rows = try KernelMatrix(shape: shape, repetitions: repetitions, path: path).run { row in
+            let rows = try KernelMatrix(KernelSweep(shape: shape, repetitions: repetitions, path: path)).run { row in
                 if json { print(BenchReport.json(row)) }
             }
             if !json { print(markdown ? BenchReport.markdown(rows) : BenchReport.table(rows)) }

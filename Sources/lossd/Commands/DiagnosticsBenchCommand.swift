@@ -43,7 +43,7 @@ struct DiagnosticsBenchCommand: ParsableCommand {
     }
 
     func run() throws {
-        let rows = try DiagnosticsCost(shape: shape, repetitions: repetitions, path: path).run { row in
+        let rows = try DiagnosticsCost(KernelSweep(shape: shape, repetitions: repetitions, path: path)).run { row in
             if json { print(BenchReport.json(row)) }
         }
         if !json { print(BenchReport.table(rows)) }

@@ -39,7 +39,8 @@ struct SummaryBenchCommand: AsyncParsableCommand {
         let voc = BatchShape(batch: 32, boxes: 8732, classes: 21)
 
         // Kernel against the floor: every combination, of which the SPEC names two.
-        let matrix = try KernelMatrix(shape: voc, repetitions: repetitions).run { emit(BenchReport.json($0)) }
+        let sweep = KernelSweep(shape: voc, repetitions: repetitions)
+        let matrix = try KernelMatrix(sweep).run { emit(BenchReport.json($0)) }
         let probabilities = matrix[0].result, logits = matrix[2].result
         rows.append(
             .init(
@@ -61,7 +62,7 @@ struct SummaryBenchCommand: AsyncParsableCommand {
         }
 
         // The per-batch diagnostics of every loss record: the kernel off and on, alternating.
-        let costs = try DiagnosticsCost(shape: voc, repetitions: repetitions).run { emit(BenchReport.json($0)) }
+        let costs = try DiagnosticsCost(sweep).run { emit(BenchReport.json($0)) }
         for row in costs {
             let r = row.on
             rows.append(
