@@ -10,7 +10,8 @@ import SSDLoss
 /// ``Aggregator`` (the lock included). Socket I/O and the acks are not part of it; the state
 /// saves the acks wait for run on the writer thread.
 ///
-/// The records are what sidecars send: loss records with `batch` per-item losses, for several
+/// The records are what sidecars send: loss records with `batch` per-item losses and the
+/// per-batch diagnostics (20 classes of figures, as for C=21), for several
 /// runs, splits and sources with increasing seqs and epochs, and one error record in a hundred.
 /// Each repetition ingests every record into a fresh aggregator; the plain path of a PUSH producer
 /// (a bare line, no link), decoding alone and ingesting pre-decoded records alone are timed too,
@@ -179,12 +180,23 @@ public struct AggregatorBenchmark: Sendable {
             let loss = perItem.reduce(0, +) / Double(batch)
             let classification = loss * (0.6 + 0.1 * generator.unit())
             let positives = Double(8 + Int(generator.next() % 200))
+            // Per-class figures as the kernel reports them: every class of C=21 but the
+            // background, the batch's positives spread over them.
+            let classes = (1..<21).map { index in
+                BatchDiagnostics.ClassFigures(
+                    classIndex: index, positives: Double(generator.next() % 90),
+                    classificationSum: 200 * generator.unit())
+            }
+            let diagnostics = BatchDiagnostics(
+                imagesWithoutPositives: Int(generator.next() % 3), maxPositiveShare: 0.01 * generator.unit(),
+                classes: classes)
             let record = LossRecord(
                 run: run, split: split, source: source, epoch: epoch, step: step, seq: seq,
                 shape: BatchShape(batch: batch, boxes: 8732, classes: 21), loss: loss,
                 classification: classification, localization: loss - classification, perItem: perItem,
                 positives: positives, negatives: 3 * Int(positives), negativesAvailable: 279_000,
-                parameters: LossParameters(), computeMicros: 2100 + Int(generator.next() % 500),
+                diagnostics: diagnostics, parameters: LossParameters(),
+                computeMicros: 2100 + Int(generator.next() % 500),
                 sidecar: "trainer-3:4121")
             lines.append(record.jsonLine())
         }

@@ -1,3 +1,9 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// A strict recursive-descent JSON parser over borrowed bytes.
 ///
 /// Used for protocol headers (at most ``WireLimits/maxHeaderBytes``) and result records; it copies
@@ -76,6 +82,17 @@ struct JSONParser {
         index += 1
         skipWhitespace()
         return result
+    }
+
+    /// Consumes `literal` when the bytes at the current position spell exactly it, whitespace
+    /// included; otherwise consumes nothing and returns false. For decoders that try the writer's
+    /// own spelling of a known member (`,"positives":`) before the general ``nextKey(isFirst:_:)``.
+    mutating func consume(_ literal: StaticString) -> Bool {
+        let count = literal.utf8CodeUnitCount
+        guard bytes.count - index >= count, let base = bytes.baseAddress else { return false }
+        guard memcmp(base + index, literal.utf8Start, count) == 0 else { return false }
+        index += count
+        return true
     }
 
     /// After ``begin(_:)`` with `[`: true when another element follows (positioned at it), false
@@ -359,6 +376,8 @@ struct JSONParser {
         var mantissa: UInt64 = 0
         var digits = 0
         var exponent = 0
+        // Whether a nonzero digit was dropped, so that the mantissa is not the number's exactly.
+        var dropped = false
         if bytes[index] == UInt8(ascii: "0") {
             index += 1
         } else {
@@ -368,6 +387,7 @@ struct JSONParser {
                     digits += 1
                 } else {
                     exponent += 1
+                    if bytes[index] != UInt8(ascii: "0") { dropped = true }
                 }
                 index += 1
             }
@@ -382,6 +402,8 @@ struct JSONParser {
                     mantissa = mantissa &* 10 &+ UInt64(bytes[index] &- UInt8(ascii: "0"))
                     if mantissa != 0 { digits += 1 }
                     exponent -= 1
+                } else if bytes[index] != UInt8(ascii: "0") {
+                    dropped = true
                 }
                 index += 1
             }
@@ -414,6 +436,12 @@ struct JSONParser {
         if !isInteger, digits <= 15, abs(scale) <= 22 {
             var value = Double(mantissa)
             value = scale < 0 ? value / Self.powersOfTen[-scale] : value * Self.powersOfTen[scale]
+            return .double(negative ? -value : value)
+        }
+        // The digits lossd writes itself (16 or 17 of them, a few decimal places): exactly, without strtod.
+        if !isInteger, !dropped, scale <= 0,
+            let value = DecimalQuotient.nearest(mantissa, dividedByPowerOfTen: -scale)
+        {
             return .double(negative ? -value : value)
         }
         guard let value = CNumber.parseDouble(UnsafeRawBufferPointer(rebasing: bytes[start..<index])) else {

@@ -60,6 +60,10 @@ private struct RecordFields {
     var values = KnownMembers()
     var perItem: [Double]?
     var perItemIsValid = true
+    /// `diagnostics` when it was an object, read member by member (``DiagnosticsFields``).
+    var diagnosticsFields: DiagnosticsFields?
+    /// `params` when it was an object, read member by member (``ParameterFields``).
+    var paramsFields: ParameterFields?
 
     mutating func read(_ parser: inout JSONParser) throws(JSONParseError) {
         try parser.begin(UInt8(ascii: "{"))
@@ -68,7 +72,19 @@ private struct RecordFields {
             isFirst = false
             if slot == KnownMembers.perItemSlot, parser.peek() == UInt8(ascii: "[") {
                 perItem = decodesPerItem ? try readNumbers(&parser) : try skipNumbers(&parser)
+            } else if slot == KnownMembers.diagnosticsSlot, parser.peek() == UInt8(ascii: "{") {
+                var fields = DiagnosticsFields()
+                try fields.read(&parser)
+                diagnosticsFields = fields
+                values[slot: KnownMembers.diagnosticsSlot] = nil
+            } else if slot == KnownMembers.paramsSlot, parser.peek() == UInt8(ascii: "{") {
+                var fields = ParameterFields()
+                try fields.read(&parser)
+                paramsFields = fields
+                values[slot: KnownMembers.paramsSlot] = nil
             } else {
+                if slot == KnownMembers.diagnosticsSlot { diagnosticsFields = nil }
+                if slot == KnownMembers.paramsSlot { paramsFields = nil }
                 let value = try parser.value()
                 if let slot { values[slot: slot] = value }
             }
@@ -118,11 +134,8 @@ private struct RecordFields {
         }
     }
 
-    private func mismatch(_ key: String, _ type: String, in object: [String: JSONValue]? = nil) -> RecordDecodingError {
-        if let value = object.map({ $0[key] }) ?? values[key] {
-            return RecordDecodingError(#"the record's "\#(key)" is \#(value.typeDescription); expected \#(type)"#)
-        }
-        return RecordDecodingError(#"the record has no "\#(key)" (\#(type))"#)
+    private func mismatch(_ key: String, _ type: String) -> RecordDecodingError {
+        RecordMember.mismatch(values[key], key, type)
     }
 
     private func string(_ key: String) throws(RecordDecodingError) -> String {
@@ -136,11 +149,8 @@ private struct RecordFields {
         return string
     }
 
-    private func int(_ key: String, in object: [String: JSONValue]? = nil) throws(RecordDecodingError) -> Int {
-        guard case .int(let value)? = object.map({ $0[key] }) ?? values[key] else {
-            throw mismatch(key, "an integer", in: object)
-        }
-        return value
+    private func int(_ key: String) throws(RecordDecodingError) -> Int {
+        try RecordMember.int(values[key], key)
     }
 
     private func optionalInt(_ key: String) throws(RecordDecodingError) -> Int? {
@@ -149,13 +159,8 @@ private struct RecordFields {
         return number
     }
 
-    private func number(_ key: String, in object: [String: JSONValue]? = nil) throws(RecordDecodingError) -> Double {
-        switch object.map({ $0[key] }) ?? values[key] {
-        case .int(let number)?: Double(number)
-        case .double(let number)?: number
-        case .null?: .nan
-        default: throw mismatch(key, "a number", in: object)
-        }
+    private func number(_ key: String) throws(RecordDecodingError) -> Double {
+        try RecordMember.number(values[key], key)
     }
 
     private func lossRecord() throws(RecordDecodingError) -> LossRecord {
@@ -202,25 +207,9 @@ private struct RecordFields {
 
     /// `diagnostics`, or nil in a record from a sidecar that predates it.
     private func diagnostics() throws(RecordDecodingError) -> BatchDiagnostics? {
+        if let diagnosticsFields { return try diagnosticsFields.diagnostics() }
         guard let value = values["diagnostics"], value != .null else { return nil }
-        guard case .object(let members) = value else { throw mismatch("diagnostics", "an object") }
-        guard case .array(let list)? = members["classes"] else {
-            throw RecordDecodingError(#"the record's "diagnostics.classes" is missing or not an array"#)
-        }
-        var classes: [BatchDiagnostics.ClassFigures] = []
-        classes.reserveCapacity(list.count)
-        for item in list {
-            guard case .object(let figures) = item else {
-                throw RecordDecodingError(#"an entry of the record's "diagnostics.classes" is not an object"#)
-            }
-            classes.append(
-                .init(
-                    classIndex: try int("class", in: figures), positives: try number("positives", in: figures),
-                    classificationSum: try number("classification_sum", in: figures)))
-        }
-        return BatchDiagnostics(
-            imagesWithoutPositives: try int("images_without_positives", in: members),
-            maxPositiveShare: try number("max_positive_share", in: members), classes: classes)
+        throw mismatch("diagnostics", "an object")
     }
 
     private func parameters() throws(RecordDecodingError) -> LossParameters {
@@ -232,23 +221,11 @@ private struct RecordFields {
             }
             parameters.profile = named
         }
-        guard let value = values["params"], value != .null else { return parameters }
-        guard case .object(let params) = value else { throw mismatch("params", "an object") }
-        if params["neg_pos_ratio"] != nil { parameters.negPosRatio = try int("neg_pos_ratio", in: params) }
-        if params["n_neg_min"] != nil { parameters.nNegMin = try int("n_neg_min", in: params) }
-        if params["alpha"] != nil { parameters.alpha = try number("alpha", in: params) }
-        if let mining = params["mining"] {
-            guard let mode = mining.stringValue.flatMap(MiningMode.init(rawValue:)) else {
-                throw RecordDecodingError(#"the record's "params.mining" is not "batch" or "image""#)
-            }
-            parameters.mining = mode
+        guard let paramsFields else {
+            guard let value = values["params"], value != .null else { return parameters }
+            throw mismatch("params", "an object")
         }
-        if let scores = params["scores"] {
-            guard let kind = scores.stringValue.flatMap(ScoreKind.init(rawValue:)) else {
-                throw RecordDecodingError(#"the record's "params.scores" is not "probabilities" or "logits""#)
-            }
-            parameters.scores = kind
-        }
+        try paramsFields.apply(to: &parameters)
         return parameters
     }
 
@@ -277,6 +254,10 @@ private struct RecordFields {
 private struct KnownMembers {
     /// The slot of `per_item`, which is read separately and never stored here.
     static let perItemSlot = 23
+    /// The slot of `diagnostics`, which holds a value here only when it is not an object.
+    static let diagnosticsSlot = 31
+    /// The slot of `params`, which holds a value here only when it is not an object.
+    static let paramsSlot = 17
 
     private var slots = [JSONValue?](repeating: nil, count: 32)
 
@@ -305,7 +286,7 @@ private struct KnownMembers {
             if matches("error") { return 21 }
         case 6:
             if matches("source") { return 4 }
-            if matches("params") { return 17 }
+            if matches("params") { return paramsSlot }
             if matches("stream") { return 25 }
         case 7:
             if matches("classes") { return 10 }
@@ -320,7 +301,7 @@ private struct KnownMembers {
             if matches("compute_us") { return 18 }
             if matches("world_size") { return 27 }
             if matches("normalizer") { return 30 }
-        case 11: if matches("diagnostics") { return 31 }
+        case 11: if matches("diagnostics") { return diagnosticsSlot }
         case 12: if matches("localization") { return 13 }
         case 14: if matches("classification") { return 12 }
         case 16: if matches("localization_sum") { return 29 }

@@ -50,15 +50,24 @@ struct DiagnosticStatistics: Sendable, Hashable {
         for figures in diagnostics.classes {
             // Ascending on the wire; a repeat or a step back would count one class twice.
             guard figures.classIndex > previous, figures.classIndex < classCount, figures.positives > 0,
-                figures.positives.isFinite,
-                classes[figures.classIndex] != nil || classes.count < Self.maxClasses
+                figures.positives.isFinite
             else {
                 droppedClasses += 1
                 continue
             }
-            previous = figures.classIndex
-            classes[figures.classIndex, default: ClassStatistics()].add(
+            // One lookup for a class already seen (every record but the first few).
+            let updated: Void? = classes[figures.classIndex]?.add(
                 positives: figures.positives, classificationSum: figures.classificationSum, decay: decay)
+            if updated == nil {
+                guard classes.count < Self.maxClasses else {
+                    droppedClasses += 1
+                    continue
+                }
+                var statistics = ClassStatistics()
+                statistics.add(positives: figures.positives, classificationSum: figures.classificationSum, decay: decay)
+                classes[figures.classIndex] = statistics
+            }
+            previous = figures.classIndex
             kept.append(figures)
         }
         window.add(
