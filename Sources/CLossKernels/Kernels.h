@@ -22,6 +22,7 @@
 #include "LogitNegatives.h"
 #include "ScalarBox.h"
 #include "Diagnostics.h"
+#include "KerasNegativeRun.h"
 #include "KerasPass.h"
 #include "CompactPass.h"
 #include "Refinement.h"
