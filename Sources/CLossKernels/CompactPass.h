@@ -30,6 +30,15 @@ LK_INLINE void mark_elements(lk_format format, const uint8_t *base, intptr_t fro
     for (intptr_t element = byte / w; element < to; element++) *scalar |= nonfinite_mark(load_scalar(format, base, element));
 }
 
+/// Asks for the cache lines from `*cursor` up to `upto` to be brought into L2, and moves the
+/// cursor there.
+LK_INLINE void prefetch_lines(const uint8_t **cursor, const uint8_t *upto) {
+    for (const uint8_t *line = *cursor; line < upto; line += 64) {
+        __builtin_prefetch(line, 0, 2);
+        *cursor = line + 64;
+    }
+}
+
 /// `sum_j smoothL1(gt[j] − pred[j])` of compact box `box`.
 LK_INLINE double compact_localization(lk_format format, const uint8_t *gt_offsets, const uint8_t *pred_offsets, intptr_t box) {
     double ll = 0;
@@ -73,6 +82,10 @@ LK_INLINE void compact_pass_body(
     u64x4 marks = 0;
     uint64_t scalar_marks = 0;
     sums->bad_label_box = -1;
+    struct {
+        intptr_t box;
+        const uint8_t *scores, *labels, *gt_offsets, *pred_offsets;
+    } ahead = {0, scores, labels, gt_offsets, pred_offsets};
 
     for (intptr_t b = 0; b < batch->batch; b++) {
         image_sums image = {0, 0, 0};
@@ -82,6 +95,17 @@ LK_INLINE void compact_pass_body(
             mark_elements(format, scores, (first_box + block) * classes, (first_box + block_end) * classes, &marks, &scalar_marks);
             for (intptr_t n = block; n < block_end; n++) {
                 const intptr_t box = first_box + n;
+                if (!logits && box >= ahead.box) {
+                    // Every tensor a block ahead, 16 boxes at a time as the boxes go by, so that
+                    // the next block's non-finite test (and the offsets' at the image's end)
+                    // reads them from L2 rather than waiting on L3.
+                    ahead.box = box + 16;
+                    const intptr_t upto = box + 1040 < box_count ? box + 1040 : box_count;
+                    prefetch_lines(&ahead.scores, scores + upto * classes * w);
+                    prefetch_lines(&ahead.labels, labels + upto * 4);
+                    prefetch_lines(&ahead.gt_offsets, gt_offsets + upto * 4 * w);
+                    prefetch_lines(&ahead.pred_offsets, pred_offsets + upto * 4 * w);
+                }
                 if (!logits && n + 8 <= block_end && is_zero32(load_bytes32(labels + box * 4))) {
                     // Eight negatives in a row: their losses (or the arguments of their
                     // logarithms) go straight to the next eight slots, and the slots are kept

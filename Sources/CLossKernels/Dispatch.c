@@ -43,6 +43,7 @@ int lk_avx2_supported(void) { return 0; }
 #define lk_stream_sum_avx2 lk_stream_sum_baseline
 #define lk_kth_largest_avx2 lk_kth_largest_baseline
 #define lk_count_labels_avx2 lk_count_labels_baseline
+#define lk_candidates_above_avx2 lk_candidates_above_baseline
 #define lk_vector_log_avx2 lk_vector_log_baseline
 #define lk_vector_exp_avx2 lk_vector_exp_baseline
 #define lk_vector_exp64_avx2 lk_vector_exp64_baseline
@@ -64,6 +65,13 @@ void lk_refine(
     const lk_workspace *workspace, intptr_t start, intptr_t end, double gate) {
     (LK_USE_AVX2(path) ? lk_refine_avx2 : lk_refine_baseline)(
         format, scores, row_stride, elements, classes, workspace, start, end, gate);
+}
+
+intptr_t lk_candidates_above(
+    lk_path path, const double *values, intptr_t start, intptr_t end, double threshold, intptr_t *indices,
+    intptr_t count) {
+    return (LK_USE_AVX2(path) ? lk_candidates_above_avx2 : lk_candidates_above_baseline)(
+        values, start, end, threshold, indices, count);
 }
 
 void lk_count_labels(lk_path path, const void *labels, intptr_t count, intptr_t *positives, intptr_t *negatives) {

@@ -8,6 +8,8 @@
         const lk_workspace *workspace, intptr_t start, intptr_t end, double gate);                       \
     double lk_stream_sum_##suffix(const void *bytes, size_t count);                                      \
     double lk_kth_largest_##suffix(const double *values, intptr_t count, intptr_t k, void *scratch);    \
+    intptr_t lk_candidates_above_##suffix(                                                               \
+        const double *values, intptr_t start, intptr_t end, double threshold, intptr_t *indices, intptr_t count); \
     void lk_count_labels_##suffix(const void *labels, intptr_t count, intptr_t *positives, intptr_t *negatives); \
     void lk_vector_log_##suffix(const double *x, double *result, size_t count);                          \
     void lk_vector_exp_##suffix(const float *x, float *result, size_t count);                            \

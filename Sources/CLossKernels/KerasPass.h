@@ -116,10 +116,17 @@ LK_INLINE void keras_pass_body(
     uint64_t scalar_marks = 0;
     u64x4 marks = 0;
 
+    // float32 probabilities: runs of one-hot negatives take the loop of KerasNegativeRun.h.
+    const int negative_runs = !logits && format == LK_FLOAT32 && classes >= 8;
+
     intptr_t box = 0;
     for (intptr_t b = 0; b < batch->batch; b++) {
         image_sums image = {0, 0, 0};
         for (const intptr_t image_end = box + batch->boxes; box < image_end; box++) {
+            if (negative_runs) {
+                box = keras_f32_negative_run(y_true, y_pred, row_bytes, classes, chunks, box, image_end, bytes, &logs, &count, &marks);
+                if (box == image_end) break;
+            }
             const uint8_t *t = y_true + box * row_bytes;
             const uint8_t *p = y_pred + box * row_bytes;
             if (__builtin_expect(box >= direct_boxes, 0)) {

@@ -22,9 +22,11 @@
 #include "LogitNegatives.h"
 #include "ScalarBox.h"
 #include "Diagnostics.h"
+#include "KerasNegativeRun.h"
 #include "KerasPass.h"
 #include "CompactPass.h"
 #include "Refinement.h"
+#include "CandidateScan.h"
 #include "Floor.h"
 
 // One specialized copy of each pass per format and score kind (`exact` stays a run-time flag).
@@ -137,6 +139,11 @@ double LK_NAME(lk_kth_largest)(const double *values, intptr_t count, intptr_t k,
     if (k <= 0) return __builtin_inf();
     if (k >= count) return -__builtin_inf();
     return kth_largest_body(values, count, k, scratch);
+}
+
+intptr_t LK_NAME(lk_candidates_above)(
+    const double *values, intptr_t start, intptr_t end, double threshold, intptr_t *indices, intptr_t count) {
+    return candidates_above_body(values, start, end, threshold, indices, count);
 }
 
 void LK_NAME(lk_count_labels)(const void *labels, intptr_t count, intptr_t *positives, intptr_t *negatives) {

@@ -1,3 +1,5 @@
+import CLossKernels
+
 /// Chooses the k hardest negatives (largest `nl`) and sums their classification loss.
 ///
 /// Selection, never a sort: an MSD radix select on order-preserving integer keys of the losses,
@@ -6,7 +8,7 @@
 /// to its image's sum (they are kept whatever the later digits say), and keeps only the
 /// candidates equal to `d`; six rounds at most: O(n), no bad cases. When k is a small fraction
 /// of many negatives, a sample first rules out most of them in one cheap pass (see
-/// ``sampledCandidates(_:start:ends:k:)``), so the rounds see a few k candidates instead of n.
+/// ``sampledCandidates(_:indices:start:ends:k:path:)``), so the rounds see a few k candidates instead of n.
 /// Among losses equal to the k-th largest, those with the lowest flat index `b * N + n` are kept
 /// (the workspace holds
 /// negatives in flat-index order, and every round keeps that order).
@@ -89,8 +91,9 @@ enum HardNegativeMiner {
         // Candidates: their entry indices and keys, compacted in place round after round.
         let keys = workspace.keys
         let indices = workspace.indices
+        let path = (workspace.lastPath ?? .active).kernel
         var count =
-            sampledCandidates(negativeLosses, indices: indices, start: start, ends: ends, k: k)
+            sampledCandidates(negativeLosses, indices: indices, start: start, ends: ends, k: k, path: path)
             ?? {
                 // Every entry is a candidate; segment ends count candidates, not entries.
                 for entry in start..<(start &+ total) { indices[entry &- start] = entry }
@@ -174,7 +177,7 @@ enum HardNegativeMiner {
     /// result is exact: the sample only decides how much work the selection does.
     private static func sampledCandidates(
         _ negativeLosses: UnsafeMutablePointer<Double>, indices: UnsafeMutablePointer<Int>, start: Int,
-        ends: UnsafeMutableBufferPointer<Int>, k: Int
+        ends: UnsafeMutableBufferPointer<Int>, k: Int, path: lk_path
     ) -> Int? {
         let total = (ends.last ?? start) - start
         // About a thousand samples: selecting the threshold among them costs a few ns per
@@ -195,13 +198,9 @@ enum HardNegativeMiner {
             var count = 0
             var first = start
             for segment in ends.indices {
-                var entry = first
+                // Branch-free, four losses at a time on AVX2 (CandidateScan.h).
                 let end = ends[segment]
-                while entry < end {
-                    indices[count] = entry
-                    count &+= negativeLosses[entry] > threshold ? 1 : 0
-                    entry &+= 1
-                }
+                count = lk_candidates_above(path, negativeLosses, first, end, threshold, indices, count)
                 first = end
                 candidateEnds[segment] = count
             }

@@ -150,6 +150,13 @@ void lk_refine(
 /// `scratch` has room for `count` doubles.
 double lk_kth_largest(lk_path path, const double *values, intptr_t count, intptr_t k, void *scratch);
 
+/// Appends to `indices[count...]` the index of every entry of `values[start ..< end]` greater than
+/// `threshold` (no NaN), in order, and returns the new count. `indices` has room for
+/// `end − start` entries past `count` (the vectorized copy writes up to three past the result).
+intptr_t lk_candidates_above(
+    lk_path path, const double *values, intptr_t start, intptr_t end, double threshold, intptr_t *indices,
+    intptr_t count);
+
 /// Counts the positive (> 0) and background (0) labels among the `count` int32 labels at `labels`.
 void lk_count_labels(lk_path path, const void *labels, intptr_t count, intptr_t *positives, intptr_t *negatives);
 
