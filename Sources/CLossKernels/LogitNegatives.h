@@ -97,6 +97,22 @@ LK_INLINE f32x8 logit_odds_lanes(lk_format format, const uint8_t *row, const lan
     return odds;
 }
 
+/// `logit_odds_lanes` for a box of float32 or 16-bit logits all below 32 in magnitude (the
+/// pass knows it from its non-finite test of the box's block): the same lanes, without the
+/// clamps and the test of the background's size.
+LK_INLINE f32x8 logit_odds_lanes_unclamped(lk_format format, const uint8_t *row, const lane_masks *masks, intptr_t elements) {
+    const intptr_t chunks = elements ? elements : masks->chunks;
+    const f32x8 first = load_floats(format, row, 0);
+    const float offset = bounding_exp_offset(first.s0);
+    f32x8 odds = bits_to_f32(f32_to_bits(bounding_exp_unclamped(first, offset)) & masks->chunk[0].other_class_bits);
+    for (intptr_t chunk = 1; chunk < chunks; chunk++) {
+        f32x8 term = bounding_exp_unclamped(load_floats(format, row, chunk * 8), offset);
+        if (chunk == chunks - 1) term = bits_to_f32(f32_to_bits(term) & masks->chunk[chunk].class_bits);
+        odds += term;
+    }
+    return odds;
+}
+
 /// `ĝ` for the box whose C logits start at `row`.
 LK_INLINE float logit_odds(lk_format format, const uint8_t *row, const lane_masks *masks, intptr_t elements) {
     return hsum_f32(logit_odds_lanes(format, row, masks, elements));
@@ -121,6 +137,14 @@ LK_INLINE f32x8 sums_across(const f32x8 v[8]) {
 LK_INLINE f32x8 logit_odds_eight(lk_format format, const uint8_t *row, intptr_t stride, const lane_masks *masks, intptr_t elements) {
     f32x8 v[8];
     for (int i = 0; i < 8; i++) v[i] = logit_odds_lanes(format, row + i * stride, masks, elements);
+    return sums_across(v);
+}
+
+/// `logit_odds_eight` for boxes whose logits are all below 32 in magnitude.
+LK_INLINE f32x8 logit_odds_eight_unclamped(lk_format format, const uint8_t *row, intptr_t stride, const lane_masks *masks, intptr_t elements) {
+    f32x8 v[8];
+#pragma clang loop unroll(full)
+    for (int i = 0; i < 8; i++) v[i] = logit_odds_lanes_unclamped(format, row + i * stride, masks, elements);
     return sums_across(v);
 }
 
