@@ -209,6 +209,23 @@ LK_INLINE int marks_below_32(lk_format format, u64x4 accumulator) {
     return 0;
 }
 
+/// `marks_below_32` by lanes, without a horizontal maximum: for one box's accumulator. The
+/// masked exponents have no sign bit, so signed comparisons order them.
+LK_INLINE int marks_lanes_below_32(lk_format format, u64x4 accumulator) {
+#if LK_AVX2
+    switch (format) {
+    case LK_FLOAT32: return is_zero32((u64x4)((i32x8)accumulator > (int32_t)(131u << 23)));
+    case LK_FLOAT16: return is_zero32((u64x4)((i16x16)accumulator > (int16_t)(19u << 10)));
+    case LK_BFLOAT16: return is_zero32((u64x4)((i16x16)accumulator > (int16_t)(131u << 7)));
+    case LK_FLOAT64: break;
+    }
+#else
+    (void)format;
+    (void)accumulator;
+#endif
+    return 0;
+}
+
 /// The one-element version of the exponent test, for values read as float64.
 LK_INLINE uint64_t nonfinite_mark(double value) {
     uint64_t bits;
