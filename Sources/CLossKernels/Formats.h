@@ -193,25 +193,9 @@ LK_INLINE u64x4 marks_merge(lk_format format, u64x4 a, u64x4 b) {
 
 /// Whether every element folded into an accumulator of `marks_fold` is below 32 in magnitude
 /// (its exponent at most that of 16), so that the logits estimate needs no clamps. Only the
-/// AVX2 accumulators keep each lane's largest exponent; the others answer 0.
+/// AVX2 accumulators keep each lane's largest exponent; the others answer 0. The masked
+/// exponents have no sign bit, so signed comparisons order them.
 LK_INLINE int marks_below_32(lk_format format, u64x4 accumulator) {
-#if LK_AVX2
-    switch (format) {
-    case LK_FLOAT32: return __builtin_reduce_max((u32x8)accumulator) <= (131u << 23);
-    case LK_FLOAT16: return __builtin_reduce_max((u16x16)accumulator) <= (19u << 10);
-    case LK_BFLOAT16: return __builtin_reduce_max((u16x16)accumulator) <= (131u << 7);
-    case LK_FLOAT64: break;
-    }
-#else
-    (void)format;
-    (void)accumulator;
-#endif
-    return 0;
-}
-
-/// `marks_below_32` by lanes, without a horizontal maximum: for one box's accumulator. The
-/// masked exponents have no sign bit, so signed comparisons order them.
-LK_INLINE int marks_lanes_below_32(lk_format format, u64x4 accumulator) {
 #if LK_AVX2
     switch (format) {
     case LK_FLOAT32: return is_zero32((u64x4)((i32x8)accumulator > (int32_t)(131u << 23)));

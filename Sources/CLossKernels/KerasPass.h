@@ -139,7 +139,7 @@ LK_INLINE void keras_pass_body(
                     if (estimating && box < direct_boxes) {
                         // Staged: eight at a time, their estimates are summed and recorded together.
                         // Every logit of the box below 32 in magnitude: no clamps needed.
-                        stage.odds[stage.count] = marks_lanes_below_32(format, class_marks)
+                        stage.odds[stage.count] = marks_below_32(format, class_marks)
                                                       ? logit_odds_lanes_unclamped(format, p, masks, fixed_elements)
                                                       : logit_odds_lanes(format, p, masks, fixed_elements);
                         stage.boxes[stage.count] = box;
