@@ -26,6 +26,12 @@ LK_INLINE void mark_elements(lk_format format, const uint8_t *base, intptr_t fro
         m = marks_fold(format, m, load_bytes32(base + byte) & exponent);
         byte += 32;
     }
+    if (byte < end && end - from * w >= 32) {
+        // The last elements with the 32 bytes that end with them (a maximum or an OR counts an
+        // element twice without harm): every element is in the vector accumulator.
+        m = marks_fold(format, m, load_bytes32(base + end - 32) & exponent);
+        byte = end;
+    }
     *marks = m;
     for (intptr_t element = byte / w; element < to; element++) *scalar |= nonfinite_mark(load_scalar(format, base, element));
 }
@@ -92,7 +98,13 @@ LK_INLINE void compact_pass_body(
         const intptr_t first_box = b * batch->boxes;
         for (intptr_t block = 0; block < batch->boxes; block += 1024) {
             const intptr_t block_end = block + 1024 < batch->boxes ? block + 1024 : batch->boxes;
-            mark_elements(format, scores, (first_box + block) * classes, (first_box + block_end) * classes, &marks, &scalar_marks);
+            // The block's non-finite test, which also tells whether every logit in it is below
+            // 32 in magnitude: then the estimates need no clamps.
+            u64x4 block_marks = 0;
+            const intptr_t block_from = (first_box + block) * classes, block_to = (first_box + block_end) * classes;
+            mark_elements(format, scores, block_from, block_to, &block_marks, &scalar_marks);
+            const int unclamped = estimating && (block_to - block_from) * w >= 32 && marks_below_32(format, block_marks);
+            marks = marks_merge(format, marks, block_marks);
             for (intptr_t n = block; n < block_end; n++) {
                 const intptr_t box = first_box + n;
                 if (!logits && box >= ahead.box) {
@@ -131,7 +143,18 @@ LK_INLINE void compact_pass_body(
                     u64x4 eight = load_bytes32(labels + box * 4);
                     if (is_zero32(eight)) {
                         const uint8_t *row = scores + box * classes * w;
-                        const f32x8 estimates = logit_odds_eight(format, row, classes * w, masks, fixed_elements);
+                        if (box + 1024 + 8 <= box_count) {
+                            // The same boxes of the next block towards the second-level cache,
+                            // so that its non-finite test, which reads it first, need not wait
+                            // for the last-level cache while the estimates here keep the core busy.
+                            const uint8_t *ahead = row + 1024 * classes * w;
+                            for (intptr_t line = 0; line < 8 * classes * w; line += 64) __builtin_prefetch(ahead + line, 0, 1);
+                        }
+                        // Likewise the eight boxes' offsets, which the image's end reads.
+                        __builtin_prefetch(gt_offsets + box * 4 * w, 0, 1);
+                        __builtin_prefetch(pred_offsets + box * 4 * w, 0, 1);
+                        const f32x8 estimates = unclamped ? logit_odds_eight_unclamped(format, row, classes * w, masks, fixed_elements)
+                                                          : logit_odds_eight(format, row, classes * w, masks, fixed_elements);
                         logit_negatives_record_eight(&negatives, estimates, box, format, row, classes * w, masks, &logs, &count);
                         n += 7;
                         continue;
@@ -183,7 +206,9 @@ LK_INLINE void compact_pass_body(
                 }
                 if (label == 0) {
                     if (estimating) {
-                        logit_negatives_record(&negatives, logit_odds(format, row, masks, fixed_elements), box, format, row, masks, &logs, &count);
+                        const float estimate = unclamped ? hsum_f32(logit_odds_lanes_unclamped(format, row, masks, fixed_elements))
+                                                         : logit_odds(format, row, masks, fixed_elements);
+                        logit_negatives_record(&negatives, estimate, box, format, row, masks, &logs, &count);
                     } else {
                         logit_negatives_exact(&negatives, box_loss_terms(format, row, 0, 0, masks), &logs, &count);
                     }

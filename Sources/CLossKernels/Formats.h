@@ -183,6 +183,33 @@ LK_INLINE int marks_saw_nonfinite(lk_format format, u64x4 accumulator) {
     return !is_zero32(accumulator & sign_bits32(format));
 }
 
+/// Two accumulators of `marks_fold` as one.
+LK_INLINE u64x4 marks_merge(lk_format format, u64x4 a, u64x4 b) {
+#if LK_AVX2
+    if (format != LK_FLOAT64) return marks_fold(format, a, b);
+#endif
+    return a | b;
+}
+
+/// Whether every element folded into an accumulator of `marks_fold` is below 32 in magnitude
+/// (its exponent at most that of 16), so that the logits estimate needs no clamps. Only the
+/// AVX2 accumulators keep each lane's largest exponent; the others answer 0. The masked
+/// exponents have no sign bit, so signed comparisons order them.
+LK_INLINE int marks_below_32(lk_format format, u64x4 accumulator) {
+#if LK_AVX2
+    switch (format) {
+    case LK_FLOAT32: return is_zero32((u64x4)((i32x8)accumulator > (int32_t)(131u << 23)));
+    case LK_FLOAT16: return is_zero32((u64x4)((i16x16)accumulator > (int16_t)(19u << 10)));
+    case LK_BFLOAT16: return is_zero32((u64x4)((i16x16)accumulator > (int16_t)(131u << 7)));
+    case LK_FLOAT64: break;
+    }
+#else
+    (void)format;
+    (void)accumulator;
+#endif
+    return 0;
+}
+
 /// The one-element version of the exponent test, for values read as float64.
 LK_INLINE uint64_t nonfinite_mark(double value) {
     uint64_t bits;

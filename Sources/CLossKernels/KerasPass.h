@@ -30,20 +30,24 @@ LK_INLINE void store_image_sums(lk_sums *sums, intptr_t b, image_sums image, int
 
 /// The bit tests of one keras box whose class entries take `chunks` chunks of 32 bytes (a
 /// constant in the specialized copies): whether the box is a one-hot negative, with the
-/// exponent tests of `y_pred`'s class entries and both tensors' offsets folded into `*marks`.
+/// exponent tests of `y_pred`'s class entries and both tensors' offsets folded into `*marks`,
+/// and those of the class entries alone into `*class_marks` (from 0).
 LK_INLINE int keras_box_is_negative(
     lk_format format, const uint8_t *t, const uint8_t *p, const byte_masks *bytes, intptr_t chunks,
-    intptr_t offsets, u64x4 *marks) {
+    intptr_t offsets, u64x4 *marks, u64x4 *class_marks) {
     u64x4 not_negative = 0;
-    u64x4 m = *marks;
+    u64x4 classes = 0;
     for (intptr_t c = 0; c < chunks; c++) {
         u64x4 truth = load_bytes32(t + c * 32);
         const u64x4 prediction = load_bytes32(p + c * 32);
         if (c == chunks - 1) truth &= bytes->last_class_bytes;
         if (c == 0) truth ^= bytes->negative_target;
         not_negative |= truth;
-        m = marks_fold(format, m, prediction & (c == chunks - 1 ? bytes->last_class_exponents : bytes->exponents));
+        const u64x4 exponents = prediction & (c == chunks - 1 ? bytes->last_class_exponents : bytes->exponents);
+        classes = marks_fold(format, classes, exponents);
     }
+    *class_marks = classes;
+    u64x4 m = marks_merge(format, *marks, classes);
     m = marks_fold(format, m, load_bytes32(p + offsets) & bytes->offset_exponents);
     m = marks_fold(format, m, load_bytes32(t + offsets) & bytes->offset_exponents);
     // Keeps the accumulator in a register, computed here: otherwise the compiler sinks the
@@ -136,11 +140,15 @@ LK_INLINE void keras_pass_body(
                 t = tail_true;
                 p = tail_pred;
             }
-            if (keras_box_is_negative(format, t, p, bytes, chunks, offsets, &marks)) {
+            u64x4 class_marks;
+            if (keras_box_is_negative(format, t, p, bytes, chunks, offsets, &marks, &class_marks)) {
                 if (logits) {
                     if (estimating && box < direct_boxes) {
                         // Staged: eight at a time, their estimates are summed and recorded together.
-                        stage.odds[stage.count] = logit_odds_lanes(format, p, masks, fixed_elements);
+                        // Every logit of the box below 32 in magnitude: no clamps needed.
+                        stage.odds[stage.count] = marks_below_32(format, class_marks)
+                                                      ? logit_odds_lanes_unclamped(format, p, masks, fixed_elements)
+                                                      : logit_odds_lanes(format, p, masks, fixed_elements);
                         stage.boxes[stage.count] = box;
                         stage.rows[stage.count] = p;
                         stage.count += 1;

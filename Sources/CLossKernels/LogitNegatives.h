@@ -56,6 +56,23 @@ LK_INLINE void logit_negatives_record(
     logit_negatives_exact(negatives, box_loss_terms(format, row, 0, 0, masks), logs, count);
 }
 
+/// The lanes of `ĝ` for a box of float32 or 16-bit logits whose background `first.s0` (from its
+/// first chunk, `first`) is at most 64 in magnitude, by `bounding_exp_from`; without its clamps
+/// when `unclamped` (a constant) says that every logit of the box is below 32.
+LK_INLINE f32x8 logit_odds_from(
+    lk_format format, const uint8_t *row, f32x8 first, const lane_masks *masks, intptr_t chunks, int unclamped) {
+    const float offset = bounding_exp_offset(first.s0);
+    f32x8 odds = unclamped ? bounding_exp_unclamped(first, offset) : bounding_exp_from(first, offset);
+    odds = bits_to_f32(f32_to_bits(odds) & masks->chunk[0].other_class_bits);
+    for (intptr_t chunk = 1; chunk < chunks; chunk++) {
+        const f32x8 x = load_floats(format, row, chunk * 8);
+        f32x8 term = unclamped ? bounding_exp_unclamped(x, offset) : bounding_exp_from(x, offset);
+        if (chunk == chunks - 1) term = bits_to_f32(f32_to_bits(term) & masks->chunk[chunk].class_bits);
+        odds += term;
+    }
+    return odds;
+}
+
 /// The lanes whose sum is `ĝ` for the box whose C logits start at `row`, in `elements` chunks of
 /// eight (a constant in the specialized copies, 0 to read it from `masks`). Only the first chunk
 /// (class 0) and the last (lanes past the classes) need their lanes masked.
@@ -76,17 +93,8 @@ LK_INLINE f32x8 logit_odds_lanes(lk_format format, const uint8_t *row, const lan
         return odds;
     }
     const f32x8 first = load_floats(format, row, 0);
-    if (__builtin_fabsf(first.s0) <= 64.0f) {
-        // The usual logits: one multiply-add per eight terms.
-        const float offset = bounding_exp_offset(first.s0);
-        f32x8 odds = bits_to_f32(f32_to_bits(bounding_exp_from(first, offset)) & masks->chunk[0].other_class_bits);
-        for (intptr_t chunk = 1; chunk < chunks; chunk++) {
-            f32x8 term = bounding_exp_from(load_floats(format, row, chunk * 8), offset);
-            if (chunk == chunks - 1) term = bits_to_f32(f32_to_bits(term) & masks->chunk[chunk].class_bits);
-            odds += term;
-        }
-        return odds;
-    }
+    // The usual logits: one multiply-add per eight terms.
+    if (__builtin_fabsf(first.s0) <= 64.0f) return logit_odds_from(format, row, first, masks, chunks, 0);
     const f32x8 background = __builtin_shufflevector(first, first, 0, 0, 0, 0, 0, 0, 0, 0);
     f32x8 odds = bits_to_f32(f32_to_bits(bounding_exp(first - background)) & masks->chunk[0].other_class_bits);
     for (intptr_t chunk = 1; chunk < chunks; chunk++) {
@@ -95,6 +103,13 @@ LK_INLINE f32x8 logit_odds_lanes(lk_format format, const uint8_t *row, const lan
         odds += term;
     }
     return odds;
+}
+
+/// `logit_odds_lanes` for a box of float32 or 16-bit logits all below 32 in magnitude (the
+/// pass knows it from its non-finite test of the box's block): the same lanes, without the
+/// clamps and the test of the background's size.
+LK_INLINE f32x8 logit_odds_lanes_unclamped(lk_format format, const uint8_t *row, const lane_masks *masks, intptr_t elements) {
+    return logit_odds_from(format, row, load_floats(format, row, 0), masks, elements ? elements : masks->chunks, 1);
 }
 
 /// `ĝ` for the box whose C logits start at `row`.
@@ -121,6 +136,14 @@ LK_INLINE f32x8 sums_across(const f32x8 v[8]) {
 LK_INLINE f32x8 logit_odds_eight(lk_format format, const uint8_t *row, intptr_t stride, const lane_masks *masks, intptr_t elements) {
     f32x8 v[8];
     for (int i = 0; i < 8; i++) v[i] = logit_odds_lanes(format, row + i * stride, masks, elements);
+    return sums_across(v);
+}
+
+/// `logit_odds_eight` for boxes whose logits are all below 32 in magnitude.
+LK_INLINE f32x8 logit_odds_eight_unclamped(lk_format format, const uint8_t *row, intptr_t stride, const lane_masks *masks, intptr_t elements) {
+    f32x8 v[8];
+#pragma clang loop unroll(full)
+    for (int i = 0; i < 8; i++) v[i] = logit_odds_lanes_unclamped(format, row + i * stride, masks, elements);
     return sums_across(v);
 }
 

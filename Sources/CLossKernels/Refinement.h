@@ -52,6 +52,26 @@ static double kth_largest_body(const double *values, intptr_t count, intptr_t k,
         for (intptr_t i = 0; i < samples; i++) sample[i] = values[i * stride];
         const double threshold = select_descending(sample, samples, rank);
         intptr_t i = 0;
+#if LK_AVX2
+        // Branch-free: each group of four is stored with the values above the threshold moved to
+        // its front, and `kept` advances by their number (a group holds one about as often as
+        // not when k is a few per cent, so a branch on it would mispredict). The store stays
+        // inside `scratch`: `kept ≤ i`.
+        static const int32_t fronts[16][8] = {
+            {0, 1, 2, 3, 4, 5, 6, 7}, {0, 1, 2, 3, 4, 5, 6, 7}, {2, 3, 0, 1, 4, 5, 6, 7}, {0, 1, 2, 3, 4, 5, 6, 7},
+            {4, 5, 0, 1, 2, 3, 6, 7}, {0, 1, 4, 5, 2, 3, 6, 7}, {2, 3, 4, 5, 0, 1, 6, 7}, {0, 1, 2, 3, 4, 5, 6, 7},
+            {6, 7, 0, 1, 2, 3, 4, 5}, {0, 1, 6, 7, 2, 3, 4, 5}, {2, 3, 6, 7, 0, 1, 4, 5}, {0, 1, 2, 3, 6, 7, 4, 5},
+            {4, 5, 6, 7, 0, 1, 2, 3}, {0, 1, 4, 5, 6, 7, 2, 3}, {2, 3, 4, 5, 6, 7, 0, 1}, {0, 1, 2, 3, 4, 5, 6, 7},
+        };
+        const __m256d above = _mm256_set1_pd(threshold);
+        for (; i + 4 <= count; i += 4) {
+            const __m256d four = _mm256_loadu_pd(values + i);
+            const int mask = _mm256_movemask_pd(_mm256_cmp_pd(four, above, _CMP_GT_OQ));
+            const __m256i order = _mm256_loadu_si256((const __m256i *)fronts[mask]);
+            _mm256_storeu_ps((float *)(scratch + kept), _mm256_permutevar8x32_ps(_mm256_castpd_ps(four), order));
+            kept += __builtin_popcount((unsigned)mask);
+        }
+#endif
         for (; i + 8 <= count; i += 8) {
             const f64x8 chunk = load_f64x8(values + i);
             if (__builtin_reduce_or(chunk > threshold) == 0) continue;
