@@ -1,11 +1,5 @@
 import SSDLoss
 
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
-
 /// The `diagnostics` object of a record line, read member by member as the parser meets it.
 ///
 /// A loss record carries one set of figures per class (20 for VOC). Read as a JSON tree, each
@@ -122,10 +116,7 @@ struct DiagnosticsFields {
     }
 
     private static func member(of bytes: UnsafeRawBufferPointer) -> Member {
-        func matches(_ name: StaticString) -> Bool {
-            guard let base = bytes.baseAddress, name.utf8CodeUnitCount == bytes.count else { return false }
-            return memcmp(base, name.utf8Start, bytes.count) == 0
-        }
+        func matches(_ name: StaticString) -> Bool { bytes.spells(name) }
         switch bytes.count {
         case 5: if matches("class") { return .classIndex }
         case 7: if matches("classes") { return .classes }

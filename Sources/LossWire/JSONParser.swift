@@ -460,3 +460,12 @@ struct JSONParser {
         byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9")
     }
 }
+
+extension UnsafeRawBufferPointer {
+    /// Whether these bytes are exactly `name`'s UTF-8: how the record decoders match a key
+    /// viewed in place (``JSONParser/nextKey(isFirst:_:)``) without building a `String`.
+    func spells(_ name: StaticString) -> Bool {
+        guard let base = baseAddress, name.utf8CodeUnitCount == count else { return false }
+        return memcmp(base, name.utf8Start, count) == 0
+    }
+}

@@ -1,11 +1,5 @@
 import SSDLoss
 
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
-
 /// The `params` object of a loss record line, read member by member as the parser meets it.
 ///
 /// Every loss record carries it; read as a JSON tree it was a dictionary with five `String` keys
@@ -59,10 +53,7 @@ struct ParameterFields {
     private enum Member { case negPosRatio, nNegMin, alpha, mining, scores, unknown }
 
     private static func member(of bytes: UnsafeRawBufferPointer) -> Member {
-        func matches(_ name: StaticString) -> Bool {
-            guard let base = bytes.baseAddress, name.utf8CodeUnitCount == bytes.count else { return false }
-            return memcmp(base, name.utf8Start, bytes.count) == 0
-        }
+        func matches(_ name: StaticString) -> Bool { bytes.spells(name) }
         switch bytes.count {
         case 5: if matches("alpha") { return .alpha }
         case 6:

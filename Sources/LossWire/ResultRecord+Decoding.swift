@@ -263,10 +263,7 @@ private struct KnownMembers {
 
     /// The slot of the key spelled by `bytes`, or nil for a key records do not have.
     static func slot(of bytes: UnsafeRawBufferPointer) -> Int? {
-        func matches(_ name: StaticString) -> Bool {
-            guard let base = bytes.baseAddress, name.utf8CodeUnitCount == bytes.count else { return false }
-            return memcmp(base, name.utf8Start, bytes.count) == 0
-        }
+        func matches(_ name: StaticString) -> Bool { bytes.spells(name) }
         switch bytes.count {
         case 1: if matches("v") { return 0 }
         case 3:
