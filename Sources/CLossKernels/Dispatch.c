@@ -42,6 +42,7 @@ int lk_avx2_supported(void) { return 0; }
 #define lk_refine_avx2 lk_refine_baseline
 #define lk_stream_sum_avx2 lk_stream_sum_baseline
 #define lk_kth_largest_avx2 lk_kth_largest_baseline
+#define lk_select_descending_avx2 lk_select_descending_baseline
 #define lk_count_labels_avx2 lk_count_labels_baseline
 #define lk_candidates_above_avx2 lk_candidates_above_baseline
 #define lk_vector_log_avx2 lk_vector_log_baseline
@@ -80,6 +81,10 @@ void lk_count_labels(lk_path path, const void *labels, intptr_t count, intptr_t 
 
 double lk_kth_largest(lk_path path, const double *values, intptr_t count, intptr_t k, void *scratch) {
     return (LK_USE_AVX2(path) ? lk_kth_largest_avx2 : lk_kth_largest_baseline)(values, count, k, scratch);
+}
+
+double lk_select_descending(lk_path path, double *values, intptr_t count, intptr_t target) {
+    return (LK_USE_AVX2(path) ? lk_select_descending_avx2 : lk_select_descending_baseline)(values, count, target);
 }
 
 double lk_stream_sum(lk_path path, const void *bytes, size_t count) {

@@ -8,6 +8,7 @@
         const lk_workspace *workspace, intptr_t start, intptr_t end, double gate);                       \
     double lk_stream_sum_##suffix(const void *bytes, size_t count);                                      \
     double lk_kth_largest_##suffix(const double *values, intptr_t count, intptr_t k, void *scratch);    \
+    double lk_select_descending_##suffix(double *values, intptr_t count, intptr_t target);              \
     intptr_t lk_candidates_above_##suffix(                                                               \
         const double *values, intptr_t start, intptr_t end, double threshold, intptr_t *indices, intptr_t count); \
     void lk_count_labels_##suffix(const void *labels, intptr_t count, intptr_t *positives, intptr_t *negatives); \

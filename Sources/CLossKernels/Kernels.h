@@ -141,6 +141,10 @@ double LK_NAME(lk_kth_largest)(const double *values, intptr_t count, intptr_t k,
     return kth_largest_body(values, count, k, scratch);
 }
 
+double LK_NAME(lk_select_descending)(double *values, intptr_t count, intptr_t target) {
+    return select_descending(values, count, target);
+}
+
 intptr_t LK_NAME(lk_candidates_above)(
     const double *values, intptr_t start, intptr_t end, double threshold, intptr_t *indices, intptr_t count) {
     return candidates_above_body(values, start, end, threshold, indices, count);

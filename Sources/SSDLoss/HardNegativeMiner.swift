@@ -190,7 +190,7 @@ enum HardNegativeMiner {
         guard total >= 4096, rank < samples / 2 else { return nil }
         let threshold = withUnsafeTemporaryAllocation(of: Double.self, capacity: samples) { sample in
             for i in 0..<samples { sample[i] = negativeLosses[start &+ i &* stride] }
-            return orderStatistic(sample, samples - rank)
+            return orderStatistic(sample, samples - rank, path: path)
         }
         // Segment ends among the candidates go to scratch first: `ends` must stay in entries
         // if the sample misled and the caller selects over every entry.
@@ -214,32 +214,13 @@ enum HardNegativeMiner {
     static let wideDigitCandidates = 4096
 
     /// The value at ascending position `target` of `values` (what `sort()` would put there),
-    /// found by Hoare's quickselect with a middle pivot, which rearranges `values`.
-    static func orderStatistic(_ values: UnsafeMutableBufferPointer<Double>, _ target: Int) -> Double {
-        var low = 0
-        var high = values.count - 1
-        while low < high {
-            let pivot = values[low + (high - low) / 2]
-            var i = low
-            var j = high
-            while i <= j {
-                while values[i] < pivot { i += 1 }
-                while values[j] > pivot { j -= 1 }
-                if i <= j {
-                    values.swapAt(i, j)
-                    i += 1
-                    j -= 1
-                }
-            }
-            if target <= j {
-                high = j
-            } else if target >= i {
-                low = i
-            } else {
-                break
-            }
-        }
-        return values[target]
+    /// found by the kernels' quickselect (`lk_select_descending`), which rearranges `values`.
+    static func orderStatistic(
+        _ values: UnsafeMutableBufferPointer<Double>, _ target: Int, path: lk_path = KernelPath.active.kernel
+    ) -> Double {
+        guard let base = values.baseAddress else { return .nan }
+        // The kernel's quickselect (Refinement.h), counted from the top.
+        return lk_select_descending(path, base, values.count, values.count - 1 - target)
     }
 
     /// The digit of the k-th largest candidate, `remaining` being k: the largest digit whose

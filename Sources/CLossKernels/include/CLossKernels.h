@@ -150,6 +150,10 @@ void lk_refine(
 /// `scratch` has room for `count` doubles.
 double lk_kth_largest(lk_path path, const double *values, intptr_t count, intptr_t k, void *scratch);
 
+/// Rearranges `values[0 ..< count]` (no NaN) so that `values[target]` is the (target + 1)-th
+/// largest, and returns it: the quickselect `lk_kth_largest` uses, for the miner's sample.
+double lk_select_descending(lk_path path, double *values, intptr_t count, intptr_t target);
+
 /// Appends to `indices[count...]` the index of every entry of `values[start ..< end]` greater than
 /// `threshold` (no NaN), in order, and returns the new count. `indices` has room for
 /// `end − start` entries past `count` (the vectorized copy writes up to three past the result).
