@@ -37,6 +37,8 @@ def test_serve_computes_and_aggregates_an_independent_trainer(lossd_bin, tmp_pat
                          tmp_path, "serve")
     try:
         wait_listening(serve, batch_port)
+        # The HTTP side binds on its own: a /stats poll before it listens would be refused.
+        wait_listening(serve, http_port)
         cases = [load_golden(name) for name in CASES]
         context = zmq.Context()
         push = context.socket(zmq.PUSH)
