@@ -24,10 +24,12 @@ struct PollerTests {
     @Test func reportsAWritablePush() async throws {
         let context = try Context()
         try await onSocketThread {
-            let (push, _) = try pushPullPair(context, over: .inproc)
+            // The PULL end stays open: once it closes, the PUSH has no peer and is not writable.
+            let (push, pull) = try pushPullPair(context, over: .inproc)
             var poller = Poller()
             poller.register(push, for: [.readable, .writable])
             #expect(try poller.poll(timeout: .seconds(1)) == [.writable])
+            withExtendedLifetime(pull) {}
         }
     }
 }
