@@ -217,6 +217,10 @@ struct ClassDiagnosticsTests {
         #expect(page.contains("the largest 10 of 12 classes"))
         let rows = page.components(separatedBy: "<tr><td>").dropFirst().map { $0.prefix { $0 != "<" } }
         #expect(rows == ["12", "11", "10", "9", "8", "7", "6", "5", "4", "3"])
+        // positives are counts: "1", not "1.0000"
+        let table = page.components(separatedBy: "Loss by class").last?.components(separatedBy: "</table>").first ?? ""
+        let positives = table.components(separatedBy: "</td></tr>").dropLast().map { $0.split(separator: ">").last }
+        #expect(positives.count == 10 && positives.allSatisfy { $0 == "1" }, "\(positives)")
         var plain = Aggregation(startTime: 0)
         plain.ingest(Records.loss(loss: 1), at: 0)
         #expect(

@@ -35,7 +35,7 @@ struct ClassLossTable: Sendable {
             html += #"<td class="bar"><span style="width: \#(width)%"></span></td>"#
             html += "<td>\(XMLEscaping.escape(DashboardFormat.value(row.ema)))</td>"
             html += "<td>\(XMLEscaping.escape(DashboardFormat.value(row.window)))</td>"
-            html += "<td>\(XMLEscaping.escape(DashboardFormat.value(row.windowPositives, digits: 5)))</td></tr>"
+            html += "<td>\(XMLEscaping.escape(DashboardFormat.tally(row.windowPositives)))</td></tr>"
         }
         html += "</tbody></table></div>"
         return html

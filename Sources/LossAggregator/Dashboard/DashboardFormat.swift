@@ -30,6 +30,15 @@ enum DashboardFormat {
         return value < 0 ? "-" + result : result
     }
 
+    /// A count kept as a `Double` (summed over a window): `1,234` when it is whole, as it is for
+    /// one-hot targets, otherwise with `digits` significant digits.
+    static func tally(_ value: Double, digits: Int = 5) -> String {
+        guard value.isFinite, value == value.rounded(), value.magnitude < 1e15 else {
+            return Self.value(value, digits: digits)
+        }
+        return count(Int(value))
+    }
+
     /// A Unix time as `2025-11-29 05:41:10 UTC`.
     static func time(_ seconds: Double) -> String {
         guard seconds.isFinite, abs(seconds) < 1e11 else { return "unknown" }
