@@ -89,15 +89,16 @@ public enum ZeroMQError: Error, Sendable, Hashable, CustomStringConvertible {
         }
     }
 
-    /// Advice for the errno values a lossd operator is likely to meet.
+    /// Advice for the errno values a lossd operator is likely to meet: a statement, not a question,
+    /// since callers go on with a sentence of their own ("… Choose another endpoint with --input.").
     private static func hint(for code: Int32, operation: String) -> String {
         switch code {
         case EADDRINUSE:
-            return "is another lossd (or another program) already bound there?"
+            return "another lossd (or another program) is probably bound there already"
         case EACCES:
             return "permission denied: use a port above 1024 or an ipc path in a writable directory"
         case ENOENT where operation.contains("ipc://"):
-            return "does the directory of the ipc path exist?"
+            return "the ipc path's directory may not exist"
         case EADDRNOTAVAIL, ENODEV:
             return "the address is not one of this host's interfaces; use 127.0.0.1 or a local address"
         case EPROTONOSUPPORT:

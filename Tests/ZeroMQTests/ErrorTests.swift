@@ -17,7 +17,7 @@ struct ErrorTests {
                 guard case ZeroMQError.failed(_, let code, _) = error else { return false }
                 let text = "\(error)"
                 return code == (error as? ZeroMQError)?.errno
-                    && text.hasPrefix("cannot bind \(endpoint): Address already in use — is another lossd")
+                    && text.hasPrefix("cannot bind \(endpoint): Address already in use — another lossd")
             }
         }
     }
@@ -30,7 +30,7 @@ struct ErrorTests {
             #expect {
                 try socket.bind(endpoint)
             } throws: { error in
-                "\(error)".hasPrefix("cannot bind \(endpoint): No such file or directory — does the directory")
+                "\(error)".hasPrefix("cannot bind \(endpoint): No such file or directory — the ipc path")
             }
         }
     }
