@@ -21,6 +21,15 @@ public enum SocketOption: Sendable, Hashable {
     /// `ZMQ_MAXMSGSIZE`: the largest inbound frame accepted, in bytes; a peer that sends a larger
     /// one is disconnected by libzmq (`nil`: no limit).
     case maxMessageSize(Int?)
+    /// `ZMQ_HEARTBEAT_IVL`: send a ZMTP PING on every connection when it has been this quiet, so
+    /// that ``heartbeatTimeout(_:)`` can find a connection that no longer carries anything.
+    case heartbeatInterval(Duration)
+    /// `ZMQ_HEARTBEAT_TIMEOUT`: close a connection that received nothing (no message, no PONG)
+    /// for this long after a PING; a connecting socket then dials again.
+    case heartbeatTimeout(Duration)
+    /// `ZMQ_CONNECT_TIMEOUT`: give up one TCP connect attempt after this long and dial again,
+    /// instead of waiting out the kernel's SYN back-off (`nil`: the kernel's own, about two minutes).
+    case connectTimeout(Duration?)
     /// `ZMQ_SUBSCRIBE` (SUB only): receive messages whose first frame starts with these bytes;
     /// an empty topic receives everything.
     case subscribe([UInt8])
@@ -65,6 +74,13 @@ public enum SocketOption: Sendable, Hashable {
         case .maxMessageSize(let bytes):
             var value = Int64(bytes ?? -1)
             try set(socket, ZMQ_MAXMSGSIZE, &value, MemoryLayout<Int64>.size, "the maximum message size")
+        case .heartbeatInterval(let duration):
+            try set(socket, ZMQ_HEARTBEAT_IVL, int: SocketOption.milliseconds(duration), "the heartbeat interval")
+        case .heartbeatTimeout(let duration):
+            try set(socket, ZMQ_HEARTBEAT_TIMEOUT, int: SocketOption.milliseconds(duration), "the heartbeat timeout")
+        case .connectTimeout(let duration):
+            let milliseconds = max(0, SocketOption.milliseconds(duration))  // 0: the kernel's own
+            try set(socket, ZMQ_CONNECT_TIMEOUT, int: milliseconds, "the connect timeout")
         case .subscribe(let topic):
             try set(socket, ZMQ_SUBSCRIBE, bytes: topic, "a subscription")
         case .unsubscribe(let topic):

@@ -65,7 +65,8 @@ public final class LinkRecordSink: RecordSink {
                 waker = try Socket(context, type: .pair)
                 try waker.bind(wakeAddress)
                 try socket.setOptions(
-                    [.linger(.zero), .immediate(true), .sendHighWaterMark(0), .receiveHighWaterMark(0)] + security)
+                    [.linger(.zero), .immediate(true), .sendHighWaterMark(0), .receiveHighWaterMark(0)]
+                        + LinkSender.connectionOptions + security)
                 monitor = try onHandshakeFailure.map { report throws(ZeroMQError) in
                     try HandshakeMonitor(watching: socket, onFailure: report)
                 }

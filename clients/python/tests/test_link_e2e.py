@@ -1,7 +1,8 @@
 """The acknowledged record link between sidecars and the aggregator, with real processes: the
 aggregator SIGKILLed and restarted while a sidecar sends, a sidecar SIGKILLed and restarted with
 its spool, and a sidecar stopped while the aggregator is away. In each, every batch the sidecars
-received is on /stats exactly once (docs/PROTOCOL.md, "The record link").
+received is on /stats exactly once (docs/PROTOCOL.md, "The record link"). And a link whose
+connection goes silent (a network cut) is given up and dialled again.
 
 Every wait is bounded; every process is killed at the end by the fixtures.
 """
@@ -10,7 +11,9 @@ from __future__ import annotations
 
 import json
 import signal
+import socket
 import struct
+import threading
 from pathlib import Path
 from typing import List
 
@@ -137,3 +140,74 @@ def test_a_sidecar_stopped_while_the_aggregator_is_away_counts_what_it_could_not
         else:
             assert status == 0 and summary["spooled"] == 5 and summary["unacknowledged"] == 0, (status, summary)
             assert spooled_seqs(spool) == [0, 1, 2, 3, 4]
+
+
+class SilentPeer:
+    """A TCP listener that completes a ZMTP 3.1 NULL handshake as a ROUTER on every connection,
+    then never sends another byte: what a sidecar sees of an aggregator cut off by the network
+    while its connection stays open. It counts the connections and the ones the other end closed."""
+
+    # The greeting (signature, version 3.1, mechanism NULL, as-server 0, filler) and the READY
+    # command with the property Socket-Type=ROUTER (RFC 23, ZMTP 3.1).
+    GREETING = b"\xff" + b"\x00" * 8 + b"\x7f" + b"\x03\x01" + b"NULL".ljust(20, b"\x00") + b"\x00" + b"\x00" * 31
+    READY_BODY = b"\x05READY" + b"\x0bSocket-Type" + struct.pack(">I", 6) + b"ROUTER"
+    READY = b"\x04" + bytes([len(READY_BODY)]) + READY_BODY
+
+    def __init__(self) -> None:
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.listener.settimeout(0.2)
+        self.address = f"tcp://127.0.0.1:{self.listener.getsockname()[1]}"
+        self.accepted = 0
+        self.closed_by_peer = 0
+        self.stopping = threading.Event()
+        self.threads = [threading.Thread(target=self._accept, daemon=True)]
+        self.threads[0].start()
+
+    def _accept(self) -> None:
+        while not self.stopping.is_set():
+            try:
+                connection, _ = self.listener.accept()
+            except socket.timeout:
+                continue
+            self.accepted += 1
+            thread = threading.Thread(target=self._serve, args=(connection,), daemon=True)
+            self.threads.append(thread)
+            thread.start()
+
+    def _serve(self, connection: socket.socket) -> None:
+        with connection:
+            connection.sendall(self.GREETING + self.READY)
+            connection.settimeout(0.2)
+            while not self.stopping.is_set():  # read (and drop) whatever comes; answer nothing
+                try:
+                    if not connection.recv(65536):
+                        self.closed_by_peer += 1
+                        return
+                except socket.timeout:
+                    continue
+                except OSError:
+                    self.closed_by_peer += 1
+                    return
+
+    def close(self) -> None:
+        self.stopping.set()
+        for thread in self.threads:
+            thread.join(timeout=5)
+        self.listener.close()
+
+
+def test_a_link_whose_connection_goes_silent_is_dialled_again(start_sidecar):
+    """The aggregator's end stops answering (PINGs go unanswered, as in a network cut that leaves
+    the connection open): the sidecar closes that connection after its heartbeat timeout (5 s)
+    and dials again, so that records flow as soon as the network is back instead of after TCP's
+    retransmission back-off (docs/RELIABILITY.md)."""
+    peer = SilentPeer()
+    try:
+        start_sidecar(f">{peer.address}", workers=1, link=True)
+        assert wait_for(lambda: peer.accepted >= 1, timeout=10), "the sidecar did not dial its link"
+        # 1 s until the first PING, 5 s without an answer: a new connection well within 15 s.
+        assert wait_for(lambda: peer.accepted >= 2, timeout=15), \
+            f"the silent connection was kept: {peer.accepted} accepted, {peer.closed_by_peer} closed by the sidecar"
+        assert peer.closed_by_peer >= 1
+    finally:
+        peer.close()
