@@ -4,6 +4,7 @@ import LossPipeline
 import LossWire
 import SSDLoss
 import Testing
+import ZeroMQ
 
 @testable import LossAggregator
 
@@ -52,6 +53,7 @@ struct SettingsTests {
         #expect(aggregateFromFile.stateInterval == aggregateBuiltIn.stateInterval)
         #expect(aggregateFromFile.parameters == aggregateBuiltIn.parameters)
         #expect(aggregateFromFile.inputSecurity == aggregateBuiltIn.inputSecurity)
+        #expect(aggregateFromFile.publishSecurity == aggregateBuiltIn.publishSecurity)
         #expect(aggregateFromFile.webConfig == nil && aggregateBuiltIn.webConfig == nil)
         #expect(aggregateFromFile.openHealthz == aggregateBuiltIn.openHealthz)
         #expect(aggregateBuiltIn.input.map(\.description) == ["@tcp://127.0.0.1:5556"])
@@ -77,6 +79,7 @@ struct SettingsTests {
             "serve": ["records_input", "records_input_key_file", "records_input_allowed_clients"],
             "aggregate": [
                 "input", "input_key_file", "input_allowed_clients", "http", "state", "snapshots", "publish",
+                "publish_key_file", "publish_allowed_clients",
                 "snapshot_interval", "state_interval", "ema_decay", "window", "reorder_window", "max_keys",
                 "history_points", "tensorboard", "step_timeout", "open_steps", "step_history", "resume",
                 "stream_idle", "max_streams", "web_config", "open_healthz", "divergence_factor",
@@ -168,6 +171,38 @@ struct SettingsTests {
         #expect(aggregate.statePath == "/tmp/s.json")
         #expect(aggregate.snapshotInterval == .milliseconds(500))
         #expect(aggregate.parameters.reorderWindow == 1024)  // default
+    }
+
+    @Test(
+        "the publish socket: its own key pair, else curve.key_file; allowed subscribers need a key pair",
+        .enabled(if: ZeroMQ.hasCapability("curve")))
+    func publishSecurity() async throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("lossd-publish-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let own = try CurveKeyPair.generate()
+        let shared = try CurveKeyPair.generate()
+        let watcher = try CurveKeyPair.generate()
+        for (pair, name) in [(own, "own"), (shared, "shared"), (watcher, "watcher")] {
+            try KeyFile.write(pair, name: folder.appendingPathComponent(name).path)
+        }
+        func read(_ environment: [String: String]) async throws -> AggregatorSettings {
+            try AggregatorSettings(
+                reading: try await SettingsReader.load(flags: [:], configFile: nil, environment: environment))
+        }
+        let path = { (name: String) in folder.appendingPathComponent(name).path }
+        #expect(try await read([:]).publishSecurity == .plain)
+        let everywhere = try await read(["LOSSD_CURVE_KEY_FILE": path("shared.key")])
+        #expect(everywhere.publishSecurity == .curveServer(shared, allowedClients: nil))
+        let ownPair = try await read([
+            "LOSSD_CURVE_KEY_FILE": path("shared.key"), "LOSSD_AGGREGATE_PUBLISH_KEY_FILE": path("own.key"),
+            "LOSSD_AGGREGATE_PUBLISH_ALLOWED_CLIENTS": path("watcher.pub"),
+        ])
+        #expect(ownPair.publishSecurity == .curveServer(own, allowedClients: [watcher.publicKey]))
+        #expect(ownPair.inputSecurity == .curveServer(shared, allowedClients: nil))
+        await #expect(throws: SettingsError.self) {
+            try await read(["LOSSD_AGGREGATE_PUBLISH_ALLOWED_CLIENTS": path("watcher.pub")])
+        }
     }
 
     @Test("the step and stream settings: a resume policy names its choices; each is read from its key")

@@ -37,6 +37,12 @@ public final class AggregatorDaemon: Sendable {
     public let aggregator: Aggregator
     /// The handshakes that failed on the input, counted and logged (`/metrics` serves the counts).
     public let inputHandshakes: HandshakeFailureLog
+    /// The handshakes that failed on the publish socket (subscribers), or nil without `--publish`.
+    public let publishHandshakes: HandshakeFailureLog?
+
+    /// Every socket's handshake log: the ones `/metrics` counts and a shared context's
+    /// authenticator reports to.
+    public var handshakes: [HandshakeFailureLog] { [inputHandshakes] + (publishHandshakes.map { [$0] } ?? []) }
     private let logger: Logger
     private let stopping = Atomic<Bool>(false)
     private let writerStop = Latch<Void>()
@@ -61,6 +67,11 @@ public final class AggregatorDaemon: Sendable {
         self.sharedContext = context
         inputHandshakes = HandshakeFailureLog(
             socket: settings.inputName, role: .server, security: settings.inputSecurity, logger: logger)
+        publishHandshakes = settings.publish.map { _ in
+            HandshakeFailureLog(
+                socket: AggregatorSettings.publishName, role: .server, security: settings.publishSecurity,
+                logger: logger)
+        }
         let now = Date().timeIntervalSince1970
         let loaded: Aggregation
         if let path = settings.statePath {
@@ -116,7 +127,7 @@ public final class AggregatorDaemon: Sendable {
         do {
             authenticator =
                 sharedContext == nil
-                ? try ServerAuthentication.start(context: context, sockets: [inputHandshakes]) : nil
+                ? try ServerAuthentication.start(context: context, sockets: handshakes) : nil
         } catch {
             throw AggregatorError.input(endpoints: "CURVE authentication", reason: "\(error)")
         }
@@ -125,7 +136,8 @@ public final class AggregatorDaemon: Sendable {
         let writer = try SocketThread(name: "aggregate-write") {
             AggregatorWriter.run(
                 settings: self.settings, aggregator: self.aggregator, context: context,
-                stop: self.writerStop, ready: writerReady, counters: self.writerCounters,
+                publishHandshakes: self.publishHandshakes, stop: self.writerStop, ready: writerReady,
+                counters: self.writerCounters,
                 checkpoints: self.checkpoints, finalSaved: self.writerSaved, logger: self.logger)
         }
         if let problem = writerReady.wait() {
@@ -177,12 +189,14 @@ public final class AggregatorDaemon: Sendable {
                 "state": "\(settings.statePath ?? "off")", "snapshots": "\(settings.snapshotsPath ?? "off")",
                 "publish": "\(settings.publish?.map(\.description).joined(separator: ",") ?? "off")",
                 "input_security": "\(settings.inputSecurity)",
+                "publish_security": "\(settings.publish == nil ? "-" : "\(settings.publishSecurity)")",
             ])
         try receiver.join()
         _ = writerStop.open()
         try writer.join()
         inputHandshakes.flush()
         let report = self.report
+        publishHandshakes?.flush()
         let counts = "\(report.counts) handshake_failures=\(inputHandshakes.total)"
         if report.lostOwnRecords {
             logger.error("aggregator stopped, records lost: \(counts)")

@@ -36,11 +36,19 @@ public struct AggregatorSettings: Sendable {
     /// The input's security (`<input>_key_file`, `<input>_allowed_clients`, or the process-wide
     /// `curve.*`): plain, or a CURVE server.
     public var inputSecurity: SocketSecurity
+    /// The publish socket's security (`aggregate.publish_key_file`,
+    /// `aggregate.publish_allowed_clients`, or the process-wide `curve.*`): plain, or a CURVE
+    /// server that subscribers must know the key of.
+    public var publishSecurity: SocketSecurity
     /// TLS and basic authentication for the HTTP port, read from the web configuration file
     /// (`aggregate.web_config`), or nil to serve plain HTTP to anyone who can reach it.
     public var webConfig: WebConfig?
     /// Whether `/healthz` answers without credentials when basic authentication is on. Default false.
     public var openHealthz: Bool
+
+    /// The setting name of the publish socket: the `socket` label of its handshake failures and
+    /// its ZAP domain.
+    public static let publishName = "aggregate.publish"
 
     /// `@tcp://127.0.0.1:5556`: where the sidecars' default output connects.
     public static let defaultInput: [Endpoint] =
@@ -62,6 +70,7 @@ public struct AggregatorSettings: Sendable {
         parameters: AggregationParameters = AggregationParameters(),
         inputName: String = "aggregate.input",
         inputSecurity: SocketSecurity = .plain,
+        publishSecurity: SocketSecurity = .plain,
         webConfig: WebConfig? = nil,
         openHealthz: Bool = false
     ) {
@@ -79,6 +88,7 @@ public struct AggregatorSettings: Sendable {
         self.parameters = parameters
         self.inputName = inputName
         self.inputSecurity = inputSecurity
+        self.publishSecurity = publishSecurity
         self.webConfig = webConfig
         self.openHealthz = openHealthz
     }
@@ -141,6 +151,7 @@ public struct AggregatorSettings: Sendable {
                     "aggregate.divergence_steps", default: builtIn.divergence.steps, in: DivergenceRule.stepsRange)))
         inputName = defaults.inputName
         inputSecurity = try SocketSecurity(server: inputName, reading: settings)
+        publishSecurity = try SocketSecurity(server: Self.publishName, reading: settings)
         if let path = try Self.path(settings, "aggregate.web_config") {
             do {
                 webConfig = try WebConfig.load(path: path)

@@ -28,7 +28,8 @@ enum AggregatorWriter {
     /// Opens `ready` with nil once the outputs are open, or with the reason they are not (and
     /// returns at once).
     static func run(
-        settings: AggregatorSettings, aggregator: Aggregator, context: Context, stop: Latch<Void>,
+        settings: AggregatorSettings, aggregator: Aggregator, context: Context,
+        publishHandshakes: HandshakeFailureLog?, stop: Latch<Void>,
         ready: Latch<String?>, counters: AggregatorWriterCounters, checkpoints: LinkCheckpoints?,
         finalSaved: Latch<Void>, logger: Logger
     ) {
@@ -50,13 +51,20 @@ enum AggregatorWriter {
         }
         defer { try? snapshotsFile?.close() }
         var publisher: Socket?
+        var publishMonitor: HandshakeMonitor?
         if let endpoints = settings.publish {
             do {
                 let socket = try Socket(context, type: .pub)
-                try socket.setOptions([.linger(.seconds(1))])
-                try socket.attach(endpoints)
                 publisher = socket
+                let security = settings.publishSecurity.socketOptions(zapDomain: AggregatorSettings.publishName)
+                try socket.setOptions([.linger(.seconds(1))] + security)
+                if let publishHandshakes {
+                    publishMonitor = try HandshakeMonitor(watching: socket) { publishHandshakes.record($0) }
+                }
+                try socket.attach(endpoints)
             } catch {
+                publisher?.close()
+                publishMonitor?.stop()
                 ready.open(
                     """
                     cannot open the publish socket \(endpoints.map(\.description).joined(separator: ",")): \
@@ -66,7 +74,10 @@ enum AggregatorWriter {
                 return
             }
         }
-        defer { publisher?.close() }
+        defer {
+            publisher?.close()
+            publishMonitor?.stop()
+        }
         var export: TensorBoardExport?
         if let folder = settings.tensorboardPath {
             do {

@@ -77,10 +77,14 @@ struct AggregateCommand: AsyncParsableCommand {
               LOSSD_AGGREGATE_STATE=state.json lossd aggregate --config Config/lossd.yaml
               lossd aggregate --input @tcp://10.0.0.10:5556 \\
                 --input-key-file aggregator.key --input-allowed-clients a.pub,b.pub
+              lossd aggregate --publish @tcp://0.0.0.0:5557 --publish-key-file aggregator.key
 
             CURVE (docs/SECURITY.md): a sidecar that fails the input's handshake is logged \
             (warning) with its address and the likely cause, and counted in \
-            lossd_handshake_failures_total{socket="aggregate.input",reason=...}.
+            lossd_handshake_failures_total{socket="aggregate.input",reason=...}. --publish is \
+            plain unless --publish-key-file (or --key-file) gives it a key pair; subscribers \
+            (lossd_client's DivergenceWatcher(curve_server_key=...)) then need its public key, and \
+            --publish-allowed-clients lists the ones it lets in (socket="aggregate.publish").
             """
     )
 
@@ -94,6 +98,9 @@ struct AggregateCommand: AsyncParsableCommand {
     @OptionGroup(title: "CURVE security, per socket")
     var inputCurve: InputCurveOptions
 
+    @OptionGroup(title: "CURVE security, per socket")
+    var publishCurve: PublishCurveOptions
+
     @OptionGroup(title: "CURVE security, every socket")
     var curve: CurveOptions
 
@@ -103,6 +110,7 @@ struct AggregateCommand: AsyncParsableCommand {
     func run() async throws {
         var flags = options.flagValues.merging(curve.flagValues) { first, _ in first }
             .merging(inputCurve.flagValues(socket: "aggregate.input")) { first, _ in first }
+            .merging(publishCurve.flagValues) { first, _ in first }
         if let input { flags["aggregate.input"] = .string(input) }
         let settings = try await common.loadSettings(flags: flags)
         let aggregateSettings: AggregatorSettings
@@ -121,7 +129,7 @@ struct AggregateCommand: AsyncParsableCommand {
         }
         let http = AggregatorHTTPServer.service(
             aggregator: daemon.aggregator, address: aggregateSettings.http, logger: logger,
-            handshakes: [daemon.inputHandshakes],
+            handshakes: daemon.handshakes,
             webConfig: aggregateSettings.webConfig, openHealthz: aggregateSettings.openHealthz)
         // Services stop in reverse order: the daemon drains and saves first, while HTTP still answers.
         try await ServiceRunner.run(

@@ -11,16 +11,17 @@ struct CurveOptions: ParsableArguments {
             "This process's CURVE key pair for all sockets (a .key file, lossd keygen): every input requires CURVE.",
             discussion:
                 """
-                A sidecar's output uses it too once --output-server-key names the sink. To encrypt one socket \
-                only, use its own flag instead (--input-key-file, --output-key-file; docs/SECURITY.md).
+                The aggregator's --publish socket requires it too. A sidecar's output uses it once \
+                --output-server-key names the sink. To encrypt one socket only, use its own flag instead \
+                (--input-key-file, --output-key-file, --publish-key-file; docs/SECURITY.md).
                 """
         ))
     var keyFile: String?
 
     @Option(
         help: """
-            Client public keys every input lets in: comma-separated Z85 keys or .pub files (default: any client that \
-            knows the input's key).
+            Client public keys every input (and --publish) lets in: comma-separated Z85 keys or .pub files \
+            (default: any client that knows the socket's key).
             """)
     var allowedClients: String?
 
@@ -89,6 +90,25 @@ struct RecordsInputCurveOptions: ParsableArguments {
         if let recordsInputAllowedClients {
             values["serve.records_input_allowed_clients"] = .string(recordsInputAllowedClients)
         }
+        return values
+    }
+}
+
+/// `--publish-key-file` and `--publish-allowed-clients` (`aggregate.publish_*`): CURVE on the
+/// aggregator's publish socket, for the subscribers that watch for divergence.
+struct PublishCurveOptions: ParsableArguments {
+    @Option(
+        help: "The publish socket's CURVE key pair (a .key file): subscribers then need its public key and CURVE.")
+    var publishKeyFile: String?
+
+    @Option(help: "Subscriber public keys the publish socket lets in: comma-separated Z85 keys or .pub files.")
+    var publishAllowedClients: String?
+
+    /// The flags given, by settings key.
+    var flagValues: [String: ConfigContent] {
+        var values: [String: ConfigContent] = [:]
+        if let publishKeyFile { values["aggregate.publish_key_file"] = .string(publishKeyFile) }
+        if let publishAllowedClients { values["aggregate.publish_allowed_clients"] = .string(publishAllowedClients) }
         return values
     }
 }

@@ -53,7 +53,7 @@ final class LossServer: Sendable {
             settings: sidecarSettings, logger: logger, context: context, onListening: onSidecarListening)
         let daemon = try AggregatorDaemon(settings: aggregatorSettings, logger: logger, context: context)
         self.authenticator = try ServerAuthentication.start(
-            context: context, sockets: [sidecar.inputHandshakes, daemon.inputHandshakes])
+            context: context, sockets: [sidecar.inputHandshakes] + daemon.handshakes)
         self.context = context
         self.sidecar = sidecar
         self.daemon = daemon
@@ -68,7 +68,7 @@ final class LossServer: Sendable {
             .init(
                 service: AggregatorHTTPServer.service(
                     aggregator: daemon.aggregator, address: http, logger: logger,
-                    handshakes: [sidecar.inputHandshakes, daemon.inputHandshakes],
+                    handshakes: [sidecar.inputHandshakes] + daemon.handshakes,
                     webConfig: daemon.settings.webConfig, openHealthz: daemon.settings.openHealthz,
                     onListening: onHTTPListening)),
             .init(service: AggregatorService(daemon: daemon, logger: logger)),

@@ -7,19 +7,13 @@ from typing import Any, List, Mapping, Optional
 import time
 
 import zmq
-from zmq.utils import z85
 
 from .handshake import HandshakeError, HandshakeWatch
+from .keys import configure_curve_client
 from .launcher import Placement, default_source, detect_placement, new_stream_id
 from .wire import BatchEncoder, parse_endpoint
 
 _HANDSHAKE_MODES = ("warn", "raise", "ignore")
-
-
-def _key(value: Optional[Any]) -> Optional[bytes]:
-    if value is None:
-        return None
-    return value.encode("ascii") if isinstance(value, str) else bytes(value)
 
 
 class LossClient:
@@ -110,7 +104,8 @@ class LossClient:
             self.socket.setsockopt(zmq.LINGER, int(linger_ms))
             if send_timeout_ms is not None:
                 self.socket.setsockopt(zmq.SNDTIMEO, int(send_timeout_ms))
-            public_key = self._configure_curve(curve_server_key, curve_public_key, curve_secret_key)
+            public_key = configure_curve_client(self.socket, curve_server_key, curve_public_key, curve_secret_key,
+                                                server="the sidecar")
             if on_handshake_failure != "ignore":
                 self._watch = HandshakeWatch(self.socket, endpoint, uses_curve=curve_server_key is not None,
                                              public_key=public_key, warn=on_handshake_failure == "warn")
@@ -131,22 +126,6 @@ class LossClient:
             raise
         self.endpoint = endpoint
         self.closed = False
-
-    def _configure_curve(self, server_key: Any, public_key: Any, secret_key: Any) -> Optional[str]:
-        """Sets the CURVE options; returns this client's public key (None for a plain client)."""
-        server_key, public_key, secret_key = _key(server_key), _key(public_key), _key(secret_key)
-        if server_key is None:
-            if public_key is not None or secret_key is not None:
-                raise ValueError("curve_public_key/curve_secret_key need curve_server_key (the sidecar's public key)")
-            return None
-        if (public_key is None) != (secret_key is None):
-            raise ValueError("give both curve_public_key and curve_secret_key, or neither (a fresh pair is made)")
-        if public_key is None:
-            public_key, secret_key = zmq.curve_keypair()
-        self.socket.setsockopt(zmq.CURVE_SERVERKEY, server_key)
-        self.socket.setsockopt(zmq.CURVE_PUBLICKEY, public_key)
-        self.socket.setsockopt(zmq.CURVE_SECRETKEY, secret_key)
-        return public_key.decode("ascii") if len(public_key) == 40 else z85.encode(public_key).decode()
 
     @property
     def handshake_failures(self) -> int:

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Dict, Tuple, Union
+from typing import Any, Dict, Optional, Tuple, Union
+
+import zmq
+from zmq.utils import z85
 
 PathLike = Union[str, Path]
 
@@ -35,3 +38,30 @@ def read_public_key(path: PathLike) -> str:
     if "public-key" not in fields:
         raise ValueError(f"{path} has no public-key line (make key files with `lossd keygen NAME`)")
     return fields["public-key"]
+
+
+def _key(value: Optional[Any]) -> Optional[bytes]:
+    if value is None:
+        return None
+    return value.encode("ascii") if isinstance(value, str) else bytes(value)
+
+
+def configure_curve_client(socket: zmq.Socket, server_key: Optional[Any], public_key: Optional[Any],
+                           secret_key: Optional[Any], server: str) -> Optional[str]:
+    """Makes ``socket`` a CURVE client of the server whose public key is ``server_key`` (Z85 text
+    or 32 bytes), with the pair ``public_key``/``secret_key`` (a fresh one when both are None);
+    returns the client's public key in Z85, or None (and sets nothing) without a server key.
+    ``server`` names the server in the error messages (``"the sidecar"``)."""
+    server_key, public_key, secret_key = _key(server_key), _key(public_key), _key(secret_key)
+    if server_key is None:
+        if public_key is not None or secret_key is not None:
+            raise ValueError(f"curve_public_key/curve_secret_key need curve_server_key ({server}'s public key)")
+        return None
+    if (public_key is None) != (secret_key is None):
+        raise ValueError("give both curve_public_key and curve_secret_key, or neither (a fresh pair is made)")
+    if public_key is None:
+        public_key, secret_key = zmq.curve_keypair()
+    socket.setsockopt(zmq.CURVE_SERVERKEY, server_key)
+    socket.setsockopt(zmq.CURVE_PUBLICKEY, public_key)
+    socket.setsockopt(zmq.CURVE_SECRETKEY, secret_key)
+    return public_key.decode("ascii") if len(public_key) == 40 else z85.encode(public_key).decode()

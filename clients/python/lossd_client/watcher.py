@@ -16,6 +16,7 @@ from typing import Any, Dict, Optional
 
 import zmq
 
+from .keys import configure_curve_client
 from .wire import parse_endpoint
 
 __all__ = ["DivergenceError", "DivergenceWatcher"]
@@ -46,13 +47,21 @@ class DivergenceWatcher:
     every split of the run). The thread waits at most ``poll_interval`` seconds at a time, so
     :meth:`close` (or leaving a ``with`` block) returns within about that long.
 
+    CURVE: an aggregator started with ``--publish-key-file`` (or ``--key-file``) publishes only to
+    subscribers that know its key: give ``curve_server_key`` (its public key, Z85 text or 32 bytes,
+    e.g. ``read_public_key("aggregator.pub")``), and ``curve_public_key``/``curve_secret_key`` when
+    it lists the subscribers it lets in (``--publish-allowed-clients``; a fresh pair otherwise). A
+    watcher that does not match hears nothing: :meth:`wait_until_listening` tells, and the
+    aggregator logs and counts the failed handshake (``socket="aggregate.publish"``).
+
     Once a diverging event (or a snapshot with the run's ``divergence.diverging`` true) arrives,
     :attr:`diverged` stays true and :attr:`event` holds it, even if the aggregator later reports
     that the run recovered: a trainer that is told to stop should not be told to go on.
     """
 
     def __init__(self, endpoint: str, run: str, split: Optional[str] = None, poll_interval: float = 0.1,
-                 context: Optional[zmq.Context] = None) -> None:
+                 context: Optional[zmq.Context] = None, curve_server_key: Optional[Any] = None,
+                 curve_public_key: Optional[Any] = None, curve_secret_key: Optional[Any] = None) -> None:
         if not isinstance(run, str) or not run:
             raise ValueError(f"run must be a non-empty string, not {run!r}")
         if poll_interval <= 0:
@@ -70,6 +79,8 @@ class DivergenceWatcher:
         self.socket = self.context.socket(zmq.SUB)
         try:
             self.socket.setsockopt(zmq.LINGER, 0)
+            configure_curve_client(self.socket, curve_server_key, curve_public_key, curve_secret_key,
+                                   server="the aggregator's publish socket")
             self.socket.setsockopt(zmq.SUBSCRIBE, b"event")
             self.socket.setsockopt(zmq.SUBSCRIBE, b"stats")
             for bind, address in parse_endpoint(endpoint, bind_by_default=False):

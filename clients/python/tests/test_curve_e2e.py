@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import time
 
@@ -117,3 +118,48 @@ def test_the_aggregator_takes_records_only_from_allowed_sidecars(lossd_bin, star
         assert "refused a client whose CURVE key is not allowed" in aggregator.stderr()
     finally:
         aggregator.kill()
+
+
+def publish_handshake_failures(aggregator) -> dict:
+    pattern = r'^lossd_handshake_failures_total\{(?=[^}]*socket="aggregate\.publish")[^}]*reason="(\w+)"[^}]*\} (\d+)'
+    return {reason: int(value) for reason, value in re.findall(pattern, aggregator.metrics(), re.M)}
+
+
+def test_the_publish_socket_speaks_only_to_subscribers_it_lets_in(lossd_bin, start_aggregator, tmp_path):
+    """--publish-key-file makes the divergence feed a CURVE server: a DivergenceWatcher with the
+    aggregator's key and an allowed pair hears the snapshots; one with a key it does not allow,
+    and a plain one, hear nothing, and the aggregator counts both failed handshakes."""
+    from lossd_client import DivergenceWatcher
+    from lossd_testkit import free_tcp_port, wait_for
+
+    aggregator_key, aggregator_pub = keygen(lossd_bin, tmp_path / "aggregator")
+    watcher_key, watcher_pub = keygen(lossd_bin, tmp_path / "watcher")
+    stranger_key, _ = keygen(lossd_bin, tmp_path / "stranger")
+    port = free_tcp_port()
+    aggregator = start_aggregator(extra=[
+        "--publish", f"@tcp://127.0.0.1:{port}", "--snapshot-interval", "0.2",
+        "--publish-key-file", str(aggregator_key), "--publish-allowed-clients", str(watcher_pub)])
+    assert publish_handshake_failures(aggregator) == {
+        "mechanism": 0, "server_key": 0, "client_key": 0, "closed": 0, "protocol": 0}
+    endpoint = f"tcp://127.0.0.1:{port}"
+    server_key = read_public_key(aggregator_pub)
+    public, secret = read_key_pair(watcher_key)
+    stranger_public, stranger_secret = read_key_pair(stranger_key)
+    with DivergenceWatcher(endpoint, run="any", curve_server_key=server_key,
+                           curve_public_key=public, curve_secret_key=secret) as allowed, \
+            DivergenceWatcher(endpoint, run="any", curve_server_key=server_key,
+                              curve_public_key=stranger_public, curve_secret_key=stranger_secret) as stranger, \
+            DivergenceWatcher(endpoint, run="any") as plain:
+        assert allowed.wait_until_listening(20), aggregator.stderr()[-2000:]
+        # Both refusals are counted (a refused key; a plain subscriber's mechanism, or its hang-up).
+        assert wait_for(lambda: publish_handshake_failures(aggregator).get("client_key", 0) >= 1
+                        and publish_handshake_failures(aggregator).get("mechanism", 0)
+                        + publish_handshake_failures(aggregator).get("closed", 0) >= 1,
+                        timeout=20, interval=0.1), (publish_handshake_failures(aggregator), aggregator.stderr()[-3000:])
+        # Many snapshots went out meanwhile; neither of the others heard one.
+        assert not stranger.wait_until_listening(1.0)
+        assert not plain.wait_until_listening(0.1)
+    # The first failure of the period is logged in full (the log's rule), whichever came first.
+    assert re.search(r"warning .*handshake failed: .*aggregate\.publish", aggregator.stderr()), aggregator.stderr()
+    assert "publish_security=CURVE server" in aggregator.stderr()
+    assert aggregator.stop() == 0
