@@ -14,22 +14,35 @@ struct LinkAcknowledger {
     static let creditBatch = 250
     /// At most one rewind per link in this time.
     static let rewindInterval: Duration = .milliseconds(200)
+    /// Without a state file, how often the links the statistics forgot are forgotten here too
+    /// (with one, after every save).
+    static let forgetInterval: Duration = .seconds(1)
 
     let aggregator: Aggregator
     /// How many seqs past its `next` a sidecar may send before the next ack.
     let credit: UInt64
     /// The saved positions, or nil without a state file (then ingested means durable).
     let checkpoints: LinkCheckpoints?
+    /// Without a state file, the least time between two looks for links to forget.
+    let forgetInterval: Duration
     private var routes: [String: [UInt8]] = [:]
     private var unacknowledged: [String: Int] = [:]
     private var lastRewind: [String: ContinuousClock.Instant] = [:]
     private var durableSent: [String: UInt64] = [:]
     private var generation = 0
+    private var lastForget = ContinuousClock.now
 
-    init(aggregator: Aggregator, credit: UInt64, checkpoints: LinkCheckpoints?) {
+    /// How many links the acknowledger keeps a route and counters for.
+    var knownLinks: Int { routes.count }
+
+    init(
+        aggregator: Aggregator, credit: UInt64, checkpoints: LinkCheckpoints?,
+        forgetInterval: Duration = LinkAcknowledger.forgetInterval
+    ) {
         self.aggregator = aggregator
         self.credit = credit
         self.checkpoints = checkpoints
+        self.forgetInterval = forgetInterval
     }
 
     /// Handles one message off the ROUTER (frame 0: the peer's routing id).
@@ -83,16 +96,32 @@ struct LinkAcknowledger {
         }
     }
 
-    /// After a saved state: sends each link whose durable position moved an ack.
+    /// After a saved state: sends each link whose durable position moved an ack. Either way,
+    /// forgets the links the statistics forgot: after each save with a state file, at most once
+    /// per ``forgetInterval`` without one.
     mutating func acknowledgeSaved(socket: Socket) {
-        guard let checkpoints, checkpoints.generation != generation else { return }
+        guard let checkpoints else {
+            let now = ContinuousClock.now
+            if now - lastForget >= forgetInterval {
+                lastForget = now
+                forgetIdleLinks(saved: [:])
+            }
+            return
+        }
+        guard checkpoints.generation != generation else { return }
         generation = checkpoints.generation
         let positions = checkpoints.positions
         for (link, position) in positions where position > durableSent[link] ?? 0 {
             guard routes[link] != nil else { continue }
             acknowledge(link, socket: socket)
         }
-        // Links the statistics forgot (idle past stream_idle) are forgotten here too.
+        forgetIdleLinks(saved: positions)
+    }
+
+    /// Forgets the route and counters of every link the statistics forgot (idle past
+    /// `stream_idle`) that `saved` does not hold either: a sidecar restarted without its spool is
+    /// a new link, so an aggregator that runs for months would otherwise keep one entry per start.
+    private mutating func forgetIdleLinks(saved positions: [String: UInt64]) {
         for link in routes.keys where positions[link] == nil && aggregator.linkNext(link) == nil {
             routes[link] = nil
             unacknowledged[link] = nil
