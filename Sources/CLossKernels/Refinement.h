@@ -5,34 +5,39 @@
 // it gets its exact loss here; the others keep their −∞ and can never be mined. In an SSD batch
 // that is barely more than the k mined: a few percent of the boxes.
 
-/// Rearranges `values[0 ..< count]` so that `values[target]` is the (target + 1)-th largest
-/// (Hoare's quickselect, middle pivot), and returns it.
-static double select_descending(double *values, intptr_t count, intptr_t target) {
-    intptr_t low = 0, high = count - 1;
-    while (low < high) {
-        const double pivot = values[low + (high - low) / 2];
-        intptr_t i = low, j = high;
-        while (i <= j) {
-            while (values[i] > pivot) i++;
-            while (values[j] < pivot) j--;
-            if (i <= j) {
-                const double swap = values[i];
-                values[i] = values[j];
-                values[j] = swap;
-                i++;
-                j--;
-            }
-        }
-        if (target <= j) {
-            high = j;
-        } else if (target >= i) {
-            low = i;
-        } else {
-            break;
-        }
+/// Defines `name(values, count, target)`: rearranges `values[0 ..< count]` of `type` so that
+/// `values[target]` is the (target + 1)-th largest (Hoare's quickselect, middle pivot), and
+/// returns it.
+#define LK_DEFINE_SELECT_DESCENDING(name, type)                      \
+    static type name(type *values, intptr_t count, intptr_t target) { \
+        intptr_t low = 0, high = count - 1;                          \
+        while (low < high) {                                         \
+            const type pivot = values[low + (high - low) / 2];       \
+            intptr_t i = low, j = high;                              \
+            while (i <= j) {                                         \
+                while (values[i] > pivot) i++;                       \
+                while (values[j] < pivot) j--;                       \
+                if (i <= j) {                                        \
+                    const type swap = values[i];                     \
+                    values[i] = values[j];                           \
+                    values[j] = swap;                                \
+                    i++;                                             \
+                    j--;                                             \
+                }                                                    \
+            }                                                        \
+            if (target <= j) {                                       \
+                high = j;                                            \
+            } else if (target >= i) {                                \
+                low = i;                                             \
+            } else {                                                 \
+                break;                                               \
+            }                                                        \
+        }                                                            \
+        return values[target];                                       \
     }
-    return values[target];
-}
+LK_DEFINE_SELECT_DESCENDING(select_descending, double)
+LK_DEFINE_SELECT_DESCENDING(select_descending_f32, float)
+#undef LK_DEFINE_SELECT_DESCENDING
 
 /// The k-th largest of `values[0 ..< count]` (`1 ≤ k < count`, no NaN), using `scratch` (room
 /// for `count` doubles). When k is a small fraction of many values, a sample (one value in
@@ -106,16 +111,29 @@ typedef struct {
     int count;
 } pending_losses;
 
-static void pending_losses_flush(pending_losses *pending, const lk_workspace *workspace) {
+/// Stores the waiting losses at their entries of `losses` and of `class_losses` (which may be
+/// the same array).
+static void pending_losses_flush(pending_losses *pending, double *losses, double *class_losses) {
     for (int lane = pending->count; lane < 8; lane++) pending->sums[lane] = 1;
-    f64x8 losses = load_f64x8(pending->addends) + log_f64(load_f64x8(pending->sums));
+    f64x8 values = load_f64x8(pending->addends) + log_f64(load_f64x8(pending->sums));
     double lanes[8];
-    store_f64x8(lanes, losses);
+    store_f64x8(lanes, values);
     for (int lane = 0; lane < pending->count; lane++) {
-        workspace->negative_losses[pending->entries[lane]] = lanes[lane];
-        workspace->class_losses[pending->entries[lane]] = lanes[lane];
+        losses[pending->entries[lane]] = lanes[lane];
+        class_losses[pending->entries[lane]] = lanes[lane];
     }
     pending->count = 0;
+}
+
+/// Adds the loss `terms` give to `pending`, for entry `entry`; every eight are flushed to
+/// `losses` and `class_losses`.
+LK_INLINE void pending_losses_add(
+    pending_losses *pending, loss_terms terms, intptr_t entry, double *losses, double *class_losses) {
+    pending->sums[pending->count] = terms.sum;
+    pending->addends[pending->count] = terms.addend;
+    pending->entries[pending->count] = entry;
+    pending->count += 1;
+    if (pending->count == 8) pending_losses_flush(pending, losses, class_losses);
 }
 
 static void refine_body(
@@ -170,15 +188,12 @@ static void refine_body(
                 memcpy(tail, row, (size_t)(classes * w));
                 row = tail;
             }
-            loss_terms terms = box_loss_terms(format, row, 0, 0, &masks);
-            pending.sums[pending.count] = terms.sum;
-            pending.addends[pending.count] = terms.addend;
-            pending.entries[pending.count] = refined;
-            pending.count += 1;
-            if (pending.count == 8) pending_losses_flush(&pending, workspace);
+            pending_losses_add(
+                &pending, box_loss_terms(format, row, 0, 0, &masks), refined, workspace->negative_losses,
+                workspace->class_losses);
         }
     }
-    if (pending.count > 0) pending_losses_flush(&pending, workspace);
+    if (pending.count > 0) pending_losses_flush(&pending, workspace->negative_losses, workspace->class_losses);
     free(tail);
     lane_masks_free(&masks);
 }

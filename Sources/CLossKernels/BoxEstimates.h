@@ -1,0 +1,173 @@
+// The gate, refinement and hand-off to the miner after the compact pass left its estimates per
+// box (LogitNegatives.h): `workspace->estimates[box]` is `ĝ` of each estimated negative, 0 for
+// every other box, and the few negatives computed exactly are workspace entries with their boxes.
+//
+// Per mining scope the k-th largest estimate is selected over the scope's floats (a sample's
+// threshold first keeps the few per cent of boxes above it, as `kth_largest_body` does), which
+// gives the same gate as the k-th largest bound of the keras hand-off: the bound is the estimate
+// times a constant, a monotone map. Exact negatives enter the selection as 0, below every
+// estimate: the k-th largest can only be smaller for it, so the gate stays a valid one and at
+// worst a few more negatives are refined. Every estimated negative at or above the gate gets its
+// exact loss (the same computation as `lk_refine`'s); those losses and the exact entries, merged
+// in box order, are all the miner receives: a few thousand entries instead of every negative.
+
+/// The k-th largest of `estimates[0 ..< count]` (`1 ≤ k < count`, no NaN), using `values` (room
+/// for `count` floats) as scratch. When a sample's threshold rules out most of them,
+/// `candidates[0 ..< *candidate_count]` are the offsets of the estimates above `*threshold`, in
+/// order; otherwise `*candidate_count` is −1.
+static float kth_largest_estimate(
+    const float *estimates, intptr_t count, intptr_t k, float *values, intptr_t *candidates, intptr_t *candidate_count,
+    float *threshold) {
+    *candidate_count = -1;
+    float sample[1024];
+    const intptr_t stride = count / 1024 > 32 ? count / 1024 : 32;
+    intptr_t samples = count / stride;
+    if (samples > 1024) samples = 1024;
+    const double expected = (double)k * (double)samples / (double)count;
+    const intptr_t rank = (intptr_t)(expected + 4 * sqrt(expected) + 8);
+    if (count >= 4096 && rank < samples / 2) {
+        for (intptr_t i = 0; i < samples; i++) sample[i] = estimates[i * stride];
+        const float above = select_descending_f32(sample, samples, rank);
+        // Eight at a time; most groups hold none. A lane's offset and value are stored whatever
+        // it holds, and the count advances by whether it is above (`kept ≤ i + lane`).
+        intptr_t kept = 0, i = 0;
+        for (; i + 8 <= count; i += 8) {
+            const f32x8 eight = load_f32x8(estimates + i);
+            const i32x8 passes = eight > above;
+            if (__builtin_reduce_or(passes) == 0) continue;
+            for (int lane = 0; lane < 8; lane++) {
+                candidates[kept] = i + lane;
+                values[kept] = eight[lane];
+                kept += passes[lane] & 1;
+            }
+        }
+        for (; i < count; i++) {
+            candidates[kept] = i;
+            values[kept] = estimates[i];
+            kept += estimates[i] > above;
+        }
+        if (kept >= k) {
+            *candidate_count = kept;
+            *threshold = above;
+            return select_descending_f32(values, kept, k - 1);
+        }
+    }
+    // The sample misled (or does not pay): the selection runs over every estimate.
+    memcpy(values, estimates, (size_t)count * sizeof(float));
+    return select_descending_f32(values, count, k - 1);
+}
+
+/// Whether the estimate `estimate` (at most 0 for a box without one) reaches the gate on lower
+/// bounds `gate`: the same test, on the same doubles, as `lk_refine`'s on the keras hand-off's
+/// bounds.
+LK_INLINE int estimate_reaches(float estimate, double gate) {
+    return estimate > 0 && (double)estimate * LK_INVERSE_UPPER_FACTOR >= gate;
+}
+
+/// Writes entry `entry` of image `image`, closing the images before it at `entry`.
+LK_INLINE void entry_ends_reach(intptr_t *entry_ends, intptr_t *image, intptr_t box_image, intptr_t entry) {
+    while (*image < box_image) entry_ends[(*image)++] = entry;
+}
+
+static intptr_t refine_estimates_body(
+    const lk_batch *batch, const lk_workspace *workspace, intptr_t first_image, intptr_t images, intptr_t k,
+    intptr_t exact_entries, intptr_t *exact_cursor, intptr_t output, intptr_t *entry_ends) {
+    const lk_format format = batch->format;
+    const intptr_t classes = batch->classes;
+    const intptr_t w = element_bytes(format);
+    const uint8_t *scores = batch->scores;
+    const intptr_t first_box = first_image * batch->boxes;
+    const intptr_t count = images * batch->boxes;
+    const float *estimates = workspace->estimates + first_box;
+    intptr_t *refined = workspace->indices;
+
+    // The gate, and the scope's boxes to refine, in order, into `refined` (offsets in the scope).
+    intptr_t candidates = -1;
+    float threshold = 0;
+    double gate = __builtin_inf();
+    if (k >= count) {
+        gate = -__builtin_inf();
+    } else if (k > 0) {
+        const float kth = kth_largest_estimate(estimates, count, k, workspace->selection, refined, &candidates, &threshold);
+        gate = lk_refinement_gate((double)kth * LK_INVERSE_UPPER_FACTOR);
+    }
+    intptr_t total = 0;
+    if (candidates >= 0 && (double)threshold * LK_INVERSE_UPPER_FACTOR < gate) {
+        // Every estimate that reaches the gate is above the sample's threshold: among the
+        // candidates (compacted in place: `total` never passes the candidate read).
+        for (intptr_t c = 0; c < candidates; c++) {
+            const intptr_t offset = refined[c];
+            refined[total] = offset;
+            total += estimate_reaches(estimates[offset], gate);
+        }
+    } else if (gate < __builtin_inf()) {
+        intptr_t i = 0;
+        for (; i + 8 <= count; i += 8) {
+            const f32x8 eight = load_f32x8(estimates + i);
+            if (__builtin_reduce_or(eight > 0) == 0) continue;
+            for (int lane = 0; lane < 8; lane++) {
+                refined[total] = i + lane;
+                total += estimate_reaches(eight[lane], gate);
+            }
+        }
+        for (; i < count; i++) {
+            refined[total] = i;
+            total += estimate_reaches(estimates[i], gate);
+        }
+    }
+
+    // The exact losses, merged in box order with the exact entries, into `bounds`.
+    lane_masks masks;
+    if (!lane_masks_make(&masks, classes, format)) abort();
+    const intptr_t row_bytes = masks.chunks * 8 * w;
+    const intptr_t total_bytes = batch->batch * batch->boxes * classes * w;
+    uint8_t *tail = aligned_bytes((size_t)row_bytes);
+    if (!tail) abort();
+    double *losses = workspace->bounds;
+    const double *exact_losses = workspace->negative_losses;
+    const intptr_t *exact_boxes = workspace->negative_boxes;
+    intptr_t exact = *exact_cursor;
+    intptr_t image = first_image;
+    intptr_t entry = output;
+    pending_losses pending;
+    pending.count = 0;
+    // The rows were read long ago and have left the caches: the rows of the next 16 are
+    // prefetched while the current 16 are computed, so that their misses overlap.
+    for (intptr_t ahead = 0; ahead < total && ahead < 16; ahead++) {
+        prefetch_row(scores + (first_box + refined[ahead]) * classes * w, classes * w);
+    }
+    for (intptr_t group = 0; group < total; group += 16) {
+        const intptr_t group_end = group + 16 < total ? group + 16 : total;
+        const intptr_t next_end = group_end + 16 < total ? group_end + 16 : total;
+        for (intptr_t ahead = group_end; ahead < next_end; ahead++) {
+            prefetch_row(scores + (first_box + refined[ahead]) * classes * w, classes * w);
+        }
+        for (intptr_t r = group; r < group_end; r++) {
+            const intptr_t box = first_box + refined[r];
+            for (; exact < exact_entries && exact_boxes[exact] < box; exact++, entry++) {
+                entry_ends_reach(entry_ends, &image, exact_boxes[exact] / batch->boxes, entry);
+                losses[entry] = exact_losses[exact];
+            }
+            entry_ends_reach(entry_ends, &image, box / batch->boxes, entry);
+            const uint8_t *row = scores + box * classes * w;
+            if (box * classes * w + row_bytes > total_bytes) {
+                memset(tail, 0, (size_t)row_bytes);
+                memcpy(tail, row, (size_t)(classes * w));
+                row = tail;
+            }
+            pending_losses_add(&pending, box_loss_terms(format, row, 0, 0, &masks), entry, losses, losses);
+            entry++;
+        }
+    }
+    if (pending.count > 0) pending_losses_flush(&pending, losses, losses);
+    const intptr_t end_box = first_box + count;
+    for (; exact < exact_entries && exact_boxes[exact] < end_box; exact++, entry++) {
+        entry_ends_reach(entry_ends, &image, exact_boxes[exact] / batch->boxes, entry);
+        losses[entry] = exact_losses[exact];
+    }
+    entry_ends_reach(entry_ends, &image, first_image + images, entry);
+    *exact_cursor = exact;
+    free(tail);
+    lane_masks_free(&masks);
+    return entry;
+}
