@@ -11,12 +11,34 @@
 // exact loss (the same computation as `lk_refine`'s); those losses and the exact entries, merged
 // in box order, are all the miner receives: a few thousand entries instead of every negative.
 
-/// The k-th largest of `estimates[0 ..< count]` (`1 ≤ k < count`, no NaN), using `values` (room
-/// for `count` floats) as scratch. When a sample's threshold rules out most of them,
-/// `candidates[0 ..< *candidate_count]` are the offsets of the estimates above `*threshold`, in
-/// order; otherwise `*candidate_count` is −1.
+#if LK_AVX2
+#include <pthread.h>
+
+/// For each 8-bit mask, the lanes whose bit is set, in order, then the others: a permutation
+/// that moves the set lanes of eight to the front. Filled on the AVX2 path's first use (not at
+/// load: this unit's code may run only on a CPU that has AVX2).
+static int32_t estimate_fronts[256][8] __attribute__((aligned(32)));
+static pthread_once_t estimate_fronts_once = PTHREAD_ONCE_INIT;
+
+static void estimate_fronts_fill(void) {
+    for (int mask = 0; mask < 256; mask++) {
+        int front = 0;
+        for (int lane = 0; lane < 8; lane++) {
+            if (mask & (1 << lane)) estimate_fronts[mask][front++] = lane;
+        }
+        for (int lane = 0; lane < 8; lane++) {
+            if (!(mask & (1 << lane))) estimate_fronts[mask][front++] = lane;
+        }
+    }
+}
+#endif
+
+/// The k-th largest of `estimates[0 ..< count]` (`1 ≤ k < count ≤ INT32_MAX`, no NaN), using
+/// `values` (room for `count` floats) as scratch. When a sample's threshold rules out most of
+/// them, `candidates[0 ..< *candidate_count]` are the offsets of the estimates above
+/// `*threshold`, in order; otherwise `*candidate_count` is −1.
 static float kth_largest_estimate(
-    const float *estimates, intptr_t count, intptr_t k, float *values, intptr_t *candidates, intptr_t *candidate_count,
+    const float *estimates, intptr_t count, intptr_t k, float *values, int32_t *candidates, intptr_t *candidate_count,
     float *threshold) {
     *candidate_count = -1;
     float sample[1024];
@@ -28,21 +50,40 @@ static float kth_largest_estimate(
     if (count >= 4096 && rank < samples / 2) {
         for (intptr_t i = 0; i < samples; i++) sample[i] = estimates[i * stride];
         const float above = select_descending_f32(sample, samples, rank);
+        intptr_t kept = 0, i = 0;
+#if LK_AVX2
+        // Branch-free: the estimates above the threshold and their offsets are moved to the front
+        // of each eight and stored, and `kept` advances by their number (with image mining a
+        // group of eight holds one about half the time, so a branch on it would mispredict).
+        // The stores stay inside the scratch: `kept ≤ i`.
+        if (pthread_once(&estimate_fronts_once, estimate_fronts_fill) != 0) abort();
+        const __m256 bound = _mm256_set1_ps(above);
+        const __m256i lanes = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+        for (; i + 8 <= count; i += 8) {
+            const __m256 eight = _mm256_loadu_ps(estimates + i);
+            const int mask = _mm256_movemask_ps(_mm256_cmp_ps(eight, bound, _CMP_GT_OQ));
+            const __m256i order = _mm256_load_si256((const __m256i *)estimate_fronts[mask]);
+            _mm256_storeu_ps(values + kept, _mm256_permutevar8x32_ps(eight, order));
+            _mm256_storeu_si256(
+                (__m256i *)(candidates + kept),
+                _mm256_add_epi32(_mm256_permutevar8x32_epi32(lanes, order), _mm256_set1_epi32((int32_t)i)));
+            kept += __builtin_popcount((unsigned)mask);
+        }
+#endif
         // Eight at a time; most groups hold none. A lane's offset and value are stored whatever
         // it holds, and the count advances by whether it is above (`kept ≤ i + lane`).
-        intptr_t kept = 0, i = 0;
         for (; i + 8 <= count; i += 8) {
             const f32x8 eight = load_f32x8(estimates + i);
             const i32x8 passes = eight > above;
             if (__builtin_reduce_or(passes) == 0) continue;
             for (int lane = 0; lane < 8; lane++) {
-                candidates[kept] = i + lane;
+                candidates[kept] = (int32_t)(i + lane);
                 values[kept] = eight[lane];
                 kept += passes[lane] & 1;
             }
         }
         for (; i < count; i++) {
-            candidates[kept] = i;
+            candidates[kept] = (int32_t)i;
             values[kept] = estimates[i];
             kept += estimates[i] > above;
         }
@@ -79,7 +120,10 @@ static intptr_t refine_estimates_body(
     const intptr_t first_box = first_image * batch->boxes;
     const intptr_t count = images * batch->boxes;
     const float *estimates = workspace->estimates + first_box;
-    intptr_t *refined = workspace->indices;
+    // Offsets in the scope, as 32-bit integers in the room of `indices` (a scope of more than
+    // INT32_MAX boxes cannot arrive: the wire's sizes are far smaller).
+    if (count > INT32_MAX) abort();
+    int32_t *refined = (int32_t *)workspace->indices;
 
     // The gate, and the scope's boxes to refine, in order, into `refined` (offsets in the scope).
     intptr_t candidates = -1;
@@ -96,7 +140,7 @@ static intptr_t refine_estimates_body(
         // Every estimate that reaches the gate is above the sample's threshold: among the
         // candidates (compacted in place: `total` never passes the candidate read).
         for (intptr_t c = 0; c < candidates; c++) {
-            const intptr_t offset = refined[c];
+            const int32_t offset = refined[c];
             refined[total] = offset;
             total += estimate_reaches(estimates[offset], gate);
         }
@@ -106,12 +150,12 @@ static intptr_t refine_estimates_body(
             const f32x8 eight = load_f32x8(estimates + i);
             if (__builtin_reduce_or(eight > 0) == 0) continue;
             for (int lane = 0; lane < 8; lane++) {
-                refined[total] = i + lane;
+                refined[total] = (int32_t)(i + lane);
                 total += estimate_reaches(eight[lane], gate);
             }
         }
         for (; i < count; i++) {
-            refined[total] = i;
+            refined[total] = (int32_t)i;
             total += estimate_reaches(estimates[i], gate);
         }
     }
