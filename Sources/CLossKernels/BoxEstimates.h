@@ -11,6 +11,41 @@
 // exact loss (the same computation as `lk_refine`'s); those losses and the exact entries, merged
 // in box order, are all the miner receives: a few thousand entries instead of every negative.
 
+/// Rearranges `values[0 ..< count]` so that `values[target]` is the (target + 1)-th largest,
+/// and returns it: quickselect with partitions that do not branch on the values (each element
+/// is swapped into place and the boundary advances by a comparison), since among a few hundred
+/// estimates a branch on each comparison mispredicts about half the time. Each round splits the
+/// range into the values above the pivot (median of three), those equal to it and those below,
+/// so that runs of equal estimates end it at once.
+static float select_descending_f32(float *values, intptr_t count, intptr_t target) {
+    intptr_t low = 0, high = count;
+    while (high - low > 1) {
+        const float a = values[low], b = values[low + (high - low) / 2], c = values[high - 1];
+        const float pivot = a < b ? (b < c ? b : (a < c ? c : a)) : (a < c ? a : (b < c ? c : b));
+        intptr_t above = low;
+        for (intptr_t i = low; i < high; i++) {
+            const float v = values[i];
+            values[i] = values[above];
+            values[above] = v;
+            above += v > pivot;
+        }
+        if (target < above) {
+            high = above;
+            continue;
+        }
+        intptr_t equal = above;
+        for (intptr_t i = above; i < high; i++) {
+            const float v = values[i];
+            values[i] = values[equal];
+            values[equal] = v;
+            equal += v == pivot;
+        }
+        if (target < equal) return pivot;
+        low = equal;
+    }
+    return values[target];
+}
+
 #if LK_AVX2
 #include <pthread.h>
 

@@ -5,39 +5,34 @@
 // it gets its exact loss here; the others keep their −∞ and can never be mined. In an SSD batch
 // that is barely more than the k mined: a few percent of the boxes.
 
-/// Defines `name(values, count, target)`: rearranges `values[0 ..< count]` of `type` so that
-/// `values[target]` is the (target + 1)-th largest (Hoare's quickselect, middle pivot), and
-/// returns it.
-#define LK_DEFINE_SELECT_DESCENDING(name, type)                      \
-    static type name(type *values, intptr_t count, intptr_t target) { \
-        intptr_t low = 0, high = count - 1;                          \
-        while (low < high) {                                         \
-            const type pivot = values[low + (high - low) / 2];       \
-            intptr_t i = low, j = high;                              \
-            while (i <= j) {                                         \
-                while (values[i] > pivot) i++;                       \
-                while (values[j] < pivot) j--;                       \
-                if (i <= j) {                                        \
-                    const type swap = values[i];                     \
-                    values[i] = values[j];                           \
-                    values[j] = swap;                                \
-                    i++;                                             \
-                    j--;                                             \
-                }                                                    \
-            }                                                        \
-            if (target <= j) {                                       \
-                high = j;                                            \
-            } else if (target >= i) {                                \
-                low = i;                                             \
-            } else {                                                 \
-                break;                                               \
-            }                                                        \
-        }                                                            \
-        return values[target];                                       \
+/// Rearranges `values[0 ..< count]` so that `values[target]` is the (target + 1)-th largest
+/// (Hoare's quickselect, middle pivot), and returns it.
+static double select_descending(double *values, intptr_t count, intptr_t target) {
+    intptr_t low = 0, high = count - 1;
+    while (low < high) {
+        const double pivot = values[low + (high - low) / 2];
+        intptr_t i = low, j = high;
+        while (i <= j) {
+            while (values[i] > pivot) i++;
+            while (values[j] < pivot) j--;
+            if (i <= j) {
+                const double swap = values[i];
+                values[i] = values[j];
+                values[j] = swap;
+                i++;
+                j--;
+            }
+        }
+        if (target <= j) {
+            high = j;
+        } else if (target >= i) {
+            low = i;
+        } else {
+            break;
+        }
     }
-LK_DEFINE_SELECT_DESCENDING(select_descending, double)
-LK_DEFINE_SELECT_DESCENDING(select_descending_f32, float)
-#undef LK_DEFINE_SELECT_DESCENDING
+    return values[target];
+}
 
 /// The k-th largest of `values[0 ..< count]` (`1 ≤ k < count`, no NaN), using `scratch` (room
 /// for `count` doubles). When k is a small fraction of many values, a sample (one value in
