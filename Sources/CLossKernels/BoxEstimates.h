@@ -77,14 +77,10 @@ static float kth_largest_estimate(
     float *threshold) {
     *candidate_count = -1;
     float sample[1024];
-    const intptr_t stride = count / 1024 > 32 ? count / 1024 : 32;
-    intptr_t samples = count / stride;
-    if (samples > 1024) samples = 1024;
-    const double expected = (double)k * (double)samples / (double)count;
-    const intptr_t rank = (intptr_t)(expected + 4 * sqrt(expected) + 8);
-    if (count >= 4096 && rank < samples / 2) {
-        for (intptr_t i = 0; i < samples; i++) sample[i] = estimates[i * stride];
-        const float above = select_descending_f32(sample, samples, rank);
+    const sample_plan plan = sample_plan_make(count, k);
+    if (plan.samples > 0) {
+        for (intptr_t i = 0; i < plan.samples; i++) sample[i] = estimates[i * plan.stride];
+        const float above = select_descending_f32(sample, plan.samples, plan.rank);
         intptr_t kept = 0, i = 0;
 #if LK_AVX2
         // Branch-free: the estimates above the threshold and their offsets are moved to the front

@@ -34,6 +34,24 @@ static double select_descending(double *values, intptr_t count, intptr_t target)
     return values[target];
 }
 
+/// How a selection of the k-th largest of `count` values samples them first: every `stride`-th
+/// value, `samples` of them (at most 1024), the threshold being the sample's (rank + 1)-th
+/// largest; `samples` is 0 when sampling does not pay (few values, or k not a small fraction).
+typedef struct {
+    intptr_t stride, samples, rank;
+} sample_plan;
+
+LK_INLINE sample_plan sample_plan_make(intptr_t count, intptr_t k) {
+    sample_plan plan;
+    plan.stride = count / 1024 > 32 ? count / 1024 : 32;
+    plan.samples = count / plan.stride;
+    if (plan.samples > 1024) plan.samples = 1024;
+    const double expected = (double)k * (double)plan.samples / (double)count;
+    plan.rank = (intptr_t)(expected + 4 * sqrt(expected) + 8);
+    if (!(count >= 4096 && plan.rank < plan.samples / 2)) plan.samples = 0;
+    return plan;
+}
+
 /// The k-th largest of `values[0 ..< count]` (`1 ≤ k < count`, no NaN), using `scratch` (room
 /// for `count` doubles). When k is a small fraction of many values, a sample (one value in
 /// `max(32, count / 1024)`) gives a threshold a few standard deviations below where the k-th
@@ -42,15 +60,11 @@ static double select_descending(double *values, intptr_t count, intptr_t target)
 /// runs over every value: the result is exact either way.
 static double kth_largest_body(const double *values, intptr_t count, intptr_t k, double *scratch) {
     double sample[1024];
-    const intptr_t stride = count / 1024 > 32 ? count / 1024 : 32;
-    intptr_t samples = count / stride;
-    if (samples > 1024) samples = 1024;
-    const double expected = (double)k * (double)samples / (double)count;
-    const intptr_t rank = (intptr_t)(expected + 4 * sqrt(expected) + 8);
+    const sample_plan plan = sample_plan_make(count, k);
     intptr_t kept = 0;
-    if (count >= 4096 && rank < samples / 2) {
-        for (intptr_t i = 0; i < samples; i++) sample[i] = values[i * stride];
-        const double threshold = select_descending(sample, samples, rank);
+    if (plan.samples > 0) {
+        for (intptr_t i = 0; i < plan.samples; i++) sample[i] = values[i * plan.stride];
+        const double threshold = select_descending(sample, plan.samples, plan.rank);
         intptr_t i = 0;
 #if LK_AVX2
         // Branch-free: each group of four is stored with the values above the threshold moved to
