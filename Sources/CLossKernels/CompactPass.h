@@ -4,8 +4,9 @@
 //
 // Scores are checked for non-finite values block by block (1024 boxes, small enough to stay in
 // cache for the loss that follows) as the contiguous tensor they are; the offsets image by image. With probabilities a box needs only its label's score: the 16-bit table
-// or a pending logarithm. With logits a negative is estimated (LogitNegatives.h) unless the
-// pass is exact; a positive gets its exact log-sum-exp at once.
+// or a pending logarithm. With logits a negative is estimated unless the pass is exact, and its
+// estimate left at its box in `workspace->estimates` (LogitNegatives.h, BoxEstimates.h); a
+// positive gets its exact log-sum-exp at once.
 
 /// Folds the exponent test of elements `from ..< to` at `base` into `marks` (32 bytes at a time,
 /// see `marks_fold`) and `scalar` (the rest).
@@ -83,6 +84,7 @@ LK_INLINE void compact_pass_body(
     pending_logs_init(&logs, workspace, logits);
     logit_negatives negatives;
     logit_negatives_init(&negatives, workspace, estimating);
+    float *const estimates = workspace->estimates;
     double *negative_losses = workspace->negative_losses;
     intptr_t count = 0;
     u64x4 marks = 0;
@@ -153,13 +155,16 @@ LK_INLINE void compact_pass_body(
                         // Likewise the eight boxes' offsets, which the image's end reads.
                         __builtin_prefetch(gt_offsets + box * 4 * w, 0, 1);
                         __builtin_prefetch(pred_offsets + box * 4 * w, 0, 1);
-                        const f32x8 estimates = unclamped ? logit_odds_eight_unclamped(format, row, classes * w, masks, fixed_elements)
-                                                          : logit_odds_eight(format, row, classes * w, masks, fixed_elements);
-                        logit_negatives_record_eight(&negatives, estimates, box, format, row, classes * w, masks, &logs, &count);
+                        const f32x8 odds = unclamped ? logit_odds_eight_unclamped(format, row, classes * w, masks, fixed_elements)
+                                                     : logit_odds_eight(format, row, classes * w, masks, fixed_elements);
+                        box_estimates_record_eight(&negatives, estimates, odds, box, format, row, classes * w, masks, &logs, &count);
                         n += 7;
                         continue;
                     }
                 }
+                // A box the estimating path does not record (ignored, positive, an exact or zero
+                // negative) has no estimate.
+                if (estimating) estimates[box] = 0;
                 int32_t label;
                 memcpy(&label, labels + box * 4, 4);
                 if ((uint64_t)((int64_t)label + 1) > (uint64_t)classes) {
@@ -208,7 +213,7 @@ LK_INLINE void compact_pass_body(
                     if (estimating) {
                         const float estimate = unclamped ? hsum_f32(logit_odds_lanes_unclamped(format, row, masks, fixed_elements))
                                                          : logit_odds(format, row, masks, fixed_elements);
-                        logit_negatives_record(&negatives, estimate, box, format, row, masks, &logs, &count);
+                        box_estimate_record(&negatives, estimates, estimate, box, format, row, masks, &logs, &count);
                     } else {
                         logit_negatives_exact(&negatives, box_loss_terms(format, row, 0, 0, masks), &logs, &count);
                     }
@@ -222,7 +227,8 @@ LK_INLINE void compact_pass_body(
                 note_positive_class(sums, label, 1, cl);
             }
         }
-        store_image_sums(sums, b, image, count);
+        // Every non-zero negative so far: the exact entries and the estimates.
+        store_image_sums(sums, b, image, count + negatives.estimated);
         // The image's offsets, so that a non-finite value stops the pass at its image.
         mark_elements(format, gt_offsets, first_box * 4, (first_box + batch->boxes) * 4, &marks, &scalar_marks);
         mark_elements(format, pred_offsets, first_box * 4, (first_box + batch->boxes) * 4, &marks, &scalar_marks);
@@ -235,5 +241,7 @@ LK_INLINE void compact_pass_body(
     free(tail);
     sums->class_losses_separate = 0;
     sums->estimated = negatives.estimated;
+    sums->estimates_per_box = estimating;
+    sums->exact_entries = count;
     sums->saw_nonfinite = saw_nonfinite_scalar(scalar_marks) || marks_saw_nonfinite(format, marks);
 }

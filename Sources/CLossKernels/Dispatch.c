@@ -40,6 +40,7 @@ int lk_avx2_supported(void) { return 0; }
 #define lk_keras_pass_avx2 lk_keras_pass_baseline
 #define lk_compact_pass_avx2 lk_compact_pass_baseline
 #define lk_refine_avx2 lk_refine_baseline
+#define lk_refine_estimates_avx2 lk_refine_estimates_baseline
 #define lk_stream_sum_avx2 lk_stream_sum_baseline
 #define lk_kth_largest_avx2 lk_kth_largest_baseline
 #define lk_select_descending_avx2 lk_select_descending_baseline
@@ -66,6 +67,20 @@ void lk_refine(
     const lk_workspace *workspace, intptr_t start, intptr_t end, double gate) {
     (LK_USE_AVX2(path) ? lk_refine_avx2 : lk_refine_baseline)(
         format, scores, row_stride, elements, classes, workspace, start, end, gate);
+}
+
+intptr_t lk_refine_estimates(
+    lk_path path, const lk_batch *batch, const lk_workspace *workspace, intptr_t first_image, intptr_t images,
+    intptr_t k, intptr_t exact_entries, intptr_t *exact_cursor, intptr_t output, intptr_t *entry_ends) {
+    return (LK_USE_AVX2(path) ? lk_refine_estimates_avx2 : lk_refine_estimates_baseline)(
+        batch, workspace, first_image, images, k, exact_entries, exact_cursor, output, entry_ends);
+}
+
+double lk_refinement_gate(double kth) {
+    // `kth` itself may be one rounding above a `G` it stands for.
+    const double threshold = kth - 1e-12 * (1 + __builtin_fabs(kth));
+    if (!(threshold > 0)) return -__builtin_inf();
+    return threshold * (LK_LOWER_FACTOR / LK_UPPER_FACTOR) * (1 - 1e-12);
 }
 
 intptr_t lk_candidates_above(

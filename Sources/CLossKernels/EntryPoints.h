@@ -6,6 +6,9 @@
     void lk_refine_##suffix(                                                                             \
         lk_format format, const void *scores, intptr_t row_stride, intptr_t elements, intptr_t classes,  \
         const lk_workspace *workspace, intptr_t start, intptr_t end, double gate);                       \
+    intptr_t lk_refine_estimates_##suffix(                                                               \
+        const lk_batch *batch, const lk_workspace *workspace, intptr_t first_image, intptr_t images, intptr_t k, \
+        intptr_t exact_entries, intptr_t *exact_cursor, intptr_t output, intptr_t *entry_ends);           \
     double lk_stream_sum_##suffix(const void *bytes, size_t count);                                      \
     double lk_kth_largest_##suffix(const double *values, intptr_t count, intptr_t k, void *scratch);    \
     double lk_select_descending_##suffix(double *values, intptr_t count, intptr_t target);              \

@@ -26,6 +26,7 @@
 #include "KerasPass.h"
 #include "CompactPass.h"
 #include "Refinement.h"
+#include "BoxEstimates.h"
 #include "CandidateScan.h"
 #include "Floor.h"
 
@@ -102,6 +103,8 @@ static void run_pass(const pass_variant variants[4][2], const lk_batch *batch, c
     sums->bad_label_box = -1;
     sums->bad_label = 0;
     sums->nonfinite_image = -1;
+    sums->estimates_per_box = 0;
+    sums->exact_entries = 0;
     variants[batch->format][batch->logits ? 1 : 0](batch, workspace, sums, &masks);
     sums->path = LK_THIS_PATH;
     lane_masks_free(&masks);
@@ -131,6 +134,12 @@ void LK_NAME(lk_refine)(
     lk_format format, const void *scores, intptr_t row_stride, intptr_t elements, intptr_t classes,
     const lk_workspace *workspace, intptr_t start, intptr_t end, double gate) {
     refine_body(format, scores, row_stride, elements, classes, workspace, start, end, gate);
+}
+
+intptr_t LK_NAME(lk_refine_estimates)(
+    const lk_batch *batch, const lk_workspace *workspace, intptr_t first_image, intptr_t images, intptr_t k,
+    intptr_t exact_entries, intptr_t *exact_cursor, intptr_t output, intptr_t *entry_ends) {
+    return refine_estimates_body(batch, workspace, first_image, images, k, exact_entries, exact_cursor, output, entry_ends);
 }
 
 double LK_NAME(lk_stream_sum)(const void *bytes, size_t count) { return stream_sum_body(bytes, count); }

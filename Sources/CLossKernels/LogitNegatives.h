@@ -25,15 +25,25 @@ LK_INLINE void logit_negatives_init(logit_negatives *negatives, const lk_workspa
     negatives->marking = marking;
 }
 
-/// Takes slot `*count` for the exact loss `addend + log(sum)` of a negative when it is not zero.
-LK_INLINE void logit_negatives_exact(logit_negatives *negatives, loss_terms terms, pending_logs *logs, intptr_t *count) {
+/// Takes slot `*count` for the exact loss `addend + log(sum)` of a negative when it is not zero,
+/// with `box` as its box (−1 in the entries that `lk_refine` reads, where it marks an exact
+/// loss); returns whether it did.
+LK_INLINE int logit_negatives_exact_box(
+    logit_negatives *negatives, loss_terms terms, intptr_t box, pending_logs *logs, intptr_t *count) {
     if (terms.addend != 0 || terms.sum != 1) {
-        if (negatives->marking) negatives->negative_boxes[*count] = -1;
+        if (negatives->marking) negatives->negative_boxes[*count] = box;
         negatives->negative_losses[*count] = terms.sum;
         negatives->bounds[*count] = terms.addend;
         *count += 1;
         pending_logs_taken(logs, *count);
+        return 1;
     }
+    return 0;
+}
+
+/// Takes slot `*count` for the exact loss `addend + log(sum)` of a negative when it is not zero.
+LK_INLINE void logit_negatives_exact(logit_negatives *negatives, loss_terms terms, pending_logs *logs, intptr_t *count) {
+    logit_negatives_exact_box(negatives, terms, -1, logs, count);
 }
 
 /// Records the one-hot negative `box`, whose C logits start at `row`, by its estimate `estimate`.
@@ -204,4 +214,51 @@ static void staged_negatives_record(
         logit_negatives_record(negatives, hsum_f32(stage->odds[i]), stage->boxes[i], format, stage->rows[i], masks, logs, count);
     }
     stage->count = 0;
+}
+
+// The compact pass's hand-off: one float per box instead of three workspace entries per negative.
+//
+// The keras pass stores, for each estimated negative, its box, its bound and a loss of −∞ (24
+// bytes), which the gate's selection, the refinement and the miner then read again in full. The
+// compact pass instead stores each box's estimate `ĝ` at its flat index (4 bytes per box, 0 for
+// every box that is not an estimated negative, written with one 32-byte store per eight
+// negatives), and only the rare exact negatives as workspace entries, each with its box.
+// `lk_refine_estimates` then selects over the estimates and hands the miner only the negatives
+// that mining can reach (see BoxEstimates.h).
+
+/// Records the one-hot negative `box` by its estimate: in `estimates[box]` when it is clearly
+/// non-zero, exactly in a workspace entry when it is undecided or huge (`estimates[box]` then 0),
+/// not at all when it is zero.
+LK_INLINE void box_estimate_record(
+    logit_negatives *negatives, float *estimates, float estimate, intptr_t box, lk_format format, const uint8_t *row,
+    const lane_masks *masks, pending_logs *logs, intptr_t *count) {
+    if (estimate > LK_NONZERO_LIMIT && estimate < LK_LARGE_ESTIMATE) {
+        estimates[box] = estimate;
+        negatives->estimated += 1;
+        return;
+    }
+    estimates[box] = 0;
+    if (estimate <= LK_ZERO_LIMIT) return;
+    // Undecided (near the zero threshold), a huge gap, or NaN: computed exactly.
+    logit_negatives_exact_box(negatives, box_loss_terms(format, row, 0, 0, masks), box, logs, count);
+}
+
+/// `box_estimate_record` for eight consecutive one-hot negatives from `box`: one store when they
+/// are all clearly non-zero (the common case), otherwise one by one.
+LK_INLINE void box_estimates_record_eight(
+    logit_negatives *negatives, float *estimates, f32x8 values, intptr_t box, lk_format format, const uint8_t *row,
+    intptr_t stride, const lane_masks *masks, pending_logs *logs, intptr_t *count) {
+    const i32x8 clear = (values > LK_NONZERO_LIMIT) & (values < LK_LARGE_ESTIMATE);
+    uint32_t all[8];
+    memcpy(all, &clear, sizeof all);
+    if ((all[0] & all[1] & all[2] & all[3] & all[4] & all[5] & all[6] & all[7]) != 0) {
+        memcpy(estimates + box, &values, sizeof values);
+        negatives->estimated += 8;
+        return;
+    }
+    float lanes[8];
+    memcpy(lanes, &values, sizeof lanes);
+    for (int i = 0; i < 8; i++) {
+        box_estimate_record(negatives, estimates, lanes[i], box + i, format, row + i * stride, masks, logs, count);
+    }
 }

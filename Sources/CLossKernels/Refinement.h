@@ -34,6 +34,24 @@ static double select_descending(double *values, intptr_t count, intptr_t target)
     return values[target];
 }
 
+/// How a selection of the k-th largest of `count` values samples them first: every `stride`-th
+/// value, `samples` of them (at most 1024), the threshold being the sample's (rank + 1)-th
+/// largest; `samples` is 0 when sampling does not pay (few values, or k not a small fraction).
+typedef struct {
+    intptr_t stride, samples, rank;
+} sample_plan;
+
+LK_INLINE sample_plan sample_plan_make(intptr_t count, intptr_t k) {
+    sample_plan plan;
+    plan.stride = count / 1024 > 32 ? count / 1024 : 32;
+    plan.samples = count / plan.stride;
+    if (plan.samples > 1024) plan.samples = 1024;
+    const double expected = (double)k * (double)plan.samples / (double)count;
+    plan.rank = (intptr_t)(expected + 4 * sqrt(expected) + 8);
+    if (!(count >= 4096 && plan.rank < plan.samples / 2)) plan.samples = 0;
+    return plan;
+}
+
 /// The k-th largest of `values[0 ..< count]` (`1 ≤ k < count`, no NaN), using `scratch` (room
 /// for `count` doubles). When k is a small fraction of many values, a sample (one value in
 /// `max(32, count / 1024)`) gives a threshold a few standard deviations below where the k-th
@@ -42,15 +60,11 @@ static double select_descending(double *values, intptr_t count, intptr_t target)
 /// runs over every value: the result is exact either way.
 static double kth_largest_body(const double *values, intptr_t count, intptr_t k, double *scratch) {
     double sample[1024];
-    const intptr_t stride = count / 1024 > 32 ? count / 1024 : 32;
-    intptr_t samples = count / stride;
-    if (samples > 1024) samples = 1024;
-    const double expected = (double)k * (double)samples / (double)count;
-    const intptr_t rank = (intptr_t)(expected + 4 * sqrt(expected) + 8);
+    const sample_plan plan = sample_plan_make(count, k);
     intptr_t kept = 0;
-    if (count >= 4096 && rank < samples / 2) {
-        for (intptr_t i = 0; i < samples; i++) sample[i] = values[i * stride];
-        const double threshold = select_descending(sample, samples, rank);
+    if (plan.samples > 0) {
+        for (intptr_t i = 0; i < plan.samples; i++) sample[i] = values[i * plan.stride];
+        const double threshold = select_descending(sample, plan.samples, plan.rank);
         intptr_t i = 0;
 #if LK_AVX2
         // Branch-free: each group of four is stored with the values above the threshold moved to
@@ -106,16 +120,29 @@ typedef struct {
     int count;
 } pending_losses;
 
-static void pending_losses_flush(pending_losses *pending, const lk_workspace *workspace) {
+/// Stores the waiting losses at their entries of `losses` and of `class_losses` (which may be
+/// the same array).
+static void pending_losses_flush(pending_losses *pending, double *losses, double *class_losses) {
     for (int lane = pending->count; lane < 8; lane++) pending->sums[lane] = 1;
-    f64x8 losses = load_f64x8(pending->addends) + log_f64(load_f64x8(pending->sums));
+    f64x8 values = load_f64x8(pending->addends) + log_f64(load_f64x8(pending->sums));
     double lanes[8];
-    store_f64x8(lanes, losses);
+    store_f64x8(lanes, values);
     for (int lane = 0; lane < pending->count; lane++) {
-        workspace->negative_losses[pending->entries[lane]] = lanes[lane];
-        workspace->class_losses[pending->entries[lane]] = lanes[lane];
+        losses[pending->entries[lane]] = lanes[lane];
+        class_losses[pending->entries[lane]] = lanes[lane];
     }
     pending->count = 0;
+}
+
+/// Adds the loss `terms` give to `pending`, for entry `entry`; every eight are flushed to
+/// `losses` and `class_losses`.
+LK_INLINE void pending_losses_add(
+    pending_losses *pending, loss_terms terms, intptr_t entry, double *losses, double *class_losses) {
+    pending->sums[pending->count] = terms.sum;
+    pending->addends[pending->count] = terms.addend;
+    pending->entries[pending->count] = entry;
+    pending->count += 1;
+    if (pending->count == 8) pending_losses_flush(pending, losses, class_losses);
 }
 
 static void refine_body(
@@ -170,15 +197,12 @@ static void refine_body(
                 memcpy(tail, row, (size_t)(classes * w));
                 row = tail;
             }
-            loss_terms terms = box_loss_terms(format, row, 0, 0, &masks);
-            pending.sums[pending.count] = terms.sum;
-            pending.addends[pending.count] = terms.addend;
-            pending.entries[pending.count] = refined;
-            pending.count += 1;
-            if (pending.count == 8) pending_losses_flush(&pending, workspace);
+            pending_losses_add(
+                &pending, box_loss_terms(format, row, 0, 0, &masks), refined, workspace->negative_losses,
+                workspace->class_losses);
         }
     }
-    if (pending.count > 0) pending_losses_flush(&pending, workspace);
+    if (pending.count > 0) pending_losses_flush(&pending, workspace->negative_losses, workspace->class_losses);
     free(tail);
     lane_masks_free(&masks);
 }

@@ -30,6 +30,10 @@ public final class LossWorkspace {
     private(set) var negativeBoxes: UnsafeMutablePointer<Int>
     /// Lower bounds of `expm1(nl)` for the same negatives (see ``LogitRefinement``).
     private(set) var bounds: UnsafeMutablePointer<Double>
+    /// The compact logits pass's estimate of every box, by flat index (see ``LogitRefinement``).
+    private(set) var estimates: UnsafeMutablePointer<Float>
+    /// Scratch for the selection over ``estimates``.
+    private(set) var selection: UnsafeMutablePointer<Float>
     /// The code path of the last vectorized pass on this workspace, as the kernel reported it
     /// (nil before the first).
     var lastPath: KernelPath?
@@ -42,6 +46,8 @@ public final class LossWorkspace {
         indices = .allocate(capacity: 1)
         negativeBoxes = .allocate(capacity: 1)
         bounds = .allocate(capacity: 1)
+        estimates = .allocate(capacity: 1)
+        selection = .allocate(capacity: 1)
     }
 
     deinit {
@@ -51,13 +57,15 @@ public final class LossWorkspace {
         indices.deallocate()
         negativeBoxes.deallocate()
         bounds.deallocate()
+        estimates.deallocate()
+        selection.deallocate()
     }
 
     /// The scratch as the C kernels take it (``classLosses`` as they are now).
     var kernelScratch: lk_workspace {
         lk_workspace(
             negative_losses: negativeLosses, class_losses: classLosses, bounds: bounds, negative_boxes: negativeBoxes,
-            indices: indices)
+            indices: indices, estimates: estimates, selection: selection)
     }
 
     /// Makes room for `boxes` boxes. The previous contents are discarded.
@@ -69,12 +77,16 @@ public final class LossWorkspace {
         indices.deallocate()
         negativeBoxes.deallocate()
         bounds.deallocate()
+        estimates.deallocate()
+        selection.deallocate()
         negativeLosses = .allocate(capacity: boxes)
         separateClassLosses = .allocate(capacity: boxes)
         keys = .allocate(capacity: boxes)
         indices = .allocate(capacity: boxes)
         negativeBoxes = .allocate(capacity: boxes)
         bounds = .allocate(capacity: boxes)
+        estimates = .allocate(capacity: boxes)
+        selection = .allocate(capacity: boxes)
         capacity = boxes
     }
 }

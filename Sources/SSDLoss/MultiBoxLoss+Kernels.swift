@@ -54,6 +54,11 @@ extension MultiBoxLoss {
             throw .nonfinite(Self.nonfiniteReport(input, dtype: dtype, shape: shape, from: sums.nonfiniteImage ?? 0))
         }
         guard sums.estimated > 0 else { return sums }
+        if ran.estimates_per_box != 0 {
+            sums.minedEntryEnds = refineBoxEstimates(
+                sums, batch: batch, exactEntries: ran.exact_entries, workspace: workspace, scratch: scratch)
+            return sums
+        }
         refineEstimates(sums, workspace: workspace) { entries, gate in
             lk_refine(
                 path.kernel, batch.format, scores, rowStride, shape.boxCount &* rowStride, shape.classes, &scratch,
@@ -132,6 +137,39 @@ extension MultiBoxLoss {
                 start = end
             }
         }
+    }
+
+    /// After a pass that left its estimates per box (the compact layout), the miner's entries:
+    /// per mining scope, the exact losses of the estimated negatives that mining can pick and of
+    /// the negatives the pass computed exactly, in box order (`lk_refine_estimates`), copied to
+    /// the negative losses. Returns where each image's entries end.
+    func refineBoxEstimates(
+        _ sums: BatchSums, batch: lk_batch, exactEntries: Int, workspace: LossWorkspace, scratch: lk_workspace
+    ) -> [Int] {
+        var batch = batch
+        var scratch = scratch
+        var entryEnds = Array(repeating: 0, count: sums.segmentEnds.count)
+        var cursor = 0
+        var entries = 0
+        entryEnds.withUnsafeMutableBufferPointer { ends in
+            switch miningScope {
+            case .batch:
+                let k = negativesToKeep(positives: sums.positives.reduce(0, +), available: sums.segmentEnds.last ?? 0)
+                entries = lk_refine_estimates(
+                    path.kernel, &batch, &scratch, 0, ends.count, k, exactEntries, &cursor, 0, ends.baseAddress)
+            case .image:
+                var start = 0
+                for image in 0..<ends.count {
+                    let end = sums.segmentEnds[image]
+                    let k = negativesToKeep(positives: sums.positives[image], available: end - start)
+                    entries = lk_refine_estimates(
+                        path.kernel, &batch, &scratch, image, 1, k, exactEntries, &cursor, entries, ends.baseAddress)
+                    start = end
+                }
+            }
+        }
+        workspace.negativeLosses.update(from: workspace.bounds, count: entries)
+        return entryEnds
     }
 
     /// The k-th largest bound of `entries` (the selection in the C kernels, whose scratch is the

@@ -148,16 +148,19 @@ public struct MultiBoxLoss: Sendable {
         switch parameters.mining {
         case .batch:
             negatives = negativesToKeep(positives: positives, available: available)
-            kept = HardNegativeMiner.keptClassLossPerImage(workspace, segmentEnds: sums.segmentEnds, k: negatives)
+            kept = HardNegativeMiner.keptClassLossPerImage(workspace, segmentEnds: sums.entryEnds, k: negatives)
         case .image:
             kept = Array(repeating: 0, count: images)
+            let entryEnds = sums.entryEnds
             var start = 0
+            var entry = 0
             for image in 0..<images {
                 let end = sums.segmentEnds[image]
                 let k = negativesToKeep(positives: sums.positives[image], available: end - start)
-                kept[image] = HardNegativeMiner.keptClassLoss(workspace, entries: start..<end, k: k)
+                kept[image] = HardNegativeMiner.keptClassLoss(workspace, entries: entry..<entryEnds[image], k: k)
                 negatives += k
                 start = end
+                entry = entryEnds[image]
             }
         }
         let divisor = max(1, positives)

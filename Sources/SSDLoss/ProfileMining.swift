@@ -13,14 +13,17 @@ extension MultiBoxLoss {
         let ratio = Double(parameters.negPosRatio)
         var classPerItem = Array(repeating: 0.0, count: images)
         var negatives = 0
+        let entryEnds = sums.entryEnds
         var start = 0
+        var entry = 0
         for image in 0..<images {
             let end = sums.segmentEnds[image]
             let available = end - start
             let positives = sums.positives[image].rounded(.down)
             let k = negativesToKeep(positives: sums.positives[image], available: available)
             var classLoss =
-                sums.classPositive[image] + HardNegativeMiner.keptClassLoss(workspace, entries: start..<end, k: k)
+                sums.classPositive[image]
+                + HardNegativeMiner.keptClassLoss(workspace, entries: entry..<entryEnds[image], k: k)
             // The negatives the framework's own selection takes, zero-loss ones included.
             let wanted = ratio * positives
             switch parameters.profile {
@@ -46,6 +49,7 @@ extension MultiBoxLoss {
             }
             classPerItem[image] = classLoss
             start = end
+            entry = entryEnds[image]
         }
         let divisor: Double
         switch parameters.profile {

@@ -9,6 +9,13 @@ struct BatchSums {
     /// Image b's negatives with a non-zero loss are workspace entries `segmentEnds[b-1]..<segmentEnds[b]`
     /// (from 0 for b = 0), in flat-index order.
     var segmentEnds: [Int]
+    /// Where image b's entries for the miner end, when they are fewer than its non-zero negatives
+    /// (the compact logits hand-off keeps only those that mining can reach); nil when they are
+    /// ``segmentEnds``.
+    var minedEntryEnds: [Int]?
+    /// Image b's entries for the miner are workspace entries `entryEnds[b-1]..<entryEnds[b]`;
+    /// ``segmentEnds`` still counts its non-zero negatives.
+    var entryEnds: [Int] { minedEntryEnds ?? segmentEnds }
     /// Whether any value read was NaN or ±Inf; the sums are then meaningless.
     var sawNonfinite: Bool
     /// How many entries hold a lower bound rather than the exact loss (logits: see

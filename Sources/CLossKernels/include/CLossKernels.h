@@ -70,6 +70,11 @@ typedef struct {
     intptr_t *negative_boxes;
     /// Scratch of the same size (refinement's candidates).
     intptr_t *indices;
+    /// Compact logits, estimating pass: the estimate `ĝ` of every box, by flat index (0 for a
+    /// box that is not an estimated negative). See `lk_sums.estimates_per_box`.
+    float *estimates;
+    /// Float scratch of the same size (the selection over `estimates`).
+    float *selection;
 } lk_workspace;
 
 /// One batch for a pass. Keras: `y_true`, `y_pred`. Compact: `labels`, `gt_offsets`, `scores`,
@@ -116,6 +121,14 @@ typedef struct {
     int32_t bad_label;
     /// The code that ran: `LK_PATH_BASELINE` or `LK_PATH_AVX2`.
     lk_path path;
+    /// Nonzero when the pass left its estimates per box (the compact layout's estimating pass):
+    /// `workspace.estimates[box]` holds `ĝ` of each estimated negative and 0 for every other box,
+    /// and the workspace entries hold only the negatives computed exactly (`exact_entries` of
+    /// them, each with its box in `negative_boxes`). `segment_ends` then counts every non-zero
+    /// negative, estimated or exact; `lk_refine_estimates` turns this into the miner's entries.
+    int estimates_per_box;
+    /// With `estimates_per_box`: how many workspace entries the pass filled (exact negatives).
+    intptr_t exact_entries;
     /// The image at whose end the pass first saw a NaN or ±Inf, or −1. The pass checks at the end
     /// of every image and stops there: every image before it is finite, and nothing after it was
     /// read, so the non-finite values can be located from this image on without a second read of
@@ -145,6 +158,28 @@ void lk_compact_pass(lk_path path, const lk_batch *batch, const lk_workspace *wo
 void lk_refine(
     lk_path path, lk_format format, const void *scores, intptr_t row_stride, intptr_t elements,
     intptr_t classes, const lk_workspace *workspace, intptr_t start, intptr_t end, double gate);
+
+/// After a pass that left its estimates per box (`lk_sums.estimates_per_box`), for the mining
+/// scope of images `first_image ..< first_image + images` that keeps the `k` largest negatives:
+/// selects the k-th largest estimate of the scope, sets the gate from it
+/// (`lk_refinement_gate`), computes the exact loss of every estimated negative at or above the
+/// gate, and writes those losses, merged in box order with the scope's exact entries (workspace
+/// entries `*exact_cursor ..< exact_entries`, whose boxes are in `negative_boxes`; the cursor
+/// moves past the scope's), to `workspace.bounds` from entry `output` on. Image b's last entry
+/// ends at `entry_ends[b]`; returns the scope's end. Every negative that mining can keep is
+/// among them, with the loss the exact computation gives it.
+///
+/// `batch` is the batch of the pass (compact layout, logits). Uses `indices` and `selection`
+/// as scratch.
+intptr_t lk_refine_estimates(
+    lk_path path, const lk_batch *batch, const lk_workspace *workspace, intptr_t first_image, intptr_t images,
+    intptr_t k, intptr_t exact_entries, intptr_t *exact_cursor, intptr_t output, intptr_t *entry_ends);
+
+/// The gate on lower bounds of `expm1(nl)` for a mining scope whose k-th largest lower bound is
+/// `kth`: the smallest lower bound whose upper bound (times `LK_UPPER_FACTOR / LK_LOWER_FACTOR`)
+/// can reach `kth`, rounded generously; −∞ when every estimated negative can (`kth` not
+/// positive). See SSDLoss's LogitRefinement.
+double lk_refinement_gate(double kth);
 
 /// The k-th largest of `values[0 ..< count]` (no NaN): +∞ when `k ≤ 0`, −∞ when `k ≥ count`.
 /// `scratch` has room for `count` doubles.
