@@ -30,7 +30,6 @@ enum DecimalQuotient {
     static func nearest(_ mantissa: UInt64, dividedByPowerOfTen places: Int) -> Double? {
         guard mantissa != 0, places >= 0, places < powersOfTen.count else { return nil }
         let power = powersOfTen[places]
-        let divisor = UInt128(power)
         let mantissaBits = UInt64.bitWidth - mantissa.leadingZeroBitCount
         var candidate = Double(mantissa) / Double(power)
         for _ in 0..<4 {
@@ -44,7 +43,7 @@ enum DecimalQuotient {
             let shift = 1 - exponent
             guard shift >= 0, mantissaBits + shift + 1 <= 127 else { return nil }
             let scaled = UInt128(mantissa) << shift
-            let upper = UInt128(2 * significand + 1) * divisor
+            let upper = product(2 * significand + 1, power)
             if scaled > upper || (scaled == upper && significand & 1 == 1) {
                 candidate = candidate.nextUp
                 continue
@@ -52,12 +51,12 @@ enum DecimalQuotient {
             if candidate.significandBitPattern == 0 {
                 // Below a power of two the next double down is half as far: its midpoint is
                 // (4 × significand − 1) × 2^(exponent − 2). The significand here is even, so a tie stays.
-                if scaled << 1 < UInt128(4 * significand - 1) * divisor {
+                if scaled << 1 < product(4 * significand - 1, power) {
                     candidate = candidate.nextDown
                     continue
                 }
             } else {
-                let lower = UInt128(2 * significand - 1) * divisor
+                let lower = product(2 * significand - 1, power)
                 if scaled < lower || (scaled == lower && significand & 1 == 1) {
                     candidate = candidate.nextDown
                     continue
@@ -66,5 +65,13 @@ enum DecimalQuotient {
             return candidate
         }
         return nil
+    }
+
+    /// `a` × `b` in full: one 64 × 64 → 128-bit multiplication (both factors are below 2^64, so
+    /// the product cannot overflow and needs no check).
+    @inline(__always)
+    private static func product(_ a: UInt64, _ b: UInt64) -> UInt128 {
+        let (high, low) = a.multipliedFullWidth(by: b)
+        return UInt128(high) << 64 | UInt128(low)
     }
 }
