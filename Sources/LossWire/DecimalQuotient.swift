@@ -8,8 +8,10 @@
 /// converts through `strtod` as well, and no package lossd may use parses decimals, so this is
 /// written here.
 ///
-/// The quotient is first approximated in floating point (two roundings: within two units in the
-/// last place) and then checked exactly: the decimal is compared with the midpoints between the
+/// The quotient is first approximated in floating point, as the mantissa times the rounded
+/// reciprocal of the power of ten (three roundings: within three units in the last place; a
+/// multiplication instead of a division, whose latency was a third of this function's time in
+/// a profile), and then checked exactly: the decimal is compared with the midpoints between the
 /// candidate and its neighbours in 128-bit integers, the candidate moved one place while it is
 /// not the nearest, ties going to the even significand as IEEE 754 and `strtod` round. With at
 /// most 19 digits and 19 places both sides fit in 118 bits; past 19 places the answer is nil and
@@ -22,6 +24,9 @@ enum DecimalQuotient {
         return value
     }
 
+    /// 1 / 10^k for k in 0...19, each correctly rounded (10^k itself is exact in a double).
+    private static let reciprocals: [Double] = powersOfTen.map { 1 / Double($0) }
+
     /// The double nearest to `mantissa` / 10^`places`, or nil when this cannot decide it.
     ///
     /// - Parameters:
@@ -31,8 +36,8 @@ enum DecimalQuotient {
         guard mantissa != 0, places >= 0, places < powersOfTen.count else { return nil }
         let power = powersOfTen[places]
         let mantissaBits = UInt64.bitWidth - mantissa.leadingZeroBitCount
-        var candidate = Double(mantissa) / Double(power)
-        for _ in 0..<4 {
+        var candidate = Double(mantissa) * reciprocals[places]
+        for _ in 0..<6 {
             guard candidate.isNormal else { return nil }
             // candidate = significand × 2^exponent, with a 53-bit integer significand.
             let significand = candidate.significandBitPattern | (1 << 52)

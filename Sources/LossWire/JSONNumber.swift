@@ -50,6 +50,13 @@ enum JSONNumber: Equatable {
             cursor += 1
         } else {
             while cursor < end {
+                // Eight digits at once while they fit among the 19 kept (the first is not 0).
+                if digits <= 11, end - cursor >= 8, let eight = eightDigits(at: cursor) {
+                    mantissa = mantissa &* 100_000_000 &+ eight
+                    digits += 8
+                    cursor += 8
+                    continue
+                }
                 let digit = cursor.pointee &- UInt8(ascii: "0")
                 guard digit <= 9 else { break }
                 if digits < 19 {
@@ -68,6 +75,14 @@ enum JSONNumber: Equatable {
             cursor += 1
             guard cursor < end, isDigit(cursor.pointee) else { return .invalid(cursor) }
             while cursor < end {
+                // Eight digits at once once a nonzero digit was kept (so that every one counts).
+                if mantissa != 0, digits <= 11, end - cursor >= 8, let eight = eightDigits(at: cursor) {
+                    mantissa = mantissa &* 100_000_000 &+ eight
+                    digits += 8
+                    exponent -= 8
+                    cursor += 8
+                    continue
+                }
                 let digit = cursor.pointee &- UInt8(ascii: "0")
                 guard digit <= 9 else { break }
                 if digits < 19 {
@@ -153,9 +168,26 @@ enum JSONNumber: Equatable {
         return cursor
     }
 
+    /// The value of the eight bytes at `start` when all are ASCII digits (the first the most
+    /// significant), else nil: one load, a check of every byte at once and three multiplications
+    /// instead of eight dependent steps (the SWAR conversion of Lemire's fast_float).
+    @inline(__always)
+    private static func eightDigits(at start: UnsafePointer<UInt8>) -> UInt64? {
+        let chunk = UInt64(littleEndian: UnsafeRawPointer(start).loadUnaligned(as: UInt64.self))
+        // A byte below '0' sets its top bit in the difference, one above '9' in the sum.
+        let outside = (chunk &+ 0x4646_4646_4646_4646) | (chunk &- 0x3030_3030_3030_3030)
+        guard outside & 0x8080_8080_8080_8080 == 0 else { return nil }
+        var value = chunk &- 0x3030_3030_3030_3030
+        value = value &* 10 &+ (value >> 8)
+        let pairs: UInt64 = 0x0000_00FF_0000_00FF
+        value = ((value & pairs) &* 0x000F_4240_0000_0064 &+ ((value >> 16) & pairs) &* 0x0000_2710_0000_0001) >> 32
+        return value
+    }
+
     @inline(__always)
     private static func skipDigits(_ start: UnsafePointer<UInt8>, _ end: UnsafePointer<UInt8>) -> UnsafePointer<UInt8> {
         var cursor = start
+        while end - cursor >= 8, eightDigits(at: cursor) != nil { cursor += 8 }
         while cursor < end, isDigit(cursor.pointee) { cursor += 1 }
         return cursor
     }
