@@ -179,7 +179,7 @@ struct RecordScannerTests {
     }
 
     @Test func agreesOnRandomlyDamagedLines() {
-        var generator = SplitMixGenerator(seed: 0x5eed)
+        var generator = SplitMix64(state: 0x5eed)
         let lines = [Self.sidecarRecord.jsonLine(), ResultRecordTests.lossRecord.jsonLine()]
         let alphabet = Array(#"{}[],:"\ -+.0123456789eEnulltrfa"#.utf8) + [0x00, 0x0A, 0xC3, 0xFF]
         var taken = 0
@@ -198,21 +198,6 @@ struct RecordScannerTests {
         }
         // Most damage breaks the JSON or a number; some leaves a valid record the fast path takes.
         #expect(taken > 100)
-    }
-}
-
-/// A small deterministic generator, so that a failing damaged line can be found again.
-private struct SplitMixGenerator: RandomNumberGenerator {
-    private var state: UInt64
-
-    init(seed: UInt64) { state = seed }
-
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var mixed = state
-        mixed = (mixed ^ (mixed >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        mixed = (mixed ^ (mixed >> 27)) &* 0x94D0_49BB_1331_11EB
-        return mixed ^ (mixed >> 31)
     }
 }
 
