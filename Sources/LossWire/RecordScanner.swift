@@ -174,7 +174,8 @@ struct RecordScanner {
             fields.perItem = numbers
             return true
         case .diagnostics:
-            guard let read = readDiagnostics() else { return false }
+            // The writer puts `classes` (C) first: C − 1 entries is the array's exact size.
+            guard let read = readDiagnostics(expectedClasses: fields.classes.map { $0 &- 1 }) else { return false }
             fields.diagnostics = read
             return true
         case .profile:
@@ -231,7 +232,7 @@ struct RecordScanner {
 
     // MARK: diagnostics and params
 
-    private mutating func readDiagnostics() -> BatchDiagnostics? {
+    private mutating func readDiagnostics(expectedClasses: Int?) -> BatchDiagnostics? {
         guard open(UInt8(ascii: "{")) else { return nil }
         var imagesWithoutPositives: Int?
         var maxPositiveShare: Double?
@@ -254,7 +255,7 @@ struct RecordScanner {
             case .maxPositiveShare:
                 guard readNumber(&maxPositiveShare, nullIsNaN: true) else { return nil }
             case .classes:
-                guard let entries = readClasses() else { return nil }
+                guard let entries = readClasses(expected: expectedClasses) else { return nil }
                 figures = entries
             default:
                 guard skipValue(depth: 2) else { return nil }
@@ -263,10 +264,12 @@ struct RecordScanner {
     }
 
     /// `diagnostics.classes`: the writer's spelling of an entry is tried first, one `memcmp` per key.
-    private mutating func readClasses() -> [BatchDiagnostics.ClassFigures]? {
+    /// The array is kept by the aggregator's window, so it is sized for the `expected` entries
+    /// when the record named its C before (no growth, no spare capacity held for 100 batches).
+    private mutating func readClasses(expected: Int?) -> [BatchDiagnostics.ClassFigures]? {
         guard open(UInt8(ascii: "[")) else { return nil }
         var figures: [BatchDiagnostics.ClassFigures] = []
-        figures.reserveCapacity(32)
+        figures.reserveCapacity(min(max(expected ?? 32, 0), 4096))
         var isFirst = true
         while true {
             switch next(isFirst: isFirst, closing: UInt8(ascii: "]")) {

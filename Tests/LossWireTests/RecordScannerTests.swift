@@ -116,6 +116,10 @@ struct RecordScannerTests {
             replacing(#""alpha":0.5"#, #""alpha":null"#),
             replacing(#""sidecar":"trainer-3:4121""#, #""sidecar":"hôte-ünï:1""#),
             replacing(#""source":"rank3""#, #""source":"a much longer source name, heap""#),
+            // A C that does not match the entries (the class array is sized from it).
+            replacing(#""classes":21"#, #""classes":-9223372036854775808"#),
+            replacing(#""classes":21"#, #""classes":9223372036854775807"#),
+            replacing(#""classes":21"#, #""classes":2"#),
             // What the fast path leaves to the general decoder.
             replacing(#""run":"resnet-ssd300""#, #""run":"res\u006eet""#),
             replacing(#""batch""#, #""b\u0061tch""#),
@@ -132,6 +136,7 @@ struct RecordScannerTests {
         #expect(expectAgreement(Array(variants[0].utf8)))
         #expect(expectAgreement(Array(variants[2].utf8)))
         #expect(expectAgreement(Array(variants[6].utf8)))
+        #expect(expectAgreement(Array(variants[16].utf8)))
     }
 
     @Test func leavesEveryLineTheGeneralDecoderRejects() {
