@@ -10,9 +10,9 @@ import SSDLoss
 /// ``Aggregator`` (the lock included). Socket I/O and the acks are not part of it; the state
 /// saves the acks wait for run on the writer thread.
 ///
-/// The records are what sidecars send: loss records with `batch` per-item losses and the
-/// per-batch diagnostics (20 classes of figures, as for C=21), for several
-/// runs, splits and sources with increasing seqs and epochs, and one error record in a hundred.
+/// The records are what sidecars send: loss records with `batch` per-item losses, the sums
+/// before the division and the per-batch diagnostics (20 classes of figures, as for C=21), for
+/// several runs, splits and sources with increasing seqs and epochs, and one error record in a hundred.
 /// Each repetition ingests every record into a fresh aggregator; the plain path of a PUSH producer
 /// (a bare line, no link), decoding alone and ingesting pre-decoded records alone are timed too,
 /// to show where the time goes.
@@ -195,6 +195,9 @@ public struct AggregatorBenchmark: Sendable {
                 shape: BatchShape(batch: batch, boxes: 8732, classes: 21), loss: loss,
                 classification: classification, localization: loss - classification, perItem: perItem,
                 positives: positives, negatives: 3 * Int(positives), negativesAvailable: 279_000,
+                sums: LossSums(
+                    classification: classification * positives, localization: (loss - classification) * positives,
+                    normalizer: positives),
                 diagnostics: diagnostics, parameters: LossParameters(),
                 computeMicros: 2100 + Int(generator.next() % 500),
                 sidecar: "trainer-3:4121")

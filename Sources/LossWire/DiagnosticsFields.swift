@@ -111,11 +111,11 @@ struct DiagnosticsFields {
     }
 
     /// The members these objects have, found by comparing bytes (no key string is built).
-    private enum Member {
+    enum Member {
         case imagesWithoutPositives, maxPositiveShare, classes, classIndex, positives, classificationSum, unknown
     }
 
-    private static func member(of bytes: UnsafeRawBufferPointer) -> Member {
+    static func member(of bytes: UnsafeRawBufferPointer) -> Member {
         func matches(_ name: StaticString) -> Bool { bytes.spells(name) }
         switch bytes.count {
         case 5: if matches("class") { return .classIndex }

@@ -18,6 +18,17 @@ struct JSONParser {
         self.bytes = bytes
     }
 
+    /// A parser positioned at `index` of `bytes`, inside `depth` open containers: for a decoder
+    /// that walks most of a document itself and hands single values over (``RecordScanner``).
+    init(_ bytes: UnsafeRawBufferPointer, at index: Int, depth: Int) {
+        self.bytes = bytes
+        self.index = index
+        self.depth = depth
+    }
+
+    /// The offset of the next byte to read.
+    var position: Int { index }
+
     mutating func parseDocument() throws(JSONParseError) -> JSONValue {
         skipWhitespace()
         let value = try parseValue()
@@ -333,7 +344,7 @@ struct JSONParser {
     }
 
     /// `bytes` as a string; ASCII (the common case for keys and labels) skips full UTF-8 validation.
-    private static func string(_ bytes: UnsafeRawBufferPointer) -> String? {
+    static func string(_ bytes: UnsafeRawBufferPointer) -> String? {
         var ascii = true
         for byte in bytes where byte >= 0x80 {
             ascii = false
@@ -365,95 +376,19 @@ struct JSONParser {
     }
 
     private mutating func parseNumber() throws(JSONParseError) -> JSONValue {
-        let start = index
-        var negative = false
-        if bytes[index] == UInt8(ascii: "-") {
-            negative = true
-            index += 1
+        guard let base = bytes.baseAddress?.assumingMemoryBound(to: UInt8.self) else {
+            throw fail("unexpected end of JSON")
         }
-        guard index < bytes.count, isDigit(bytes[index]) else { throw fail("invalid number") }
-        // Accumulate up to 19 significant digits exactly; more only matter to the slow path.
-        var mantissa: UInt64 = 0
-        var digits = 0
-        var exponent = 0
-        // Whether a nonzero digit was dropped, so that the mantissa is not the number's exactly.
-        var dropped = false
-        if bytes[index] == UInt8(ascii: "0") {
-            index += 1
-        } else {
-            while index < bytes.count, isDigit(bytes[index]) {
-                if digits < 19 {
-                    mantissa = mantissa &* 10 &+ UInt64(bytes[index] &- UInt8(ascii: "0"))
-                    digits += 1
-                } else {
-                    exponent += 1
-                    if bytes[index] != UInt8(ascii: "0") { dropped = true }
-                }
-                index += 1
+        switch JSONNumber.read(from: base + index, to: base + bytes.count) {
+        case .number(let number, let next):
+            index = next - base
+            switch number {
+            case .int(let value): return .int(value)
+            case .double(let value): return .double(value)
             }
+        case .invalid(let stop):
+            throw JSONParseError(offset: stop - base, reason: "invalid number")
         }
-        var isInteger = true
-        if index < bytes.count, bytes[index] == UInt8(ascii: ".") {
-            isInteger = false
-            index += 1
-            guard index < bytes.count, isDigit(bytes[index]) else { throw fail("invalid number") }
-            while index < bytes.count, isDigit(bytes[index]) {
-                if digits < 19 {
-                    mantissa = mantissa &* 10 &+ UInt64(bytes[index] &- UInt8(ascii: "0"))
-                    if mantissa != 0 { digits += 1 }
-                    exponent -= 1
-                } else if bytes[index] != UInt8(ascii: "0") {
-                    dropped = true
-                }
-                index += 1
-            }
-        }
-        var explicitExponent = 0
-        if index < bytes.count, bytes[index] == UInt8(ascii: "e") || bytes[index] == UInt8(ascii: "E") {
-            isInteger = false
-            index += 1
-            var exponentNegative = false
-            if index < bytes.count, bytes[index] == UInt8(ascii: "+") || bytes[index] == UInt8(ascii: "-") {
-                exponentNegative = bytes[index] == UInt8(ascii: "-")
-                index += 1
-            }
-            guard index < bytes.count, isDigit(bytes[index]) else { throw fail("invalid number") }
-            while index < bytes.count, isDigit(bytes[index]) {
-                if explicitExponent < 100_000 {
-                    explicitExponent = explicitExponent * 10 + Int(bytes[index] - UInt8(ascii: "0"))
-                }
-                index += 1
-            }
-            if exponentNegative { explicitExponent = -explicitExponent }
-        }
-        if isInteger, digits < 19 || (digits == 19 && exponent == 0) {
-            // Exact: at most 19 digits, so it fits in UInt64.
-            if !negative, mantissa <= UInt64(Int.max) { return .int(Int(mantissa)) }
-            if negative, mantissa <= UInt64(Int.max) + 1 { return .int(Int(truncatingIfNeeded: 0 &- mantissa)) }
-        }
-        // Clinger's fast path: an exact mantissa below 2^53 scaled by an exact power of ten rounds once.
-        let scale = exponent + explicitExponent
-        if !isInteger, digits <= 15, abs(scale) <= 22 {
-            var value = Double(mantissa)
-            value = scale < 0 ? value / Self.powersOfTen[-scale] : value * Self.powersOfTen[scale]
-            return .double(negative ? -value : value)
-        }
-        // The digits lossd writes itself (16 or 17 of them, a few decimal places): exactly, without strtod.
-        if !isInteger, !dropped, scale <= 0,
-            let value = DecimalQuotient.nearest(mantissa, dividedByPowerOfTen: -scale)
-        {
-            return .double(negative ? -value : value)
-        }
-        guard let value = CNumber.parseDouble(UnsafeRawBufferPointer(rebasing: bytes[start..<index])) else {
-            throw JSONParseError(offset: start, reason: "invalid number")
-        }
-        return .double(value)
-    }
-
-    private static let powersOfTen: [Double] = (0...22).map { exponent in
-        var value = 1.0
-        for _ in 0..<exponent { value *= 10 }
-        return value
     }
 
     private func isDigit(_ byte: UInt8) -> Bool {

@@ -50,9 +50,9 @@ struct ParameterFields {
         }
     }
 
-    private enum Member { case negPosRatio, nNegMin, alpha, mining, scores, unknown }
+    enum Member { case negPosRatio, nNegMin, alpha, mining, scores, unknown }
 
-    private static func member(of bytes: UnsafeRawBufferPointer) -> Member {
+    static func member(of bytes: UnsafeRawBufferPointer) -> Member {
         func matches(_ name: StaticString) -> Bool { bytes.spells(name) }
         switch bytes.count {
         case 5: if matches("alpha") { return .alpha }

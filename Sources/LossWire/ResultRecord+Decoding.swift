@@ -25,6 +25,17 @@ extension ResultRecord {
     /// Converting B decimal numbers is most of the cost of a record; readers that never look at
     /// the per-image losses, such as the aggregator, skip it.
     public init(jsonLine bytes: UnsafeRawBufferPointer, decodingPerItem: Bool) throws(RecordDecodingError) {
+        // A loss record as lossd writes it takes the fast path; anything else, the general one.
+        if let record = RecordScanner.record(bytes, decodingPerItem: decodingPerItem) {
+            self = .loss(record)
+            return
+        }
+        try self.init(generalJSONLine: bytes, decodingPerItem: decodingPerItem)
+    }
+
+    /// Decodes a record with the general decoder alone: every line ``RecordScanner`` leaves to
+    /// it, and the reference the fast path is tested against.
+    init(generalJSONLine bytes: UnsafeRawBufferPointer, decodingPerItem: Bool) throws(RecordDecodingError) {
         var fields = RecordFields(decodesPerItem: decodingPerItem)
         do {
             var parser = JSONParser(bytes)
@@ -250,74 +261,82 @@ private struct RecordFields {
 }
 
 /// The values of the keys a record may hold, in fixed slots found by comparing bytes: no key
-/// string is built and nothing is hashed per line.
-private struct KnownMembers {
-    /// The slot of `per_item`, which is read separately and never stored here.
-    static let perItemSlot = 23
-    /// The slot of `diagnostics`, which holds a value here only when it is not an object.
-    static let diagnosticsSlot = 31
-    /// The slot of `params`, which holds a value here only when it is not an object.
-    static let paramsSlot = 17
+/// string is built and nothing is hashed per line. ``RecordScanner`` finds its members the same way.
+struct KnownMembers {
+    /// The slot of each key a record may hold.
+    enum Slot: Int, CaseIterable {
+        case version, kind, run, split, source, epoch, step, seq, batch, boxes, classes, loss, classification
+        case localization, positives, negatives, negativesAvailable, params, computeMicros, sidecar, code, error
+        case details, perItem, profile, stream, rank, worldSize, classificationSum, localizationSum, normalizer
+        case diagnostics
+    }
 
-    private var slots = [JSONValue?](repeating: nil, count: 32)
+    /// The slot of `per_item`, which is read separately and never stored here.
+    static let perItemSlot = Slot.perItem
+    /// The slot of `diagnostics`, which holds a value here only when it is not an object.
+    static let diagnosticsSlot = Slot.diagnostics
+    /// The slot of `params`, which holds a value here only when it is not an object.
+    static let paramsSlot = Slot.params
+
+    private var slots = [JSONValue?](repeating: nil, count: Slot.allCases.count)
 
     /// The slot of the key spelled by `bytes`, or nil for a key records do not have.
-    static func slot(of bytes: UnsafeRawBufferPointer) -> Int? {
+    static func slot(of bytes: UnsafeRawBufferPointer) -> Slot? {
         func matches(_ name: StaticString) -> Bool { bytes.spells(name) }
         switch bytes.count {
-        case 1: if matches("v") { return 0 }
+        case 1: if matches("v") { return Slot.version }
         case 3:
-            if matches("run") { return 2 }
-            if matches("seq") { return 7 }
+            if matches("run") { return Slot.run }
+            if matches("seq") { return Slot.seq }
         case 4:
-            if matches("kind") { return 1 }
-            if matches("rank") { return 26 }
-            if matches("step") { return 6 }
-            if matches("loss") { return 11 }
-            if matches("code") { return 20 }
+            if matches("kind") { return Slot.kind }
+            if matches("rank") { return Slot.rank }
+            if matches("step") { return Slot.step }
+            if matches("loss") { return Slot.loss }
+            if matches("code") { return Slot.code }
         case 5:
-            if matches("split") { return 3 }
-            if matches("epoch") { return 5 }
-            if matches("batch") { return 8 }
-            if matches("boxes") { return 9 }
-            if matches("error") { return 21 }
+            if matches("split") { return Slot.split }
+            if matches("epoch") { return Slot.epoch }
+            if matches("batch") { return Slot.batch }
+            if matches("boxes") { return Slot.boxes }
+            if matches("error") { return Slot.error }
         case 6:
-            if matches("source") { return 4 }
-            if matches("params") { return paramsSlot }
-            if matches("stream") { return 25 }
+            if matches("source") { return Slot.source }
+            if matches("params") { return Slot.params }
+            if matches("stream") { return Slot.stream }
         case 7:
-            if matches("classes") { return 10 }
-            if matches("sidecar") { return 19 }
-            if matches("profile") { return 24 }
-            if matches("details") { return 22 }
-        case 8: if matches("per_item") { return perItemSlot }
+            if matches("classes") { return Slot.classes }
+            if matches("sidecar") { return Slot.sidecar }
+            if matches("profile") { return Slot.profile }
+            if matches("details") { return Slot.details }
+        case 8: if matches("per_item") { return Slot.perItem }
         case 9:
-            if matches("positives") { return 14 }
-            if matches("negatives") { return 15 }
+            if matches("positives") { return Slot.positives }
+            if matches("negatives") { return Slot.negatives }
         case 10:
-            if matches("compute_us") { return 18 }
-            if matches("world_size") { return 27 }
-            if matches("normalizer") { return 30 }
-        case 11: if matches("diagnostics") { return diagnosticsSlot }
-        case 12: if matches("localization") { return 13 }
-        case 14: if matches("classification") { return 12 }
-        case 16: if matches("localization_sum") { return 29 }
-        case 18: if matches("classification_sum") { return 28 }
-        case 19: if matches("negatives_available") { return 16 }
+            if matches("compute_us") { return Slot.computeMicros }
+            if matches("world_size") { return Slot.worldSize }
+            if matches("normalizer") { return Slot.normalizer }
+        case 11: if matches("diagnostics") { return Slot.diagnostics }
+        case 12: if matches("localization") { return Slot.localization }
+        case 14: if matches("classification") { return Slot.classification }
+        case 16: if matches("localization_sum") { return Slot.localizationSum }
+        case 18: if matches("classification_sum") { return Slot.classificationSum }
+        case 19: if matches("negatives_available") { return Slot.negativesAvailable }
         default: break
         }
         return nil
     }
 
     /// The value stored in a slot.
-    subscript(slot slot: Int) -> JSONValue? {
-        get { slots[slot] }
-        set { slots[slot] = newValue }
+    subscript(slot slot: Slot) -> JSONValue? {
+        get { slots[slot.rawValue] }
+        set { slots[slot.rawValue] = newValue }
     }
 
     /// The value of a known key; unknown keys read as absent.
     subscript(key: String) -> JSONValue? {
         var key = key
-        return key.withUTF8 { Self.slot(of: UnsafeRawBufferPointer($0)) }.flatMap { slots[$0] }
+        return key.withUTF8 { Self.slot(of: UnsafeRawBufferPointer($0)) }.flatMap { slots[$0.rawValue] }
     }
 }

@@ -118,28 +118,40 @@ public struct Aggregation: Sendable {
             }
         }
         let window = parameters.window
-        let decay = parameters.emaDecay
         let historyPoints = parameters.historyPoints
         switch record {
         case .loss(let loss):
             // A copy (a reference, copy-on-write) so that the closure does not overlap the
             // in-place update of `splits`; it is read only when a history point is taken.
             let lostByRun = self.lostByRun
-            splits[splitKey, default: SplitStatistics(window: window, historyPoints: historyPoints)]
-                .add(loss, decay: decay, at: time, runLost: { lostByRun[splitKey.run] ?? 0 })
-            if let step = loss.step, let rank = loss.rank, let worldSize = loss.worldSize {
-                let lost = lostByRun[splitKey.run] ?? 0
-                let parameters = self.parameters
-                splits[splitKey]?.groupStep(
-                    loss, step: step, rank: rank, worldSize: worldSize, at: time, parameters: parameters, lost: lost)
-            }
-            detectDivergence(after: loss, of: splitKey, at: time)
+            let observation = Self.aggregate(
+                loss, into: &splits[splitKey, default: SplitStatistics(window: window, historyPoints: historyPoints)],
+                parameters: parameters, at: time, lost: lostByRun[splitKey.run] ?? 0,
+                runLost: { lostByRun[splitKey.run] ?? 0 })
+            raiseDivergence(observation, after: loss, of: splitKey, at: time)
         case .error(let error):
             splits[splitKey, default: SplitStatistics(window: window, historyPoints: historyPoints)].add(
                 error, at: time)
             detectDivergence(after: error, of: splitKey, at: time)
         }
         return outcome
+    }
+
+    /// Aggregates a loss record into its split's statistics, groups it into its step and feeds
+    /// the divergence detector, all in one in-place access to the statistics: each
+    /// `splits[key]?.…` would move the whole ``SplitStatistics`` out of the dictionary and back
+    /// (a copy with a retain and a release per array it holds), which cost a loss record more
+    /// than everything else it adds up.
+    private static func aggregate(
+        _ loss: LossRecord, into statistics: inout SplitStatistics, parameters: AggregationParameters,
+        at time: Double, lost: Int, runLost: () -> Int
+    ) -> DivergenceObservation {
+        statistics.add(loss, decay: parameters.emaDecay, at: time, runLost: runLost)
+        if let step = loss.step, let rank = loss.rank, let worldSize = loss.worldSize {
+            statistics.groupStep(
+                loss, step: step, rank: rank, worldSize: worldSize, at: time, parameters: parameters, lost: lost)
+        }
+        return observeDivergence(after: loss, in: &statistics, rule: parameters.divergence)
     }
 
     /// Counts a message that is not a valid v1 record (not JSON, another version, a missing field).

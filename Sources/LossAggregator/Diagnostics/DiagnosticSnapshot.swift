@@ -40,7 +40,7 @@ public struct DiagnosticSnapshot: Sendable, Hashable {
             lastMaxPositiveShare: statistics.lastMaxPositiveShare, windowBatches: totals.batches,
             windowImagesWithoutPositives: totals.imagesWithoutPositives,
             windowMaxPositiveShare: totals.maxPositiveShare, droppedClasses: statistics.droppedClasses,
-            classes: statistics.classes.sorted { $0.key < $1.key }.map { index, figures in
+            classes: statistics.classes.ordered.map { index, figures in
                 let window = totals.classes[index]
                 return ClassSnapshot(
                     classIndex: index, batches: figures.batches, positives: figures.positives,

@@ -48,7 +48,7 @@ extension DiagnosticStatistics: Codable {
         }
         try container.encode(droppedClasses, forKey: .droppedClasses)
         try container.encode(
-            classes.sorted { $0.key < $1.key }.map { SavedClass(index: $0.key, statistics: $0.value) },
+            classes.ordered.map { SavedClass(index: $0.index, statistics: $0.statistics) },
             forKey: .classes)
         try container.encode(window.orderedEntries.map(SavedWindowEntry.init), forKey: .window)
     }

@@ -19,7 +19,7 @@ struct DiagnosticStatistics: Sendable, Hashable {
     /// The latest batch's largest share of one image's anchors that are positive (n_pos_b / N).
     var lastMaxPositiveShare: Double?
     /// The running figures per class index.
-    var classes: [Int: ClassStatistics] = [:]
+    var classes = ClassTable()
     /// Class figures not kept: an index outside 1…C−1, positives not above 0, a repeated class in
     /// one record, or a class beyond ``maxClasses``.
     var droppedClasses = 0
@@ -44,35 +44,43 @@ struct DiagnosticStatistics: Sendable, Hashable {
         batches += 1
         imagesWithoutPositives += max(0, diagnostics.imagesWithoutPositives)
         lastMaxPositiveShare = diagnostics.maxPositiveShare
-        var kept: [BatchDiagnostics.ClassFigures] = []
-        kept.reserveCapacity(diagnostics.classes.count)
+        // The classes the window keeps: the record's own array (shared, not copied) unless one
+        // of them is dropped.
+        var kept: [BatchDiagnostics.ClassFigures]?
         var previous = 0
-        for figures in diagnostics.classes {
+        var position = 0
+        for (offset, figures) in diagnostics.classes.enumerated() {
             // Ascending on the wire; a repeat or a step back would count one class twice.
             guard figures.classIndex > previous, figures.classIndex < classCount, figures.positives > 0,
                 figures.positives.isFinite
             else {
                 droppedClasses += 1
+                if kept == nil { kept = Array(diagnostics.classes[..<offset]) }
                 continue
             }
-            // One lookup for a class already seen (every record but the first few).
-            let updated: Void? = classes[figures.classIndex]?.add(
-                positives: figures.positives, classificationSum: figures.classificationSum, decay: decay)
-            if updated == nil {
+            // Walks the table beside the record: the class is usually where it was last batch.
+            position = classes.position(of: figures.classIndex, from: position)
+            if classes.holds(figures.classIndex, at: position) {
+                classes.add(
+                    at: position, positives: figures.positives, classificationSum: figures.classificationSum,
+                    decay: decay)
+            } else {
                 guard classes.count < Self.maxClasses else {
                     droppedClasses += 1
+                    if kept == nil { kept = Array(diagnostics.classes[..<offset]) }
                     continue
                 }
                 var statistics = ClassStatistics()
                 statistics.add(positives: figures.positives, classificationSum: figures.classificationSum, decay: decay)
-                classes[figures.classIndex] = statistics
+                classes.insert(figures.classIndex, statistics, at: position)
             }
+            position += 1
             previous = figures.classIndex
-            kept.append(figures)
+            kept?.append(figures)
         }
         window.add(
             DiagnosticWindow.Entry(
                 present: true, imagesWithoutPositives: max(0, diagnostics.imagesWithoutPositives),
-                maxPositiveShare: diagnostics.maxPositiveShare, classes: kept))
+                maxPositiveShare: diagnostics.maxPositiveShare, classes: kept ?? diagnostics.classes))
     }
 }

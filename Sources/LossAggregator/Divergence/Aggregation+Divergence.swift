@@ -19,13 +19,46 @@ extension Aggregation {
         return (events, droppedEvents)
     }
 
-    /// Feeds the detector of `key` after a loss record was aggregated: its steps that closed, or,
-    /// when the record carries no rank to group it by step, its own loss.
-    mutating func detectDivergence(after record: LossRecord, of key: SplitKey, at time: Double) {
+    /// What a loss record told the divergence detector of its (run, split), read in the same
+    /// access to the split's statistics as the record's aggregation, and the steps that closed.
+    struct DivergenceObservation {
+        /// The change the batch's own loss made (when the record is not grouped by step), with
+        /// the detector and the split's batch count after it.
+        var change: (change: DivergenceDetector.Change, detector: DivergenceDetector, batches: Int)?
+        /// The steps that closed since the detector last looked.
+        var closed: [StepTable.ClosedStep] = []
+    }
+
+    /// Feeds the detector of `statistics` after `record` was aggregated into them: the record's
+    /// own loss when it carries no rank to group it by step, and takes the steps that closed.
+    /// The events are raised by ``raiseDivergence(_:after:of:at:)`` once the access ends.
+    static func observeDivergence(
+        after record: LossRecord, in statistics: inout SplitStatistics, rule: DivergenceRule
+    ) -> DivergenceObservation {
+        var observation = DivergenceObservation()
         if record.step == nil || record.rank == nil || record.worldSize == nil {
-            observe(record.loss, at: record.step, figure: .batch, of: key, at: time)
+            let batches = statistics.batches
+            if let change = statistics.divergence.observe(record.loss, at: record.step ?? batches, rule: rule) {
+                observation.change = (change, statistics.divergence, batches)
+            }
         }
-        detectDivergenceInClosedSteps(of: key, at: time)
+        observation.closed = statistics.steps.takeClosed()
+        return observation
+    }
+
+    /// Raises the event of `observation`'s change for `key`, then feeds its detector the steps
+    /// that closed.
+    mutating func raiseDivergence(
+        _ observation: DivergenceObservation, after record: LossRecord, of key: SplitKey, at time: Double
+    ) {
+        if let (change, detector, batches) = observation.change {
+            raise(
+                change, figure: .batch, value: record.loss.isFinite ? record.loss : nil, step: record.step, of: key,
+                detector: detector, batches: batches, nonfinite: nil, at: time)
+        }
+        for step in observation.closed {
+            observe(step.meanLoss ?? .nan, at: step.step, figure: .stepMean, of: key, at: time)
+        }
     }
 
     /// Feeds the detector of `key` the steps that closed since it last looked.
