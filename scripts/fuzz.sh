@@ -46,7 +46,8 @@ stale() {
 library() {
     local name=$1
     shift
-    local sources=(Sources/"$name"/*.swift)
+    local sources
+    mapfile -t sources < <(find Sources/"$name" -name '*.swift' | sort)  # the module's folders too
     if stale "$out/lib/lib$name.a" "${sources[@]}" "$@"; then
         echo "fuzz: compiling $name" >&2
         swiftc "${flags[@]}" -module-name "$name" -emit-module -emit-module-path "$out/modules/$name.swiftmodule" \

@@ -19,7 +19,7 @@ swiftc "${flags[@]}" -module-name Checksums -emit-module -emit-module-path "$out
 swiftc "${flags[@]}" -module-name SSDLoss -emit-module -emit-module-path "$out/SSDLoss.swiftmodule" \
     -emit-library -static -o "$out/libSSDLoss.a" Sources/SSDLoss/*.swift
 swiftc "${flags[@]}" -enable-testing -module-name LossWire -emit-module -emit-module-path "$out/LossWire.swiftmodule" \
-    -emit-library -static -o "$out/libLossWire.a" Sources/LossWire/*.swift
+    -emit-library -static -o "$out/libLossWire.a" $(find Sources/LossWire -name '*.swift' | sort)
 swiftc "${flags[@]/-parse-as-library}" -module-name RecordingIO Benchmarks/RecordingIO/main.swift \
     "$out/libLossWire.a" "$out/libSSDLoss.a" "$out/libChecksums.a" "$out/crc32c.o" -o "$out/recording-io"
 "$out/recording-io" "$@"
