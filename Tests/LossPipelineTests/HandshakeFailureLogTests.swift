@@ -33,6 +33,21 @@ struct HandshakeFailureLogTests {
         return (HandshakeFailureLog(socket: socket, role: role, security: security, logger: logger), recorder)
     }
 
+    @Test("the hint names where the client takes the server's key: a watcher for the publish socket")
+    func hintNamesTheClient() throws {
+        let pair = try CurveKeyPair.generate()
+        let mismatch = HandshakeFailure(
+            reason: .mechanismMismatch, side: .accepted, endpoint: "tcp://127.0.0.1:5557", peer: "10.0.0.7:41000")
+        let (publish, publishRecorder) = log(
+            role: .server, security: .curveServer(pair, allowedClients: nil), socket: "aggregate.publish")
+        publish.record(mismatch)
+        #expect(publishRecorder.warnings.first?.contains("DivergenceWatcher(curve_server_key=…)") == true)
+        #expect(publishRecorder.warnings.first?.contains("LossClient") == false)
+        let (input, inputRecorder) = log(role: .server, security: .curveServer(pair, allowedClients: nil))
+        input.record(mismatch)
+        #expect(inputRecorder.warnings.first?.contains("LossClient(curve_server_key=…), --output-server-key") == true)
+    }
+
     @Test("a server names the peer and the cause, counts by reason, and logs one failure per period in full")
     func server() throws {
         let pair = try CurveKeyPair.generate()

@@ -121,7 +121,7 @@ public final class HandshakeFailureLog: Sendable {
                 : "a client at \(peer) hung up during the handshake: it probably uses CURVE, and \(socket) is plain"
             let hint =
                 security.usesCurve
-                ? "give the client this socket's public key (LossClient(curve_server_key=…), --output-server-key)"
+                ? "give the client this socket's public key (\(curveClientSettings))"
                 : "give \(socket) a key pair (\(flag("key-file"))), or make the client plain"
             countHangUp(
                 host: failure.peer.map(Self.host(of:)), sentence: sentence + " (or it only probed the port)",
@@ -131,7 +131,7 @@ public final class HandshakeFailureLog: Sendable {
             reason = .mechanism
             if security.usesCurve {
                 sentence = "a plain client at \(peer) failed the handshake: \(socket) requires CURVE"
-                hint = "give the client this socket's public key (LossClient(curve_server_key=…), --output-server-key)"
+                hint = "give the client this socket's public key (\(curveClientSettings))"
             } else {
                 sentence = "a CURVE client at \(peer) failed the handshake: \(socket) is plain"
                 hint = "give \(socket) a key pair (\(flag("key-file"))), or make the client plain"
@@ -291,6 +291,13 @@ public final class HandshakeFailureLog: Sendable {
 
     /// The flag of one of this socket's settings: `sidecar.input` and `key-file` give
     /// `--input-key-file`.
+    /// Where a client of this socket takes the server's public key: a subscriber of the
+    /// aggregator's publish socket is a `DivergenceWatcher`, any other a trainer or a sidecar.
+    private var curveClientSettings: String {
+        socket.hasSuffix(".publish")
+            ? "DivergenceWatcher(curve_server_key=…)" : "LossClient(curve_server_key=…), --output-server-key"
+    }
+
     private func flag(_ setting: String) -> String {
         let name = socket.split(separator: ".").last.map(String.init) ?? socket
         return "--" + name.replacingUnderscores + "-" + setting
