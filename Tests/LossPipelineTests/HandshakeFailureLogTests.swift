@@ -26,11 +26,17 @@ struct HandshakeFailureLogTests {
     }
 
     private func log(
-        role: HandshakeFailureLog.Role, security: SocketSecurity, socket: String = "sidecar.input"
+        role: HandshakeFailureLog.Role, security: SocketSecurity, socket: String = "sidecar.input",
+        clientKeySetting: String? = nil
     ) -> (HandshakeFailureLog, Recorder) {
         let recorder = Recorder()
         let logger = Logger(label: "test") { _ in recorder }
-        return (HandshakeFailureLog(socket: socket, role: role, security: security, logger: logger), recorder)
+        let log =
+            clientKeySetting.map {
+                HandshakeFailureLog(
+                    socket: socket, role: role, security: security, logger: logger, clientKeySetting: $0)
+            } ?? HandshakeFailureLog(socket: socket, role: role, security: security, logger: logger)
+        return (log, recorder)
     }
 
     @Test("the hint names where the client takes the server's key: a watcher for the publish socket")
@@ -39,7 +45,8 @@ struct HandshakeFailureLogTests {
         let mismatch = HandshakeFailure(
             reason: .mechanismMismatch, side: .accepted, endpoint: "tcp://127.0.0.1:5557", peer: "10.0.0.7:41000")
         let (publish, publishRecorder) = log(
-            role: .server, security: .curveServer(pair, allowedClients: nil), socket: "aggregate.publish")
+            role: .server, security: .curveServer(pair, allowedClients: nil), socket: "aggregate.publish",
+            clientKeySetting: "DivergenceWatcher(curve_server_key=…)")
         publish.record(mismatch)
         #expect(publishRecorder.warnings.first?.contains("DivergenceWatcher(curve_server_key=…)") == true)
         #expect(publishRecorder.warnings.first?.contains("LossClient") == false)

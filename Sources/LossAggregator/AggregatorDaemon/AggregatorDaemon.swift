@@ -70,7 +70,7 @@ public final class AggregatorDaemon: Sendable {
         publishHandshakes = settings.publish.map { _ in
             HandshakeFailureLog(
                 socket: AggregatorSettings.publishName, role: .server, security: settings.publishSecurity,
-                logger: logger)
+                logger: logger, clientKeySetting: "DivergenceWatcher(curve_server_key=…)")
         }
         let now = Date().timeIntervalSince1970
         let loaded: Aggregation

@@ -58,6 +58,8 @@ public final class HandshakeFailureLog: Sendable {
     private let logger: Logger
     private let period: Duration
     private let hangUpPeriod: Duration
+    /// Where this socket's clients are given its public key, for the hints of a CURVE server.
+    private let clientKeySetting: String
     private let state = Mutex(State())
 
     private struct State {
@@ -75,9 +77,12 @@ public final class HandshakeFailureLog: Sendable {
     ///   - period: At most one failure per period is logged in full.
     ///   - hangUpPeriod: At most one hang-up during a server's handshake per peer host and period
     ///     is logged at warning level.
+    ///   - clientKeySetting: Where a client of this server is given its public key, named in the
+    ///     hints (trainers and sidecars by default; the publish socket's subscribers are watchers).
     public init(
         socket: String, role: Role, security: SocketSecurity, logger: Logger, period: Duration = .seconds(10),
-        hangUpPeriod: Duration = .seconds(3600)
+        hangUpPeriod: Duration = .seconds(3600),
+        clientKeySetting: String = "LossClient(curve_server_key=…), --output-server-key"
     ) {
         self.socket = socket
         self.role = role
@@ -85,6 +90,7 @@ public final class HandshakeFailureLog: Sendable {
         self.logger = logger
         self.period = period
         self.hangUpPeriod = hangUpPeriod
+        self.clientKeySetting = clientKeySetting
     }
 
     /// The reasons this socket counts, in the order metrics list them.
@@ -121,7 +127,7 @@ public final class HandshakeFailureLog: Sendable {
                 : "a client at \(peer) hung up during the handshake: it probably uses CURVE, and \(socket) is plain"
             let hint =
                 security.usesCurve
-                ? "give the client this socket's public key (\(curveClientSettings))"
+                ? "give the client this socket's public key (\(clientKeySetting))"
                 : "give \(socket) a key pair (\(flag("key-file"))), or make the client plain"
             countHangUp(
                 host: failure.peer.map(Self.host(of:)), sentence: sentence + " (or it only probed the port)",
@@ -131,7 +137,7 @@ public final class HandshakeFailureLog: Sendable {
             reason = .mechanism
             if security.usesCurve {
                 sentence = "a plain client at \(peer) failed the handshake: \(socket) requires CURVE"
-                hint = "give the client this socket's public key (\(curveClientSettings))"
+                hint = "give the client this socket's public key (\(clientKeySetting))"
             } else {
                 sentence = "a CURVE client at \(peer) failed the handshake: \(socket) is plain"
                 hint = "give \(socket) a key pair (\(flag("key-file"))), or make the client plain"
@@ -291,13 +297,6 @@ public final class HandshakeFailureLog: Sendable {
 
     /// The flag of one of this socket's settings: `sidecar.input` and `key-file` give
     /// `--input-key-file`.
-    /// Where a client of this socket takes the server's public key: a subscriber of the
-    /// aggregator's publish socket is a `DivergenceWatcher`, any other a trainer or a sidecar.
-    private var curveClientSettings: String {
-        socket.hasSuffix(".publish")
-            ? "DivergenceWatcher(curve_server_key=…)" : "LossClient(curve_server_key=…), --output-server-key"
-    }
-
     private func flag(_ setting: String) -> String {
         let name = socket.split(separator: ".").last.map(String.init) ?? socket
         return "--" + name.replacingUnderscores + "-" + setting
